@@ -1,0 +1,151 @@
+//! GitHub Actions workflow commands and file commands, in one place.
+//!
+//! Nothing else in the program prints `::` lines: masking, annotations,
+//! outputs and the job summary all go through here, so escaping is done once
+//! and right (see `shared/api-notes.md`, "GitHub Actions runner").
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The runner's data escaping for workflow commands: `%` first, then CR and LF.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Property escaping: data escaping plus `:` and `,`.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The `::add-mask::` lines that register `value` with the runner: the whole
+/// value, and each trimmed non-empty line of a multi-line value (the runner
+/// masks line by line, so a PEM's lines must each be known).
+///
+/// These lines necessarily carry the value; the runner consumes them and never
+/// shows them. They are only ever written when running inside Actions.
+pub fn mask_lines(value: &SecretString) -> Vec<String> {
+    let v = value.expose_secret();
+    let mut out = Vec::new();
+    if v.trim().is_empty() {
+        return out;
+    }
+    out.push(format!("::add-mask::{}", escape_data(v)));
+    if v.contains('\n') || v.contains('\r') {
+        for line in v.split(['\n', '\r']) {
+            let t = line.trim();
+            if !t.is_empty() {
+                out.push(format!("::add-mask::{}", escape_data(t)));
+            }
+        }
+    }
+    out
+}
+
+/// Annotation level of a workflow command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Level {
+    pub fn command(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        }
+    }
+}
+
+/// Where an annotation points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// `::error file=F,line=L,col=C,title=T::MSG`
+pub fn annotation(level: Level, loc: Option<&Location>, title: &str, msg: &str) -> String {
+    let mut props = Vec::new();
+    if let Some(l) = loc {
+        props.push(format!("file={}", escape_property(&l.file)));
+        props.push(format!("line={}", l.line));
+        props.push(format!("col={}", l.col));
+    }
+    if !title.is_empty() {
+        props.push(format!("title={}", escape_property(title)));
+    }
+    let mut s = format!("::{}", level.command());
+    if !props.is_empty() {
+        let _ = write!(s, " {}", props.join(","));
+    }
+    let _ = write!(s, "::{}", escape_data(msg));
+    s
+}
+
+/// Appends `name<<DELIM ... DELIM` blocks to the `GITHUB_OUTPUT` file. The
+/// heredoc form is used for every value so that no value can break the file;
+/// the delimiter is checked to be absent from the value.
+pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> Result<()> {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        let mut n: u64 = 0;
+        let delim = loop {
+            let d = format!("ghadelimiter_{}_{}", std::process::id(), n);
+            if !value.contains(&d) {
+                break d;
+            }
+            n += 1;
+        };
+        let _ = writeln!(text, "{name}<<{delim}\n{value}\n{delim}");
+    }
+    append(path, &text).with_context(|| format!("could not write step outputs to {}", path.display()))
+}
+
+/// Appends Markdown to the `GITHUB_STEP_SUMMARY` file.
+pub fn append_summary(path: &Path, markdown: &str) -> Result<()> {
+    append(path, markdown).with_context(|| format!("could not write the job summary to {}", path.display()))
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_percent_first() {
+        assert_eq!(escape_data("50%\n"), "50%25%0A");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+
+    #[test]
+    fn masks_each_line_of_multiline_values() {
+        let v = SecretString::from("-----BEGIN-----\n  abc  \n-----END-----\n");
+        let lines = mask_lines(&v);
+        assert_eq!(lines[0], "::add-mask::-----BEGIN-----%0A  abc  %0A-----END-----%0A");
+        assert_eq!(&lines[1..], ["::add-mask::-----BEGIN-----", "::add-mask::abc", "::add-mask::-----END-----"]);
+        assert!(mask_lines(&SecretString::from("  ")).is_empty());
+    }
+
+    #[test]
+    fn annotation_format() {
+        let loc = Location { file: "a,b.yml".into(), line: 3, col: 7 };
+        assert_eq!(
+            annotation(Level::Error, Some(&loc), "unknown key", "50% bad\nx"),
+            "::error file=a%2Cb.yml,line=3,col=7,title=unknown key::50%25 bad%0Ax"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Command-line interface. With no subcommand inside Actions (the container's
+//! entrypoint) the binary runs as the action, from `INPUT_*` variables.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ActionInputs, Config, FailOn, Mode, Style};
+
+#[derive(Parser)]
+#[command(name = "secret-sync", version, about = "Check secrets against a manifest and sync what changed to Pulumi ESC, Fly.io and GitHub.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check the secrets' values against the manifest; contact no target.
+    Validate(RunArgs),
+    /// Validate, then show what a sync would change at each target.
+    Plan(RunArgs),
+    /// Validate, plan, and write the changes.
+    Sync(RunArgs),
+    /// Run as the GitHub Action, reading `INPUT_*` variables (the container's default).
+    Action,
+    /// Check the manifest alone.
+    CheckManifest {
+        #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]
+        manifest: PathBuf,
+    },
+    /// Write a `.env.example` listing the manifest's secrets.
+    Template {
+        #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]
+        manifest: PathBuf,
+        /// Only secrets used in this environment.
+        #[arg(long, short)]
+        environment: Option<String>,
+        /// Where to write it; `-` for standard output.
+        #[arg(long, short, default_value = ".env.example")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The manifest.
+    #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]
+    pub manifest: PathBuf,
+    /// Which manifest environment to act on (default: the only one declared).
+    #[arg(long, short)]
+    pub environment: Option<String>,
+    /// A `.env` or JSON file of secret values; repeatable, `-` reads standard input.
+    #[arg(long = "secrets-file", short = 's')]
+    pub secrets_files: Vec<PathBuf>,
+    /// The lowest finding severity that fails the run: error, warning or never.
+    #[arg(long, default_value = "error")]
+    pub fail_on: FailOn,
+    /// Also write the JSON report here.
+    #[arg(long)]
+    pub report_path: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn into_config(self, mode: Mode) -> Config {
+        Config {
+            mode,
+            manifest: self.manifest,
+            environment: self.environment,
+            secrets_json: None,
+            secrets_files: self.secrets_files,
+            fail_on: self.fail_on,
+            report_path: self.report_path,
+            style: Style::detect(),
+            summary_path: config::env_path("GITHUB_STEP_SUMMARY"),
+            output_path: config::env_path("GITHUB_OUTPUT"),
+        }
+    }
+}
+
+/// Reads the action's configuration from the environment.
+pub fn action_config() -> Result<Config, String> {
+    ActionInputs::from_env()?.into_config()
+}

@@ -1,0 +1,174 @@
+//! Inputs → one typed [`Config`]. In a container action every input arrives
+//! as `INPUT_<NAME>` with hyphens kept (`INPUT_FAIL-ON`) and defaults applied;
+//! the runner does not enforce `required`, and an empty string means unset.
+//! Locally the same `Config` is built from command-line flags (see `cli`).
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Check values against the manifest; contact no target.
+    Validate,
+    /// Validate, then read every target and show what a sync would change.
+    Plan,
+    /// Plan, then write the changes.
+    Sync,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Validate => "validate",
+            Mode::Plan => "plan",
+            Mode::Sync => "sync",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Mode> {
+        [Mode::Validate, Mode::Plan, Mode::Sync].into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// The lowest finding severity that fails the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    #[default]
+    Error,
+    Warning,
+    Never,
+}
+
+impl FailOn {
+    fn parse(s: &str) -> Option<FailOn> {
+        match s {
+            "error" => Some(FailOn::Error),
+            "warning" => Some(FailOn::Warning),
+            "never" => Some(FailOn::Never),
+            _ => None,
+        }
+    }
+
+    pub fn fails(self, severity: crate::validate::Severity) -> bool {
+        use crate::validate::Severity::*;
+        match self {
+            FailOn::Error => severity == Error,
+            FailOn::Warning => matches!(severity, Error | Warning),
+            FailOn::Never => false,
+        }
+    }
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        FailOn::parse(s).ok_or_else(|| format!("`{s}` is not one of: error, warning, never"))
+    }
+}
+
+/// How output is shown: workflow commands inside Actions, plain text otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Actions,
+    Terminal,
+}
+
+impl Style {
+    /// `GITHUB_ACTIONS=true` is set by the runner for every step.
+    pub fn detect() -> Style {
+        if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+            Style::Actions
+        } else {
+            Style::Terminal
+        }
+    }
+}
+
+pub const DEFAULT_MANIFEST: &str = ".github/secret-sync.yml";
+pub const DEFAULT_REPORT: &str = "secret-sync-report.json";
+
+/// Everything a run needs to know, however it was started.
+#[derive(Debug)]
+pub struct Config {
+    pub mode: Mode,
+    pub manifest: PathBuf,
+    /// The manifest environment to act on; `None` = the only one declared.
+    pub environment: Option<String>,
+    /// `${{ toJSON(secrets) }}`, as given to the `secrets` input.
+    pub secrets_json: Option<SecretString>,
+    /// Local `.env` or JSON files (`-` = standard input).
+    pub secrets_files: Vec<PathBuf>,
+    pub fail_on: FailOn,
+    pub report_path: Option<PathBuf>,
+    pub style: Style,
+    pub summary_path: Option<PathBuf>,
+    pub output_path: Option<PathBuf>,
+}
+
+/// The action's inputs as the runner passes them (`INPUT_*`), read with envy.
+/// Every field is optional here: defaults come from action.yml, and an empty
+/// string means "not set", so both are handled in [`ActionInputs::into_config`].
+#[derive(Deserialize, Default)]
+pub struct ActionInputs {
+    pub manifest: Option<String>,
+    pub mode: Option<String>,
+    pub environment: Option<String>,
+    pub secrets: Option<SecretString>,
+    #[serde(rename = "fail-on")]
+    pub fail_on: Option<String>,
+    #[serde(rename = "report-path")]
+    pub report_path: Option<String>,
+}
+
+fn set(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+impl ActionInputs {
+    pub fn from_env() -> Result<ActionInputs, String> {
+        envy::prefixed("INPUT_").from_env::<ActionInputs>().map_err(|e| format!("cannot read the action's inputs: {e}"))
+    }
+
+    pub fn into_config(self) -> Result<Config, String> {
+        use secrecy::ExposeSecret;
+        let mode_text = set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
+        let mode = Mode::parse(&mode_text)
+            .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`"))?;
+        let fail_on = match set(self.fail_on) {
+            Some(s) => s.parse::<FailOn>().map_err(|e| format!("input `fail-on`: {e}"))?,
+            None => FailOn::Error,
+        };
+        let secrets_json = self.secrets.filter(|s| !s.expose_secret().trim().is_empty());
+        let report_path = set(self.report_path).map(PathBuf::from).unwrap_or_else(default_report_path);
+        Ok(Config {
+            mode,
+            manifest: PathBuf::from(set(self.manifest).unwrap_or_else(|| DEFAULT_MANIFEST.into())),
+            environment: set(self.environment),
+            secrets_json,
+            secrets_files: Vec::new(),
+            fail_on,
+            report_path: Some(report_path),
+            style: Style::detect(),
+            summary_path: env_path("GITHUB_STEP_SUMMARY"),
+            output_path: env_path("GITHUB_OUTPUT"),
+        })
+    }
+}
+
+/// In Actions the report goes to the runner's temp directory when there is
+/// one (it is not part of the checkout), else to the working directory.
+fn default_report_path() -> PathBuf {
+    match env_path("RUNNER_TEMP") {
+        Some(dir) => dir.join(DEFAULT_REPORT),
+        None => PathBuf::from(DEFAULT_REPORT),
+    }
+}
+
+pub fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}

@@ -1,0 +1,21 @@
+//! secret-sync: check secrets against a manifest and sync what changed.
+//!
+//! The modules follow one run: [`config`] (inputs) → [`manifest`] →
+//! [`values`] → [`validate`] → [`targets`] (desired state, plan, apply) →
+//! [`report`]. [`actions`] is the only place that speaks the runner's
+//! workflow-command protocol; [`run`] wires the stages together.
+
+pub mod actions;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod duration;
+pub mod formats;
+pub mod manifest;
+pub mod report;
+pub mod run;
+pub mod targets;
+pub mod template;
+pub mod util;
+pub mod validate;
+pub mod values;

@@ -1,0 +1,86 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use secret_sync::cli::{self, Cli, Command};
+use secret_sync::config::{Mode, Style};
+use secret_sync::run::{self, exit};
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    init_tracing();
+    let style = Style::detect();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let code = match cli.command {
+        Some(Command::Validate(a)) => run::run(&a.into_config(Mode::Validate)),
+        Some(Command::Plan(a)) => run::run(&a.into_config(Mode::Plan)),
+        Some(Command::Sync(a)) => run::run(&a.into_config(Mode::Sync)),
+        Some(Command::CheckManifest { manifest }) => run::check_manifest(&manifest, style),
+        Some(Command::Template { manifest, environment, output }) => template(&manifest, environment.as_deref(), &output, style),
+        Some(Command::Action) => action(style),
+        None if style == Style::Actions => action(style),
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            exit::USAGE
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn action(style: Style) -> i32 {
+    match cli::action_config() {
+        Ok(cfg) => run::run(&cfg),
+        Err(msg) => run::usage_error(style, &msg),
+    }
+}
+
+fn template(manifest: &std::path::Path, env: Option<&str>, output: &std::path::Path, style: Style) -> i32 {
+    let display = manifest.display().to_string();
+    let m = match secret_sync::manifest::load(manifest, &display) {
+        Ok(m) => m,
+        Err(secret_sync::manifest::ManifestError::Unreadable(msg)) => return run::usage_error(style, &msg),
+        Err(secret_sync::manifest::ManifestError::Invalid(_)) => return run::check_manifest(manifest, style),
+    };
+    if let Some(e) = env {
+        if m.environment(e).is_none() {
+            return run::usage_error(style, &format!("environment `{e}` is not declared in the manifest"));
+        }
+    }
+    let text = secret_sync::template::render(&m, env);
+    if output.as_os_str() == "-" {
+        print!("{text}");
+        return exit::OK;
+    }
+    match std::fs::write(output, text) {
+        Ok(()) => {
+            eprintln!("wrote {}", output.display());
+            exit::OK
+        }
+        Err(e) => run::usage_error(style, &format!("cannot write {}: {}", output.display(), secret_sync::util::io_reason(&e))),
+    }
+}
+
+/// A panic message could carry anything, so it is never printed: only where
+/// the panic happened. Values cannot leak through a crash.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_else(|| "unknown place".into());
+        eprintln!("secret-sync: internal error at {at}. This is a bug; please report it. (The panic message is withheld so no secret can leak through it.)");
+    }));
+}
+
+/// Logs go to stderr. `SECRET_SYNC_LOG` sets the filter (default `warn`);
+/// the runner's debug logging (`RUNNER_DEBUG=1`) turns on `debug`.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let default = if std::env::var("RUNNER_DEBUG").as_deref() == Ok("1") { "secret_sync=debug" } else { "warn" };
+    let filter = EnvFilter::try_from_env("SECRET_SYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).without_time().try_init();
+}

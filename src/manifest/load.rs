@@ -1,0 +1,864 @@
+//! From manifest text to the typed [`Manifest`], collecting every error.
+//!
+//! The YAML is parsed into a tree that keeps a position on every node
+//! (marked-yaml), then walked by hand rather than through serde: serde stops
+//! at the first error, and users fixing a manifest in CI want all of them at
+//! once, each pointing at its line and column.
+
+use std::collections::HashMap;
+
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{LoadError, LoaderOptions, Node};
+use regex::{Regex, RegexBuilder};
+
+use super::model::*;
+use super::names;
+use super::suggest;
+use crate::diag::{line_col, Diagnostic};
+use crate::duration::Period;
+use crate::formats::Format;
+
+/// Manifests larger than this are refused before parsing.
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+/// No single string in a manifest needs to be longer than this.
+const MAX_SCALAR_CHARS: usize = 4096;
+
+const TOP_KEYS: &[&str] = &["version", "defaults", "groups", "environments", "targets", "secrets"];
+const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy"];
+const GROUP_KEYS: &[&str] = &["description", "rotate_every"];
+const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
+const ESC_KEYS: &[&str] = &["environment", "path", "create"];
+const FLY_KEYS: &[&str] = &["environment", "app", "deploy"];
+const GITHUB_KEYS: &[&str] = &["environment", "repo", "env"];
+const SECRET_KEYS: &[&str] = &[
+    "description",
+    "group",
+    "owner",
+    "format",
+    "pattern",
+    "min_length",
+    "required",
+    "rotate_every",
+    "source",
+    "from_env",
+    "to",
+];
+const ROUTE_KEYS: &[&str] = &["esc", "fly", "github", "path", "env_var", "as"];
+
+/// Parses manifest bytes. `file` is the path shown in diagnostics.
+pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
+    let at = |line, col, title: &str, message: String| Diagnostic {
+        file: file.to_string(),
+        line,
+        col,
+        title: title.to_string(),
+        message,
+    };
+    if bytes.len() > MAX_MANIFEST_BYTES {
+        return Err(vec![at(
+            1,
+            1,
+            "manifest too large",
+            format!("the manifest is {} bytes; the limit is {} bytes", bytes.len(), MAX_MANIFEST_BYTES),
+        )]);
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let (line, col) = line_col(bytes, e.valid_up_to());
+            return Err(vec![at(line, col, "not UTF-8", "the manifest is not valid UTF-8 text; save it as UTF-8".into())]);
+        }
+    };
+    if text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---"
+    }) {
+        return Err(vec![at(
+            1,
+            1,
+            "empty manifest",
+            "the manifest is empty; start it with `version: 1` and a `secrets:` mapping".into(),
+        )]);
+    }
+
+    let strict = LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(false);
+    let mut errors = Vec::new();
+    let root = match marked_yaml::parse_yaml_with_options(0, text, strict) {
+        Ok(n) => n,
+        Err(LoadError::DuplicateKey(d)) => {
+            // Report it, then carry on with the last occurrence so every other
+            // error is reported in the same run.
+            let p = pos_of_scalar(&d.key);
+            let first = pos_of_scalar(&d.prev_key);
+            errors.push(at(
+                p.line,
+                p.col,
+                "duplicate key",
+                format!("`{}` is declared twice (first at line {}); remove one", d.key.as_str(), first.line),
+            ));
+            match marked_yaml::parse_yaml(0, text) {
+                Ok(n) => n,
+                Err(e) => return Err(vec![yaml_error(file, e, text)]),
+            }
+        }
+        Err(e) => return Err(vec![yaml_error(file, e, text)]),
+    };
+
+    let mut w = Walker { file, errors, targets_seen: HashMap::new() };
+    let manifest = w.manifest(&root);
+    if w.errors.is_empty() {
+        Ok(manifest)
+    } else {
+        w.errors.sort_by_key(|d| (d.line, d.col));
+        Err(w.errors)
+    }
+}
+
+fn yaml_error(file: &str, e: LoadError, text: &str) -> Diagnostic {
+    let (m, title, message) = match &e {
+        LoadError::TopLevelMustBeMapping(m) => (
+            *m,
+            "not a mapping",
+            format!(
+                "the manifest must be a mapping with `version: 1` and `secrets:`, found {}",
+                top_level_kind(text)
+            ),
+        ),
+        LoadError::TopLevelMustBeSequence(m) => (*m, "not a list", "expected a list".to_string()),
+        LoadError::UnexpectedAnchor(m) => (
+            *m,
+            "anchor or alias",
+            "YAML anchors and aliases are not supported in a manifest; write the value out in full".to_string(),
+        ),
+        LoadError::UnexpectedTag(m) => (
+            *m,
+            "YAML tag",
+            "YAML tags (such as `!!str`) are not supported in a manifest; remove the tag".to_string(),
+        ),
+        LoadError::MappingKeyMustBeScalar(m) => (*m, "invalid key", "mapping keys must be plain names".to_string()),
+        LoadError::ScanError(m, s) => (*m, "invalid YAML", format!("invalid YAML: {}", s.info())),
+        LoadError::DuplicateKey(d) => {
+            let p = pos_of_scalar(&d.key);
+            return Diagnostic {
+                file: file.into(),
+                line: p.line,
+                col: p.col,
+                title: "duplicate key".into(),
+                message: format!("`{}` is declared twice", d.key.as_str()),
+            };
+        }
+    };
+    Diagnostic { file: file.into(), line: m.line().max(1), col: m.column().max(1), title: title.into(), message }
+}
+
+fn top_level_kind(text: &str) -> &'static str {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---");
+    match first {
+        Some(l) if l.starts_with('-') || l.starts_with('[') => "a list",
+        _ => "a single value",
+    }
+}
+
+fn pos_of(node: &Node) -> Pos {
+    node.span().start().map(|m| Pos { line: m.line().max(1), col: m.column().max(1) }).unwrap_or(Pos { line: 1, col: 1 })
+}
+
+fn pos_of_scalar(s: &MarkedScalarNode) -> Pos {
+    s.span().start().map(|m| Pos { line: m.line().max(1), col: m.column().max(1) }).unwrap_or(Pos { line: 1, col: 1 })
+}
+
+fn kind_of(node: &Node) -> &'static str {
+    match node {
+        Node::Scalar(s) if is_null(s) => "nothing",
+        Node::Scalar(_) => "a single value",
+        Node::Mapping(_) => "a mapping",
+        Node::Sequence(_) => "a list",
+    }
+}
+
+fn is_null(s: &MarkedScalarNode) -> bool {
+    s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
+}
+
+struct Walker<'f> {
+    file: &'f str,
+    errors: Vec<Diagnostic>,
+    /// (kind, name) of declared targets, for route checks.
+    targets_seen: HashMap<(TargetKind, String), Pos>,
+}
+
+impl Walker<'_> {
+    fn err(&mut self, pos: Pos, title: &str, message: String) {
+        self.errors.push(Diagnostic {
+            file: self.file.to_string(),
+            line: pos.line,
+            col: pos.col,
+            title: title.to_string(),
+            message,
+        });
+    }
+
+    /// Flags keys not in `allowed`, with a suggestion.
+    fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], within: &str) {
+        for (k, _) in map.iter() {
+            let key = k.as_str();
+            if !allowed.contains(&key) {
+                let hint = suggest::hint(key, allowed.iter().copied());
+                let hint = if hint.is_empty() { format!("; expected one of: {}", allowed.join(", ")) } else { hint };
+                self.err(pos_of_scalar(k), "unknown key", format!("unknown key `{key}` in {within}{hint}"));
+            }
+        }
+    }
+
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
+        match node {
+            Node::Mapping(m) => Some(m),
+            other => {
+                self.err(pos_of(other), "wrong type", format!("{what} must be a mapping, found {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    /// A mapping, or nothing at all (`KEY:` with no value) which counts as empty.
+    fn mapping_or_null<'n>(&mut self, node: &'n Node, what: &str) -> Option<Option<&'n MarkedMappingNode>> {
+        match node {
+            Node::Scalar(s) if is_null(s) => Some(None),
+            other => self.mapping(other, what).map(Some),
+        }
+    }
+
+    fn scalar<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedScalarNode> {
+        match node {
+            Node::Scalar(s) if is_null(s) => {
+                self.err(pos_of(node), "missing value", format!("{what} has no value"));
+                None
+            }
+            Node::Scalar(s) => {
+                let n = s.as_str().chars().count();
+                if n > MAX_SCALAR_CHARS {
+                    self.err(
+                        pos_of(node),
+                        "value too long",
+                        format!("{what} is {n} characters long; the limit is {MAX_SCALAR_CHARS}"),
+                    );
+                    return None;
+                }
+                Some(s)
+            }
+            other => {
+                self.err(pos_of(other), "wrong type", format!("{what} must be a single value, found {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        self.scalar(node, what).map(|s| s.as_str().to_string())
+    }
+
+    fn opt_string(&mut self, map: &MarkedMappingNode, key: &str, what: &str) -> Option<String> {
+        map.get_node(key).and_then(|n| self.string(n, &format!("`{key}` of {what}")))
+    }
+
+    fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+        let s = self.scalar(node, what)?;
+        match (s.may_coerce(), s.as_str()) {
+            (true, "true") => Some(true),
+            (true, "false") => Some(false),
+            _ => {
+                self.err(pos_of(node), "wrong type", format!("{what} must be `true` or `false`, found `{}`", s.as_str()));
+                None
+            }
+        }
+    }
+
+    fn period(&mut self, node: &Node, what: &str) -> Option<Period> {
+        let s = self.scalar(node, what)?;
+        match Period::parse(s.as_str()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.err(pos_of(node), "invalid duration", format!("{what}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A string or a list of strings.
+    fn names(&mut self, node: &Node, what: &str) -> Vec<(String, Pos)> {
+        match node {
+            Node::Sequence(seq) => {
+                if seq.is_empty() {
+                    self.err(pos_of(node), "missing value", format!("{what} is an empty list"));
+                }
+                seq.iter().filter_map(|n| self.string(n, what).map(|s| (s, pos_of(n)))).collect()
+            }
+            other => self.string(other, what).map(|s| (s, pos_of(other))).into_iter().collect(),
+        }
+    }
+
+    fn check_name(&mut self, pos: Pos, name: &str, what: &str, rule: fn(&str) -> Result<(), String>) -> bool {
+        match rule(name) {
+            Ok(()) => true,
+            Err(why) => {
+                self.err(pos, "invalid name", format!("{what} `{name}` {why}"));
+                false
+            }
+        }
+    }
+
+    fn manifest(&mut self, root: &Node) -> Manifest {
+        let mut m = Manifest {
+            file: self.file.to_string(),
+            defaults: Defaults::default(),
+            groups: Vec::new(),
+            environments: Vec::new(),
+            targets: Vec::new(),
+            secrets: Vec::new(),
+        };
+        let Some(top) = self.mapping(root, "the manifest") else { return m };
+        self.check_keys(top, TOP_KEYS, "the manifest");
+
+        match top.get_node("version") {
+            None => self.err(Pos { line: 1, col: 1 }, "missing key", "missing `version: 1` at the top of the manifest".into()),
+            Some(n) => {
+                if let Some(s) = self.scalar(n, "`version`") {
+                    match (s.may_coerce(), s.as_str()) {
+                        (true, "1") => {}
+                        (false, v) => self.err(pos_of(n), "wrong type", format!("`version` must be the number 1, not the string \"{v}\"")),
+                        (true, v) => self.err(
+                            pos_of(n),
+                            "unsupported version",
+                            format!("manifest version `{v}` is not supported; this secret-sync reads `version: 1`"),
+                        ),
+                    }
+                }
+            }
+        }
+        if let Some(n) = top.get_node("defaults") {
+            self.defaults(n, &mut m.defaults);
+        }
+        if let Some(n) = top.get_node("groups") {
+            m.groups = self.groups(n);
+        }
+        match top.get_node("environments") {
+            Some(n) => m.environments = self.environments(n),
+            None => m.environments.push(Environment {
+                name: DEFAULT_ENVIRONMENT.into(),
+                pos: Pos { line: 1, col: 1 },
+                description: None,
+                source_prefix: None,
+                source_suffix: None,
+            }),
+        }
+        if let Some(n) = top.get_node("targets") {
+            m.targets = self.targets(n, &m);
+        }
+        match top.get_node("secrets") {
+            None => self.err(Pos { line: 1, col: 1 }, "missing key", "missing `secrets:`: declare at least one secret".into()),
+            Some(n) => m.secrets = self.secrets(n, &m),
+        }
+        m
+    }
+
+    fn defaults(&mut self, node: &Node, d: &mut Defaults) {
+        let Some(Some(map)) = self.mapping_or_null(node, "`defaults`") else { return };
+        self.check_keys(map, DEFAULTS_KEYS, "`defaults`");
+        if let Some(n) = map.get_node("rotate_every") {
+            d.rotate_every = self.period(n, "`defaults.rotate_every`");
+        }
+        if let Some(n) = map.get_node("warn_before") {
+            if let Some(p) = self.period(n, "`defaults.warn_before`") {
+                d.warn_before = p;
+            }
+        }
+        if let Some(n) = map.get_node("fly_deploy") {
+            if let Some(dep) = self.deploy(n, "`defaults.fly_deploy`") {
+                d.fly_deploy = dep;
+            }
+        }
+    }
+
+    fn deploy(&mut self, node: &Node, what: &str) -> Option<Deploy> {
+        let s = self.string(node, what)?;
+        match s.as_str() {
+            "restart" => Some(Deploy::Restart),
+            "stage" => Some(Deploy::Stage),
+            other => {
+                let hint = suggest::hint(other, ["restart", "stage"]);
+                self.err(pos_of(node), "invalid value", format!("{what} must be `restart` or `stage`, found `{other}`{hint}"));
+                None
+            }
+        }
+    }
+
+    fn groups(&mut self, node: &Node) -> Vec<GroupDecl> {
+        let mut out = Vec::new();
+        let Some(Some(map)) = self.mapping_or_null(node, "`groups`") else { return out };
+        for (k, v) in map.iter() {
+            let name = k.as_str().to_string();
+            self.check_name(pos_of_scalar(k), &name, "group name", names::simple_name);
+            let mut g = GroupDecl { name: name.clone(), description: None, rotate_every: None };
+            let what = format!("group `{name}`");
+            if let Some(Some(gm)) = self.mapping_or_null(v, &what) {
+                self.check_keys(gm, GROUP_KEYS, &what);
+                g.description = self.opt_string(gm, "description", &what);
+                if let Some(n) = gm.get_node("rotate_every") {
+                    g.rotate_every = self.period(n, &format!("`rotate_every` of {what}"));
+                }
+            }
+            out.push(g);
+        }
+        out
+    }
+
+    fn environments(&mut self, node: &Node) -> Vec<Environment> {
+        let mut out = Vec::new();
+        let Some(Some(map)) = self.mapping_or_null(node, "`environments`") else { return out };
+        if map.is_empty() {
+            self.err(pos_of(node), "missing value", "`environments` is empty; declare at least one or remove the key".into());
+        }
+        for (k, v) in map.iter() {
+            let name = k.as_str().to_string();
+            let pos = pos_of_scalar(k);
+            self.check_name(pos, &name, "environment name", names::simple_name);
+            let what = format!("environment `{name}`");
+            let mut e = Environment { name, pos, description: None, source_prefix: None, source_suffix: None };
+            if let Some(Some(em)) = self.mapping_or_null(v, &what) {
+                self.check_keys(em, ENV_KEYS, &what);
+                e.description = self.opt_string(em, "description", &what);
+                for (key, slot) in [("source_prefix", &mut e.source_prefix), ("source_suffix", &mut e.source_suffix)] {
+                    if let Some(n) = em.get_node(key) {
+                        if let Some(s) = self.string(n, &format!("`{key}` of {what}")) {
+                            if self.check_name(pos_of(n), &s, &format!("`{key}`"), names::name_fragment) {
+                                *slot = Some(s);
+                            }
+                        }
+                    }
+                }
+            }
+            out.push(e);
+        }
+        out
+    }
+
+    fn targets(&mut self, node: &Node, m: &Manifest) -> Vec<Target> {
+        let mut out = Vec::new();
+        let Some(Some(map)) = self.mapping_or_null(node, "`targets`") else { return out };
+        let kinds: Vec<&str> = TargetKind::ALL.iter().map(|k| k.as_str()).collect();
+        self.check_keys(map, &kinds, "`targets`");
+        for kind in TargetKind::ALL {
+            let Some(n) = map.get_node(kind.as_str()) else { continue };
+            let within = format!("`targets.{kind}`");
+            let Some(Some(tm)) = self.mapping_or_null(n, &within) else { continue };
+            for (k, v) in tm.iter() {
+                let name = k.as_str().to_string();
+                let pos = pos_of_scalar(k);
+                self.check_name(pos, &name, "target name", names::simple_name);
+                let what = format!("target `{kind}.{name}`");
+                // Known even when its settings are wrong, so routes to it do
+                // not cascade into "undeclared target" errors.
+                self.targets_seen.insert((kind, name.clone()), pos);
+                let Some(settings) = self.mapping_or_null(v, &what) else { continue };
+                let empty = MarkedMappingNode::new_empty(k.span().clone());
+                let settings = settings.unwrap_or(&empty);
+                if let Some(t) = self.target(kind, name, pos, settings, m) {
+                    out.push(t);
+                }
+            }
+        }
+        out
+    }
+
+    fn target(&mut self, kind: TargetKind, name: String, pos: Pos, map: &MarkedMappingNode, m: &Manifest) -> Option<Target> {
+        let what = format!("target `{kind}.{name}`");
+        self.check_keys(
+            map,
+            match kind {
+                TargetKind::Esc => ESC_KEYS,
+                TargetKind::Fly => FLY_KEYS,
+                TargetKind::Github => GITHUB_KEYS,
+            },
+            &what,
+        );
+        let env_names = m.environment_names();
+        let environment = match map.get_node("environment") {
+            Some(n) => {
+                let e = self.string(n, &format!("`environment` of {what}"))?;
+                if !env_names.contains(&e.as_str()) {
+                    let hint = suggest::hint(&e, env_names.iter().copied());
+                    self.err(
+                        pos_of(n),
+                        "undeclared environment",
+                        format!("{what} uses environment `{e}`, which is not declared under `environments`{hint}"),
+                    );
+                    return None;
+                }
+                e
+            }
+            None if env_names.len() == 1 => env_names[0].to_string(),
+            None => {
+                self.err(
+                    pos,
+                    "missing key",
+                    format!("{what} needs `environment:` (one of: {})", env_names.join(", ")),
+                );
+                return None;
+            }
+        };
+        let spec = match kind {
+            TargetKind::Esc => {
+                let Some(n) = map.get_node("path") else {
+                    self.err(pos, "missing key", format!("{what} needs `path: org/project/environment`"));
+                    return None;
+                };
+                let path = self.string(n, &format!("`path` of {what}"))?;
+                let parts: Vec<&str> = path.split('/').collect();
+                if parts.len() != 3 || parts.iter().any(|p| names::esc_segment(p).is_err()) {
+                    self.err(
+                        pos_of(n),
+                        "invalid ESC path",
+                        format!("`path` of {what} must be `org/project/environment` (letters, digits, `.`, `-`, `_`), found `{path}`"),
+                    );
+                    return None;
+                }
+                let create = match map.get_node("create") {
+                    Some(c) => self.bool(c, &format!("`create` of {what}")).unwrap_or(false),
+                    None => false,
+                };
+                TargetSpec::Esc { org: parts[0].into(), project: parts[1].into(), env: parts[2].into(), create }
+            }
+            TargetKind::Fly => {
+                let app = match map.get_node("app") {
+                    Some(n) => {
+                        let a = self.string(n, &format!("`app` of {what}"))?;
+                        if !self.check_name(pos_of(n), &a, "Fly app name", names::fly_app) {
+                            return None;
+                        }
+                        a
+                    }
+                    None => {
+                        if !self.check_name(pos, &name, "Fly app name (from the target name)", names::fly_app) {
+                            return None;
+                        }
+                        name.clone()
+                    }
+                };
+                let deploy = match map.get_node("deploy") {
+                    Some(n) => self.deploy(n, &format!("`deploy` of {what}"))?,
+                    None => m.defaults.fly_deploy,
+                };
+                TargetSpec::Fly { app, deploy }
+            }
+            TargetKind::Github => {
+                let Some(n) = map.get_node("repo") else {
+                    self.err(pos, "missing key", format!("{what} needs `repo: owner/name`"));
+                    return None;
+                };
+                let repo = self.string(n, &format!("`repo` of {what}"))?;
+                if !self.check_name(pos_of(n), &repo, "repository", names::github_repo) {
+                    return None;
+                }
+                let env = self.opt_string(map, "env", &what);
+                TargetSpec::Github { repo, env }
+            }
+        };
+        Some(Target { kind, name, pos, environment, spec })
+    }
+
+    fn secrets(&mut self, node: &Node, m: &Manifest) -> Vec<Secret> {
+        let mut out = Vec::new();
+        let Some(map) = self.mapping(node, "`secrets`") else { return out };
+        if map.is_empty() {
+            self.err(pos_of(node), "missing value", "`secrets` is empty; declare at least one secret".into());
+        }
+        let mut seen: HashMap<String, (String, Pos)> = HashMap::new();
+        let mut keys = RouteKeys::default();
+        for (k, v) in map.iter() {
+            let name = k.as_str().to_string();
+            let pos = pos_of_scalar(k);
+            self.check_name(pos, &name, "secret name", names::github_secret);
+            if let Some((prev, prev_pos)) = seen.get(&name.to_ascii_uppercase()) {
+                self.err(
+                    pos,
+                    "duplicate secret",
+                    format!(
+                        "secret `{name}` duplicates `{prev}` (line {}): GitHub secret names are case-insensitive",
+                        prev_pos.line
+                    ),
+                );
+            } else {
+                seen.insert(name.to_ascii_uppercase(), (name.clone(), pos));
+            }
+            if let Some(s) = self.secret(name, pos, v, m, &mut keys) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    fn secret(&mut self, name: String, pos: Pos, node: &Node, m: &Manifest, keys: &mut RouteKeys) -> Option<Secret> {
+        let what = format!("secret `{name}`");
+        let map = self.mapping_or_null(node, &what)?;
+        let empty = MarkedMappingNode::new_empty(node.span().clone());
+        let map = map.unwrap_or(&empty);
+        self.check_keys(map, SECRET_KEYS, &what);
+        let mut s = Secret {
+            name: name.clone(),
+            pos,
+            description: self.opt_string(map, "description", &what),
+            group: None,
+            owner: self.opt_string(map, "owner", &what),
+            format: None,
+            pattern: None,
+            min_length: None,
+            required: Required::Always,
+            rotate_every: None,
+            source: None,
+            from_env: None,
+            routes: Vec::new(),
+        };
+        if let Some(n) = map.get_node("group") {
+            if let Some(g) = self.string(n, &format!("`group` of {what}")) {
+                let known: Vec<&str> =
+                    BUILTIN_GROUPS.iter().map(|(n, _)| *n).chain(m.groups.iter().map(|g| g.name.as_str())).collect();
+                if known.contains(&g.as_str()) {
+                    s.group = Some(g);
+                } else {
+                    let hint = suggest::hint(&g, known.iter().copied());
+                    let hint = if hint.is_empty() { "; declare it under `groups:` or use a built-in group".to_string() } else { hint };
+                    self.err(pos_of(n), "unknown group", format!("{what} is in group `{g}`, which is neither built in nor declared{hint}"));
+                }
+            }
+        }
+        if let Some(n) = map.get_node("format") {
+            if let Some(f) = self.string(n, &format!("`format` of {what}")) {
+                match Format::parse(&f) {
+                    Some(fmt) => s.format = Some(fmt),
+                    None => {
+                        let hint = suggest::hint(&f, Format::names());
+                        let hint = if hint.is_empty() { format!("; known formats: {}", Format::names().join(", ")) } else { hint };
+                        self.err(pos_of(n), "unknown format", format!("unknown format `{f}` for {what}{hint}"));
+                    }
+                }
+            }
+        }
+        if let Some(n) = map.get_node("pattern") {
+            if let Some(p) = self.string(n, &format!("`pattern` of {what}")) {
+                match compile_pattern(&p) {
+                    Ok(re) => s.pattern = Some(re),
+                    Err(why) => self.err(pos_of(n), "invalid pattern", format!("`pattern` of {what} is not a valid regex: {why}")),
+                }
+            }
+        }
+        if let Some(n) = map.get_node("min_length") {
+            if let Some(v) = self.scalar(n, &format!("`min_length` of {what}")) {
+                match v.as_str().parse::<usize>() {
+                    Ok(len) if v.may_coerce() && (1..=65536).contains(&len) => s.min_length = Some(len),
+                    _ => self.err(
+                        pos_of(n),
+                        "wrong type",
+                        format!("`min_length` of {what} must be a whole number from 1 to 65536, found `{}`", v.as_str()),
+                    ),
+                }
+            }
+        }
+        if let Some(n) = map.get_node("required") {
+            s.required = self.required(n, &what, m)?;
+        }
+        if let Some(n) = map.get_node("rotate_every") {
+            s.rotate_every = self.period(n, &format!("`rotate_every` of {what}"));
+        }
+        if let Some(n) = map.get_node("source") {
+            if let Some(src) = self.string(n, &format!("`source` of {what}")) {
+                if self.check_name(pos_of(n), &src, "source secret name", names::github_secret) {
+                    s.source = Some(src);
+                }
+            }
+        }
+        if let Some(n) = map.get_node("from_env") {
+            if let Some(v) = self.string(n, &format!("`from_env` of {what}")) {
+                if self.check_name(pos_of(n), &v, "environment variable", names::env_var) {
+                    s.from_env = Some(v);
+                }
+            }
+        }
+        if let Some(n) = map.get_node("to") {
+            s.routes = self.routes(n, &name, keys);
+        }
+        Some(s)
+    }
+
+    fn required(&mut self, node: &Node, what: &str, m: &Manifest) -> Option<Required> {
+        let env_names = m.environment_names();
+        match node {
+            Node::Sequence(seq) => {
+                let mut list = Vec::new();
+                for item in seq.iter() {
+                    let e = self.string(item, &format!("an entry of `required` of {what}"))?;
+                    if !env_names.contains(&e.as_str()) {
+                        let hint = suggest::hint(&e, env_names.iter().copied());
+                        self.err(
+                            pos_of(item),
+                            "undeclared environment",
+                            format!("`required` of {what} names environment `{e}`, which is not declared under `environments`{hint}"),
+                        );
+                    }
+                    list.push(e);
+                }
+                Some(Required::In(list))
+            }
+            other => {
+                let b = self.bool(other, &format!("`required` of {what} (`true`, `false` or a list of environments)"))?;
+                Some(if b { Required::Always } else { Required::Never })
+            }
+        }
+    }
+
+    fn routes(&mut self, node: &Node, secret: &str, keys: &mut RouteKeys) -> Vec<Route> {
+        let mut out = Vec::new();
+        let what = format!("`to` of secret `{secret}`");
+        let Node::Sequence(seq) = node else {
+            self.err(
+                pos_of(node),
+                "wrong type",
+                format!("{what} must be a list of destinations, such as `- fly: [lambda]`; found {}", kind_of(node)),
+            );
+            return out;
+        };
+        for entry in seq.iter() {
+            let Some(map) = self.mapping(entry, &format!("an entry of {what}")) else { continue };
+            self.check_keys(map, ROUTE_KEYS, &format!("an entry of {what}"));
+            let present: Vec<TargetKind> = TargetKind::ALL.into_iter().filter(|k| map.get_node(k.as_str()).is_some()).collect();
+            let kind = match present.as_slice() {
+                [k] => *k,
+                [] => {
+                    self.err(pos_of(entry), "missing key", format!("an entry of {what} names no target: add `esc:`, `fly:` or `github:`"));
+                    continue;
+                }
+                many => {
+                    let names: Vec<String> = many.iter().map(|k| format!("`{k}`")).collect();
+                    self.err(
+                        pos_of(entry),
+                        "ambiguous destination",
+                        format!("an entry of {what} names {}; write one entry per kind", names.join(" and ")),
+                    );
+                    continue;
+                }
+            };
+            for (key, only) in [("path", "esc"), ("env_var", "esc"), ("as", "fly` or `github")] {
+                let allowed = match key {
+                    "as" => kind != TargetKind::Esc,
+                    _ => kind == TargetKind::Esc,
+                };
+                if let (false, Some(k)) = (allowed, map.iter().find(|(k, _)| k.as_str() == key)) {
+                    let instead = if kind == TargetKind::Esc { "; ESC entries use `path`" } else { "; use `as` to rename the key" };
+                    self.err(pos_of_scalar(k.0), "misplaced key", format!("`{key}` is only for `{only}` entries, not `{kind}`{instead}"));
+                }
+            }
+            let key_node = map.get_node(if kind == TargetKind::Esc { "path" } else { "as" });
+            let (key, key_pos) = match key_node {
+                Some(n) => match self.string(n, &format!("the key of an entry of {what}")) {
+                    Some(k) => (k, pos_of(n)),
+                    None => continue,
+                },
+                None => (secret.to_string(), pos_of(entry)),
+            };
+            let (rule, label): (fn(&str) -> Result<(), String>, &str) = match kind {
+                TargetKind::Esc => (names::esc_path, "ESC path"),
+                TargetKind::Fly => (names::env_var, "Fly secret name"),
+                TargetKind::Github => (names::github_secret, "GitHub secret name"),
+            };
+            if !self.check_name(key_pos, &key, label, rule) {
+                continue;
+            }
+            let env_var = match map.get_node("env_var").filter(|_| kind == TargetKind::Esc) {
+                Some(Node::Scalar(s)) if s.may_coerce() && s.as_str() == "true" => Some(secret.to_string()),
+                Some(n) => {
+                    let v = self.string(n, &format!("`env_var` of an entry of {what}"));
+                    v.filter(|v| self.check_name(pos_of(n), v, "environment variable", names::env_var))
+                }
+                None => None,
+            };
+            let target_node = map.get_node(kind.as_str()).expect("kind key is present");
+            for (target, tpos) in self.names(target_node, &format!("`{kind}` of an entry of {what}")) {
+                if !self.targets_seen.contains_key(&(kind, target.clone())) {
+                    let declared: Vec<&str> =
+                        self.targets_seen.keys().filter(|(k, _)| *k == kind).map(|(_, n)| n.as_str()).collect();
+                    let hint = suggest::hint(&target, declared);
+                    self.err(
+                        tpos,
+                        "undeclared target",
+                        format!("secret `{secret}` is routed to `{kind}: {target}`, which is not declared under `targets.{kind}`{hint}"),
+                    );
+                    continue;
+                }
+                let route = Route { kind, target: target.clone(), pos: tpos, key: key.clone(), env_var: env_var.clone() };
+                if let Err(msg) = keys.claim(&route, secret) {
+                    self.err(key_pos, "key conflict", msg);
+                    continue;
+                }
+                out.push(route);
+            }
+        }
+        out
+    }
+}
+
+/// Keys already claimed at each target, to catch two secrets landing on one key.
+#[derive(Default)]
+struct RouteKeys {
+    claimed: HashMap<(TargetKind, String, String), (String, Pos)>,
+}
+
+impl RouteKeys {
+    fn claim(&mut self, r: &Route, secret: &str) -> Result<(), String> {
+        let norm = |k: &str| if r.kind == TargetKind::Github { k.to_ascii_uppercase() } else { k.to_string() };
+        let mut wanted = vec![("key", norm(&r.key))];
+        if let Some(e) = &r.env_var {
+            wanted.push(("environment variable", format!("environmentVariables.{e}")));
+        }
+        for (label, key) in &wanted {
+            let slot = (r.kind, r.target.clone(), key.clone());
+            if let Some((other, p)) = self.claimed.get(&slot) {
+                if other != secret {
+                    return Err(format!(
+                        "secret `{secret}` and secret `{other}` (line {}) both write {label} `{}` of `{}: {}`",
+                        p.line, key, r.kind, r.target
+                    ));
+                }
+            }
+            if r.kind == TargetKind::Esc && *label == "key" {
+                // `a.b` and `a.b.c` cannot both hold a value.
+                for ((k, t, other_key), (other, p)) in &self.claimed {
+                    if *k == r.kind && *t == r.target && other != secret && nested(key, other_key) {
+                        return Err(format!(
+                            "ESC path `{key}` of secret `{secret}` overlaps `{other_key}` of secret `{other}` (line {}) in `esc: {}`",
+                            p.line, r.target
+                        ));
+                    }
+                }
+            }
+        }
+        for (_, key) in wanted {
+            self.claimed.insert((r.kind, r.target.clone(), key), (secret.to_string(), r.pos));
+        }
+        Ok(())
+    }
+}
+
+fn nested(a: &str, b: &str) -> bool {
+    a.strip_prefix(b).is_some_and(|r| r.starts_with('.')) || b.strip_prefix(a).is_some_and(|r| r.starts_with('.'))
+}
+
+/// Compiles a `pattern:` with a size limit, turning regex's multi-line error
+/// into its one-line reason.
+pub fn compile_pattern(p: &str) -> Result<Regex, String> {
+    RegexBuilder::new(p).size_limit(1 << 20).build().map_err(|e| {
+        let text = e.to_string();
+        text.lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: ").map(str::to_string))
+            .unwrap_or_else(|| text.lines().last().unwrap_or("invalid").trim().to_string())
+    })
+}

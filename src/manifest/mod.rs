@@ -1,0 +1,33 @@
+//! The manifest: what secrets exist, what their values must look like, and
+//! where they go. `load` turns text into the typed `model`, reporting every
+//! error with its position.
+
+pub mod load;
+pub mod model;
+pub mod names;
+pub mod suggest;
+
+pub use load::parse;
+pub use model::*;
+
+use std::path::Path;
+
+use crate::diag::Diagnostic;
+
+/// Why a manifest could not be used.
+#[derive(Debug)]
+pub enum ManifestError {
+    /// The file could not be read at all (a usage error).
+    Unreadable(String),
+    /// It was read, and is wrong in these places.
+    Invalid(Vec<Diagnostic>),
+}
+
+/// Reads and parses the manifest at `path`; `display` is the path shown in
+/// diagnostics (relative to the workspace when in Actions).
+pub fn load(path: &Path, display: &str) -> Result<Manifest, ManifestError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        ManifestError::Unreadable(format!("cannot read the manifest `{display}`: {}", crate::util::io_reason(&e)))
+    })?;
+    parse(&bytes, display).map_err(ManifestError::Invalid)
+}

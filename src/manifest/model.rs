@@ -1,0 +1,244 @@
+//! The typed manifest the rest of the program works with. Every node that a
+//! later stage may need to blame keeps its position (`Pos`), so a semantic
+//! error ("routed to an undeclared target") or a validation finding can still
+//! point at `file:line:col`.
+
+use std::fmt;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::duration::Period;
+use crate::formats::Format;
+
+/// A 1-based line and column in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+#[derive(Debug)]
+pub struct Manifest {
+    /// The manifest's path as the user gave it (used in diagnostics).
+    pub file: String,
+    pub defaults: Defaults,
+    pub groups: Vec<GroupDecl>,
+    pub environments: Vec<Environment>,
+    pub targets: Vec<Target>,
+    pub secrets: Vec<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub rotate_every: Option<Period>,
+    pub warn_before: Period,
+    pub fly_deploy: Deploy,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults { rotate_every: None, warn_before: Period::days(7), fly_deploy: Deploy::Restart }
+    }
+}
+
+/// The built-in groups and their default rotation periods (seed 001's table).
+pub const BUILTIN_GROUPS: &[(&str, u64)] = &[
+    ("api-keys", 90),
+    ("database-credentials", 180),
+    ("security-tokens", 365),
+    ("integration-credentials", 90),
+    ("infrastructure-credentials", 90),
+];
+
+#[derive(Debug, Clone)]
+pub struct GroupDecl {
+    pub name: String,
+    pub description: Option<String>,
+    pub rotate_every: Option<Period>,
+}
+
+/// The environment used when a manifest declares none.
+pub const DEFAULT_ENVIRONMENT: &str = "default";
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub pos: Pos,
+    pub description: Option<String>,
+    pub source_prefix: Option<String>,
+    pub source_suffix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Esc,
+    Fly,
+    Github,
+}
+
+impl TargetKind {
+    pub const ALL: [TargetKind; 3] = [TargetKind::Esc, TargetKind::Fly, TargetKind::Github];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Esc => "esc",
+            TargetKind::Fly => "fly",
+            TargetKind::Github => "github",
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happens on a Fly app after its secrets changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deploy {
+    /// Update every machine, one at a time, so it boots with the new secrets.
+    Restart,
+    /// Write only; the next deploy picks the secrets up.
+    Stage,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub name: String,
+    pub pos: Pos,
+    /// The manifest environment whose values this target receives.
+    pub environment: String,
+    pub spec: TargetSpec,
+}
+
+impl Target {
+    /// `esc:sophia-prod`
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.kind, self.name)
+    }
+
+    /// Where it is, in the service's own terms (`ai-cherry/sophia/production`).
+    pub fn destination(&self) -> String {
+        match &self.spec {
+            TargetSpec::Esc { org, project, env, .. } => format!("{org}/{project}/{env}"),
+            TargetSpec::Fly { app, .. } => app.clone(),
+            TargetSpec::Github { repo, env: Some(e) } => format!("{repo} (environment {e})"),
+            TargetSpec::Github { repo, env: None } => repo.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum TargetSpec {
+    Esc { org: String, project: String, env: String, create: bool },
+    Fly { app: String, deploy: Deploy },
+    Github { repo: String, env: Option<String> },
+}
+
+/// In which environments a secret must have a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Required {
+    Always,
+    Never,
+    In(Vec<String>),
+}
+
+impl Required {
+    pub fn in_env(&self, env: &str) -> bool {
+        match self {
+            Required::Always => true,
+            Required::Never => false,
+            Required::In(list) => list.iter().any(|e| e == env),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub name: String,
+    pub pos: Pos,
+    pub description: Option<String>,
+    pub group: Option<String>,
+    pub owner: Option<String>,
+    pub format: Option<Format>,
+    pub pattern: Option<Regex>,
+    pub min_length: Option<usize>,
+    pub required: Required,
+    pub rotate_every: Option<Period>,
+    /// Name of the source secret, when it differs from `name`.
+    pub source: Option<String>,
+    /// An environment variable of the step that may carry the value.
+    pub from_env: Option<String>,
+    pub routes: Vec<Route>,
+}
+
+impl Secret {
+    /// The base name looked up among the source secrets.
+    pub fn source_name(&self) -> &str {
+        self.source.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// One destination of one secret: a key at a target.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub kind: TargetKind,
+    pub target: String,
+    pub pos: Pos,
+    /// The key at the target: the ESC path under `values`, or the Fly/GitHub name.
+    pub key: String,
+    /// ESC only: also expose as `values.environmentVariables.<name>`.
+    pub env_var: Option<String>,
+}
+
+impl Manifest {
+    pub fn target(&self, kind: TargetKind, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.kind == kind && t.name == name)
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn environment_names(&self) -> Vec<&str> {
+        self.environments.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    /// The rotation period of a secret: its own, its group's, the manifest
+    /// default, else 90 days.
+    pub fn rotation_period(&self, s: &Secret) -> Period {
+        if let Some(p) = s.rotate_every {
+            return p;
+        }
+        if let Some(g) = &s.group {
+            if let Some(p) = self.groups.iter().find(|d| &d.name == g).and_then(|d| d.rotate_every) {
+                return p;
+            }
+            if let Some((_, days)) = BUILTIN_GROUPS.iter().find(|(n, _)| n == g) {
+                return Period::days(*days);
+            }
+        }
+        self.defaults.rotate_every.unwrap_or(Period::days(90))
+    }
+
+    /// Source secret names that feed `secret` in `env`, in lookup order.
+    pub fn source_candidates(&self, secret: &Secret, env: &str) -> Vec<String> {
+        let base = secret.source_name();
+        let mut out = Vec::new();
+        if let Some(e) = self.environment(env) {
+            if let Some(p) = &e.source_prefix {
+                out.push(format!("{p}{base}"));
+            }
+            if let Some(s) = &e.source_suffix {
+                out.push(format!("{base}{s}"));
+            }
+        }
+        out.push(base.to_string());
+        out
+    }
+}

@@ -1,0 +1,186 @@
+//! The sync report: one serde model, rendered as Markdown (job summary and
+//! terminal) and written as JSON (artifact, `report-path`). Renderers print
+//! the model; they compute nothing.
+
+pub mod markdown;
+
+use serde::Serialize;
+
+use crate::config::{FailOn, Mode};
+use crate::diag::Diagnostic;
+use crate::targets::Change;
+use crate::validate::{Finding, Severity};
+
+/// Version of the JSON report's shape; bumped on any incompatible change.
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub report_version: u32,
+    pub tool: Tool,
+    pub generated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+    pub mode: Mode,
+    pub environment: String,
+    pub manifest: String,
+    pub outcome: Outcome,
+    pub counts: Counts,
+    /// Errors in the manifest itself (the run stops at them).
+    pub manifest_errors: Vec<Diagnostic>,
+    pub findings: Vec<Finding>,
+    pub secrets: Vec<SecretStatus>,
+    pub targets: Vec<TargetReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+    }
+}
+
+/// The GitHub run this report belongs to, from the runner's `GITHUB_*` variables.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub repository: String,
+    pub run_id: String,
+    pub run_attempt: String,
+    pub event: String,
+    pub sha: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+}
+
+impl RunInfo {
+    pub fn from_env() -> Option<RunInfo> {
+        let get = |k: &str| std::env::var(k).unwrap_or_default();
+        let repository = get("GITHUB_REPOSITORY");
+        if repository.is_empty() {
+            return None;
+        }
+        Some(RunInfo {
+            repository,
+            run_id: get("GITHUB_RUN_ID"),
+            run_attempt: get("GITHUB_RUN_ATTEMPT"),
+            event: get("GITHUB_EVENT_NAME"),
+            sha: get("GITHUB_SHA"),
+            git_ref: get("GITHUB_REF"),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    ManifestInvalid,
+    ValidationFailed,
+    SyncFailed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub exit_code: i32,
+    pub fail_on: FailOn,
+    /// One sentence saying what happened and what to do next.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub secrets_declared: usize,
+    pub secrets_required: usize,
+    pub secrets_present: usize,
+    pub secrets_missing: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub notices: usize,
+    pub targets_in_scope: usize,
+    pub targets_skipped: usize,
+    pub targets_failed: usize,
+    pub creates: usize,
+    pub updates: usize,
+    pub deletes: usize,
+    pub unchanged: usize,
+}
+
+impl Counts {
+    pub fn changed(&self) -> usize {
+        self.creates + self.updates + self.deletes
+    }
+
+    pub fn count_findings(&mut self, findings: &[Finding]) {
+        self.errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+        self.warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+        self.notices = findings.iter().filter(|f| f.severity == Severity::Notice).count();
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretState {
+    /// Present and valid.
+    Ok,
+    /// Present, with an error finding.
+    Invalid,
+    /// Required here and absent.
+    Missing,
+    /// Not required here and absent.
+    NotSet,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretStatus {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub state: SecretState,
+    pub required: bool,
+    /// The source secret the value came from (a name, never a value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub rotate_every: crate::duration::Period,
+    /// Target ids this secret goes to in this environment.
+    pub destinations: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetStatus {
+    /// Belongs to another manifest environment.
+    Skipped,
+    /// Read and diffed; nothing written (plan mode, or validation failed).
+    Planned,
+    /// Changes written.
+    Synced,
+    /// Nothing to write.
+    Unchanged,
+    /// Reading or writing failed.
+    Failed,
+    /// This build has no client for the target's kind.
+    NotContacted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub id: String,
+    pub kind: crate::manifest::TargetKind,
+    pub name: String,
+    pub destination: String,
+    pub environment: String,
+    pub status: TargetStatus,
+    /// Keys the manifest routes here with a usable value.
+    pub keys: usize,
+    /// Routed keys left untouched because their value is missing or invalid.
+    pub held_back: Vec<String>,
+    pub changes: Vec<Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

@@ -1,0 +1,360 @@
+//! One run, one direction: inputs → manifest → values → validation →
+//! desired state per target → plan → apply → report.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::actions::{self, Level, Location};
+use crate::config::{Config, Mode, Style};
+use crate::manifest::{self, Manifest, ManifestError};
+use crate::report::{markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool};
+use crate::targets;
+use crate::validate::{self, Severity};
+use crate::values::{self, Origin, SecretValues};
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const SYNC_FAILED: i32 = 1;
+    pub const VALIDATION_FAILED: i32 = 2;
+    pub const USAGE: i32 = 3;
+}
+
+/// A problem with how the tool was called: bad inputs, unreadable files.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+/// Prints a usage error the way the context expects and returns its exit code.
+pub fn usage_error(style: Style, msg: &str) -> i32 {
+    match style {
+        Style::Actions => println!("{}", actions::annotation(Level::Error, None, "secret-sync", msg)),
+        Style::Terminal => eprintln!("error: {msg}"),
+    }
+    exit::USAGE
+}
+
+/// Runs validate / plan / sync and returns the exit code.
+pub fn run(cfg: &Config) -> i32 {
+    // Values and the manifest are read before anything is printed, so the
+    // masks below are the first lines the runner sees.
+    let mut vals = match read_values(cfg) {
+        Ok(v) => v,
+        Err(UsageError(msg)) => return usage_error(cfg.style, &msg),
+    };
+    let display = display_path(&cfg.manifest);
+    let loaded = manifest::load(&cfg.manifest, &display);
+    if let Ok(m) = &loaded {
+        vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())));
+    }
+    if cfg.style == Style::Actions {
+        for line in vals.mask_lines() {
+            println!("{line}");
+        }
+    }
+    tracing::debug!(values = vals.len(), "secret values read");
+
+    let m = match loaded {
+        Ok(m) => m,
+        Err(ManifestError::Unreadable(msg)) => return usage_error(cfg.style, &msg),
+        Err(ManifestError::Invalid(diags)) => return manifest_invalid(cfg, &display, diags),
+    };
+    let env = match pick_environment(&m, cfg.environment.as_deref()) {
+        Ok(e) => e,
+        Err(UsageError(msg)) => return usage_error(cfg.style, &msg),
+    };
+
+    let v = validate::validate(&m, &env, &vals);
+    let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
+
+    let mut counts = Counts { secrets_declared: m.secrets.len(), ..Counts::default() };
+    counts.count_findings(&v.findings);
+    let mut secrets = Vec::new();
+    for r in &v.resolved {
+        let state = match (r.value.is_some(), r.usable, r.required) {
+            (true, true, _) => SecretState::Ok,
+            (true, false, _) => SecretState::Invalid,
+            (false, _, true) => SecretState::Missing,
+            (false, _, false) => SecretState::NotSet,
+        };
+        counts.secrets_required += usize::from(r.required);
+        counts.secrets_present += usize::from(r.value.is_some());
+        counts.secrets_missing += usize::from(state == SecretState::Missing);
+        let destinations = r
+            .secret
+            .routes
+            .iter()
+            .filter(|x| m.target(x.kind, &x.target).is_some_and(|t| t.environment == env))
+            .map(|x| format!("{}:{}", x.kind, x.target))
+            .collect();
+        secrets.push(SecretStatus {
+            name: r.secret.name.clone(),
+            group: r.secret.group.clone(),
+            state,
+            required: r.required,
+            source: r.source.clone(),
+            rotate_every: m.rotation_period(r.secret),
+            destinations,
+        });
+    }
+
+    let mut target_reports = Vec::new();
+    for d in &desired {
+        let t = d.target;
+        let (status, message) = if cfg.mode == Mode::Validate {
+            (TargetStatus::NotContacted, None)
+        } else if targets::supported(t.kind) {
+            unreachable!("no target kind is supported in this build")
+        } else {
+            (
+                TargetStatus::NotContacted,
+                Some(format!("this build of secret-sync cannot reach {} targets yet; nothing was read or written", t.kind)),
+            )
+        };
+        target_reports.push(TargetReport {
+            id: t.id(),
+            kind: t.kind,
+            name: t.name.clone(),
+            destination: t.destination(),
+            environment: t.environment.clone(),
+            status,
+            keys: d.keys.len(),
+            held_back: d.held_back.clone(),
+            changes: Vec::new(),
+            message,
+        });
+    }
+    for t in &skipped {
+        target_reports.push(TargetReport {
+            id: t.id(),
+            kind: t.kind,
+            name: t.name.clone(),
+            destination: t.destination(),
+            environment: t.environment.clone(),
+            status: TargetStatus::Skipped,
+            keys: 0,
+            held_back: Vec::new(),
+            changes: Vec::new(),
+            message: None,
+        });
+    }
+    counts.targets_in_scope = desired.len();
+    counts.targets_skipped = skipped.len();
+    counts.targets_failed = target_reports.iter().filter(|t| t.status == TargetStatus::Failed).count();
+
+    let failing = v.findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
+    let (status, exit_code, message) = if failing > 0 {
+        (
+            Status::ValidationFailed,
+            exit::VALIDATION_FAILED,
+            format!(
+                "**Validation failed**: {failing} finding(s) at or above `fail-on: {}`.{} Fix the secrets listed below, then re-run.",
+                fail_on_str(cfg),
+                if cfg.mode == Mode::Sync { " Nothing was written." } else { "" }
+            ),
+        )
+    } else if counts.targets_failed > 0 {
+        (Status::SyncFailed, exit::SYNC_FAILED, format!("**{} target(s) failed**; the others completed.", counts.targets_failed))
+    } else {
+        (Status::Ok, exit::OK, ok_message(cfg.mode, &counts))
+    };
+
+    let report = Report {
+        report_version: crate::report::REPORT_VERSION,
+        tool: Tool::default(),
+        generated_at: crate::util::now_rfc3339(),
+        run: RunInfo::from_env(),
+        mode: cfg.mode,
+        environment: env.clone(),
+        manifest: display.clone(),
+        outcome: Outcome { status, exit_code, fail_on: cfg.fail_on, message },
+        counts,
+        manifest_errors: Vec::new(),
+        findings: v.findings.clone(),
+        secrets,
+        targets: target_reports,
+    };
+    if cfg.style == Style::Actions {
+        for f in &report.findings {
+            let level = match f.severity {
+                Severity::Error => Level::Error,
+                Severity::Warning => Level::Warning,
+                Severity::Notice => Level::Notice,
+            };
+            let loc = validate::finding_pos(f).map(|p| Location { file: display.clone(), line: p.line, col: p.col });
+            println!("{}", actions::annotation(level, loc.as_ref(), f.kind.title(), &f.message));
+        }
+    }
+    publish(cfg, &report)
+}
+
+fn fail_on_str(cfg: &Config) -> &'static str {
+    match cfg.fail_on {
+        crate::config::FailOn::Error => "error",
+        crate::config::FailOn::Warning => "warning",
+        crate::config::FailOn::Never => "never",
+    }
+}
+
+fn ok_message(mode: Mode, c: &Counts) -> String {
+    let present = format!("{} of {} required secrets present and valid", c.secrets_required - c.secrets_missing, c.secrets_required);
+    match mode {
+        Mode::Validate => format!("**Valid**: {present}."),
+        Mode::Plan => format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope),
+        Mode::Sync => format!("**Synced**: {present}; {} change(s) written across {} target(s).", c.changed(), c.targets_in_scope),
+    }
+}
+
+/// Report for a manifest that could not be parsed or checked.
+fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnostic>) -> i32 {
+    for d in &diags {
+        match cfg.style {
+            Style::Actions => println!("{}", d.annotation()),
+            Style::Terminal => eprintln!("{}", d.terminal()),
+        }
+    }
+    let n = diags.len();
+    let report = Report {
+        report_version: crate::report::REPORT_VERSION,
+        tool: Tool::default(),
+        generated_at: crate::util::now_rfc3339(),
+        run: RunInfo::from_env(),
+        mode: cfg.mode,
+        environment: cfg.environment.clone().unwrap_or_default(),
+        manifest: display.to_string(),
+        outcome: Outcome {
+            status: Status::ManifestInvalid,
+            exit_code: exit::VALIDATION_FAILED,
+            fail_on: cfg.fail_on,
+            message: format!("**The manifest `{display}` has {n} error(s)**; nothing was validated or synced. Fix them and re-run."),
+        },
+        counts: Counts::default(),
+        manifest_errors: diags,
+        findings: Vec::new(),
+        secrets: Vec::new(),
+        targets: Vec::new(),
+    };
+    publish(cfg, &report)
+}
+
+/// Writes the report everywhere it goes and returns its exit code.
+fn publish(cfg: &Config, report: &Report) -> i32 {
+    let mut code = report.outcome.exit_code;
+    let md = markdown::render(report, markdown::SUMMARY_LIMIT);
+    let mut problems = Vec::new();
+    if let Some(p) = &cfg.report_path {
+        let json = serde_json::to_string_pretty(report).expect("the report serialises");
+        if let Err(e) = std::fs::write(p, json + "\n") {
+            problems.push(format!("could not write the report to {}: {}", p.display(), crate::util::io_reason(&e)));
+        }
+    }
+    match (cfg.style, &cfg.summary_path) {
+        (Style::Actions, Some(p)) => {
+            if let Err(e) = actions::append_summary(p, &md) {
+                problems.push(format!("{e:#}"));
+            }
+        }
+        _ => print!("{md}"),
+    }
+    if let Some(p) = &cfg.output_path {
+        let c = &report.counts;
+        let outputs = [
+            ("status", serde_json::to_value(report.outcome.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+            ("errors", c.errors.to_string()),
+            ("warnings", c.warnings.to_string()),
+            ("notices", c.notices.to_string()),
+            ("missing", c.secrets_missing.to_string()),
+            ("changed", c.changed().to_string()),
+            ("failed", c.targets_failed.to_string()),
+            ("report-path", cfg.report_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+        ];
+        if let Err(e) = actions::write_outputs(p, &outputs) {
+            problems.push(format!("{e:#}"));
+        }
+    }
+    for p in problems {
+        usage_error(cfg.style, &p);
+        code = code.max(exit::SYNC_FAILED);
+    }
+    code
+}
+
+/// The environment to act on: the one asked for, or the only one declared.
+fn pick_environment(m: &Manifest, asked: Option<&str>) -> Result<String, UsageError> {
+    let names = m.environment_names();
+    match asked {
+        Some(e) if names.contains(&e) => Ok(e.to_string()),
+        Some(e) => {
+            let hint = manifest::suggest::hint(e, names.iter().copied());
+            Err(UsageError(format!("environment `{e}` is not declared in the manifest (declared: {}){hint}", names.join(", "))))
+        }
+        None if names.len() == 1 => Ok(names[0].to_string()),
+        None => Err(UsageError(format!("choose an environment with the `environment` input or `--environment`: one of {}", names.join(", ")))),
+    }
+}
+
+/// The `secrets` input and any `--secrets-file`s, in that order.
+fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
+    use secrecy::ExposeSecret;
+    let mut vals = SecretValues::default();
+    if let Some(json) = &cfg.secrets_json {
+        let v = SecretValues::from_json(json.expose_secret().as_bytes(), "input `secrets`", Origin::SecretsInput)
+            .map_err(|e| UsageError(format!("{e}; pass `${{{{ toJSON(secrets) }}}}`")))?;
+        vals.extend(v);
+    }
+    for path in &cfg.secrets_files {
+        let shown = path.display().to_string();
+        let bytes = if shown == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| UsageError(format!("cannot read secrets from standard input: {}", crate::util::io_reason(&e))))?;
+            buf
+        } else {
+            std::fs::read(path)
+                .map_err(|e| UsageError(format!("cannot read the secrets file `{shown}`: {}", crate::util::io_reason(&e))))?
+        };
+        let is_json = path.extension().is_some_and(|e| e == "json")
+            || (shown == "-" && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'));
+        let parsed = if is_json {
+            SecretValues::from_json(&bytes, &shown, Origin::SecretsFile)
+        } else {
+            SecretValues::from_dotenv(&bytes, &shown, Origin::SecretsFile)
+        };
+        vals.extend(parsed.map_err(|e| UsageError(e.to_string()))?);
+    }
+    Ok(vals)
+}
+
+fn display_path(p: &Path) -> String {
+    let s = p.display().to_string();
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+/// `check-manifest`: the manifest alone.
+pub fn check_manifest(path: &Path, style: Style) -> i32 {
+    let display = display_path(path);
+    match manifest::load(path, &display) {
+        Ok(m) => {
+            let routes: usize = m.secrets.iter().map(|s| s.routes.len()).sum();
+            println!(
+                "{display}: ok — {} secrets, {} environments, {} targets, {} routes",
+                m.secrets.len(),
+                m.environments.len(),
+                m.targets.len(),
+                routes
+            );
+            exit::OK
+        }
+        Err(ManifestError::Unreadable(msg)) => usage_error(style, &msg),
+        Err(ManifestError::Invalid(diags)) => {
+            for d in &diags {
+                match style {
+                    Style::Actions => println!("{}", d.annotation()),
+                    Style::Terminal => eprintln!("{}", d.terminal()),
+                }
+            }
+            eprintln!("{display}: {} error(s)", diags.len());
+            exit::VALIDATION_FAILED
+        }
+    }
+}
