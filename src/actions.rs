@@ -36,12 +36,13 @@ pub fn mask_lines(value: &SecretString) -> Vec<String> {
         return out;
     }
     out.push(format!("::add-mask::{}", escape_data(v)));
-    if v.contains('\n') || v.contains('\r') {
-        for line in v.split(['\n', '\r']) {
-            let t = line.trim();
-            if !t.is_empty() {
-                out.push(format!("::add-mask::{}", escape_data(t)));
-            }
+    // Each line, trimmed, unless it is the value itself: a value with a
+    // stray space or newline is also masked in the form a target shows it.
+    for line in v.split(['\n', '\r']) {
+        let t = line.trim();
+        let m = format!("::add-mask::{}", escape_data(t));
+        if !t.is_empty() && t != v && !out.contains(&m) {
+            out.push(m);
         }
     }
     out
@@ -108,16 +109,21 @@ pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> Result<()> {
         };
         let _ = writeln!(text, "{name}<<{delim}\n{value}\n{delim}");
     }
-    append(path, &text).with_context(|| format!("could not write step outputs to {}", path.display()))
+    append(path, &text)
+        .with_context(|| format!("could not write step outputs to {}", path.display()))
 }
 
 /// Appends Markdown to the `GITHUB_STEP_SUMMARY` file.
 pub fn append_summary(path: &Path, markdown: &str) -> Result<()> {
-    append(path, markdown).with_context(|| format!("could not write the job summary to {}", path.display()))
+    append(path, markdown)
+        .with_context(|| format!("could not write the job summary to {}", path.display()))
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     f.write_all(text.as_bytes())
 }
 
@@ -135,14 +141,28 @@ mod tests {
     fn masks_each_line_of_multiline_values() {
         let v = SecretString::from("-----BEGIN-----\n  abc  \n-----END-----\n");
         let lines = mask_lines(&v);
-        assert_eq!(lines[0], "::add-mask::-----BEGIN-----%0A  abc  %0A-----END-----%0A");
-        assert_eq!(&lines[1..], ["::add-mask::-----BEGIN-----", "::add-mask::abc", "::add-mask::-----END-----"]);
+        assert_eq!(
+            lines[0],
+            "::add-mask::-----BEGIN-----%0A  abc  %0A-----END-----%0A"
+        );
+        assert_eq!(
+            &lines[1..],
+            [
+                "::add-mask::-----BEGIN-----",
+                "::add-mask::abc",
+                "::add-mask::-----END-----"
+            ]
+        );
         assert!(mask_lines(&SecretString::from("  ")).is_empty());
     }
 
     #[test]
     fn annotation_format() {
-        let loc = Location { file: "a,b.yml".into(), line: 3, col: 7 };
+        let loc = Location {
+            file: "a,b.yml".into(),
+            line: 3,
+            col: 7,
+        };
         assert_eq!(
             annotation(Level::Error, Some(&loc), "unknown key", "50% bad\nx"),
             "::error file=a%2Cb.yml,line=3,col=7,title=unknown key::50%25 bad%0Ax"

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, ActionInputs, Config, FailOn, Mode, Style};
 
 #[derive(Parser)]
-#[command(name = "secret-sync", version, about = "Check secrets against a manifest and sync what changed to Pulumi ESC, Fly.io and GitHub.")]
+#[command(
+    name = "secret-sync",
+    version,
+    about = "Check secrets against a manifest and sync what changed to Pulumi ESC, Fly.io and GitHub."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -30,7 +30,9 @@ impl Mode {
     }
 
     fn parse(s: &str) -> Option<Mode> {
-        [Mode::Validate, Mode::Plan, Mode::Sync].into_iter().find(|m| m.as_str() == s)
+        [Mode::Validate, Mode::Plan, Mode::Sync]
+            .into_iter()
+            .find(|m| m.as_str() == s)
     }
 }
 
@@ -131,20 +133,30 @@ fn set(v: Option<String>) -> Option<String> {
 
 impl ActionInputs {
     pub fn from_env() -> Result<ActionInputs, String> {
-        envy::prefixed("INPUT_").from_env::<ActionInputs>().map_err(|e| format!("cannot read the action's inputs: {e}"))
+        envy::prefixed("INPUT_")
+            .from_env::<ActionInputs>()
+            .map_err(|e| format!("cannot read the action's inputs: {e}"))
     }
 
     pub fn into_config(self) -> Result<Config, String> {
         use secrecy::ExposeSecret;
-        let mode_text = set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
-        let mode = Mode::parse(&mode_text)
-            .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`"))?;
+        let mode_text =
+            set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
+        let mode = Mode::parse(&mode_text).ok_or_else(|| {
+            format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`")
+        })?;
         let fail_on = match set(self.fail_on) {
-            Some(s) => s.parse::<FailOn>().map_err(|e| format!("input `fail-on`: {e}"))?,
+            Some(s) => s
+                .parse::<FailOn>()
+                .map_err(|e| format!("input `fail-on`: {e}"))?,
             None => FailOn::Error,
         };
-        let secrets_json = self.secrets.filter(|s| !s.expose_secret().trim().is_empty());
-        let report_path = set(self.report_path).map(PathBuf::from).unwrap_or_else(default_report_path);
+        let secrets_json = self
+            .secrets
+            .filter(|s| !s.expose_secret().trim().is_empty());
+        let report_path = set(self.report_path)
+            .map(PathBuf::from)
+            .unwrap_or_else(default_report_path);
         Ok(Config {
             mode,
             manifest: PathBuf::from(set(self.manifest).unwrap_or_else(|| DEFAULT_MANIFEST.into())),
@@ -170,5 +182,7 @@ fn default_report_path() -> PathBuf {
 }
 
 pub fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }

@@ -7,7 +7,10 @@ use std::path::Path;
 use crate::actions::{self, Level, Location};
 use crate::config::{Config, Mode, Style};
 use crate::manifest::{self, Manifest, ManifestError};
-use crate::report::{markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool};
+use crate::report::{
+    markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport,
+    TargetStatus, Tool,
+};
 use crate::targets;
 use crate::validate::{self, Severity};
 use crate::values::{self, Origin, SecretValues};
@@ -27,7 +30,10 @@ pub struct UsageError(pub String);
 /// Prints a usage error the way the context expects and returns its exit code.
 pub fn usage_error(style: Style, msg: &str) -> i32 {
     match style {
-        Style::Actions => println!("{}", actions::annotation(Level::Error, None, "secret-sync", msg)),
+        Style::Actions => println!(
+            "{}",
+            actions::annotation(Level::Error, None, "secret-sync", msg)
+        ),
         Style::Terminal => eprintln!("error: {msg}"),
     }
     exit::USAGE
@@ -44,7 +50,9 @@ pub fn run(cfg: &Config) -> i32 {
     let display = display_path(&cfg.manifest);
     let loaded = manifest::load(&cfg.manifest, &display);
     if let Ok(m) = &loaded {
-        vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())));
+        vals.extend(values::from_environment(
+            m.secrets.iter().filter_map(|s| s.from_env.as_deref()),
+        ));
     }
     if cfg.style == Style::Actions {
         for line in vals.mask_lines() {
@@ -52,6 +60,8 @@ pub fn run(cfg: &Config) -> i32 {
         }
     }
     tracing::debug!(values = vals.len(), "secret values read");
+    #[cfg(debug_assertions)]
+    test_panic(&vals);
 
     let m = match loaded {
         Ok(m) => m,
@@ -66,7 +76,10 @@ pub fn run(cfg: &Config) -> i32 {
     let v = validate::validate(&m, &env, &vals);
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
 
-    let mut counts = Counts { secrets_declared: m.secrets.len(), ..Counts::default() };
+    let mut counts = Counts {
+        secrets_declared: m.secrets.len(),
+        ..Counts::default()
+    };
     counts.count_findings(&v.findings);
     let mut secrets = Vec::new();
     for r in &v.resolved {
@@ -83,7 +96,10 @@ pub fn run(cfg: &Config) -> i32 {
             .secret
             .routes
             .iter()
-            .filter(|x| m.target(x.kind, &x.target).is_some_and(|t| t.environment == env))
+            .filter(|x| {
+                m.target(x.kind, &x.target)
+                    .is_some_and(|t| t.environment == env)
+            })
             .map(|x| format!("{}:{}", x.kind, x.target))
             .collect();
         secrets.push(SecretStatus {
@@ -139,9 +155,16 @@ pub fn run(cfg: &Config) -> i32 {
     }
     counts.targets_in_scope = desired.len();
     counts.targets_skipped = skipped.len();
-    counts.targets_failed = target_reports.iter().filter(|t| t.status == TargetStatus::Failed).count();
+    counts.targets_failed = target_reports
+        .iter()
+        .filter(|t| t.status == TargetStatus::Failed)
+        .count();
 
-    let failing = v.findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
+    let failing = v
+        .findings
+        .iter()
+        .filter(|f| cfg.fail_on.fails(f.severity))
+        .count();
     let (status, exit_code, message) = if failing > 0 {
         (
             Status::ValidationFailed,
@@ -153,7 +176,14 @@ pub fn run(cfg: &Config) -> i32 {
             ),
         )
     } else if counts.targets_failed > 0 {
-        (Status::SyncFailed, exit::SYNC_FAILED, format!("**{} target(s) failed**; the others completed.", counts.targets_failed))
+        (
+            Status::SyncFailed,
+            exit::SYNC_FAILED,
+            format!(
+                "**{} target(s) failed**; the others completed.",
+                counts.targets_failed
+            ),
+        )
     } else {
         (Status::Ok, exit::OK, ok_message(cfg.mode, &counts))
     };
@@ -166,7 +196,12 @@ pub fn run(cfg: &Config) -> i32 {
         mode: cfg.mode,
         environment: env.clone(),
         manifest: display.clone(),
-        outcome: Outcome { status, exit_code, fail_on: cfg.fail_on, message },
+        outcome: Outcome {
+            status,
+            exit_code,
+            fail_on: cfg.fail_on,
+            message,
+        },
         counts,
         manifest_errors: Vec::new(),
         findings: v.findings.clone(),
@@ -180,11 +215,29 @@ pub fn run(cfg: &Config) -> i32 {
                 Severity::Warning => Level::Warning,
                 Severity::Notice => Level::Notice,
             };
-            let loc = validate::finding_pos(f).map(|p| Location { file: display.clone(), line: p.line, col: p.col });
-            println!("{}", actions::annotation(level, loc.as_ref(), f.kind.title(), &f.message));
+            let loc = validate::finding_pos(f).map(|p| Location {
+                file: display.clone(),
+                line: p.line,
+                col: p.col,
+            });
+            println!(
+                "{}",
+                actions::annotation(level, loc.as_ref(), f.kind.title(), &f.message)
+            );
         }
     }
     publish(cfg, &report)
+}
+
+/// Debug builds only: `SECRET_SYNC_TEST_PANIC=NAME` panics with that secret's
+/// value in the message, so the tests can prove the panic hook withholds it.
+#[cfg(debug_assertions)]
+fn test_panic(vals: &SecretValues) {
+    if let Ok(name) = std::env::var("SECRET_SYNC_TEST_PANIC") {
+        if let Some((_, v)) = vals.get(&name) {
+            panic!("test panic carrying {}", values::expose(&v.secret));
+        }
+    }
 }
 
 fn fail_on_str(cfg: &Config) -> &'static str {
@@ -196,11 +249,23 @@ fn fail_on_str(cfg: &Config) -> &'static str {
 }
 
 fn ok_message(mode: Mode, c: &Counts) -> String {
-    let present = format!("{} of {} required secrets present and valid", c.secrets_required - c.secrets_missing, c.secrets_required);
+    let present = format!(
+        "{} of {} required secrets present and valid",
+        c.secrets_required - c.secrets_missing,
+        c.secrets_required
+    );
     match mode {
         Mode::Validate => format!("**Valid**: {present}."),
-        Mode::Plan => format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope),
-        Mode::Sync => format!("**Synced**: {present}; {} change(s) written across {} target(s).", c.changed(), c.targets_in_scope),
+        Mode::Plan => format!(
+            "**Plan**: {present}; {} change(s) planned across {} target(s).",
+            c.changed(),
+            c.targets_in_scope
+        ),
+        Mode::Sync => format!(
+            "**Synced**: {present}; {} change(s) written across {} target(s).",
+            c.changed(),
+            c.targets_in_scope
+        ),
     }
 }
 
@@ -244,7 +309,11 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
     if let Some(p) = &cfg.report_path {
         let json = serde_json::to_string_pretty(report).expect("the report serialises");
         if let Err(e) = std::fs::write(p, json + "\n") {
-            problems.push(format!("could not write the report to {}: {}", p.display(), crate::util::io_reason(&e)));
+            problems.push(format!(
+                "could not write the report to {}: {}",
+                p.display(),
+                crate::util::io_reason(&e)
+            ));
         }
     }
     match (cfg.style, &cfg.summary_path) {
@@ -258,14 +327,26 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
     if let Some(p) = &cfg.output_path {
         let c = &report.counts;
         let outputs = [
-            ("status", serde_json::to_value(report.outcome.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+            (
+                "status",
+                serde_json::to_value(report.outcome.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+            ),
             ("errors", c.errors.to_string()),
             ("warnings", c.warnings.to_string()),
             ("notices", c.notices.to_string()),
             ("missing", c.secrets_missing.to_string()),
             ("changed", c.changed().to_string()),
             ("failed", c.targets_failed.to_string()),
-            ("report-path", cfg.report_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+            (
+                "report-path",
+                cfg.report_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
         ];
         if let Err(e) = actions::write_outputs(p, &outputs) {
             problems.push(format!("{e:#}"));
@@ -285,10 +366,16 @@ fn pick_environment(m: &Manifest, asked: Option<&str>) -> Result<String, UsageEr
         Some(e) if names.contains(&e) => Ok(e.to_string()),
         Some(e) => {
             let hint = manifest::suggest::hint(e, names.iter().copied());
-            Err(UsageError(format!("environment `{e}` is not declared in the manifest (declared: {}){hint}", names.join(", "))))
+            Err(UsageError(format!(
+                "environment `{e}` is not declared in the manifest (declared: {}){hint}",
+                names.join(", ")
+            )))
         }
         None if names.len() == 1 => Ok(names[0].to_string()),
-        None => Err(UsageError(format!("choose an environment with the `environment` input or `--environment`: one of {}", names.join(", ")))),
+        None => Err(UsageError(format!(
+            "choose an environment with the `environment` input or `--environment`: one of {}",
+            names.join(", ")
+        ))),
     }
 }
 
@@ -297,21 +384,32 @@ fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
     use secrecy::ExposeSecret;
     let mut vals = SecretValues::default();
     if let Some(json) = &cfg.secrets_json {
-        let v = SecretValues::from_json(json.expose_secret().as_bytes(), "input `secrets`", Origin::SecretsInput)
-            .map_err(|e| UsageError(format!("{e}; pass `${{{{ toJSON(secrets) }}}}`")))?;
+        let v = SecretValues::from_json(
+            json.expose_secret().as_bytes(),
+            "input `secrets`",
+            Origin::SecretsInput,
+        )
+        .map_err(|e| UsageError(format!("{e}; pass `${{{{ toJSON(secrets) }}}}`")))?;
         vals.extend(v);
     }
     for path in &cfg.secrets_files {
         let shown = path.display().to_string();
         let bytes = if shown == "-" {
             let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| UsageError(format!("cannot read secrets from standard input: {}", crate::util::io_reason(&e))))?;
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+                UsageError(format!(
+                    "cannot read secrets from standard input: {}",
+                    crate::util::io_reason(&e)
+                ))
+            })?;
             buf
         } else {
-            std::fs::read(path)
-                .map_err(|e| UsageError(format!("cannot read the secrets file `{shown}`: {}", crate::util::io_reason(&e))))?
+            std::fs::read(path).map_err(|e| {
+                UsageError(format!(
+                    "cannot read the secrets file `{shown}`: {}",
+                    crate::util::io_reason(&e)
+                ))
+            })?
         };
         let is_json = path.extension().is_some_and(|e| e == "json")
             || (shown == "-" && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'));

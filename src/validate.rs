@@ -120,26 +120,44 @@ pub fn validate<'a>(m: &'a Manifest, env: &str, values: &'a SecretValues) -> Val
             })
         };
         let Some((source, value)) = found else {
-            let looked = candidates.iter().map(|c| format!("`{c}`")).chain(s.from_env.iter().map(|e| format!("env `{e}`")));
+            let looked = candidates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .chain(s.from_env.iter().map(|e| format!("env `{e}`")));
             let looked: Vec<String> = looked.collect();
             if required {
                 add(
                     Severity::Error,
                     Kind::Missing,
-                    format!("`{}` is required in `{env}` but no value was handed in (looked for {})", s.name, looked.join(", ")),
+                    format!(
+                        "`{}` is required in `{env}` but no value was handed in (looked for {})",
+                        s.name,
+                        looked.join(", ")
+                    ),
                 );
-            } else if s.routes.iter().any(|r| m.target(r.kind, &r.target).is_some_and(|t| t.environment == env)) {
+            } else if s.routes.iter().any(|r| {
+                m.target(r.kind, &r.target)
+                    .is_some_and(|t| t.environment == env)
+            }) {
                 add(
                     Severity::Notice,
                     Kind::OptionalMissing,
                     format!("optional `{}` has no value in `{env}`; its destinations are left as they are", s.name),
                 );
             }
-            resolved.push(Resolved { secret: s, source: None, value: None, required, usable: false });
+            resolved.push(Resolved {
+                secret: s,
+                source: None,
+                value: None,
+                required,
+                usable: false,
+            });
             continue;
         };
         check_value(s, expose(&value.secret), required, &mut add);
-        let usable = !findings[before..].iter().any(|f| f.severity == Severity::Error);
+        let usable = !findings[before..]
+            .iter()
+            .any(|f| f.severity == Severity::Error);
         resolved.push(Resolved {
             secret: s,
             source: Some(source.to_string()),
@@ -149,37 +167,63 @@ pub fn validate<'a>(m: &'a Manifest, env: &str, values: &'a SecretValues) -> Val
         });
     }
     undeclared(m, values, &mut findings);
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.line.cmp(&b.line)).then(a.secret.cmp(&b.secret)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.line.cmp(&b.line))
+            .then(a.secret.cmp(&b.secret))
+    });
     Validation { findings, resolved }
 }
 
 fn check_value(s: &Secret, v: &str, required: bool, add: &mut impl FnMut(Severity, Kind, String)) {
     let name = &s.name;
     if v.is_empty() {
-        let sev = if required { Severity::Error } else { Severity::Warning };
+        let sev = if required {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
         add(sev, Kind::Empty, format!("`{name}` is set but empty"));
         return;
     }
     if v.trim().is_empty() {
-        add(Severity::Error, Kind::Empty, format!("`{name}` contains only whitespace"));
+        add(
+            Severity::Error,
+            Kind::Empty,
+            format!("`{name}` contains only whitespace"),
+        );
         return;
     }
     if let Some(what) = placeholder(v) {
-        add(Severity::Error, Kind::Placeholder, format!("`{name}` holds a placeholder ({what}), not a real value"));
+        add(
+            Severity::Error,
+            Kind::Placeholder,
+            format!("`{name}` holds a placeholder ({what}), not a real value"),
+        );
         return;
     }
     let pem_newline = s.format.is_some_and(Format::allows_trailing_newline);
-    let trailing = if pem_newline { v.trim_end_matches(['\n', '\r']) } else { v };
+    let trailing = if pem_newline {
+        v.trim_end_matches(['\n', '\r'])
+    } else {
+        v
+    };
     let leads = v.starts_with(char::is_whitespace);
     let trails = trailing.ends_with(char::is_whitespace);
     if leads || trails {
-        let newline = (leads && v.starts_with(['\n', '\r'])) || (trails && trailing.ends_with(['\n', '\r']));
+        let newline =
+            (leads && v.starts_with(['\n', '\r'])) || (trails && trailing.ends_with(['\n', '\r']));
         let place = match (leads, trails) {
             (true, true) => "leading and trailing",
             (true, false) => "leading",
             _ => "trailing",
         };
-        let what = if newline { "whitespace (a newline)" } else { "whitespace" };
+        let what = if newline {
+            "whitespace (a newline)"
+        } else {
+            "whitespace"
+        };
         add(
             Severity::Error,
             Kind::Whitespace,
@@ -193,12 +237,20 @@ fn check_value(s: &Secret, v: &str, required: bool, add: &mut impl FnMut(Severit
                 Some(other) if other != f => format!(" but looks like {}", other.describe()),
                 _ => " but does not look like one".to_string(),
             };
-            add(Severity::Error, Kind::FormatMismatch, format!("`{name}` should be {}{seen}", f.describe()));
+            add(
+                Severity::Error,
+                Kind::FormatMismatch,
+                format!("`{name}` should be {}{seen}", f.describe()),
+            );
         }
     }
     if let Some(re) = &s.pattern {
         if !re.is_match(v) {
-            add(Severity::Error, Kind::PatternMismatch, format!("`{name}` does not match its `pattern` `{}`", re.as_str()));
+            add(
+                Severity::Error,
+                Kind::PatternMismatch,
+                format!("`{name}` does not match its `pattern` `{}`", re.as_str()),
+            );
         }
     }
     let chars = v.chars().count();
@@ -224,13 +276,27 @@ pub fn placeholder(v: &str) -> Option<&'static str> {
     static YOUR_HERE: OnceLock<Regex> = OnceLock::new();
     let t = v.trim();
     let lower = t.to_ascii_lowercase();
-    let your = YOUR_HERE.get_or_init(|| Regex::new(r"(?i)^(your|insert|put|add|enter)[ _.-].*[ _.-]here$").expect("static regex"));
+    let your = YOUR_HERE.get_or_init(|| {
+        Regex::new(r"(?i)^(your|insert|put|add|enter)[ _.-].*[ _.-]here$").expect("static regex")
+    });
     if your.is_match(t) {
         return Some("`your_…_here`");
     }
     const WORDS: &[&str] = &[
-        "changeme", "change-me", "change_me", "replaceme", "replace-me", "replace_me", "todo", "tbd", "fixme",
-        "placeholder", "null", "undefined", "none", "n/a",
+        "changeme",
+        "change-me",
+        "change_me",
+        "replaceme",
+        "replace-me",
+        "replace_me",
+        "todo",
+        "tbd",
+        "fixme",
+        "placeholder",
+        "null",
+        "undefined",
+        "none",
+        "n/a",
     ];
     if WORDS.contains(&lower.as_str()) || lower.starts_with("todo:") || lower.starts_with("todo ") {
         return Some("a placeholder word");
@@ -257,7 +323,9 @@ fn undeclared(m: &Manifest, values: &SecretValues, findings: &mut Vec<Finding>) 
         known.extend(s.from_env.clone());
     }
     for name in values.names() {
-        if RUNNER_SECRETS.iter().any(|r| r.eq_ignore_ascii_case(name)) || known.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+        if RUNNER_SECRETS.iter().any(|r| r.eq_ignore_ascii_case(name))
+            || known.iter().any(|k| k.eq_ignore_ascii_case(name))
+        {
             continue;
         }
         findings.push(Finding {
@@ -273,7 +341,10 @@ fn undeclared(m: &Manifest, values: &SecretValues, findings: &mut Vec<Finding>) 
 
 /// Where a finding points, if it has a place in the manifest.
 pub fn finding_pos(f: &Finding) -> Option<Pos> {
-    Some(Pos { line: f.line?, col: f.col.unwrap_or(1) })
+    Some(Pos {
+        line: f.line?,
+        col: f.col.unwrap_or(1),
+    })
 }
 
 #[cfg(test)]
@@ -282,10 +353,26 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["your_openai_key_here", "YOUR-KEY-HERE", "changeme", "TODO", "xxx", "XXXXXXXX", "<api key>", "${OPENAI}", "****"] {
+        for p in [
+            "your_openai_key_here",
+            "YOUR-KEY-HERE",
+            "changeme",
+            "TODO",
+            "xxx",
+            "XXXXXXXX",
+            "<api key>",
+            "${OPENAI}",
+            "****",
+        ] {
             assert!(placeholder(p).is_some(), "{p}");
         }
-        for ok in ["sk-proj-abc", "xoxb-1-2", "postgres://a@b/c", "yourself", "<a>b"] {
+        for ok in [
+            "sk-proj-abc",
+            "xoxb-1-2",
+            "postgres://a@b/c",
+            "yourself",
+            "<a>b",
+        ] {
             assert!(placeholder(ok).is_none(), "{ok}");
         }
     }

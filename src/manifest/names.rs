@@ -1,14 +1,22 @@
 //! Name rules for secrets, targets and keys. Each returns why a name is
 //! refused, phrased to follow "`NAME` ".
 
+/// A name rule: `Err` says why the name is refused.
+pub type Rule = fn(&str) -> Result<(), String>;
+
 /// GitHub secret names (docs.github.com, see api-notes): `[A-Za-z0-9_]`, not
 /// starting with a digit or `GITHUB_`.
 pub fn github_secret(n: &str) -> Result<(), String> {
     if n.is_empty() {
         return Err("is empty".into());
     }
-    if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-        return Err(format!("contains `{c}`; GitHub secret names use only letters, digits and `_`"));
+    if let Some(c) = n
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        return Err(format!(
+            "contains `{c}`; GitHub secret names use only letters, digits and `_`"
+        ));
     }
     if n.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("starts with a digit, which GitHub secret names may not".into());
@@ -21,7 +29,10 @@ pub fn github_secret(n: &str) -> Result<(), String> {
 
 /// A prefix or suffix added to secret names: letters, digits and `_`.
 pub fn name_fragment(n: &str) -> Result<(), String> {
-    match n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+    match n
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
         Some(c) => Err(format!("contains `{c}`; use only letters, digits and `_`")),
         None if n.is_empty() => Err("is empty".into()),
         None => Ok(()),
@@ -30,8 +41,13 @@ pub fn name_fragment(n: &str) -> Result<(), String> {
 
 /// Names of environments, groups and targets inside the manifest.
 pub fn simple_name(n: &str) -> Result<(), String> {
-    match n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        Some(c) => Err(format!("contains `{c}`; use only letters, digits, `-` and `_`")),
+    match n
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        Some(c) => Err(format!(
+            "contains `{c}`; use only letters, digits, `-` and `_`"
+        )),
         None if n.is_empty() => Err("is empty".into()),
         None => Ok(()),
     }
@@ -44,8 +60,13 @@ pub fn env_var(n: &str) -> Result<(), String> {
     if n.is_empty() {
         return Err("is empty".into());
     }
-    if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-        return Err(format!("contains `{c}`; environment variable names use only letters, digits and `_`"));
+    if let Some(c) = n
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        return Err(format!(
+            "contains `{c}`; environment variable names use only letters, digits and `_`"
+        ));
     }
     if n.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("starts with a digit, which environment variable names may not".into());
@@ -55,7 +76,11 @@ pub fn env_var(n: &str) -> Result<(), String> {
 
 /// One segment of an ESC `org/project/env` path.
 pub fn esc_segment(n: &str) -> Result<(), String> {
-    if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
         return Err("is not a valid ESC name".into());
     }
     Ok(())
@@ -67,7 +92,12 @@ pub fn esc_segment(n: &str) -> Result<(), String> {
 pub fn esc_path(p: &str) -> Result<(), String> {
     for seg in p.split('.') {
         let ok = seg.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && seg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if seg.is_empty() {
+            return Err("has an empty segment (`..`, or a leading or trailing `.`)".into());
+        }
         if !ok {
             return Err(format!(
                 "has segment `{seg}`; use dot-separated names of letters, digits, `_` and `-`, each starting with a letter or `_`"
@@ -82,7 +112,12 @@ pub fn esc_path(p: &str) -> Result<(), String> {
 
 /// A Fly app name: lower-case letters, digits and `-`.
 pub fn fly_app(n: &str) -> Result<(), String> {
-    if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') || n.starts_with('-') {
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || n.starts_with('-')
+    {
         return Err("is not a Fly app name (lower-case letters, digits and `-`)".into());
     }
     Ok(())
@@ -91,7 +126,11 @@ pub fn fly_app(n: &str) -> Result<(), String> {
 /// `owner/name` of a GitHub repository.
 pub fn github_repo(n: &str) -> Result<(), String> {
     let parts: Vec<&str> = n.split('/').collect();
-    let seg_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    let seg_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
     if parts.len() != 2 || !parts.iter().all(|s| seg_ok(s)) {
         return Err("is not `owner/name`".into());
     }

@@ -28,7 +28,12 @@ pub fn render(r: &Report, limit: usize) -> String {
 fn render_full(r: &Report) -> String {
     let mut s = String::new();
     let c = &r.counts;
-    let _ = writeln!(s, "## secret-sync · `{}` · {}\n", r.environment, r.mode.as_str());
+    let _ = writeln!(
+        s,
+        "## secret-sync · `{}` · {}\n",
+        r.environment,
+        r.mode.as_str()
+    );
     let icon = match r.outcome.status {
         Status::Ok => "✅",
         _ => "❌",
@@ -39,17 +44,33 @@ fn render_full(r: &Report) -> String {
         let _ = writeln!(s, "### Manifest errors ({})\n", r.manifest_errors.len());
         let _ = writeln!(s, "| Where | Problem |\n|---|---|");
         for d in &r.manifest_errors {
-            let _ = writeln!(s, "| `{}:{}:{}` | {} |", d.file, d.line, d.col, cell(&d.message));
+            let _ = writeln!(
+                s,
+                "| `{}:{}:{}` | {} |",
+                d.file,
+                d.line,
+                d.col,
+                cell(&d.message)
+            );
         }
         return s;
     }
 
-    let _ = writeln!(s, "| Secrets | Required here | Present | Missing | Errors | Warnings | Notices |");
+    let _ = writeln!(
+        s,
+        "| Secrets | Required here | Present | Missing | Errors | Warnings | Notices |"
+    );
     let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         s,
         "| {} | {} | {} | {} | {} | {} | {} |\n",
-        c.secrets_declared, c.secrets_required, c.secrets_present, c.secrets_missing, c.errors, c.warnings, c.notices
+        c.secrets_declared,
+        c.secrets_required,
+        c.secrets_present,
+        c.secrets_missing,
+        c.errors,
+        c.warnings,
+        c.notices
     );
     if c.targets_in_scope + c.targets_skipped > 0 {
         let _ = writeln!(s, "| Targets | Skipped (other environments) | Failed | Create | Update | Delete | Unchanged |");
@@ -57,7 +78,13 @@ fn render_full(r: &Report) -> String {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} |\n",
-            c.targets_in_scope, c.targets_skipped, c.targets_failed, c.creates, c.updates, c.deletes, c.unchanged
+            c.targets_in_scope,
+            c.targets_skipped,
+            c.targets_failed,
+            c.creates,
+            c.updates,
+            c.deletes,
+            c.unchanged
         );
     }
 
@@ -72,10 +99,23 @@ fn render_full(r: &Report) -> String {
             Severity::Notice => "Notices",
         };
         let _ = writeln!(s, "### {heading} ({})\n", list.len());
-        let _ = writeln!(s, "| Secret | Problem | Details | Declared at |\n|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "| Secret | Problem | Details | Declared at |\n|---|---|---|---|"
+        );
         for f in list {
-            let at = f.line.map(|l| format!("`{}:{l}`", r.manifest)).unwrap_or_else(|| "—".into());
-            let _ = writeln!(s, "| `{}` | {} | {} | {} |", f.secret, f.kind.title(), cell(&f.message), at);
+            let at = f
+                .line
+                .map(|l| format!("`{}:{l}`", r.manifest))
+                .unwrap_or_else(|| "—".into());
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} |",
+                f.secret,
+                f.kind.title(),
+                cell(&f.message),
+                at
+            );
         }
         s.push('\n');
     }
@@ -98,16 +138,41 @@ fn render_full(r: &Report) -> String {
                 .filter(|c| c.action != Action::Unchanged)
                 .map(|c| format!("{} `{}`", sign(c.action), c.key))
                 .collect();
-            let changes = if changes.is_empty() { "—".to_string() } else { changes.join("<br>") };
+            let changes = if changes.is_empty() {
+                "—".to_string()
+            } else {
+                changes.join("<br>")
+            };
             let held = if t.held_back.is_empty() {
                 "—".to_string()
             } else {
-                t.held_back.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                t.held_back
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
-            let keys = if t.status == TargetStatus::Skipped { "—".to_string() } else { t.keys.to_string() };
-            let _ = writeln!(s, "| `{}` | {} | {} | {} | {} | {} |", t.id, cell(&t.destination), status, keys, changes, held);
+            let keys = if t.status == TargetStatus::Skipped {
+                "—".to_string()
+            } else {
+                t.keys.to_string()
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                t.id,
+                cell(&t.destination),
+                status,
+                keys,
+                changes,
+                held
+            );
         }
-        let notes: Vec<_> = r.targets.iter().filter_map(|t| t.message.as_ref().map(|m| (t, m))).collect();
+        let notes: Vec<_> = r
+            .targets
+            .iter()
+            .filter_map(|t| t.message.as_ref().map(|m| (t, m)))
+            .collect();
         if !notes.is_empty() {
             s.push('\n');
             for (t, m) in notes {

@@ -41,7 +41,10 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+        Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
@@ -117,9 +120,18 @@ impl Counts {
     }
 
     pub fn count_findings(&mut self, findings: &[Finding]) {
-        self.errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
-        self.warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
-        self.notices = findings.iter().filter(|f| f.severity == Severity::Notice).count();
+        self.errors = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        self.warnings = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
+        self.notices = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Notice)
+            .count();
     }
 }
 

@@ -30,7 +30,11 @@ pub struct Desired<'a> {
 
 /// The desired state of every target of `env`, and the targets skipped
 /// because they belong to other environments.
-pub fn desired<'a>(m: &'a Manifest, env: &str, resolved: &[Resolved<'a>]) -> (Vec<Desired<'a>>, Vec<&'a Target>) {
+pub fn desired<'a>(
+    m: &'a Manifest,
+    env: &str,
+    resolved: &[Resolved<'a>],
+) -> (Vec<Desired<'a>>, Vec<&'a Target>) {
     let mut active = Vec::new();
     let mut skipped = Vec::new();
     for t in &m.targets {
@@ -38,9 +42,18 @@ pub fn desired<'a>(m: &'a Manifest, env: &str, resolved: &[Resolved<'a>]) -> (Ve
             skipped.push(t);
             continue;
         }
-        let mut d = Desired { target: t, keys: Vec::new(), held_back: Vec::new() };
+        let mut d = Desired {
+            target: t,
+            keys: Vec::new(),
+            held_back: Vec::new(),
+        };
         for r in resolved {
-            for route in r.secret.routes.iter().filter(|x| x.kind == t.kind && x.target == t.name) {
+            for route in r
+                .secret
+                .routes
+                .iter()
+                .filter(|x| x.kind == t.kind && x.target == t.name)
+            {
                 match (r.usable, r.value) {
                     (true, Some(value)) => d.keys.push(DesiredKey {
                         key: route.key.clone(),

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real binary, run as the Actions runner runs a
+//! container action and as a local CLI. One test binary for all of them, so
+//! the crate is built once.
+
+mod harness;
+
+mod action;
+mod canary;
+mod cli;
+mod corpus;
+mod schema;
