@@ -395,13 +395,7 @@ impl Walker<'_> {
         }
     }
 
-    fn check_name(
-        &mut self,
-        pos: Pos,
-        name: &str,
-        what: &str,
-        rule: names::Rule,
-    ) -> bool {
+    fn check_name(&mut self, pos: Pos, name: &str, what: &str, rule: names::Rule) -> bool {
         match rule(name) {
             Ok(()) => true,
             Err(why) => {
