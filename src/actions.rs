@@ -13,9 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// The runner's data escaping for workflow commands: `%` first, then CR and LF.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Property escaping: data escaping plus `:` and `,`.
@@ -109,21 +107,16 @@ pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> Result<()> {
         };
         let _ = writeln!(text, "{name}<<{delim}\n{value}\n{delim}");
     }
-    append(path, &text)
-        .with_context(|| format!("could not write step outputs to {}", path.display()))
+    append(path, &text).with_context(|| format!("could not write step outputs to {}", path.display()))
 }
 
 /// Appends Markdown to the `GITHUB_STEP_SUMMARY` file.
 pub fn append_summary(path: &Path, markdown: &str) -> Result<()> {
-    append(path, markdown)
-        .with_context(|| format!("could not write the job summary to {}", path.display()))
+    append(path, markdown).with_context(|| format!("could not write the job summary to {}", path.display()))
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     f.write_all(text.as_bytes())
 }
 
@@ -141,28 +134,14 @@ mod tests {
     fn masks_each_line_of_multiline_values() {
         let v = SecretString::from("-----BEGIN-----\n  abc  \n-----END-----\n");
         let lines = mask_lines(&v);
-        assert_eq!(
-            lines[0],
-            "::add-mask::-----BEGIN-----%0A  abc  %0A-----END-----%0A"
-        );
-        assert_eq!(
-            &lines[1..],
-            [
-                "::add-mask::-----BEGIN-----",
-                "::add-mask::abc",
-                "::add-mask::-----END-----"
-            ]
-        );
+        assert_eq!(lines[0], "::add-mask::-----BEGIN-----%0A  abc  %0A-----END-----%0A");
+        assert_eq!(&lines[1..], ["::add-mask::-----BEGIN-----", "::add-mask::abc", "::add-mask::-----END-----"]);
         assert!(mask_lines(&SecretString::from("  ")).is_empty());
     }
 
     #[test]
     fn annotation_format() {
-        let loc = Location {
-            file: "a,b.yml".into(),
-            line: 3,
-            col: 7,
-        };
+        let loc = Location { file: "a,b.yml".into(), line: 3, col: 7 };
         assert_eq!(
             annotation(Level::Error, Some(&loc), "unknown key", "50% bad\nx"),
             "::error file=a%2Cb.yml,line=3,col=7,title=unknown key::50%25 bad%0Ax"

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, ActionInputs, Config, FailOn, Mode, Style};
+use secrecy::SecretString;
+
+use crate::config::{self, ActionInputs, Config, FailOn, Mode, Style, TargetSettings};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +65,15 @@ pub struct RunArgs {
     /// Also write the JSON report here.
     #[arg(long)]
     pub report_path: Option<PathBuf>,
+    /// Pulumi Cloud API URL.
+    #[arg(long, env = "PULUMI_BACKEND_URL", hide_env_values = true)]
+    pub esc_api_url: Option<String>,
+    /// Delete keys this manifest owns but no longer routes.
+    #[arg(long)]
+    pub prune: bool,
+    /// Most deletions allowed per target (with --prune).
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DELETES)]
+    pub max_deletes: usize,
 }
 
 impl RunArgs {
@@ -78,6 +89,13 @@ impl RunArgs {
             style: Style::detect(),
             summary_path: config::env_path("GITHUB_STEP_SUMMARY"),
             output_path: config::env_path("GITHUB_OUTPUT"),
+            targets: TargetSettings {
+                // Tokens never come from flags (they would show in `ps`).
+                esc_token: std::env::var("PULUMI_ACCESS_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+                esc_api_url: self.esc_api_url,
+                prune: self.prune,
+                max_deletes: self.max_deletes,
+            },
         }
     }
 }

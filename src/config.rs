@@ -30,9 +30,7 @@ impl Mode {
     }
 
     fn parse(s: &str) -> Option<Mode> {
-        [Mode::Validate, Mode::Plan, Mode::Sync]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [Mode::Validate, Mode::Plan, Mode::Sync].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -110,7 +108,23 @@ pub struct Config {
     pub style: Style,
     pub summary_path: Option<PathBuf>,
     pub output_path: Option<PathBuf>,
+    pub targets: TargetSettings,
 }
+
+/// Settings for reaching and changing targets.
+#[derive(Debug, Default)]
+pub struct TargetSettings {
+    /// Pulumi Cloud access token; without it, OIDC is used when available.
+    pub esc_token: Option<SecretString>,
+    /// Pulumi Cloud API base URL (`PULUMI_BACKEND_URL`, else the public API).
+    pub esc_api_url: Option<String>,
+    /// Delete keys this manifest owns but no longer routes.
+    pub prune: bool,
+    /// Most deletions allowed per target and run.
+    pub max_deletes: usize,
+}
+
+pub const DEFAULT_MAX_DELETES: usize = 10;
 
 /// The action's inputs as the runner passes them (`INPUT_*`), read with envy.
 /// Every field is optional here: defaults come from action.yml, and an empty
@@ -125,6 +139,22 @@ pub struct ActionInputs {
     pub fail_on: Option<String>,
     #[serde(rename = "report-path")]
     pub report_path: Option<String>,
+    #[serde(rename = "esc-token")]
+    pub esc_token: Option<SecretString>,
+    #[serde(rename = "esc-api-url")]
+    pub esc_api_url: Option<String>,
+    pub prune: Option<String>,
+    #[serde(rename = "max-deletes")]
+    pub max_deletes: Option<String>,
+}
+
+/// `true`/`false` as Actions writes booleans (`${{ true }}` becomes `true`).
+fn boolean(name: &str, v: Option<String>) -> Result<bool, String> {
+    match set(v).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(format!("input `{name}` must be `true` or `false`; got `{other}`")),
+    }
 }
 
 fn set(v: Option<String>) -> Option<String> {
@@ -133,30 +163,32 @@ fn set(v: Option<String>) -> Option<String> {
 
 impl ActionInputs {
     pub fn from_env() -> Result<ActionInputs, String> {
-        envy::prefixed("INPUT_")
-            .from_env::<ActionInputs>()
-            .map_err(|e| format!("cannot read the action's inputs: {e}"))
+        envy::prefixed("INPUT_").from_env::<ActionInputs>().map_err(|e| format!("cannot read the action's inputs: {e}"))
     }
 
     pub fn into_config(self) -> Result<Config, String> {
         use secrecy::ExposeSecret;
-        let mode_text =
-            set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
-        let mode = Mode::parse(&mode_text).ok_or_else(|| {
-            format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`")
-        })?;
+        let mode_text = set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
+        let mode = Mode::parse(&mode_text)
+            .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`"))?;
         let fail_on = match set(self.fail_on) {
-            Some(s) => s
-                .parse::<FailOn>()
-                .map_err(|e| format!("input `fail-on`: {e}"))?,
+            Some(s) => s.parse::<FailOn>().map_err(|e| format!("input `fail-on`: {e}"))?,
             None => FailOn::Error,
         };
-        let secrets_json = self
-            .secrets
-            .filter(|s| !s.expose_secret().trim().is_empty());
-        let report_path = set(self.report_path)
-            .map(PathBuf::from)
-            .unwrap_or_else(default_report_path);
+        let secrets_json = self.secrets.filter(|s| !s.expose_secret().trim().is_empty());
+        let report_path = set(self.report_path).map(PathBuf::from).unwrap_or_else(default_report_path);
+        let max_deletes = match set(self.max_deletes) {
+            None => DEFAULT_MAX_DELETES,
+            Some(n) => {
+                n.parse::<usize>().map_err(|_| format!("input `max-deletes` must be a whole number; got `{n}`"))?
+            }
+        };
+        let targets = TargetSettings {
+            esc_token: self.esc_token.filter(|s| !s.expose_secret().trim().is_empty()),
+            esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
+            prune: boolean("prune", self.prune)?,
+            max_deletes,
+        };
         Ok(Config {
             mode,
             manifest: PathBuf::from(set(self.manifest).unwrap_or_else(|| DEFAULT_MANIFEST.into())),
@@ -168,6 +200,7 @@ impl ActionInputs {
             style: Style::detect(),
             summary_path: env_path("GITHUB_STEP_SUMMARY"),
             output_path: env_path("GITHUB_OUTPUT"),
+            targets,
         })
     }
 }
@@ -182,7 +215,5 @@ fn default_report_path() -> PathBuf {
 }
 
 pub fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }

@@ -19,29 +19,17 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn location(&self) -> Location {
-        Location {
-            file: self.file.clone(),
-            line: self.line,
-            col: self.col,
-        }
+        Location { file: self.file.clone(), line: self.line, col: self.col }
     }
 
     /// `path:line:col: error: msg`
     pub fn terminal(&self) -> String {
-        format!(
-            "{}:{}:{}: error: {}",
-            self.file, self.line, self.col, self.message
-        )
+        format!("{}:{}:{}: error: {}", self.file, self.line, self.col, self.message)
     }
 
     /// `::error file=..,line=..,col=..,title=..::msg`
     pub fn annotation(&self) -> String {
-        actions::annotation(
-            Level::Error,
-            Some(&self.location()),
-            &self.title,
-            &self.message,
-        )
+        actions::annotation(Level::Error, Some(&self.location()), &self.title, &self.message)
     }
 }
 
@@ -50,10 +38,7 @@ pub fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
+    let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
     let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
     (line, col)
 }

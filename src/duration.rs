@@ -35,9 +35,7 @@ impl Period {
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("`{t}` is not a duration: {expected}"));
         }
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{t}` is too large for a duration"))?;
+        let n: u64 = digits.parse().map_err(|_| format!("`{t}` is too large for a duration"))?;
         if n == 0 {
             return Err(format!("`{t}` is zero: a rotation period must be positive"));
         }
@@ -82,17 +80,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for bad in [
-            "",
-            "90",
-            "d",
-            "90 days",
-            "-1d",
-            "0d",
-            "1.5d",
-            "99999999999999999999d",
-            "1000y",
-        ] {
+        for bad in ["", "90", "d", "90 days", "-1d", "0d", "1.5d", "99999999999999999999d", "1000y"] {
             assert!(Period::parse(bad).is_err(), "{bad}");
         }
     }

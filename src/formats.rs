@@ -137,24 +137,17 @@ impl Format {
             Format::SlackBot => v.starts_with("xoxb-"),
             Format::SlackApp => v.starts_with("xapp-"),
             Format::SlackUser => v.starts_with("xoxp-"),
-            Format::Github => ["ghp_", "github_pat_", "gho_", "ghs_", "ghu_"]
-                .iter()
-                .any(|p| v.starts_with(p)),
+            Format::Github => ["ghp_", "github_pat_", "gho_", "ghs_", "ghu_"].iter().any(|p| v.starts_with(p)),
             Format::Fly => {
                 let t = v.strip_prefix("FlyV1 ").unwrap_or(v);
-                ["fm2_", "fm1r_", "fm1a_", "fo1_"]
-                    .iter()
-                    .any(|p| t.starts_with(p))
+                ["fm2_", "fm1r_", "fm1a_", "fo1_"].iter().any(|p| t.starts_with(p))
             }
             Format::Pulumi => v.starts_with("pul-"),
-            Format::Stripe => ["sk_live_", "sk_test_", "rk_live_", "rk_test_"]
-                .iter()
-                .any(|p| v.starts_with(p)),
+            Format::Stripe => ["sk_live_", "sk_test_", "rk_live_", "rk_test_"].iter().any(|p| v.starts_with(p)),
             Format::AwsAccessKeyId => {
                 v.len() == 20
                     && (v.starts_with("AKIA") || v.starts_with("ASIA"))
-                    && v.bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    && v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
             }
             Format::Url => url_host(v, &["http://", "https://"]),
             Format::PostgresUrl => url_host(v, &["postgres://", "postgresql://"]),
@@ -198,11 +191,7 @@ fn url_host(v: &str, schemes: &[&str]) -> bool {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
     let host = if host_port.starts_with('[') {
-        host_port
-            .split(']')
-            .next()
-            .map(|h| h.trim_start_matches('['))
-            .unwrap_or("")
+        host_port.split(']').next().map(|h| h.trim_start_matches('[')).unwrap_or("")
     } else {
         host_port.split(':').next().unwrap_or("")
     };
@@ -210,9 +199,7 @@ fn url_host(v: &str, schemes: &[&str]) -> bool {
 }
 
 fn is_b64url(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_jwt(v: &str) -> bool {
@@ -265,9 +252,7 @@ fn is_pem(v: &str) -> bool {
         return false;
     };
     let label = |line: &str, kind: &str| {
-        line.strip_prefix(&format!("-----{kind} "))
-            .and_then(|r| r.strip_suffix("-----"))
-            .map(str::to_owned)
+        line.strip_prefix(&format!("-----{kind} ")).and_then(|r| r.strip_suffix("-----")).map(str::to_owned)
     };
     match (label(first, "BEGIN"), label(last, "END")) {
         (Some(a), Some(b)) => a == b && t.lines().count() >= 3,
@@ -278,10 +263,7 @@ fn is_pem(v: &str) -> bool {
 fn is_uuid(v: &str) -> bool {
     let groups: Vec<&str> = v.split('-').collect();
     groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -300,26 +282,14 @@ mod tests {
             (Format::Fly, "fo1_abc", "fm3_abc"),
             (Format::Pulumi, "pul-abc", "pulumi-abc"),
             (Format::Url, "https://api.example.com/v1", "https:///nohost"),
-            (
-                Format::PostgresUrl,
-                "postgres://u:p@db:5432/x",
-                "mysql://u@db/x",
-            ),
-            (
-                Format::Jwt,
-                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
-                "a.b.c",
-            ),
+            (Format::PostgresUrl, "postgres://u:p@db:5432/x", "mysql://u@db/x"),
+            (Format::Jwt, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "a.b.c"),
             (
                 Format::Pem,
                 "-----BEGIN KEY-----\nabc\n-----END KEY-----\n",
                 "-----BEGIN KEY-----\nabc\n-----END OTHER-----",
             ),
-            (
-                Format::Uuid,
-                "123e4567-e89b-12d3-a456-426614174000",
-                "123e4567-e89b-12d3-a456",
-            ),
+            (Format::Uuid, "123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456"),
             (Format::AwsAccessKeyId, "AKIAIOSFODNN7EXAMPLE", "AKIAshort"),
             (Format::Hex, "deadBEEF01", "xyz"),
         ];

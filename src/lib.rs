@@ -10,7 +10,10 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod duration;
+#[cfg(feature = "emulators")]
+pub mod emulators;
 pub mod formats;
+pub mod http;
 pub mod manifest;
 pub mod report;
 pub mod run;

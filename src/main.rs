@@ -12,11 +12,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
             return ExitCode::from(code as u8);
         }
@@ -26,11 +22,9 @@ fn main() -> ExitCode {
         Some(Command::Plan(a)) => run::run(&a.into_config(Mode::Plan)),
         Some(Command::Sync(a)) => run::run(&a.into_config(Mode::Sync)),
         Some(Command::CheckManifest { manifest }) => run::check_manifest(&manifest, style),
-        Some(Command::Template {
-            manifest,
-            environment,
-            output,
-        }) => template(&manifest, environment.as_deref(), &output, style),
+        Some(Command::Template { manifest, environment, output }) => {
+            template(&manifest, environment.as_deref(), &output, style)
+        }
         Some(Command::Action) => action(style),
         None if style == Style::Actions => action(style),
         None => {
@@ -49,28 +43,16 @@ fn action(style: Style) -> i32 {
     }
 }
 
-fn template(
-    manifest: &std::path::Path,
-    env: Option<&str>,
-    output: &std::path::Path,
-    style: Style,
-) -> i32 {
+fn template(manifest: &std::path::Path, env: Option<&str>, output: &std::path::Path, style: Style) -> i32 {
     let display = manifest.display().to_string();
     let m = match secret_sync::manifest::load(manifest, &display) {
         Ok(m) => m,
-        Err(secret_sync::manifest::ManifestError::Unreadable(msg)) => {
-            return run::usage_error(style, &msg)
-        }
-        Err(secret_sync::manifest::ManifestError::Invalid(_)) => {
-            return run::check_manifest(manifest, style)
-        }
+        Err(secret_sync::manifest::ManifestError::Unreadable(msg)) => return run::usage_error(style, &msg),
+        Err(secret_sync::manifest::ManifestError::Invalid(_)) => return run::check_manifest(manifest, style),
     };
     if let Some(e) = env {
         if m.environment(e).is_none() {
-            return run::usage_error(
-                style,
-                &format!("environment `{e}` is not declared in the manifest"),
-            );
+            return run::usage_error(style, &format!("environment `{e}` is not declared in the manifest"));
         }
     }
     let text = secret_sync::template::render(&m, env);
@@ -83,14 +65,9 @@ fn template(
             eprintln!("wrote {}", output.display());
             exit::OK
         }
-        Err(e) => run::usage_error(
-            style,
-            &format!(
-                "cannot write {}: {}",
-                output.display(),
-                secret_sync::util::io_reason(&e)
-            ),
-        ),
+        Err(e) => {
+            run::usage_error(style, &format!("cannot write {}: {}", output.display(), secret_sync::util::io_reason(&e)))
+        }
     }
 }
 
@@ -98,10 +75,8 @@ fn template(
 /// the panic happened. Values cannot leak through a crash.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_else(|| "unknown place".into());
+        let at =
+            info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_else(|| "unknown place".into());
         eprintln!("secret-sync: internal error at {at}. This is a bug; please report it. (The panic message is withheld so no secret can leak through it.)");
     }));
 }
@@ -110,13 +85,8 @@ fn install_panic_hook() {
 /// the runner's debug logging (`RUNNER_DEBUG=1`) turns on `debug`.
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let default = if std::env::var("RUNNER_DEBUG").as_deref() == Ok("1") {
-        "secret_sync=debug"
-    } else {
-        "warn"
-    };
-    let filter =
-        EnvFilter::try_from_env("SECRET_SYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let default = if std::env::var("RUNNER_DEBUG").as_deref() == Ok("1") { "secret_sync=debug" } else { "warn" };
+    let filter = EnvFilter::try_from_env("SECRET_SYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

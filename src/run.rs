@@ -3,15 +3,17 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+
+use secrecy::SecretString;
 
 use crate::actions::{self, Level, Location};
 use crate::config::{Config, Mode, Style};
 use crate::manifest::{self, Manifest, ManifestError};
 use crate::report::{
-    markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport,
-    TargetStatus, Tool,
+    markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool,
 };
-use crate::targets;
+use crate::targets::{self, Action};
 use crate::validate::{self, Severity};
 use crate::values::{self, Origin, SecretValues};
 
@@ -30,10 +32,7 @@ pub struct UsageError(pub String);
 /// Prints a usage error the way the context expects and returns its exit code.
 pub fn usage_error(style: Style, msg: &str) -> i32 {
     match style {
-        Style::Actions => println!(
-            "{}",
-            actions::annotation(Level::Error, None, "secret-sync", msg)
-        ),
+        Style::Actions => println!("{}", actions::annotation(Level::Error, None, "secret-sync", msg)),
         Style::Terminal => eprintln!("error: {msg}"),
     }
     exit::USAGE
@@ -50,13 +49,16 @@ pub fn run(cfg: &Config) -> i32 {
     let display = display_path(&cfg.manifest);
     let loaded = manifest::load(&cfg.manifest, &display);
     if let Ok(m) = &loaded {
-        vals.extend(values::from_environment(
-            m.secrets.iter().filter_map(|s| s.from_env.as_deref()),
-        ));
+        vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())));
     }
     if cfg.style == Style::Actions {
         for line in vals.mask_lines() {
             println!("{line}");
+        }
+        for t in cfg.targets.esc_token.iter() {
+            for line in actions::mask_lines(t) {
+                println!("{line}");
+            }
         }
     }
     tracing::debug!(values = vals.len(), "secret values read");
@@ -76,10 +78,7 @@ pub fn run(cfg: &Config) -> i32 {
     let v = validate::validate(&m, &env, &vals);
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
 
-    let mut counts = Counts {
-        secrets_declared: m.secrets.len(),
-        ..Counts::default()
-    };
+    let mut counts = Counts { secrets_declared: m.secrets.len(), ..Counts::default() };
     counts.count_findings(&v.findings);
     let mut secrets = Vec::new();
     for r in &v.resolved {
@@ -96,10 +95,7 @@ pub fn run(cfg: &Config) -> i32 {
             .secret
             .routes
             .iter()
-            .filter(|x| {
-                m.target(x.kind, &x.target)
-                    .is_some_and(|t| t.environment == env)
-            })
+            .filter(|x| m.target(x.kind, &x.target).is_some_and(|t| t.environment == env))
             .map(|x| format!("{}:{}", x.kind, x.target))
             .collect();
         secrets.push(SecretStatus {
@@ -113,30 +109,43 @@ pub fn run(cfg: &Config) -> i32 {
         });
     }
 
+    let failing = v.findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
+    let in_scope = desired.len();
+    let outcomes = if cfg.mode == Mode::Validate {
+        desired
+            .into_iter()
+            .map(|d| (d, targets::Outcome { status: Some(TargetStatus::NotContacted), ..targets::Outcome::default() }))
+            .collect()
+    } else {
+        let ctx = context(cfg, failing > 0);
+        runtime().block_on(targets::run_all(Arc::new(ctx), desired))
+    };
     let mut target_reports = Vec::new();
-    for d in &desired {
-        let t = d.target;
-        let (status, message) = if cfg.mode == Mode::Validate {
-            (TargetStatus::NotContacted, None)
-        } else if targets::supported(t.kind) {
-            unreachable!("no target kind is supported in this build")
-        } else {
-            (
-                TargetStatus::NotContacted,
-                Some(format!("this build of secret-sync cannot reach {} targets yet; nothing was read or written", t.kind)),
-            )
-        };
+    for (d, o) in outcomes {
+        let t = &d.target;
+        for c in &o.changes {
+            match c.action {
+                Action::Create => counts.creates += 1,
+                Action::Update => counts.updates += 1,
+                Action::Delete => counts.deletes += 1,
+                Action::Unchanged => counts.unchanged += 1,
+            }
+        }
         target_reports.push(TargetReport {
             id: t.id(),
             kind: t.kind,
             name: t.name.clone(),
             destination: t.destination(),
             environment: t.environment.clone(),
-            status,
+            status: o.status.unwrap_or(TargetStatus::Failed),
             keys: d.keys.len(),
             held_back: d.held_back.clone(),
-            changes: Vec::new(),
-            message,
+            changes: o.changes,
+            revision_before: o.revision_before,
+            revision_after: o.revision_after,
+            rollback: o.rollback,
+            warnings: o.warnings,
+            message: o.message,
         });
     }
     for t in &skipped {
@@ -150,21 +159,18 @@ pub fn run(cfg: &Config) -> i32 {
             keys: 0,
             held_back: Vec::new(),
             changes: Vec::new(),
+            revision_before: None,
+            revision_after: None,
+            rollback: None,
+            warnings: Vec::new(),
             message: None,
         });
     }
-    counts.targets_in_scope = desired.len();
+    counts.targets_in_scope = in_scope;
     counts.targets_skipped = skipped.len();
-    counts.targets_failed = target_reports
-        .iter()
-        .filter(|t| t.status == TargetStatus::Failed)
-        .count();
+    counts.targets_failed = target_reports.iter().filter(|t| t.status == TargetStatus::Failed).count();
 
-    let failing = v
-        .findings
-        .iter()
-        .filter(|f| cfg.fail_on.fails(f.severity))
-        .count();
+    let failing = v.findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
     let (status, exit_code, message) = if failing > 0 {
         (
             Status::ValidationFailed,
@@ -179,10 +185,7 @@ pub fn run(cfg: &Config) -> i32 {
         (
             Status::SyncFailed,
             exit::SYNC_FAILED,
-            format!(
-                "**{} target(s) failed**; the others completed.",
-                counts.targets_failed
-            ),
+            format!("**{} target(s) failed**; the others completed.", counts.targets_failed),
         )
     } else {
         (Status::Ok, exit::OK, ok_message(cfg.mode, &counts))
@@ -196,12 +199,7 @@ pub fn run(cfg: &Config) -> i32 {
         mode: cfg.mode,
         environment: env.clone(),
         manifest: display.clone(),
-        outcome: Outcome {
-            status,
-            exit_code,
-            fail_on: cfg.fail_on,
-            message,
-        },
+        outcome: Outcome { status, exit_code, fail_on: cfg.fail_on, message },
         counts,
         manifest_errors: Vec::new(),
         findings: v.findings.clone(),
@@ -215,18 +213,57 @@ pub fn run(cfg: &Config) -> i32 {
                 Severity::Warning => Level::Warning,
                 Severity::Notice => Level::Notice,
             };
-            let loc = validate::finding_pos(f).map(|p| Location {
-                file: display.clone(),
-                line: p.line,
-                col: p.col,
-            });
-            println!(
-                "{}",
-                actions::annotation(level, loc.as_ref(), f.kind.title(), &f.message)
-            );
+            let loc = validate::finding_pos(f).map(|p| Location { file: display.clone(), line: p.line, col: p.col });
+            println!("{}", actions::annotation(level, loc.as_ref(), f.kind.title(), &f.message));
         }
     }
     publish(cfg, &report)
+}
+
+/// The settings targets share, from the configuration and the runner's
+/// environment.
+fn context(cfg: &Config, hold_writes: bool) -> targets::Context {
+    use crate::targets::esc::auth::{Auth, Source};
+    let t = &cfg.targets;
+    let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
+    let source = match (
+        &t.esc_token,
+        std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        (Some(tok), _, _) => Source::Token(tok.clone()),
+        (None, Ok(url), Ok(tok)) if !url.is_empty() && !tok.is_empty() => {
+            Source::Oidc { request_url: url, request_token: SecretString::from(tok) }
+        }
+        _ => Source::None,
+    };
+    let style = cfg.style;
+    let mask = move |s: &SecretString| {
+        if style == Style::Actions {
+            for line in actions::mask_lines(s) {
+                println!("{line}");
+            }
+        }
+    };
+    targets::Context {
+        mode: cfg.mode,
+        http: crate::http::Http::new(
+            crate::http::Policy::from_env(),
+            &["X-Pulumi-Request-ID", "fly-request-id", "x-github-request-id"],
+        ),
+        prune: t.prune,
+        max_deletes: t.max_deletes,
+        esc: targets::esc::Settings { base_url: esc_base.clone(), auth: Auth::new(source, esc_base, Box::new(mask)) },
+        hold_writes,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
 }
 
 /// Debug builds only: `SECRET_SYNC_TEST_PANIC=NAME` panics with that secret's
@@ -256,16 +293,12 @@ fn ok_message(mode: Mode, c: &Counts) -> String {
     );
     match mode {
         Mode::Validate => format!("**Valid**: {present}."),
-        Mode::Plan => format!(
-            "**Plan**: {present}; {} change(s) planned across {} target(s).",
-            c.changed(),
-            c.targets_in_scope
-        ),
-        Mode::Sync => format!(
-            "**Synced**: {present}; {} change(s) written across {} target(s).",
-            c.changed(),
-            c.targets_in_scope
-        ),
+        Mode::Plan => {
+            format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope)
+        }
+        Mode::Sync => {
+            format!("**Synced**: {present}; {} change(s) written across {} target(s).", c.changed(), c.targets_in_scope)
+        }
     }
 }
 
@@ -290,7 +323,9 @@ fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnos
             status: Status::ManifestInvalid,
             exit_code: exit::VALIDATION_FAILED,
             fail_on: cfg.fail_on,
-            message: format!("**The manifest `{display}` has {n} error(s)**; nothing was validated or synced. Fix them and re-run."),
+            message: format!(
+                "**The manifest `{display}` has {n} error(s)**; nothing was validated or synced. Fix them and re-run."
+            ),
         },
         counts: Counts::default(),
         manifest_errors: diags,
@@ -309,11 +344,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
     if let Some(p) = &cfg.report_path {
         let json = serde_json::to_string_pretty(report).expect("the report serialises");
         if let Err(e) = std::fs::write(p, json + "\n") {
-            problems.push(format!(
-                "could not write the report to {}: {}",
-                p.display(),
-                crate::util::io_reason(&e)
-            ));
+            problems.push(format!("could not write the report to {}: {}", p.display(), crate::util::io_reason(&e)));
         }
     }
     match (cfg.style, &cfg.summary_path) {
@@ -340,13 +371,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
             ("missing", c.secrets_missing.to_string()),
             ("changed", c.changed().to_string()),
             ("failed", c.targets_failed.to_string()),
-            (
-                "report-path",
-                cfg.report_path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            ),
+            ("report-path", cfg.report_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
         ];
         if let Err(e) = actions::write_outputs(p, &outputs) {
             problems.push(format!("{e:#}"));
@@ -384,12 +409,8 @@ fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
     use secrecy::ExposeSecret;
     let mut vals = SecretValues::default();
     if let Some(json) = &cfg.secrets_json {
-        let v = SecretValues::from_json(
-            json.expose_secret().as_bytes(),
-            "input `secrets`",
-            Origin::SecretsInput,
-        )
-        .map_err(|e| UsageError(format!("{e}; pass `${{{{ toJSON(secrets) }}}}`")))?;
+        let v = SecretValues::from_json(json.expose_secret().as_bytes(), "input `secrets`", Origin::SecretsInput)
+            .map_err(|e| UsageError(format!("{e}; pass `${{{{ toJSON(secrets) }}}}`")))?;
         vals.extend(v);
     }
     for path in &cfg.secrets_files {
@@ -397,18 +418,12 @@ fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
         let bytes = if shown == "-" {
             let mut buf = Vec::new();
             std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-                UsageError(format!(
-                    "cannot read secrets from standard input: {}",
-                    crate::util::io_reason(&e)
-                ))
+                UsageError(format!("cannot read secrets from standard input: {}", crate::util::io_reason(&e)))
             })?;
             buf
         } else {
             std::fs::read(path).map_err(|e| {
-                UsageError(format!(
-                    "cannot read the secrets file `{shown}`: {}",
-                    crate::util::io_reason(&e)
-                ))
+                UsageError(format!("cannot read the secrets file `{shown}`: {}", crate::util::io_reason(&e)))
             })?
         };
         let is_json = path.extension().is_some_and(|e| e == "json")

@@ -104,10 +104,8 @@ pub fn validate<'a>(m: &'a Manifest, env: &str, values: &'a SecretValues) -> Val
     for s in &m.secrets {
         let required = s.required.in_env(env);
         let candidates = m.source_candidates(s, env);
-        let found = candidates
-            .iter()
-            .find_map(|c| values.get(c))
-            .or_else(|| s.from_env.as_deref().and_then(|n| values.get(n)));
+        let found =
+            candidates.iter().find_map(|c| values.get(c)).or_else(|| s.from_env.as_deref().and_then(|n| values.get(n)));
         let before = findings.len();
         let mut add = |severity, kind, message: String| {
             findings.push(Finding {
@@ -120,10 +118,8 @@ pub fn validate<'a>(m: &'a Manifest, env: &str, values: &'a SecretValues) -> Val
             })
         };
         let Some((source, value)) = found else {
-            let looked = candidates
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .chain(s.from_env.iter().map(|e| format!("env `{e}`")));
+            let looked =
+                candidates.iter().map(|c| format!("`{c}`")).chain(s.from_env.iter().map(|e| format!("env `{e}`")));
             let looked: Vec<String> = looked.collect();
             if required {
                 add(
@@ -135,29 +131,18 @@ pub fn validate<'a>(m: &'a Manifest, env: &str, values: &'a SecretValues) -> Val
                         looked.join(", ")
                     ),
                 );
-            } else if s.routes.iter().any(|r| {
-                m.target(r.kind, &r.target)
-                    .is_some_and(|t| t.environment == env)
-            }) {
+            } else if s.routes.iter().any(|r| m.target(r.kind, &r.target).is_some_and(|t| t.environment == env)) {
                 add(
                     Severity::Notice,
                     Kind::OptionalMissing,
                     format!("optional `{}` has no value in `{env}`; its destinations are left as they are", s.name),
                 );
             }
-            resolved.push(Resolved {
-                secret: s,
-                source: None,
-                value: None,
-                required,
-                usable: false,
-            });
+            resolved.push(Resolved { secret: s, source: None, value: None, required, usable: false });
             continue;
         };
         check_value(s, expose(&value.secret), required, &mut add);
-        let usable = !findings[before..]
-            .iter()
-            .any(|f| f.severity == Severity::Error);
+        let usable = !findings[before..].iter().any(|f| f.severity == Severity::Error);
         resolved.push(Resolved {
             secret: s,
             source: Some(source.to_string()),
@@ -167,63 +152,37 @@ pub fn validate<'a>(m: &'a Manifest, env: &str, values: &'a SecretValues) -> Val
         });
     }
     undeclared(m, values, &mut findings);
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(a.line.cmp(&b.line))
-            .then(a.secret.cmp(&b.secret))
-    });
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.line.cmp(&b.line)).then(a.secret.cmp(&b.secret)));
     Validation { findings, resolved }
 }
 
 fn check_value(s: &Secret, v: &str, required: bool, add: &mut impl FnMut(Severity, Kind, String)) {
     let name = &s.name;
     if v.is_empty() {
-        let sev = if required {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
+        let sev = if required { Severity::Error } else { Severity::Warning };
         add(sev, Kind::Empty, format!("`{name}` is set but empty"));
         return;
     }
     if v.trim().is_empty() {
-        add(
-            Severity::Error,
-            Kind::Empty,
-            format!("`{name}` contains only whitespace"),
-        );
+        add(Severity::Error, Kind::Empty, format!("`{name}` contains only whitespace"));
         return;
     }
     if let Some(what) = placeholder(v) {
-        add(
-            Severity::Error,
-            Kind::Placeholder,
-            format!("`{name}` holds a placeholder ({what}), not a real value"),
-        );
+        add(Severity::Error, Kind::Placeholder, format!("`{name}` holds a placeholder ({what}), not a real value"));
         return;
     }
     let pem_newline = s.format.is_some_and(Format::allows_trailing_newline);
-    let trailing = if pem_newline {
-        v.trim_end_matches(['\n', '\r'])
-    } else {
-        v
-    };
+    let trailing = if pem_newline { v.trim_end_matches(['\n', '\r']) } else { v };
     let leads = v.starts_with(char::is_whitespace);
     let trails = trailing.ends_with(char::is_whitespace);
     if leads || trails {
-        let newline =
-            (leads && v.starts_with(['\n', '\r'])) || (trails && trailing.ends_with(['\n', '\r']));
+        let newline = (leads && v.starts_with(['\n', '\r'])) || (trails && trailing.ends_with(['\n', '\r']));
         let place = match (leads, trails) {
             (true, true) => "leading and trailing",
             (true, false) => "leading",
             _ => "trailing",
         };
-        let what = if newline {
-            "whitespace (a newline)"
-        } else {
-            "whitespace"
-        };
+        let what = if newline { "whitespace (a newline)" } else { "whitespace" };
         add(
             Severity::Error,
             Kind::Whitespace,
@@ -237,11 +196,7 @@ fn check_value(s: &Secret, v: &str, required: bool, add: &mut impl FnMut(Severit
                 Some(other) if other != f => format!(" but looks like {}", other.describe()),
                 _ => " but does not look like one".to_string(),
             };
-            add(
-                Severity::Error,
-                Kind::FormatMismatch,
-                format!("`{name}` should be {}{seen}", f.describe()),
-            );
+            add(Severity::Error, Kind::FormatMismatch, format!("`{name}` should be {}{seen}", f.describe()));
         }
     }
     if let Some(re) = &s.pattern {
@@ -255,9 +210,11 @@ fn check_value(s: &Secret, v: &str, required: bool, add: &mut impl FnMut(Severit
     }
     let chars = v.chars().count();
     match s.min_length {
-        Some(min) if chars < min => {
-            add(Severity::Error, Kind::TooShort, format!("`{name}` is shorter than its `min_length` of {min} characters"))
-        }
+        Some(min) if chars < min => add(
+            Severity::Error,
+            Kind::TooShort,
+            format!("`{name}` is shorter than its `min_length` of {min} characters"),
+        ),
         _ if chars < WEAK_MASK_LEN => add(
             Severity::Warning,
             Kind::WeakMask,
@@ -276,9 +233,8 @@ pub fn placeholder(v: &str) -> Option<&'static str> {
     static YOUR_HERE: OnceLock<Regex> = OnceLock::new();
     let t = v.trim();
     let lower = t.to_ascii_lowercase();
-    let your = YOUR_HERE.get_or_init(|| {
-        Regex::new(r"(?i)^(your|insert|put|add|enter)[ _.-].*[ _.-]here$").expect("static regex")
-    });
+    let your = YOUR_HERE
+        .get_or_init(|| Regex::new(r"(?i)^(your|insert|put|add|enter)[ _.-].*[ _.-]here$").expect("static regex"));
     if your.is_match(t) {
         return Some("`your_…_here`");
     }
@@ -332,7 +288,9 @@ fn undeclared(m: &Manifest, values: &SecretValues, findings: &mut Vec<Finding>) 
             severity: Severity::Warning,
             kind: Kind::Undeclared,
             secret: name.to_string(),
-            message: format!("`{name}` was handed in but the manifest does not declare it; declare it or stop passing it"),
+            message: format!(
+                "`{name}` was handed in but the manifest does not declare it; declare it or stop passing it"
+            ),
             line: None,
             col: None,
         });
@@ -341,10 +299,7 @@ fn undeclared(m: &Manifest, values: &SecretValues, findings: &mut Vec<Finding>) 
 
 /// Where a finding points, if it has a place in the manifest.
 pub fn finding_pos(f: &Finding) -> Option<Pos> {
-    Some(Pos {
-        line: f.line?,
-        col: f.col.unwrap_or(1),
-    })
+    Some(Pos { line: f.line?, col: f.col.unwrap_or(1) })
 }
 
 #[cfg(test)]
@@ -366,13 +321,7 @@ mod tests {
         ] {
             assert!(placeholder(p).is_some(), "{p}");
         }
-        for ok in [
-            "sk-proj-abc",
-            "xoxb-1-2",
-            "postgres://a@b/c",
-            "yourself",
-            "<a>b",
-        ] {
+        for ok in ["sk-proj-abc", "xoxb-1-2", "postgres://a@b/c", "yourself", "<a>b"] {
             assert!(placeholder(ok).is_none(), "{ok}");
         }
     }

@@ -62,11 +62,7 @@ pub struct PayloadError {
 
 impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.source, self.line, self.col, self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.source, self.line, self.col, self.message)
     }
 }
 
@@ -85,10 +81,7 @@ impl SecretValues {
         if let Some((k, v)) = self.values.get_key_value(name) {
             return Some((k.as_str(), v));
         }
-        self.values
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(k, v)| (k.as_str(), v))
+        self.values.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -102,10 +95,7 @@ impl SecretValues {
     }
 
     pub fn insert(&mut self, name: String, secret: SecretString, origin: Origin) {
-        if RUNNER_SECRETS[..1]
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(&name))
-        {
+        if RUNNER_SECRETS[..1].iter().any(|r| r.eq_ignore_ascii_case(&name)) {
             self.ignored.push(secret);
         } else {
             self.values.insert(name, Value { secret, origin });
@@ -114,35 +104,23 @@ impl SecretValues {
 
     /// Every `::add-mask::` line for every value this run holds.
     pub fn mask_lines(&self) -> Vec<String> {
-        self.values
-            .values()
-            .map(|v| &v.secret)
-            .chain(&self.ignored)
-            .flat_map(actions::mask_lines)
-            .collect()
+        self.values.values().map(|v| &v.secret).chain(&self.ignored).flat_map(actions::mask_lines).collect()
     }
 
     /// Parses a JSON object of names to string values.
-    pub fn from_json(
-        bytes: &[u8],
-        source: &str,
-        origin: Origin,
-    ) -> Result<SecretValues, PayloadError> {
+    pub fn from_json(bytes: &[u8], source: &str, origin: Origin) -> Result<SecretValues, PayloadError> {
         let bytes = strip_bom(bytes);
         let fail = |offset: usize, message: String| {
             let (line, col) = line_col(bytes, offset);
-            PayloadError {
-                source: source.to_string(),
-                line,
-                col,
-                message,
-            }
+            PayloadError { source: source.to_string(), line, col, message }
         };
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| fail(e.valid_up_to(), "is not valid UTF-8".into()))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| fail(e.valid_up_to(), "is not valid UTF-8".into()))?;
         let trimmed = text.trim_start();
         if trimmed.is_empty() {
-            return Err(fail(0, "is empty; expected a JSON object of secret names to values, as `${{ toJSON(secrets) }}` gives".into()));
+            return Err(fail(
+                0,
+                "is empty; expected a JSON object of secret names to values, as `${{ toJSON(secrets) }}` gives".into(),
+            ));
         }
         let offset = text.len() - trimmed.len();
         if !trimmed.starts_with('{') {
@@ -160,22 +138,12 @@ impl SecretValues {
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let mut out = SecretValues::default();
-        let result = PayloadSeed {
-            out: &mut out,
-            origin,
-        }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
+        let result = PayloadSeed { out: &mut out, origin }.deserialize(&mut de).and_then(|()| de.end());
         match result {
             Ok(()) => Ok(out),
             Err(e) => {
                 let (line, col) = (e.line().max(1), e.column().max(1));
-                Err(PayloadError {
-                    source: source.to_string(),
-                    line,
-                    col,
-                    message: safe_json_message(&e),
-                })
+                Err(PayloadError { source: source.to_string(), line, col, message: safe_json_message(&e) })
             }
         }
     }
@@ -184,23 +152,13 @@ impl SecretValues {
     /// values optionally in double quotes (with `\n`, `\"`, `\\` escapes,
     /// possibly over several lines) or single quotes (literal). Unquoted
     /// values end at ` #` and are trimmed, as dotenv tools do.
-    pub fn from_dotenv(
-        bytes: &[u8],
-        source: &str,
-        origin: Origin,
-    ) -> Result<SecretValues, PayloadError> {
+    pub fn from_dotenv(bytes: &[u8], source: &str, origin: Origin) -> Result<SecretValues, PayloadError> {
         let bytes = strip_bom(bytes);
         let fail = |offset: usize, message: &str| {
             let (line, col) = line_col(bytes, offset);
-            PayloadError {
-                source: source.to_string(),
-                line,
-                col,
-                message: message.to_string(),
-            }
+            PayloadError { source: source.to_string(), line, col, message: message.to_string() }
         };
-        let text =
-            std::str::from_utf8(bytes).map_err(|e| fail(e.valid_up_to(), "is not valid UTF-8"))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| fail(e.valid_up_to(), "is not valid UTF-8"))?;
         let mut out = SecretValues::default();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut pos = 0;
@@ -213,23 +171,20 @@ impl SecretValues {
                 pos = line_end + 1;
                 continue;
             }
-            let body = trimmed
-                .strip_prefix("export ")
-                .map(str::trim_start)
-                .unwrap_or(trimmed);
+            let body = trimmed.strip_prefix("export ").map(str::trim_start).unwrap_or(trimmed);
             let name_at = pos + indent + (trimmed.len() - body.len());
             let Some(eq) = body.find('=') else {
                 return Err(fail(name_at, "expected `NAME=value` on this line"));
             };
             let name = body[..eq].trim_end();
             if crate::manifest::names::env_var(name).is_err() {
-                return Err(fail(name_at, "invalid name before `=`: use letters, digits and `_`, not starting with a digit"));
-            }
-            if let Some(first) = seen.get(name) {
                 return Err(fail(
                     name_at,
-                    &format!("`{name}` is set twice (first on line {first})"),
+                    "invalid name before `=`: use letters, digits and `_`, not starting with a digit",
                 ));
+            }
+            if let Some(first) = seen.get(name) {
+                return Err(fail(name_at, &format!("`{name}` is set twice (first on line {first})")));
             }
             seen.insert(name.to_string(), line_col(bytes, name_at).0);
             let value_at = name_at + eq + 1;
@@ -241,19 +196,11 @@ impl SecretValues {
                         let tail_end = after.find('\n').unwrap_or(after.len());
                         let tail = after[..tail_end].trim();
                         if !(tail.is_empty() || tail.starts_with('#')) {
-                            return Err(fail(
-                                value_at + 1 + n,
-                                "unexpected text after the closing quote",
-                            ));
+                            return Err(fail(value_at + 1 + n, "unexpected text after the closing quote"));
                         }
                         (v, 1 + n + tail_end)
                     }
-                    None => {
-                        return Err(fail(
-                            value_at,
-                            "the quoted value starting here is not closed",
-                        ))
-                    }
+                    None => return Err(fail(value_at, "the quoted value starting here is not closed")),
                 },
                 _ => {
                     let end = rest.find('\n').unwrap_or(rest.len());
@@ -329,21 +276,15 @@ fn safe_json_message(e: &serde_json::Error) -> String {
         NOT_AN_OBJECT,
     ];
     let full = e.to_string();
-    let reason = KNOWN
-        .iter()
-        .find(|k| full.starts_with(**k))
-        .copied()
-        .unwrap_or(match e.classify() {
-            serde_json::error::Category::Eof => "unexpected end of input",
-            serde_json::error::Category::Syntax => "invalid JSON",
-            _ => "unexpected content",
-        });
+    let reason = KNOWN.iter().find(|k| full.starts_with(**k)).copied().unwrap_or(match e.classify() {
+        serde_json::error::Category::Eof => "unexpected end of input",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        _ => "unexpected content",
+    });
     if reason == DUPLICATE {
         // Our visitor recorded the name (names are not secret) in the message.
-        if let Some(name) = full
-            .strip_prefix(DUPLICATE)
-            .and_then(|r| r.strip_prefix(": `"))
-            .and_then(|r| r.split('`').next())
+        if let Some(name) =
+            full.strip_prefix(DUPLICATE).and_then(|r| r.strip_prefix(": `")).and_then(|r| r.split('`').next())
         {
             return format!("invalid JSON: secret `{name}` appears twice");
         }
@@ -490,16 +431,9 @@ mod tests {
 
     #[test]
     fn dotenv_errors_have_positions_and_no_values() {
-        let e = SecretValues::from_dotenv(b"A=1\nCANARYVALUE\n", "f", Origin::SecretsFile)
-            .err()
-            .unwrap();
+        let e = SecretValues::from_dotenv(b"A=1\nCANARYVALUE\n", "f", Origin::SecretsFile).err().unwrap();
         assert_eq!(e.to_string(), "f:2:1: expected `NAME=value` on this line");
-        let e = SecretValues::from_dotenv(b"A=\"CANARY\n", "f", Origin::SecretsFile)
-            .err()
-            .unwrap();
-        assert_eq!(
-            e.to_string(),
-            "f:1:3: the quoted value starting here is not closed"
-        );
+        let e = SecretValues::from_dotenv(b"A=\"CANARY\n", "f", Origin::SecretsFile).err().unwrap();
+        assert_eq!(e.to_string(), "f:1:3: the quoted value starting here is not closed");
     }
 }

@@ -23,14 +23,7 @@ pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 /// No single string in a manifest needs to be longer than this.
 const MAX_SCALAR_CHARS: usize = 4096;
 
-const TOP_KEYS: &[&str] = &[
-    "version",
-    "defaults",
-    "groups",
-    "environments",
-    "targets",
-    "secrets",
-];
+const TOP_KEYS: &[&str] = &["version", "defaults", "groups", "environments", "targets", "secrets"];
 const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy"];
 const GROUP_KEYS: &[&str] = &["description", "rotate_every"];
 const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
@@ -66,11 +59,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
             1,
             1,
             "manifest too large",
-            format!(
-                "the manifest is {} bytes; the limit is {} bytes",
-                bytes.len(),
-                MAX_MANIFEST_BYTES
-            ),
+            format!("the manifest is {} bytes; the limit is {} bytes", bytes.len(), MAX_MANIFEST_BYTES),
         )]);
     }
     let text = match std::str::from_utf8(bytes) {
@@ -99,9 +88,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
 
     // With coercion prevented, only plain (unquoted) scalars may be read as
     // numbers, booleans or null: `version: "1"` is a string, as YAML says.
-    let strict = LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        .prevent_coercion(true);
+    let strict = LoaderOptions::default().error_on_duplicate_keys(true).prevent_coercion(true);
     let mut errors = Vec::new();
     let root = match marked_yaml::parse_yaml_with_options(0, text, strict) {
         Ok(n) => n,
@@ -114,17 +101,9 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
                 p.line,
                 p.col,
                 "duplicate key",
-                format!(
-                    "`{}` is declared twice (first at line {}); remove one",
-                    d.key.as_str(),
-                    first.line
-                ),
+                format!("`{}` is declared twice (first at line {}); remove one", d.key.as_str(), first.line),
             ));
-            match marked_yaml::parse_yaml_with_options(
-                0,
-                text,
-                LoaderOptions::default().prevent_coercion(true),
-            ) {
+            match marked_yaml::parse_yaml_with_options(0, text, LoaderOptions::default().prevent_coercion(true)) {
                 Ok(n) => n,
                 Err(e) => return Err(vec![yaml_error(file, e, text)]),
             }
@@ -132,11 +111,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
         Err(e) => return Err(vec![yaml_error(file, e, text)]),
     };
 
-    let mut w = Walker {
-        file,
-        errors,
-        targets_seen: HashMap::new(),
-    };
+    let mut w = Walker { file, errors, targets_seen: HashMap::new() };
     let manifest = w.manifest(&root);
     if w.errors.is_empty() {
         Ok(manifest)
@@ -151,29 +126,18 @@ fn yaml_error(file: &str, e: LoadError, text: &str) -> Diagnostic {
         LoadError::TopLevelMustBeMapping(m) => (
             *m,
             "not a mapping",
-            format!(
-                "the manifest must be a mapping with `version: 1` and `secrets:`, found {}",
-                top_level_kind(text)
-            ),
+            format!("the manifest must be a mapping with `version: 1` and `secrets:`, found {}", top_level_kind(text)),
         ),
         LoadError::TopLevelMustBeSequence(m) => (*m, "not a list", "expected a list".to_string()),
         LoadError::UnexpectedAnchor(m) => (
             *m,
             "anchor or alias",
-            "YAML anchors and aliases are not supported in a manifest; write the value out in full"
-                .to_string(),
+            "YAML anchors and aliases are not supported in a manifest; write the value out in full".to_string(),
         ),
-        LoadError::UnexpectedTag(m) => (
-            *m,
-            "YAML tag",
-            "YAML tags (such as `!!str`) are not supported in a manifest; remove the tag"
-                .to_string(),
-        ),
-        LoadError::MappingKeyMustBeScalar(m) => (
-            *m,
-            "invalid key",
-            "mapping keys must be plain names".to_string(),
-        ),
+        LoadError::UnexpectedTag(m) => {
+            (*m, "YAML tag", "YAML tags (such as `!!str`) are not supported in a manifest; remove the tag".to_string())
+        }
+        LoadError::MappingKeyMustBeScalar(m) => (*m, "invalid key", "mapping keys must be plain names".to_string()),
         LoadError::ScanError(m, s) => (*m, "invalid YAML", format!("invalid YAML: {}", s.info())),
         LoadError::DuplicateKey(d) => {
             let p = pos_of_scalar(&d.key);
@@ -186,20 +150,11 @@ fn yaml_error(file: &str, e: LoadError, text: &str) -> Diagnostic {
             };
         }
     };
-    Diagnostic {
-        file: file.into(),
-        line: m.line().max(1),
-        col: m.column().max(1),
-        title: title.into(),
-        message,
-    }
+    Diagnostic { file: file.into(), line: m.line().max(1), col: m.column().max(1), title: title.into(), message }
 }
 
 fn top_level_kind(text: &str) -> &'static str {
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---");
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---");
     match first {
         Some(l) if l.starts_with('-') || l.starts_with('[') => "a list",
         _ => "a single value",
@@ -209,21 +164,12 @@ fn top_level_kind(text: &str) -> &'static str {
 fn pos_of(node: &Node) -> Pos {
     node.span()
         .start()
-        .map(|m| Pos {
-            line: m.line().max(1),
-            col: m.column().max(1),
-        })
+        .map(|m| Pos { line: m.line().max(1), col: m.column().max(1) })
         .unwrap_or(Pos { line: 1, col: 1 })
 }
 
 fn pos_of_scalar(s: &MarkedScalarNode) -> Pos {
-    s.span()
-        .start()
-        .map(|m| Pos {
-            line: m.line().max(1),
-            col: m.column().max(1),
-        })
-        .unwrap_or(Pos { line: 1, col: 1 })
+    s.span().start().map(|m| Pos { line: m.line().max(1), col: m.column().max(1) }).unwrap_or(Pos { line: 1, col: 1 })
 }
 
 fn kind_of(node: &Node) -> &'static str {
@@ -263,16 +209,8 @@ impl Walker<'_> {
             let key = k.as_str();
             if !allowed.contains(&key) {
                 let hint = suggest::hint(key, allowed.iter().copied());
-                let hint = if hint.is_empty() {
-                    format!("; expected one of: {}", allowed.join(", "))
-                } else {
-                    hint
-                };
-                self.err(
-                    pos_of_scalar(k),
-                    "unknown key",
-                    format!("unknown key `{key}` in {within}{hint}"),
-                );
+                let hint = if hint.is_empty() { format!("; expected one of: {}", allowed.join(", ")) } else { hint };
+                self.err(pos_of_scalar(k), "unknown key", format!("unknown key `{key}` in {within}{hint}"));
             }
         }
     }
@@ -281,22 +219,14 @@ impl Walker<'_> {
         match node {
             Node::Mapping(m) => Some(m),
             other => {
-                self.err(
-                    pos_of(other),
-                    "wrong type",
-                    format!("{what} must be a mapping, found {}", kind_of(other)),
-                );
+                self.err(pos_of(other), "wrong type", format!("{what} must be a mapping, found {}", kind_of(other)));
                 None
             }
         }
     }
 
     /// A mapping, or nothing at all (`KEY:` with no value) which counts as empty.
-    fn mapping_or_null<'n>(
-        &mut self,
-        node: &'n Node,
-        what: &str,
-    ) -> Option<Option<&'n MarkedMappingNode>> {
+    fn mapping_or_null<'n>(&mut self, node: &'n Node, what: &str) -> Option<Option<&'n MarkedMappingNode>> {
         match node {
             Node::Scalar(s) if is_null(s) => Some(None),
             other => self.mapping(other, what).map(Some),
@@ -306,11 +236,7 @@ impl Walker<'_> {
     fn scalar<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedScalarNode> {
         match node {
             Node::Scalar(s) if is_null(s) => {
-                self.err(
-                    pos_of(node),
-                    "missing value",
-                    format!("{what} has no value"),
-                );
+                self.err(pos_of(node), "missing value", format!("{what} has no value"));
                 None
             }
             Node::Scalar(s) => {
@@ -341,8 +267,7 @@ impl Walker<'_> {
     }
 
     fn opt_string(&mut self, map: &MarkedMappingNode, key: &str, what: &str) -> Option<String> {
-        map.get_node(key)
-            .and_then(|n| self.string(n, &format!("`{key}` of {what}")))
+        map.get_node(key).and_then(|n| self.string(n, &format!("`{key}` of {what}")))
     }
 
     fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
@@ -377,21 +302,11 @@ impl Walker<'_> {
         match node {
             Node::Sequence(seq) => {
                 if seq.is_empty() {
-                    self.err(
-                        pos_of(node),
-                        "missing value",
-                        format!("{what} is an empty list"),
-                    );
+                    self.err(pos_of(node), "missing value", format!("{what} is an empty list"));
                 }
-                seq.iter()
-                    .filter_map(|n| self.string(n, what).map(|s| (s, pos_of(n))))
-                    .collect()
+                seq.iter().filter_map(|n| self.string(n, what).map(|s| (s, pos_of(n)))).collect()
             }
-            other => self
-                .string(other, what)
-                .map(|s| (s, pos_of(other)))
-                .into_iter()
-                .collect(),
+            other => self.string(other, what).map(|s| (s, pos_of(other))).into_iter().collect(),
         }
     }
 
@@ -429,7 +344,11 @@ impl Walker<'_> {
                 if let Some(s) = self.scalar(n, "`version`") {
                     match (s.may_coerce(), s.as_str()) {
                         (true, "1") => {}
-                        (false, v) => self.err(pos_of(n), "wrong type", format!("`version` must be the number 1, not the string \"{v}\"")),
+                        (false, v) => self.err(
+                            pos_of(n),
+                            "wrong type",
+                            format!("`version` must be the number 1, not the string \"{v}\""),
+                        ),
                         (true, v) => self.err(
                             pos_of(n),
                             "unsupported version",
@@ -514,11 +433,7 @@ impl Walker<'_> {
         for (k, v) in map.iter() {
             let name = k.as_str().to_string();
             self.check_name(pos_of_scalar(k), &name, "group name", names::simple_name);
-            let mut g = GroupDecl {
-                name: name.clone(),
-                description: None,
-                rotate_every: None,
-            };
+            let mut g = GroupDecl { name: name.clone(), description: None, rotate_every: None };
             let what = format!("group `{name}`");
             if let Some(Some(gm)) = self.mapping_or_null(v, &what) {
                 self.check_keys(gm, GROUP_KEYS, &what);
@@ -549,28 +464,14 @@ impl Walker<'_> {
             let pos = pos_of_scalar(k);
             self.check_name(pos, &name, "environment name", names::simple_name);
             let what = format!("environment `{name}`");
-            let mut e = Environment {
-                name,
-                pos,
-                description: None,
-                source_prefix: None,
-                source_suffix: None,
-            };
+            let mut e = Environment { name, pos, description: None, source_prefix: None, source_suffix: None };
             if let Some(Some(em)) = self.mapping_or_null(v, &what) {
                 self.check_keys(em, ENV_KEYS, &what);
                 e.description = self.opt_string(em, "description", &what);
-                for (key, slot) in [
-                    ("source_prefix", &mut e.source_prefix),
-                    ("source_suffix", &mut e.source_suffix),
-                ] {
+                for (key, slot) in [("source_prefix", &mut e.source_prefix), ("source_suffix", &mut e.source_suffix)] {
                     if let Some(n) = em.get_node(key) {
                         if let Some(s) = self.string(n, &format!("`{key}` of {what}")) {
-                            if self.check_name(
-                                pos_of(n),
-                                &s,
-                                &format!("`{key}`"),
-                                names::name_fragment,
-                            ) {
+                            if self.check_name(pos_of(n), &s, &format!("`{key}`"), names::name_fragment) {
                                 *slot = Some(s);
                             }
                         }
@@ -653,25 +554,14 @@ impl Walker<'_> {
             }
             None if env_names.len() == 1 => env_names[0].to_string(),
             None => {
-                self.err(
-                    pos,
-                    "missing key",
-                    format!(
-                        "{what} needs `environment:` (one of: {})",
-                        env_names.join(", ")
-                    ),
-                );
+                self.err(pos, "missing key", format!("{what} needs `environment:` (one of: {})", env_names.join(", ")));
                 return None;
             }
         };
         let spec = match kind {
             TargetKind::Esc => {
                 let Some(n) = map.get_node("path") else {
-                    self.err(
-                        pos,
-                        "missing key",
-                        format!("{what} needs `path: org/project/environment`"),
-                    );
+                    self.err(pos, "missing key", format!("{what} needs `path: org/project/environment`"));
                     return None;
                 };
                 let path = self.string(n, &format!("`path` of {what}"))?;
@@ -685,17 +575,10 @@ impl Walker<'_> {
                     return None;
                 }
                 let create = match map.get_node("create") {
-                    Some(c) => self
-                        .bool(c, &format!("`create` of {what}"))
-                        .unwrap_or(false),
+                    Some(c) => self.bool(c, &format!("`create` of {what}")).unwrap_or(false),
                     None => false,
                 };
-                TargetSpec::Esc {
-                    org: parts[0].into(),
-                    project: parts[1].into(),
-                    env: parts[2].into(),
-                    create,
-                }
+                TargetSpec::Esc { org: parts[0].into(), project: parts[1].into(), env: parts[2].into(), create }
             }
             TargetKind::Fly => {
                 let app = match map.get_node("app") {
@@ -707,12 +590,7 @@ impl Walker<'_> {
                         a
                     }
                     None => {
-                        if !self.check_name(
-                            pos,
-                            &name,
-                            "Fly app name (from the target name)",
-                            names::fly_app,
-                        ) {
+                        if !self.check_name(pos, &name, "Fly app name (from the target name)", names::fly_app) {
                             return None;
                         }
                         name.clone()
@@ -726,11 +604,7 @@ impl Walker<'_> {
             }
             TargetKind::Github => {
                 let Some(n) = map.get_node("repo") else {
-                    self.err(
-                        pos,
-                        "missing key",
-                        format!("{what} needs `repo: owner/name`"),
-                    );
+                    self.err(pos, "missing key", format!("{what} needs `repo: owner/name`"));
                     return None;
                 };
                 let repo = self.string(n, &format!("`repo` of {what}"))?;
@@ -741,13 +615,7 @@ impl Walker<'_> {
                 TargetSpec::Github { repo, env }
             }
         };
-        Some(Target {
-            kind,
-            name,
-            pos,
-            environment,
-            spec,
-        })
+        Some(Target { kind, name, pos, environment, spec })
     }
 
     fn secrets(&mut self, node: &Node, m: &Manifest) -> Vec<Secret> {
@@ -756,11 +624,7 @@ impl Walker<'_> {
             return out;
         };
         if map.is_empty() {
-            self.err(
-                pos_of(node),
-                "missing value",
-                "`secrets` is empty; declare at least one secret".into(),
-            );
+            self.err(pos_of(node), "missing value", "`secrets` is empty; declare at least one secret".into());
         }
         let mut seen: HashMap<String, (String, Pos)> = HashMap::new();
         let mut keys = RouteKeys::default();
@@ -787,14 +651,7 @@ impl Walker<'_> {
         out
     }
 
-    fn secret(
-        &mut self,
-        name: String,
-        pos: Pos,
-        node: &Node,
-        m: &Manifest,
-        keys: &mut RouteKeys,
-    ) -> Option<Secret> {
+    fn secret(&mut self, name: String, pos: Pos, node: &Node, m: &Manifest, keys: &mut RouteKeys) -> Option<Secret> {
         let what = format!("secret `{name}`");
         let map = self.mapping_or_null(node, &what)?;
         let empty = MarkedMappingNode::new_empty(*node.span());
@@ -817,11 +674,8 @@ impl Walker<'_> {
         };
         if let Some(n) = map.get_node("group") {
             if let Some(g) = self.string(n, &format!("`group` of {what}")) {
-                let known: Vec<&str> = BUILTIN_GROUPS
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .chain(m.groups.iter().map(|g| g.name.as_str()))
-                    .collect();
+                let known: Vec<&str> =
+                    BUILTIN_GROUPS.iter().map(|(n, _)| *n).chain(m.groups.iter().map(|g| g.name.as_str())).collect();
                 if known.contains(&g.as_str()) {
                     s.group = Some(g);
                 } else {
@@ -831,7 +685,11 @@ impl Walker<'_> {
                     } else {
                         hint
                     };
-                    self.err(pos_of(n), "unknown group", format!("{what} is in group `{g}`, which is neither built in nor declared{hint}"));
+                    self.err(
+                        pos_of(n),
+                        "unknown group",
+                        format!("{what} is in group `{g}`, which is neither built in nor declared{hint}"),
+                    );
                 }
             }
         }
@@ -846,11 +704,7 @@ impl Walker<'_> {
                         } else {
                             hint
                         };
-                        self.err(
-                            pos_of(n),
-                            "unknown format",
-                            format!("unknown format `{f}` for {what}{hint}"),
-                        );
+                        self.err(pos_of(n), "unknown format", format!("unknown format `{f}` for {what}{hint}"));
                     }
                 }
             }
@@ -874,7 +728,10 @@ impl Walker<'_> {
                     _ => self.err(
                         pos_of(n),
                         "wrong type",
-                        format!("`min_length` of {what} must be a whole number from 1 to 65536, found `{}`", v.as_str()),
+                        format!(
+                            "`min_length` of {what} must be a whole number from 1 to 65536, found `{}`",
+                            v.as_str()
+                        ),
                     ),
                 }
             }
@@ -925,10 +782,8 @@ impl Walker<'_> {
                 Some(Required::In(list))
             }
             other => {
-                let b = self.bool(
-                    other,
-                    &format!("`required` of {what} (`true`, `false` or a list of environments)"),
-                )?;
+                let b =
+                    self.bool(other, &format!("`required` of {what} (`true`, `false` or a list of environments)"))?;
                 Some(if b { Required::Always } else { Required::Never })
             }
         }
@@ -941,10 +796,7 @@ impl Walker<'_> {
             self.err(
                 pos_of(node),
                 "wrong type",
-                format!(
-                    "{what} must be a list of destinations, such as `- fly: [lambda]`; found {}",
-                    kind_of(node)
-                ),
+                format!("{what} must be a list of destinations, such as `- fly: [lambda]`; found {}", kind_of(node)),
             );
             return out;
         };
@@ -953,19 +805,15 @@ impl Walker<'_> {
                 continue;
             };
             self.check_keys(map, ROUTE_KEYS, &format!("an entry of {what}"));
-            let present: Vec<TargetKind> = TargetKind::ALL
-                .into_iter()
-                .filter(|k| map.get_node(k.as_str()).is_some())
-                .collect();
+            let present: Vec<TargetKind> =
+                TargetKind::ALL.into_iter().filter(|k| map.get_node(k.as_str()).is_some()).collect();
             let kind = match present.as_slice() {
                 [k] => *k,
                 [] => {
                     self.err(
                         pos_of(entry),
                         "missing key",
-                        format!(
-                            "an entry of {what} names no target: add `esc:`, `fly:` or `github:`"
-                        ),
+                        format!("an entry of {what} names no target: add `esc:`, `fly:` or `github:`"),
                     );
                     continue;
                 }
@@ -974,19 +822,12 @@ impl Walker<'_> {
                     self.err(
                         pos_of(entry),
                         "ambiguous destination",
-                        format!(
-                            "an entry of {what} names {}; write one entry per kind",
-                            names.join(" and ")
-                        ),
+                        format!("an entry of {what} names {}; write one entry per kind", names.join(" and ")),
                     );
                     continue;
                 }
             };
-            for (key, only) in [
-                ("path", "esc"),
-                ("env_var", "esc"),
-                ("as", "fly` or `github"),
-            ] {
+            for (key, only) in [("path", "esc"), ("env_var", "esc"), ("as", "fly` or `github")] {
                 let allowed = match key {
                     "as" => kind != TargetKind::Esc,
                     _ => kind == TargetKind::Esc,
@@ -1004,11 +845,7 @@ impl Walker<'_> {
                     );
                 }
             }
-            let key_node = map.get_node(if kind == TargetKind::Esc {
-                "path"
-            } else {
-                "as"
-            });
+            let key_node = map.get_node(if kind == TargetKind::Esc { "path" } else { "as" });
             let (key, key_pos) = match key_node {
                 Some(n) => match self.string(n, &format!("the key of an entry of {what}")) {
                     Some(k) => (k, pos_of(n)),
@@ -1025,36 +862,23 @@ impl Walker<'_> {
                 continue;
             }
             let env_var = match map.get_node("env_var").filter(|_| kind == TargetKind::Esc) {
-                Some(Node::Scalar(s)) if s.may_coerce() && s.as_str() == "true" => {
-                    Some(secret.to_string())
-                }
+                Some(Node::Scalar(s)) if s.may_coerce() && s.as_str() == "true" => Some(secret.to_string()),
                 Some(n) => {
                     let v = self.string(n, &format!("`env_var` of an entry of {what}"));
-                    v.filter(|v| {
-                        self.check_name(pos_of(n), v, "environment variable", names::env_var)
-                    })
+                    v.filter(|v| self.check_name(pos_of(n), v, "environment variable", names::env_var))
                 }
                 None => None,
             };
             let target_node = map.get_node(kind.as_str()).expect("kind key is present");
-            for (target, tpos) in
-                self.names(target_node, &format!("`{kind}` of an entry of {what}"))
-            {
+            for (target, tpos) in self.names(target_node, &format!("`{kind}` of an entry of {what}")) {
                 if !self.targets_seen.contains_key(&(kind, target.clone())) {
-                    let declared: Vec<&str> = self
-                        .targets_seen
-                        .keys()
-                        .filter(|(k, _)| *k == kind)
-                        .map(|(_, n)| n.as_str())
-                        .collect();
+                    let declared: Vec<&str> =
+                        self.targets_seen.keys().filter(|(k, _)| *k == kind).map(|(_, n)| n.as_str()).collect();
                     let mut hint = suggest::hint(&target, declared);
                     if hint.is_empty() {
-                        if let Some((other, _)) = self
-                            .targets_seen
-                            .keys()
-                            .find(|(k, n)| *k != kind && *n == target)
-                        {
-                            hint = format!("; `{target}` is declared under `targets.{other}`: write `{other}: {target}`");
+                        if let Some((other, _)) = self.targets_seen.keys().find(|(k, n)| *k != kind && *n == target) {
+                            hint =
+                                format!("; `{target}` is declared under `targets.{other}`: write `{other}: {target}`");
                         }
                     }
                     self.err(
@@ -1064,13 +888,8 @@ impl Walker<'_> {
                     );
                     continue;
                 }
-                let route = Route {
-                    kind,
-                    target: target.clone(),
-                    pos: tpos,
-                    key: key.clone(),
-                    env_var: env_var.clone(),
-                };
+                let route =
+                    Route { kind, target: target.clone(), pos: tpos, key: key.clone(), env_var: env_var.clone() };
                 if let Err(msg) = keys.claim(&route, secret) {
                     self.err(key_pos, "key conflict", msg);
                     continue;
@@ -1124,29 +943,24 @@ impl RouteKeys {
             }
         }
         for (_, key) in wanted {
-            self.claimed
-                .insert((r.kind, r.target.clone(), key), (secret.to_string(), r.pos));
+            self.claimed.insert((r.kind, r.target.clone(), key), (secret.to_string(), r.pos));
         }
         Ok(())
     }
 }
 
 fn nested(a: &str, b: &str) -> bool {
-    a.strip_prefix(b).is_some_and(|r| r.starts_with('.'))
-        || b.strip_prefix(a).is_some_and(|r| r.starts_with('.'))
+    a.strip_prefix(b).is_some_and(|r| r.starts_with('.')) || b.strip_prefix(a).is_some_and(|r| r.starts_with('.'))
 }
 
 /// Compiles a `pattern:` with a size limit, turning regex's multi-line error
 /// into its one-line reason.
 pub fn compile_pattern(p: &str) -> Result<Regex, String> {
-    RegexBuilder::new(p)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| {
-            let text = e.to_string();
-            text.lines()
-                .rev()
-                .find_map(|l| l.trim().strip_prefix("error: ").map(str::to_string))
-                .unwrap_or_else(|| text.lines().last().unwrap_or("invalid").trim().to_string())
-        })
+    RegexBuilder::new(p).size_limit(1 << 20).build().map_err(|e| {
+        let text = e.to_string();
+        text.lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: ").map(str::to_string))
+            .unwrap_or_else(|| text.lines().last().unwrap_or("invalid").trim().to_string())
+    })
 }

@@ -27,10 +27,7 @@ pub enum ManifestError {
 /// diagnostics (relative to the workspace when in Actions).
 pub fn load(path: &Path, display: &str) -> Result<Manifest, ManifestError> {
     let bytes = std::fs::read(path).map_err(|e| {
-        ManifestError::Unreadable(format!(
-            "cannot read the manifest `{display}`: {}",
-            crate::util::io_reason(&e)
-        ))
+        ManifestError::Unreadable(format!("cannot read the manifest `{display}`: {}", crate::util::io_reason(&e)))
     })?;
     parse(&bytes, display).map_err(ManifestError::Invalid)
 }

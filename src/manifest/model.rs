@@ -38,11 +38,7 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults {
-            rotate_every: None,
-            warn_before: Period::days(7),
-            fly_deploy: Deploy::Restart,
-        }
+        Defaults { rotate_every: None, warn_before: Period::days(7), fly_deploy: Deploy::Restart }
     }
 }
 
@@ -129,9 +125,7 @@ impl Target {
     /// Where it is, in the service's own terms (`ai-cherry/sophia/production`).
     pub fn destination(&self) -> String {
         match &self.spec {
-            TargetSpec::Esc {
-                org, project, env, ..
-            } => format!("{org}/{project}/{env}"),
+            TargetSpec::Esc { org, project, env, .. } => format!("{org}/{project}/{env}"),
             TargetSpec::Fly { app, .. } => app.clone(),
             TargetSpec::Github { repo, env: Some(e) } => format!("{repo} (environment {e})"),
             TargetSpec::Github { repo, env: None } => repo.clone(),
@@ -141,20 +135,9 @@ impl Target {
 
 #[derive(Debug, Clone)]
 pub enum TargetSpec {
-    Esc {
-        org: String,
-        project: String,
-        env: String,
-        create: bool,
-    },
-    Fly {
-        app: String,
-        deploy: Deploy,
-    },
-    Github {
-        repo: String,
-        env: Option<String>,
-    },
+    Esc { org: String, project: String, env: String, create: bool },
+    Fly { app: String, deploy: Deploy },
+    Github { repo: String, env: Option<String> },
 }
 
 /// In which environments a secret must have a value.
@@ -215,9 +198,7 @@ pub struct Route {
 
 impl Manifest {
     pub fn target(&self, kind: TargetKind, name: &str) -> Option<&Target> {
-        self.targets
-            .iter()
-            .find(|t| t.kind == kind && t.name == name)
+        self.targets.iter().find(|t| t.kind == kind && t.name == name)
     }
 
     pub fn environment(&self, name: &str) -> Option<&Environment> {
@@ -235,12 +216,7 @@ impl Manifest {
             return p;
         }
         if let Some(g) = &s.group {
-            if let Some(p) = self
-                .groups
-                .iter()
-                .find(|d| &d.name == g)
-                .and_then(|d| d.rotate_every)
-            {
+            if let Some(p) = self.groups.iter().find(|d| &d.name == g).and_then(|d| d.rotate_every) {
                 return p;
             }
             if let Some((_, days)) = BUILTIN_GROUPS.iter().find(|(n, _)| n == g) {

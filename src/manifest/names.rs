@@ -10,13 +10,8 @@ pub fn github_secret(n: &str) -> Result<(), String> {
     if n.is_empty() {
         return Err("is empty".into());
     }
-    if let Some(c) = n
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-    {
-        return Err(format!(
-            "contains `{c}`; GitHub secret names use only letters, digits and `_`"
-        ));
+    if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+        return Err(format!("contains `{c}`; GitHub secret names use only letters, digits and `_`"));
     }
     if n.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("starts with a digit, which GitHub secret names may not".into());
@@ -29,10 +24,7 @@ pub fn github_secret(n: &str) -> Result<(), String> {
 
 /// A prefix or suffix added to secret names: letters, digits and `_`.
 pub fn name_fragment(n: &str) -> Result<(), String> {
-    match n
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-    {
+    match n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
         Some(c) => Err(format!("contains `{c}`; use only letters, digits and `_`")),
         None if n.is_empty() => Err("is empty".into()),
         None => Ok(()),
@@ -41,13 +33,8 @@ pub fn name_fragment(n: &str) -> Result<(), String> {
 
 /// Names of environments, groups and targets inside the manifest.
 pub fn simple_name(n: &str) -> Result<(), String> {
-    match n
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-    {
-        Some(c) => Err(format!(
-            "contains `{c}`; use only letters, digits, `-` and `_`"
-        )),
+    match n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
+        Some(c) => Err(format!("contains `{c}`; use only letters, digits, `-` and `_`")),
         None if n.is_empty() => Err("is empty".into()),
         None => Ok(()),
     }
@@ -60,13 +47,8 @@ pub fn env_var(n: &str) -> Result<(), String> {
     if n.is_empty() {
         return Err("is empty".into());
     }
-    if let Some(c) = n
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-    {
-        return Err(format!(
-            "contains `{c}`; environment variable names use only letters, digits and `_`"
-        ));
+    if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+        return Err(format!("contains `{c}`; environment variable names use only letters, digits and `_`"));
     }
     if n.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("starts with a digit, which environment variable names may not".into());
@@ -76,11 +58,7 @@ pub fn env_var(n: &str) -> Result<(), String> {
 
 /// One segment of an ESC `org/project/env` path.
 pub fn esc_segment(n: &str) -> Result<(), String> {
-    if n.is_empty()
-        || !n
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    {
+    if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
         return Err("is not a valid ESC name".into());
     }
     Ok(())
@@ -92,9 +70,7 @@ pub fn esc_segment(n: &str) -> Result<(), String> {
 pub fn esc_path(p: &str) -> Result<(), String> {
     for seg in p.split('.') {
         let ok = seg.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && seg
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if seg.is_empty() {
             return Err("has an empty segment (`..`, or a leading or trailing `.`)".into());
         }
@@ -105,7 +81,9 @@ pub fn esc_path(p: &str) -> Result<(), String> {
         }
     }
     if p.split('.').next() == Some("environmentVariables") {
-        return Err("is under `environmentVariables`; expose a value as an environment variable with `env_var:` instead".into());
+        return Err(
+            "is under `environmentVariables`; expose a value as an environment variable with `env_var:` instead".into(),
+        );
     }
     Ok(())
 }
@@ -113,9 +91,7 @@ pub fn esc_path(p: &str) -> Result<(), String> {
 /// A Fly app name: lower-case letters, digits and `-`.
 pub fn fly_app(n: &str) -> Result<(), String> {
     if n.is_empty()
-        || !n
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         || n.starts_with('-')
     {
         return Err("is not a Fly app name (lower-case letters, digits and `-`)".into());
@@ -126,11 +102,8 @@ pub fn fly_app(n: &str) -> Result<(), String> {
 /// `owner/name` of a GitHub repository.
 pub fn github_repo(n: &str) -> Result<(), String> {
     let parts: Vec<&str> = n.split('/').collect();
-    let seg_ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    };
+    let seg_ok =
+        |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if parts.len() != 2 || !parts.iter().all(|s| seg_ok(s)) {
         return Err("is not `owner/name`".into());
     }

@@ -9,11 +9,7 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .map(|c| {
             let cl = c.to_ascii_lowercase();
             // `prod` for `production`: an abbreviation counts as close.
-            let d = if lower.len() >= 3 && cl.starts_with(&lower) {
-                1
-            } else {
-                distance(&lower, &cl)
-            };
+            let d = if lower.len() >= 3 && cl.starts_with(&lower) { 1 } else { distance(&lower, &cl) };
             (d, c)
         })
         .filter(|(d, _)| *d <= limit)
@@ -23,9 +19,7 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
 
 /// ` (did you mean `x`?)` or nothing.
 pub fn hint<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    closest(input, candidates)
-        .map(|c| format!("; did you mean `{c}`?"))
-        .unwrap_or_default()
+    closest(input, candidates).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default()
 }
 
 /// Levenshtein distance over characters.
@@ -53,9 +47,6 @@ mod tests {
         assert_eq!(closest("secret", ["secrets", "targets"]), Some("secrets"));
         assert_eq!(closest("zzzzzz", ["format", "group"]), None);
         assert_eq!(closest("prod", ["dev", "production"]), Some("production"));
-        assert_eq!(
-            hint("opneai", ["openai", "pem"]),
-            "; did you mean `openai`?"
-        );
+        assert_eq!(hint("opneai", ["openai", "pem"]), "; did you mean `openai`?");
     }
 }

@@ -28,12 +28,7 @@ pub fn render(r: &Report, limit: usize) -> String {
 fn render_full(r: &Report) -> String {
     let mut s = String::new();
     let c = &r.counts;
-    let _ = writeln!(
-        s,
-        "## secret-sync · `{}` · {}\n",
-        r.environment,
-        r.mode.as_str()
-    );
+    let _ = writeln!(s, "## secret-sync · `{}` · {}\n", r.environment, r.mode.as_str());
     let icon = match r.outcome.status {
         Status::Ok => "✅",
         _ => "❌",
@@ -44,47 +39,26 @@ fn render_full(r: &Report) -> String {
         let _ = writeln!(s, "### Manifest errors ({})\n", r.manifest_errors.len());
         let _ = writeln!(s, "| Where | Problem |\n|---|---|");
         for d in &r.manifest_errors {
-            let _ = writeln!(
-                s,
-                "| `{}:{}:{}` | {} |",
-                d.file,
-                d.line,
-                d.col,
-                cell(&d.message)
-            );
+            let _ = writeln!(s, "| `{}:{}:{}` | {} |", d.file, d.line, d.col, cell(&d.message));
         }
         return s;
     }
 
-    let _ = writeln!(
-        s,
-        "| Secrets | Required here | Present | Missing | Errors | Warnings | Notices |"
-    );
+    let _ = writeln!(s, "| Secrets | Required here | Present | Missing | Errors | Warnings | Notices |");
     let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         s,
         "| {} | {} | {} | {} | {} | {} | {} |\n",
-        c.secrets_declared,
-        c.secrets_required,
-        c.secrets_present,
-        c.secrets_missing,
-        c.errors,
-        c.warnings,
-        c.notices
+        c.secrets_declared, c.secrets_required, c.secrets_present, c.secrets_missing, c.errors, c.warnings, c.notices
     );
     if c.targets_in_scope + c.targets_skipped > 0 {
-        let _ = writeln!(s, "| Targets | Skipped (other environments) | Failed | Create | Update | Delete | Unchanged |");
+        let _ =
+            writeln!(s, "| Targets | Skipped (other environments) | Failed | Create | Update | Delete | Unchanged |");
         let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} |\n",
-            c.targets_in_scope,
-            c.targets_skipped,
-            c.targets_failed,
-            c.creates,
-            c.updates,
-            c.deletes,
-            c.unchanged
+            c.targets_in_scope, c.targets_skipped, c.targets_failed, c.creates, c.updates, c.deletes, c.unchanged
         );
     }
 
@@ -99,30 +73,18 @@ fn render_full(r: &Report) -> String {
             Severity::Notice => "Notices",
         };
         let _ = writeln!(s, "### {heading} ({})\n", list.len());
-        let _ = writeln!(
-            s,
-            "| Secret | Problem | Details | Declared at |\n|---|---|---|---|"
-        );
+        let _ = writeln!(s, "| Secret | Problem | Details | Declared at |\n|---|---|---|---|");
         for f in list {
-            let at = f
-                .line
-                .map(|l| format!("`{}:{l}`", r.manifest))
-                .unwrap_or_else(|| "—".into());
-            let _ = writeln!(
-                s,
-                "| `{}` | {} | {} | {} |",
-                f.secret,
-                f.kind.title(),
-                cell(&f.message),
-                at
-            );
+            let at = f.line.map(|l| format!("`{}:{l}`", r.manifest)).unwrap_or_else(|| "—".into());
+            let _ = writeln!(s, "| `{}` | {} | {} | {} |", f.secret, f.kind.title(), cell(&f.message), at);
         }
         s.push('\n');
     }
 
     if !r.targets.is_empty() {
         let _ = writeln!(s, "### Targets\n");
-        let _ = writeln!(s, "| Target | Destination | Status | Keys | Changes | Held back |\n|---|---|---|---:|---|---|");
+        let _ =
+            writeln!(s, "| Target | Destination | Status | Keys | Changes | Held back |\n|---|---|---|---:|---|---|");
         for t in &r.targets {
             let status = match t.status {
                 TargetStatus::Skipped => format!("skipped (`{}`)", t.environment),
@@ -138,25 +100,13 @@ fn render_full(r: &Report) -> String {
                 .filter(|c| c.action != Action::Unchanged)
                 .map(|c| format!("{} `{}`", sign(c.action), c.key))
                 .collect();
-            let changes = if changes.is_empty() {
-                "—".to_string()
-            } else {
-                changes.join("<br>")
-            };
+            let changes = if changes.is_empty() { "—".to_string() } else { changes.join("<br>") };
             let held = if t.held_back.is_empty() {
                 "—".to_string()
             } else {
-                t.held_back
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                t.held_back.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             };
-            let keys = if t.status == TargetStatus::Skipped {
-                "—".to_string()
-            } else {
-                t.keys.to_string()
-            };
+            let keys = if t.status == TargetStatus::Skipped { "—".to_string() } else { t.keys.to_string() };
             let _ = writeln!(
                 s,
                 "| `{}` | {} | {} | {} | {} | {} |",
@@ -168,15 +118,27 @@ fn render_full(r: &Report) -> String {
                 held
             );
         }
-        let notes: Vec<_> = r
-            .targets
-            .iter()
-            .filter_map(|t| t.message.as_ref().map(|m| (t, m)))
-            .collect();
+        let mut notes = Vec::new();
+        for t in &r.targets {
+            if let Some(m) = &t.message {
+                notes.push(format!("- `{}`: {}", t.id, m));
+            }
+            match (t.revision_before, t.revision_after) {
+                (Some(b), Some(a)) => notes.push(format!("- `{}`: revision {b} → {a}", t.id)),
+                (None, Some(a)) => notes.push(format!("- `{}`: created at revision {a}", t.id)),
+                _ => {}
+            }
+            if let Some(cmd) = &t.rollback {
+                notes.push(format!("- `{}`: to undo: `{cmd}`", t.id));
+            }
+            for w in &t.warnings {
+                notes.push(format!("- ⚠️ `{}`: {}", t.id, w));
+            }
+        }
         if !notes.is_empty() {
             s.push('\n');
-            for (t, m) in notes {
-                let _ = writeln!(s, "- `{}`: {}", t.id, m);
+            for n in notes {
+                let _ = writeln!(s, "{n}");
             }
         }
         s.push('\n');

@@ -41,10 +41,7 @@ pub struct Tool {
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        }
+        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
     }
 }
 
@@ -120,18 +117,9 @@ impl Counts {
     }
 
     pub fn count_findings(&mut self, findings: &[Finding]) {
-        self.errors = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
-        self.warnings = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning)
-            .count();
-        self.notices = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Notice)
-            .count();
+        self.errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+        self.warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+        self.notices = findings.iter().filter(|f| f.severity == Severity::Notice).count();
     }
 }
 
@@ -193,6 +181,16 @@ pub struct TargetReport {
     /// Routed keys left untouched because their value is missing or invalid.
     pub held_back: Vec<String>,
     pub changes: Vec<Change>,
+    /// ESC: the revision read, and the one written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision_before: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision_after: Option<u64>,
+    /// A command that undoes this run's write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

@@ -1,40 +1,47 @@
 //! Targets: where secrets go. This module turns the manifest and the
 //! validated values into the desired state of each target (key → value),
-//! which is all a target ever sees; one sub-module per target kind plans
-//! (reads and diffs) and applies against it.
+//! which is all a target ever sees, and runs the targets concurrently. One
+//! sub-module per kind reads the target, diffs, and (in `sync`) writes.
+//!
+//! Adding a kind: a module with `async fn run(ctx, desired) -> Outcome`
+//! (see `esc`), a `match` arm in [`run_one`], and its settings in the
+//! manifest model.
+
+pub mod esc;
+
+use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde::Serialize;
 
+use crate::config::Mode;
+use crate::http::Http;
 use crate::manifest::{Manifest, Target, TargetKind};
+use crate::report::TargetStatus;
 use crate::validate::Resolved;
 
 /// One key a target should hold.
-pub struct DesiredKey<'a> {
+pub struct DesiredKey {
     /// The key at the target (ESC path, Fly or GitHub secret name).
     pub key: String,
     /// The manifest secret it comes from.
     pub secret: String,
-    pub value: &'a SecretString,
+    pub value: SecretString,
     /// ESC only: also exposed as this environment variable.
     pub env_var: Option<String>,
 }
 
 /// What one target should hold after a sync, for the keys the manifest routes.
-pub struct Desired<'a> {
-    pub target: &'a Target,
-    pub keys: Vec<DesiredKey<'a>>,
+pub struct Desired {
+    pub target: Target,
+    pub keys: Vec<DesiredKey>,
     /// Routed keys whose value is missing or invalid: left as they are.
     pub held_back: Vec<String>,
 }
 
 /// The desired state of every target of `env`, and the targets skipped
 /// because they belong to other environments.
-pub fn desired<'a>(
-    m: &'a Manifest,
-    env: &str,
-    resolved: &[Resolved<'a>],
-) -> (Vec<Desired<'a>>, Vec<&'a Target>) {
+pub fn desired<'a>(m: &'a Manifest, env: &str, resolved: &[Resolved<'_>]) -> (Vec<Desired>, Vec<&'a Target>) {
     let mut active = Vec::new();
     let mut skipped = Vec::new();
     for t in &m.targets {
@@ -42,23 +49,14 @@ pub fn desired<'a>(
             skipped.push(t);
             continue;
         }
-        let mut d = Desired {
-            target: t,
-            keys: Vec::new(),
-            held_back: Vec::new(),
-        };
+        let mut d = Desired { target: t.clone(), keys: Vec::new(), held_back: Vec::new() };
         for r in resolved {
-            for route in r
-                .secret
-                .routes
-                .iter()
-                .filter(|x| x.kind == t.kind && x.target == t.name)
-            {
+            for route in r.secret.routes.iter().filter(|x| x.kind == t.kind && x.target == t.name) {
                 match (r.usable, r.value) {
                     (true, Some(value)) => d.keys.push(DesiredKey {
                         key: route.key.clone(),
                         secret: r.secret.name.clone(),
-                        value,
+                        value: value.clone(),
                         env_var: route.env_var.clone(),
                     }),
                     _ => d.held_back.push(route.key.clone()),
@@ -86,8 +84,86 @@ pub struct Change {
     pub action: Action,
 }
 
+/// What happened at one target.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub status: Option<TargetStatus>,
+    pub changes: Vec<Change>,
+    pub revision_before: Option<u64>,
+    pub revision_after: Option<u64>,
+    /// A command that undoes this run's write.
+    pub rollback: Option<String>,
+    pub warnings: Vec<String>,
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    pub fn failed(message: String) -> Outcome {
+        Outcome { status: Some(TargetStatus::Failed), message: Some(message), ..Outcome::default() }
+    }
+}
+
+/// Settings shared by every target of a run.
+pub struct Context {
+    pub mode: Mode,
+    pub http: Http,
+    pub prune: bool,
+    pub max_deletes: usize,
+    pub esc: esc::Settings,
+    /// Write nothing (validation failed): plan only.
+    pub hold_writes: bool,
+}
+
+impl Context {
+    pub fn writes(&self) -> bool {
+        self.mode == Mode::Sync && !self.hold_writes
+    }
+}
+
 /// Kinds whose client exists in this build. Targets of other kinds are listed
 /// in the report as not contacted.
-pub fn supported(_kind: TargetKind) -> bool {
-    false
+pub fn supported(kind: TargetKind) -> bool {
+    kind == TargetKind::Esc
+}
+
+/// How many targets are read and written at once.
+const CONCURRENCY: usize = 4;
+
+/// Plans (and in `sync`, applies) every target, a few at a time. One
+/// target's failure is its own outcome; the others carry on.
+pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, Outcome)> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, d) in desired.into_iter().enumerate() {
+        let (ctx, sem) = (ctx.clone(), sem.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
+            let outcome = run_one(&ctx, &d).await;
+            (i, d, outcome)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(x) => done.push(x),
+            // A panic inside a target: the process-wide hook has reported it
+            // (without its message); nothing to attribute it to here.
+            Err(_) => continue,
+        }
+    }
+    done.sort_by_key(|(i, _, _)| *i);
+    done.into_iter().map(|(_, d, o)| (d, o)).collect()
+}
+
+async fn run_one(ctx: &Context, d: &Desired) -> Outcome {
+    match d.target.kind {
+        TargetKind::Esc => esc::run(ctx, d).await,
+        kind => Outcome {
+            status: Some(TargetStatus::NotContacted),
+            message: Some(format!(
+                "this build of secret-sync cannot reach {kind} targets yet; nothing was read or written"
+            )),
+            ..Outcome::default()
+        },
+    }
 }

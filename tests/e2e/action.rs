@@ -7,22 +7,12 @@ use crate::harness::{repo, Workspace};
 /// The demo values of the Sophia example as `toJSON(secrets)` would give them.
 pub fn sophia_secrets_json(extra: &[(&str, &str)]) -> String {
     let text = std::fs::read(repo().join("examples/sophia/secrets.env")).unwrap();
-    let vals = secret_sync::values::SecretValues::from_dotenv(
-        &text,
-        "env",
-        secret_sync::values::Origin::SecretsFile,
-    )
-    .unwrap();
+    let vals =
+        secret_sync::values::SecretValues::from_dotenv(&text, "env", secret_sync::values::Origin::SecretsFile).unwrap();
     let mut map = serde_json::Map::new();
-    map.insert(
-        "github_token".into(),
-        "ghs_runnerTokenNotUsed000000000000000".into(),
-    );
+    map.insert("github_token".into(), "ghs_runnerTokenNotUsed000000000000000".into());
     for n in vals.names() {
-        map.insert(
-            n.to_string(),
-            vals.get(n).unwrap().1.secret.expose_secret().into(),
-        );
+        map.insert(n.to_string(), vals.get(n).unwrap().1.secret.expose_secret().into());
     }
     for (k, v) in extra {
         map.insert(k.to_string(), (*v).into());
@@ -48,25 +38,10 @@ fn clean_run_of_the_sophia_example() {
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
     // Every value is masked before anything else is printed.
-    let first_other = out
-        .stdout
-        .lines()
-        .position(|l| !l.starts_with("::add-mask::"))
-        .unwrap_or(usize::MAX);
-    let last_mask = out
-        .stdout
-        .lines()
-        .collect::<Vec<_>>()
-        .iter()
-        .rposition(|l| l.starts_with("::add-mask::"))
-        .unwrap();
+    let first_other = out.stdout.lines().position(|l| !l.starts_with("::add-mask::")).unwrap_or(usize::MAX);
+    let last_mask = out.stdout.lines().collect::<Vec<_>>().iter().rposition(|l| l.starts_with("::add-mask::")).unwrap();
     assert!(last_mask < first_other);
-    assert_eq!(
-        out.mask_lines().len(),
-        serde_json::from_str::<serde_json::Map<_, _>>(&json)
-            .unwrap()
-            .len()
-    );
+    assert_eq!(out.mask_lines().len(), serde_json::from_str::<serde_json::Map<_, _>>(&json).unwrap().len());
     assert!(out.outputs.contains("status<<ghadelimiter_PID_0\nok\n"));
     snapshot_run("clean", &out);
 }
@@ -76,32 +51,13 @@ fn sophia_example_with_missing_and_malformed_values() {
     let ws = Workspace::new();
     ws.manifest_from(&repo().join("examples/sophia/secret-sync.yml"));
     let json = std::fs::read_to_string(repo().join("examples/sophia/secrets-broken.json")).unwrap();
-    let out = ws.action(
-        &[
-            ("environment", "production"),
-            ("secrets", &json),
-            ("mode", "plan"),
-        ],
-        &[],
-    );
+    let out = ws.action(&[("environment", "production"), ("secrets", &json), ("mode", "plan")], &[]);
     assert_eq!(out.code, 2, "stderr: {}", out.stderr);
     let report = out.report_json();
-    let kinds: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
-    for k in [
-        "missing",
-        "placeholder",
-        "whitespace",
-        "format-mismatch",
-        "too-short",
-        "empty",
-        "weak-mask",
-        "undeclared",
-    ] {
+    let kinds: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    for k in
+        ["missing", "placeholder", "whitespace", "format-mismatch", "too-short", "empty", "weak-mask", "undeclared"]
+    {
         assert!(kinds.contains(&k), "no `{k}` finding in {kinds:?}");
     }
     snapshot_run("broken_values", &out);
@@ -128,22 +84,10 @@ fn fail_on_decides_the_exit_code() {
 fn broken_manifest_reports_every_error_with_its_place() {
     let ws = Workspace::new();
     ws.manifest_from(&repo().join("tests/fixtures/broken-manifest.yml"));
-    let out = ws.action(
-        &[
-            ("environment", "production"),
-            (
-                "secrets",
-                r#"{"OPENAI_API_KEY":"sk-proj-abcdefghijklmnop"}"#,
-            ),
-        ],
-        &[],
-    );
+    let out = ws
+        .action(&[("environment", "production"), ("secrets", r#"{"OPENAI_API_KEY":"sk-proj-abcdefghijklmnop"}"#)], &[]);
     assert_eq!(out.code, 2);
-    let errors: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("::error file="))
-        .collect();
+    let errors: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("::error file=")).collect();
     assert!(errors.len() >= 5, "{errors:?}");
     snapshot_run("broken_manifest", &out);
 }
@@ -153,28 +97,16 @@ fn usage_errors_exit_3() {
     let ws = Workspace::new();
     ws.manifest_from(&repo().join("examples/sophia/secret-sync.yml"));
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (
-            &[("mode", "deploy")],
-            "input `mode` must be one of validate, plan, sync; got `deploy`",
-        ),
+        (&[("mode", "deploy")], "input `mode` must be one of validate, plan, sync; got `deploy`"),
         (&[("mode", "")], "input `mode` is required"),
-        (
-            &[("fail-on", "sometimes"), ("environment", "production")],
-            "input `fail-on`: `sometimes` is not one of",
-        ),
-        (
-            &[("environment", "prod")],
-            "environment `prod` is not declared in the manifest",
-        ),
+        (&[("fail-on", "sometimes"), ("environment", "production")], "input `fail-on`: `sometimes` is not one of"),
+        (&[("environment", "prod")], "environment `prod` is not declared in the manifest"),
         (&[], "choose an environment"),
         (
             &[("manifest", "nope.yml"), ("environment", "production")],
             "cannot read the manifest `nope.yml`: no such file",
         ),
-        (
-            &[("secrets", "[1,2]"), ("environment", "production")],
-            "input `secrets`:1:1: must be a JSON object",
-        ),
+        (&[("secrets", "[1,2]"), ("environment", "production")], "input `secrets`:1:1: must be a JSON object"),
     ];
     for (inputs, want) in cases {
         let out = ws.action(inputs, &[]);

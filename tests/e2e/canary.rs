@@ -24,9 +24,8 @@ fn base64(bytes: &[u8]) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
@@ -73,34 +72,18 @@ struct Canaries {
 
 fn canaries() -> Canaries {
     let c = |tag: &str| format!("CANARY{tag}{}", random_hex(24));
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n{}\n-----END PRIVATE KEY-----\n",
-        c("pemA"),
-        c("pemB")
-    );
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n{}\n-----END PRIVATE KEY-----\n", c("pemA"), c("pemB"));
     let values = vec![
-        (
-            "PROD_OPENAI_API_KEY".to_string(),
-            format!("sk-proj-{}", c("openai")),
-        ),
-        (
-            "WRONG_FORMAT_KEY".to_string(),
-            format!("xoxb-{}", c("slack")),
-        ),
-        (
-            "PLACEHOLDER_KEY".to_string(),
-            format!("your_{}_here", c("ph")),
-        ),
+        ("PROD_OPENAI_API_KEY".to_string(), format!("sk-proj-{}", c("openai"))),
+        ("WRONG_FORMAT_KEY".to_string(), format!("xoxb-{}", c("slack"))),
+        ("PLACEHOLDER_KEY".to_string(), format!("your_{}_here", c("ph"))),
         ("TRAILING_NEWLINE_KEY".to_string(), format!("{}\n", c("nl"))),
         ("LEADING_SPACE_KEY".to_string(), format!("  {}", c("sp"))),
         ("SHORT_KEY".to_string(), c("short")),
         ("WEAK_KEY".to_string(), random_hex(7)),
         ("PATTERN_KEY".to_string(), c("pattern")),
         ("TLS_KEY".to_string(), pem),
-        (
-            "JWT_KEY".to_string(),
-            format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", c("jwt")),
-        ),
+        ("JWT_KEY".to_string(), format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", c("jwt"))),
         ("UNDECLARED_KEY".to_string(), c("undeclared")),
         ("github_token".to_string(), format!("ghs_{}", c("gh"))),
     ];
@@ -108,12 +91,7 @@ fn canaries() -> Canaries {
     for (_, v) in values.iter().chain([(String::new(), env_canary())].iter()) {
         needles.push(v.clone());
         needles.push(base64(v.as_bytes()));
-        needles.push(
-            serde_json::to_string(v)
-                .unwrap()
-                .trim_matches('"')
-                .to_string(),
-        );
+        needles.push(serde_json::to_string(v).unwrap().trim_matches('"').to_string());
         for line in v.lines().map(str::trim).filter(|l| l.len() >= 6) {
             needles.push(line.to_string());
             needles.push(base64(line.as_bytes()));
@@ -124,30 +102,21 @@ fn canaries() -> Canaries {
 
 fn env_canary() -> String {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    V.get_or_init(|| format!("CANARYenv{}", random_hex(24)))
-        .clone()
+    V.get_or_init(|| format!("CANARYenv{}", random_hex(24))).clone()
 }
 
 fn assert_clean(label: &str, out: &Output, c: &Canaries) {
     let visible = out.everything_visible();
     for n in &c.needles {
-        assert!(
-            !visible.contains(n.as_str()),
-            "{label}: a value (or a form of it) was shown"
-        );
+        assert!(!visible.contains(n.as_str()), "{label}: a value (or a form of it) was shown");
     }
-    assert!(
-        !visible.contains("CANARY"),
-        "{label}: a canary fragment was shown"
-    );
+    assert!(!visible.contains("CANARY"), "{label}: a canary fragment was shown");
     assert!(!out.stderr.contains("panicked"), "{label}: {}", out.stderr);
 }
 
 fn json_of(values: &[(String, String)]) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = values
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone().into()))
-        .collect();
+    let map: serde_json::Map<String, serde_json::Value> =
+        values.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
     serde_json::Value::Object(map).to_string()
 }
 
@@ -164,12 +133,7 @@ fn no_value_appears_in_any_mode_or_error_path() {
     for mode in ["validate", "plan", "sync"] {
         for fail_on in ["error", "never"] {
             let out = ws.action(
-                &[
-                    ("mode", mode),
-                    ("environment", "production"),
-                    ("secrets", &json),
-                    ("fail-on", fail_on),
-                ],
+                &[("mode", mode), ("environment", "production"), ("secrets", &json), ("fail-on", fail_on)],
                 &env,
             );
             runs.push((format!("{mode}/{fail_on}"), out));
@@ -178,88 +142,39 @@ fn no_value_appears_in_any_mode_or_error_path() {
     // Every value was registered with the runner, each line of the PEM too.
     let masks = runs[0].1.mask_lines().join("\n");
     for (_, v) in &c.values {
-        assert!(
-            masks.contains(&secret_sync::actions::escape_data(v)),
-            "a value was not masked"
-        );
+        assert!(masks.contains(&secret_sync::actions::escape_data(v)), "a value was not masked");
         for line in v.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            assert!(
-                masks.contains(&format!("::add-mask::{line}")),
-                "a line of a value was not masked"
-            );
+            assert!(masks.contains(&format!("::add-mask::{line}")), "a line of a value was not masked");
         }
     }
-    assert!(
-        masks.contains(&env_canary()),
-        "the from_env value was not masked"
-    );
+    assert!(masks.contains(&env_canary()), "the from_env value was not masked");
 
     // Error paths: broken payloads that contain canaries, a broken manifest,
     // an unknown environment, and a panic carrying a value.
     let truncated = json[..json.len() / 2].to_string();
-    let number = json
-        .replacen("\"WEAK_KEY\":\"", "\"WEAK_KEY\":12345", 1)
-        .replacen(&c.values[6].1, "", 1);
+    let number = json.replacen("\"WEAK_KEY\":\"", "\"WEAK_KEY\":12345", 1).replacen(&c.values[6].1, "", 1);
     let nested = format!(r#"{{"A": {{"{}": "x"}}}}"#, c.values[0].1);
-    for (label, secrets) in [
-        ("truncated json", truncated),
-        ("number value", number),
-        ("nested object", nested),
-    ] {
-        runs.push((
-            label.into(),
-            ws.action(
-                &[("environment", "production"), ("secrets", &secrets)],
-                &env,
-            ),
-        ));
+    for (label, secrets) in [("truncated json", truncated), ("number value", number), ("nested object", nested)] {
+        runs.push((label.into(), ws.action(&[("environment", "production"), ("secrets", &secrets)], &env)));
     }
-    runs.push((
-        "unknown environment".into(),
-        ws.action(&[("environment", "nope"), ("secrets", &json)], &env),
-    ));
+    runs.push(("unknown environment".into(), ws.action(&[("environment", "nope"), ("secrets", &json)], &env)));
     runs.push((
         "panic".into(),
-        ws.action(
-            &[("environment", "production"), ("secrets", &json)],
-            &[("SECRET_SYNC_TEST_PANIC", "JWT_KEY")],
-        ),
+        ws.action(&[("environment", "production"), ("secrets", &json)], &[("SECRET_SYNC_TEST_PANIC", "JWT_KEY")]),
     ));
     assert!(runs.last().unwrap().1.stderr.contains("internal error"));
     let broken = Workspace::new();
     broken.manifest_text("version: 1\nsecrets:\n  A: { formt: x }\n  B: [\n");
-    runs.push((
-        "broken manifest".into(),
-        broken.action(&[("secrets", &json)], &env),
-    ));
+    runs.push(("broken manifest".into(), broken.action(&[("secrets", &json)], &env)));
     broken.manifest_text("version: 1\nsecrets:\n  A: { formt: x }\n");
-    runs.push((
-        "invalid manifest".into(),
-        broken.action(&[("secrets", &json)], &env),
-    ));
+    runs.push(("invalid manifest".into(), broken.action(&[("secrets", &json)], &env)));
 
     // The local CLI, with a .env file holding the canaries.
-    let dotenv: String = c
-        .values
-        .iter()
-        .map(|(k, v)| format!("{k}={}\n", serde_json::to_string(v).unwrap()))
-        .collect();
+    let dotenv: String = c.values.iter().map(|(k, v)| format!("{k}={}\n", serde_json::to_string(v).unwrap())).collect();
     std::fs::write(ws.root().join("values.env"), &dotenv).unwrap();
-    std::fs::write(
-        ws.root().join("broken.env"),
-        format!("{}\nA=\"{}", c.values[0].1, c.values[1].1),
-    )
-    .unwrap();
+    std::fs::write(ws.root().join("broken.env"), format!("{}\nA=\"{}", c.values[0].1, c.values[1].1)).unwrap();
     for args in [
-        &[
-            "validate",
-            "-e",
-            "production",
-            "-s",
-            "values.env",
-            "--report-path",
-            "r.json",
-        ][..],
+        &["validate", "-e", "production", "-s", "values.env", "--report-path", "r.json"][..],
         &["plan", "-e", "production", "-s", "values.env"],
         &["sync", "-e", "production", "-s", "values.env"],
         &["validate", "-e", "production", "-s", "broken.env"],
@@ -272,10 +187,7 @@ fn no_value_appears_in_any_mode_or_error_path() {
     }
 
     for (label, out) in &runs {
-        assert!(
-            out.code != 101 || label == "panic",
-            "{label}: unexpected crash"
-        );
+        assert!(out.code != 101 || label == "panic", "{label}: unexpected crash");
         assert_clean(label, out, &c);
     }
     // The runs did what they were meant to, so the search above meant something.
@@ -284,15 +196,9 @@ fn no_value_appears_in_any_mode_or_error_path() {
     assert_eq!(code("truncated json"), 3);
     assert_eq!(code("invalid manifest"), 2);
     let report = &runs[0].1.report;
-    for kind in [
-        "format-mismatch",
-        "placeholder",
-        "whitespace",
-        "too-short",
-        "weak-mask",
-        "pattern-mismatch",
-        "undeclared",
-    ] {
+    for kind in
+        ["format-mismatch", "placeholder", "whitespace", "too-short", "weak-mask", "pattern-mismatch", "undeclared"]
+    {
         assert!(report.contains(kind), "no {kind} finding");
     }
 }

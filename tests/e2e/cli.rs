@@ -5,49 +5,24 @@ use crate::harness::{cli, repo};
 #[test]
 fn validate_prints_the_report_to_the_terminal() {
     let out = cli(
-        &[
-            "validate",
-            "-m",
-            "examples/sophia/secret-sync.yml",
-            "-e",
-            "production",
-            "-s",
-            "examples/sophia/secrets.env",
-        ],
+        &["validate", "-m", "examples/sophia/secret-sync.yml", "-e", "production", "-s", "examples/sophia/secrets.env"],
         &repo(),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out
-        .stdout
-        .starts_with("## secret-sync · `production` · validate"));
-    assert!(
-        !out.stdout.contains("::"),
-        "workflow commands printed outside Actions"
-    );
+    assert!(out.stdout.starts_with("## secret-sync · `production` · validate"));
+    assert!(!out.stdout.contains("::"), "workflow commands printed outside Actions");
 }
 
 #[test]
 fn terminal_errors_use_path_line_col() {
-    let out = cli(
-        &[
-            "validate",
-            "-m",
-            "tests/fixtures/broken-manifest.yml",
-            "-e",
-            "production",
-        ],
-        &repo(),
-    );
+    let out = cli(&["validate", "-m", "tests/fixtures/broken-manifest.yml", "-e", "production"], &repo());
     assert_eq!(out.code, 2);
     insta::assert_snapshot!(out.stderr);
 }
 
 #[test]
 fn check_manifest_accepts_the_examples() {
-    for m in [
-        "examples/sophia/secret-sync.yml",
-        "examples/minimal/secret-sync.yml",
-    ] {
+    for m in ["examples/sophia/secret-sync.yml", "examples/minimal/secret-sync.yml"] {
         let out = cli(&["check-manifest", "-m", m], &repo());
         assert_eq!(out.code, 0, "{m}: {}", out.stderr);
     }
@@ -55,42 +30,13 @@ fn check_manifest_accepts_the_examples() {
 
 #[test]
 fn template_lists_every_secret_without_values() {
-    let out = cli(
-        &[
-            "template",
-            "-m",
-            "examples/minimal/secret-sync.yml",
-            "-o",
-            "-",
-        ],
-        &repo(),
-    );
+    let out = cli(&["template", "-m", "examples/minimal/secret-sync.yml", "-o", "-"], &repo());
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!(out.stdout);
-    let sophia = cli(
-        &[
-            "template",
-            "-m",
-            "examples/sophia/secret-sync.yml",
-            "-e",
-            "production",
-            "-o",
-            "-",
-        ],
-        &repo(),
-    );
-    let manifest =
-        secret_sync::manifest::load(&repo().join("examples/sophia/secret-sync.yml"), "m").unwrap();
-    for s in manifest
-        .secrets
-        .iter()
-        .filter(|s| s.required.in_env("production"))
-    {
-        assert!(
-            sophia.stdout.contains(&format!("\n{}=\n", s.name)),
-            "{} missing from the template",
-            s.name
-        );
+    let sophia = cli(&["template", "-m", "examples/sophia/secret-sync.yml", "-e", "production", "-o", "-"], &repo());
+    let manifest = secret_sync::manifest::load(&repo().join("examples/sophia/secret-sync.yml"), "m").unwrap();
+    for s in manifest.secrets.iter().filter(|s| s.required.in_env("production")) {
+        assert!(sophia.stdout.contains(&format!("\n{}=\n", s.name)), "{} missing from the template", s.name);
     }
 }
 

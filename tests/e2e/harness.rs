@@ -28,18 +28,11 @@ impl Output {
     /// stdout without the `::add-mask::` lines (which carry values by design
     /// and are consumed by the runner).
     pub fn stdout_unmasked(&self) -> String {
-        self.stdout
-            .lines()
-            .filter(|l| !l.starts_with("::add-mask::"))
-            .map(|l| format!("{l}\n"))
-            .collect()
+        self.stdout.lines().filter(|l| !l.starts_with("::add-mask::")).map(|l| format!("{l}\n")).collect()
     }
 
     pub fn mask_lines(&self) -> Vec<&str> {
-        self.stdout
-            .lines()
-            .filter(|l| l.starts_with("::add-mask::"))
-            .collect()
+        self.stdout.lines().filter(|l| l.starts_with("::add-mask::")).collect()
     }
 
     pub fn report_json(&self) -> serde_json::Value {
@@ -48,14 +41,7 @@ impl Output {
 
     /// Everything the run showed anyone, for leak checks.
     pub fn everything_visible(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n{}\n{}",
-            self.stdout_unmasked(),
-            self.stderr,
-            self.summary,
-            self.outputs,
-            self.report
-        )
+        format!("{}\n{}\n{}\n{}\n{}", self.stdout_unmasked(), self.stderr, self.summary, self.outputs, self.report)
     }
 }
 
@@ -68,11 +54,7 @@ pub fn action_inputs() -> BTreeMap<String, String> {
         .unwrap()
         .iter()
         .map(|(k, v)| {
-            let default = v
-                .get("default")
-                .and_then(|d| d.as_str())
-                .unwrap_or("")
-                .to_string();
+            let default = v.get("default").and_then(|d| d.as_str()).unwrap_or("").to_string();
             (k.as_str().unwrap().to_string(), default)
         })
         .collect()
@@ -112,10 +94,7 @@ impl Workspace {
     pub fn action(&self, inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Output {
         let mut all = action_inputs();
         for (k, v) in inputs {
-            assert!(
-                all.contains_key(*k),
-                "input `{k}` is not declared in action.yml"
-            );
+            assert!(all.contains_key(*k), "input `{k}` is not declared in action.yml");
             all.insert(k.to_string(), v.to_string());
         }
         let fc = self.dir.path().join("file_commands");
@@ -155,10 +134,8 @@ impl Workspace {
         let tmp = self.dir.path().display().to_string();
         let norm = |s: String| s.replace(&tmp, "[tmp]");
         let outputs = std::fs::read_to_string(&output).unwrap_or_default();
-        let outputs = regex::Regex::new(r"ghadelimiter_\d+_")
-            .unwrap()
-            .replace_all(&outputs, "ghadelimiter_PID_")
-            .into_owned();
+        let outputs =
+            regex::Regex::new(r"ghadelimiter_\d+_").unwrap().replace_all(&outputs, "ghadelimiter_PID_").into_owned();
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: norm(String::from_utf8_lossy(&out.stdout).into_owned()),

@@ -9,29 +9,19 @@ fn validator() -> jsonschema::Validator {
 }
 
 fn yaml_as_json(path: &str) -> serde_json::Value {
-    let v: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(repo().join(path)).unwrap()).unwrap();
+    let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(repo().join(path)).unwrap()).unwrap();
     serde_json::to_value(v).unwrap()
 }
 
 #[test]
 fn examples_validate_against_the_schema() {
     let v = validator();
-    for path in [
-        "examples/sophia/secret-sync.yml",
-        "examples/minimal/secret-sync.yml",
-    ] {
+    for path in ["examples/sophia/secret-sync.yml", "examples/minimal/secret-sync.yml"] {
         let doc = yaml_as_json(path);
-        let errors: Vec<String> = v
-            .iter_errors(&doc)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors: Vec<String> = v.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(errors.is_empty(), "{path}: {errors:?}");
         let first = std::fs::read_to_string(repo().join(path)).unwrap();
-        assert!(
-            first.starts_with("# yaml-language-server: $schema="),
-            "{path} does not point editors at the schema"
-        );
+        assert!(first.starts_with("# yaml-language-server: $schema="), "{path} does not point editors at the schema");
     }
 }
 

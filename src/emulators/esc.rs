@@ -1,0 +1,426 @@
+//! Pulumi ESC (and Pulumi's OIDC token exchange, and the runner's GitHub OIDC
+//! token endpoint) as `shared/api-notes.md` and `tests/fidelity/SDK-NOTES.md`
+//! record them. The official Python SDK runs against this in CI
+//! (`tests/fidelity/esc_sdk_check.py`).
+//!
+//! Unconfirmed details, chosen and marked here: ETag values are opaque
+//! strings of our own making; `created`/`modified` times are fixed; a PATCH
+//! always makes a new revision (whether the real service skips identical
+//! definitions is not known, so secret-sync never sends one).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use regex::Regex;
+use serde_json::{json, Value as Json};
+use serde_yaml::{Mapping, Value};
+
+use super::{b64, unb64, Reply, Req, State};
+
+/// Path of the emulated GitHub OIDC token endpoint (the runner gives the real
+/// one in `ACTIONS_ID_TOKEN_REQUEST_URL`).
+pub const OIDC_PATH: &str = "/_github/oidc/token";
+
+#[derive(Default)]
+pub struct Esc {
+    pub envs: BTreeMap<(String, String, String), Env>,
+    /// Accepted `Authorization: token …` values.
+    pub tokens: HashSet<String>,
+    /// Environments (`org/project/env`) the token may not touch: 403.
+    pub forbidden: HashSet<String>,
+    opened: HashMap<String, Json>,
+    next_id: u64,
+    /// The runner's OIDC request token, and the ID tokens handed out.
+    pub oidc_request_token: Option<String>,
+    issued_id_tokens: HashMap<String, String>,
+    /// Orgs whose OIDC issuer is registered (exchange allowed).
+    pub oidc_orgs: HashSet<String>,
+}
+
+pub struct Env {
+    /// The definition text as stored (secrets as ciphertext).
+    pub text: String,
+    pub revision: u64,
+    /// Every revision's text, index = revision - 1.
+    pub history: Vec<String>,
+}
+
+impl Env {
+    pub fn etag(&self) -> String {
+        format!("\"rev-{}-{:x}\"", self.revision, fnv(&self.text))
+    }
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+}
+
+/// The emulator's "encryption": reversible, and never the plaintext.
+pub fn encrypt(plain: &str) -> String {
+    let x: Vec<u8> = plain.bytes().enumerate().map(|(i, b)| b ^ (0x5a ^ i as u8)).collect();
+    b64(&[b"emu1:".as_slice(), &x].concat())
+}
+
+fn decrypt(cipher: &str) -> Option<String> {
+    let raw = unb64(cipher)?;
+    let x = raw.strip_prefix(b"emu1:")?;
+    String::from_utf8(x.iter().enumerate().map(|(i, b)| b ^ (0x5a ^ i as u8)).collect()).ok()
+}
+
+pub fn error(code: u16, message: &str) -> Reply {
+    Reply::json(code, json!({ "code": code, "message": message }))
+}
+
+fn yaml_reply(env: &Env, text: String) -> Reply {
+    Reply { status: 200, headers: vec![("Content-Type".into(), "application/x-yaml".into())], body: text.into_bytes() }
+        .with_header("ETag", env.etag())
+        .with_header("Pulumi-ESC-Revision", env.revision.to_string())
+}
+
+impl Esc {
+    /// Seeds an environment with a definition text stored as given (write
+    /// secrets with [`encrypt`] to keep comments and layout exact).
+    pub fn seed(&mut self, full: &str, text: &str) {
+        let (o, p, e) = split(full);
+        self.envs.insert((o, p, e), Env { text: text.to_string(), revision: 1, history: vec![text.to_string()] });
+    }
+
+    pub fn env(&self, full: &str) -> Option<&Env> {
+        self.envs.get(&split(full))
+    }
+
+    /// The stored definition with secrets decrypted, parsed.
+    pub fn decrypted(&self, full: &str) -> Option<Value> {
+        let env = self.env(full)?;
+        serde_yaml::from_str(&decrypt_text(&env.text)).ok()
+    }
+}
+
+fn split(full: &str) -> (String, String, String) {
+    let mut it = full.splitn(3, '/').map(str::to_string);
+    (it.next().unwrap_or_default(), it.next().unwrap_or_default(), it.next().unwrap_or_default())
+}
+
+/// Replaces every `fn::secret: {ciphertext: X}` (flow or block form) by
+/// `fn::secret: "<plaintext>"`, leaving the rest of the text, comments
+/// included, as it is.
+pub fn decrypt_text(text: &str) -> String {
+    let flow = Regex::new(r#"fn::secret:\s*\{\s*ciphertext:\s*"?([A-Za-z0-9+/=]+)"?\s*\}"#).expect("static regex");
+    let text = flow.replace_all(text, |c: &regex::Captures| format!("fn::secret: {}", quote(&c[1]))).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let block = Regex::new(r#"^\s*ciphertext:\s*"?([A-Za-z0-9+/=]+)"?\s*$"#).expect("static regex");
+    while i < lines.len() {
+        let l = lines[i];
+        if l.trim_end().ends_with("fn::secret:") && i + 1 < lines.len() {
+            if let Some(c) = block.captures(lines[i + 1]) {
+                out.push(format!("{} {}", l.trim_end(), quote(&c[1])));
+                i += 2;
+                continue;
+            }
+        }
+        out.push(l.to_string());
+        i += 1;
+    }
+    let mut s = out.join("\n");
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+fn quote(cipher: &str) -> String {
+    serde_json::to_string(&decrypt(cipher).unwrap_or_default()).expect("a string serialises")
+}
+
+/// Encrypts every plaintext `fn::secret` of a parsed definition.
+fn encrypt_tree(v: &mut Value) -> bool {
+    let mut changed = false;
+    match v {
+        Value::Mapping(m) => {
+            if m.len() == 1 {
+                if let Some(Value::String(plain)) = m.get("fn::secret") {
+                    let mut c = Mapping::new();
+                    c.insert("ciphertext".into(), Value::String(encrypt(plain)));
+                    m.insert("fn::secret".into(), Value::Mapping(c));
+                    return true;
+                }
+            }
+            for (_, x) in m.iter_mut() {
+                changed |= encrypt_tree(x);
+            }
+        }
+        Value::Sequence(s) => {
+            for x in s.iter_mut() {
+                changed |= encrypt_tree(x);
+            }
+        }
+        _ => {}
+    }
+    changed
+}
+
+pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
+    if r.path == OIDC_PATH {
+        return Some(github_oidc(&mut st.esc, r));
+    }
+    if r.path == "/api/oauth/token" && r.method == "POST" {
+        return Some(exchange(&mut st.esc, r));
+    }
+    let rest = r.path.strip_prefix("/api/esc/environments/")?;
+    let esc = &mut st.esc;
+    let auth_ok =
+        r.header("authorization").and_then(|a| a.strip_prefix("token ")).is_some_and(|t| esc.tokens.contains(t));
+    if !auth_ok {
+        return Some(error(401, "Unauthorized: No credentials provided or are invalid."));
+    }
+    let parts: Vec<String> = rest.split('/').map(super::percent_decode).collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    Some(match (r.method, parts.as_slice()) {
+        ("GET", [org]) => list(esc, org),
+        ("POST", [org]) => create(esc, org, r.body),
+        ("POST", [_org, "yaml", "check"]) => Reply::json(200, json!({})),
+        (m, [org, project, env, rest @ ..]) => {
+            let full = format!("{org}/{project}/{env}");
+            if esc.forbidden.contains(&full) {
+                return Some(error(403, &format!("Forbidden: access to environment '{full}' is denied")));
+            }
+            let key = (org.to_string(), project.to_string(), env.to_string());
+            env_op(esc, m, key, rest, r)
+        }
+        _ => error(404, "Not Found"),
+    })
+}
+
+fn list(esc: &Esc, org: &str) -> Reply {
+    let items: Vec<Json> = esc
+        .envs
+        .keys()
+        .filter(|(o, _, _)| o == org)
+        .map(|(o, p, e)| json!({ "organization": o, "project": p, "name": e, "created": "2026-01-01 00:00:00", "modified": "2026-01-01 00:00:00" }))
+        .collect();
+    Reply::json(200, json!({ "environments": items, "nextToken": "" }))
+}
+
+fn create(esc: &mut Esc, org: &str, body: &[u8]) -> Reply {
+    let Ok(v) = serde_json::from_slice::<Json>(body) else { return error(400, "invalid request body") };
+    let (Some(p), Some(n)) = (v["project"].as_str(), v["name"].as_str()) else {
+        return error(400, "project and name are required");
+    };
+    let key = (org.to_string(), p.to_string(), n.to_string());
+    if esc.envs.contains_key(&key) {
+        return error(409, &format!("Environment '{org}/{p}/{n}' already exists"));
+    }
+    esc.envs.insert(key, Env { text: String::new(), revision: 1, history: vec![String::new()] });
+    Reply::json(200, json!({}))
+}
+
+fn env_op(esc: &mut Esc, method: &str, key: (String, String, String), rest: &[&str], r: &Req) -> Reply {
+    let full = format!("{}/{}/{}", key.0, key.1, key.2);
+    let not_found = || error(404, &format!("Environment '{full}' not found"));
+    match (method, rest) {
+        ("GET", []) => match esc.envs.get(&key) {
+            Some(env) => yaml_reply(env, env.text.clone()),
+            None => not_found(),
+        },
+        ("GET", ["decrypt"]) => match esc.envs.get(&key) {
+            Some(env) => yaml_reply(env, decrypt_text(&env.text)),
+            None => not_found(),
+        },
+        ("GET", ["versions", rev]) => match (esc.envs.get(&key), rev.parse::<usize>()) {
+            (Some(env), Ok(n)) if n >= 1 && n <= env.history.len() => yaml_reply(env, env.history[n - 1].clone()),
+            (Some(_), _) => error(404, &format!("revision {rev} not found")),
+            (None, _) => not_found(),
+        },
+        ("PATCH", []) => {
+            let Some(env) = esc.envs.get_mut(&key) else { return not_found() };
+            if let Some(tag) = r.header("etag").or(r.header("if-match")) {
+                if tag != env.etag() {
+                    return error(409, "Conflict: the environment has been modified since it was read");
+                }
+            }
+            let text = String::from_utf8_lossy(r.body).into_owned();
+            let mut doc: Value = match serde_yaml::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    let summary = format!(
+                        "invalid YAML: {}",
+                        e.location().map(|l| format!("line {}", l.line())).unwrap_or_default()
+                    );
+                    return Reply::json(
+                        400,
+                        json!({ "code": 400, "message": "invalid definition", "diagnostics": [{ "summary": summary }] }),
+                    );
+                }
+            };
+            if !matches!(doc, Value::Mapping(_) | Value::Null) {
+                return Reply::json(
+                    400,
+                    json!({ "code": 400, "message": "invalid definition", "diagnostics": [{ "summary": "the definition must be a mapping" }] }),
+                );
+            }
+            // Plaintext secrets are encrypted on save; a definition without
+            // any is stored as written, comments included.
+            let stored = if encrypt_tree(&mut doc) { serde_yaml::to_string(&doc).expect("serialises") } else { text };
+            env.revision += 1;
+            env.text = stored.clone();
+            env.history.push(stored);
+            Reply::json(200, json!({})).with_header("Pulumi-ESC-Revision", env.revision.to_string())
+        }
+        ("DELETE", []) => match esc.envs.remove(&key) {
+            Some(_) => Reply::json(200, json!({})),
+            None => not_found(),
+        },
+        ("POST", ["open"]) => {
+            let Some(env) = esc.envs.get(&key) else { return not_found() };
+            let props = evaluate(esc, &key.0, &decrypt_text(&env.text), 0);
+            esc.next_id += 1;
+            let id = format!("open-{}", esc.next_id);
+            esc.opened.insert(id.clone(), props);
+            Reply::json(200, json!({ "id": id }))
+        }
+        ("GET", ["open", id]) | ("GET", ["open", "", id]) => match esc.opened.get(*id) {
+            Some(props) => Reply::json(200, json!({ "properties": props })),
+            None => error(404, "open session not found"),
+        },
+        _ => error(404, "Not Found"),
+    }
+}
+
+/// Evaluates a (decrypted) definition into ESC's property shape: imports
+/// first, then this environment's `values`, `${path}` interpolation, secrets
+/// marked. Enough of ESC's evaluator for the fidelity check and the tests.
+fn evaluate(esc: &Esc, org: &str, text: &str, depth: usize) -> Json {
+    let doc: Value = serde_yaml::from_str(text).unwrap_or(Value::Null);
+    let mut merged = serde_json::Map::new();
+    if depth < 8 {
+        for imp in doc.get("imports").and_then(Value::as_sequence).into_iter().flatten() {
+            let Some(name) = imp.as_str() else { continue };
+            let (p, e) = name.split_once('/').unwrap_or(("default", name));
+            if let Some(env) = esc.envs.get(&(org.to_string(), p.to_string(), e.to_string())) {
+                if let Json::Object(m) = evaluate(esc, org, &decrypt_text(&env.text), depth + 1) {
+                    merged.extend(m);
+                }
+            }
+        }
+    }
+    let values = doc.get("values").cloned().unwrap_or(Value::Null);
+    if let Value::Mapping(m) = &values {
+        for (k, v) in m {
+            if let Some(k) = k.as_str() {
+                merged.insert(k.to_string(), prop(v, &values));
+            }
+        }
+    }
+    Json::Object(merged)
+}
+
+fn prop(v: &Value, root: &Value) -> Json {
+    let (value, secret) = match v {
+        Value::Mapping(m) if m.len() == 1 && m.contains_key("fn::secret") => {
+            (json!(m.get("fn::secret").and_then(Value::as_str).unwrap_or_default()), true)
+        }
+        Value::Mapping(m) => {
+            let inner: serde_json::Map<String, Json> =
+                m.iter().filter_map(|(k, x)| Some((k.as_str()?.to_string(), prop(x, root)))).collect();
+            (Json::Object(inner), false)
+        }
+        Value::Sequence(s) => (Json::Array(s.iter().map(|x| prop(x, root)).collect()), false),
+        Value::String(s) => return interpolate(s, root),
+        other => (serde_json::to_value(other).unwrap_or(Json::Null), false),
+    };
+    json!({ "value": value, "secret": secret, "trace": {} })
+}
+
+/// `${a.b}` references to other values; the result is secret if a
+/// referenced value is.
+fn interpolate(s: &str, root: &Value) -> Json {
+    let re = Regex::new(r"\$\{([A-Za-z0-9_.\-]+)\}").expect("static regex");
+    let mut secret = false;
+    let out = re.replace_all(s, |c: &regex::Captures| {
+        let mut cur = root;
+        for seg in c[1].split('.') {
+            cur = cur.get(seg).unwrap_or(&Value::Null);
+        }
+        match cur {
+            Value::Mapping(m) if m.contains_key("fn::secret") => {
+                secret = true;
+                m.get("fn::secret").and_then(Value::as_str).unwrap_or_default().to_string()
+            }
+            Value::String(x) => x.clone(),
+            other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        }
+    });
+    json!({ "value": out, "secret": secret, "trace": {} })
+}
+
+/// The runner's ID-token endpoint: `GET <url>&audience=…` with the request
+/// token as a bearer token → `{"value": jwt}`.
+fn github_oidc(esc: &mut Esc, r: &Req) -> Reply {
+    let ok = match (&esc.oidc_request_token, r.header("authorization").and_then(|a| a.strip_prefix("Bearer "))) {
+        (Some(want), Some(got)) => want == got,
+        _ => false,
+    };
+    if !ok {
+        return Reply::json(401, json!({ "message": "Bad credentials" }));
+    }
+    let aud = r.query_param("audience").unwrap_or_default();
+    let header = b64url(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let claims = b64url(json!({ "aud": aud, "iss": "https://token.actions.githubusercontent.com", "sub": "repo:ai-cherry/sophia:ref:refs/heads/main" }).to_string().as_bytes());
+    esc.next_id += 1;
+    let jwt = format!("{header}.{claims}.emu-signature-{}", esc.next_id);
+    esc.issued_id_tokens.insert(jwt.clone(), aud);
+    Reply::json(200, json!({ "value": jwt }))
+}
+
+fn b64url(b: &[u8]) -> String {
+    b64(b).trim_end_matches('=').replace('+', "-").replace('/', "_")
+}
+
+/// Pulumi's OAuth token exchange (`POST /api/oauth/token`).
+fn exchange(esc: &mut Esc, r: &Req) -> Reply {
+    let bad = |code: &str, desc: &str| Reply::json(400, json!({ "error": code, "error_description": desc }));
+    let Ok(v) = serde_json::from_slice::<Json>(r.body) else { return bad("invalid_request", "body is not JSON") };
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    if s("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
+        || s("subject_token_type") != "urn:ietf:params:oauth:token-type:id_token"
+    {
+        return bad("unsupported_grant_type", "unsupported grant or subject token type");
+    }
+    if s("requested_token_type") != "urn:pulumi:token-type:access_token:organization" {
+        return bad("invalid_request", "unsupported requested token type");
+    }
+    let audience = s("audience");
+    let Some(org) = audience.strip_prefix("urn:pulumi:org:") else { return bad("invalid_request", "invalid audience") };
+    match esc.issued_id_tokens.get(&s("subject_token")) {
+        Some(aud) if *aud == audience => {}
+        _ => return bad("invalid_grant", "the subject token is not valid for this audience"),
+    }
+    if !esc.oidc_orgs.contains(org) {
+        return bad("invalid_grant", "no OIDC issuer is registered for this organization");
+    }
+    esc.next_id += 1;
+    let token = format!("pul-oidc{:032x}", fnv(&format!("{org}{}", esc.next_id)) as u128 * 7919);
+    esc.tokens.insert(token.clone());
+    Reply::json(
+        200,
+        json!({ "access_token": token, "issued_token_type": "urn:pulumi:token-type:access_token:organization", "token_type": "Bearer", "expires_in": 7200, "scope": "", "refresh_token": "" }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decrypts_text_in_place() {
+        let c = encrypt("p@ss\"word");
+        let text = format!("# keep me\nvalues:\n  a:\n    fn::secret:\n      ciphertext: {c}\n  b: {{fn::secret: {{ciphertext: {c}}}}}\n");
+        let d = decrypt_text(&text);
+        assert!(d.starts_with("# keep me\n"));
+        let v: Value = serde_yaml::from_str(&d).unwrap();
+        assert_eq!(v["values"]["a"]["fn::secret"], Value::from("p@ss\"word"));
+        assert_eq!(v["values"]["b"]["fn::secret"], Value::from("p@ss\"word"));
+        assert!(!text.contains("p@ss"));
+    }
+}

@@ -1,0 +1,305 @@
+//! In-process emulators of the services secret-sync talks to, on
+//! 127.0.0.1: one HTTP server hosts them all, each under the paths its real
+//! API uses (so every client only needs its base URL pointed here). They are
+//! stateful, follow `shared/api-notes.md` (paths, status codes, error
+//! bodies, ETags, revisions), log every request for exact request counts, and
+//! take injected faults. Used by the tests and by `secret-sync demo`.
+
+pub mod esc;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+
+/// One request as the emulator saw it (no bodies or headers are kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub method: String,
+    pub path: String,
+}
+
+/// Something to do instead of (or after) answering normally.
+pub enum FaultKind {
+    /// Answer with this status and an error body.
+    Status { code: u16, retry_after: Option<u64> },
+    /// Wait this long before answering normally (a client timeout).
+    Delay(Duration),
+    /// Answer normally, then change the state (another writer's edit).
+    After(Box<dyn FnMut(&mut State) + Send>),
+}
+
+pub struct Fault {
+    pub method: &'static str,
+    /// The fault applies to paths containing this.
+    pub path_contains: String,
+    /// How many matching requests it affects.
+    pub times: usize,
+    pub kind: FaultKind,
+}
+
+/// The state of every emulated service.
+#[derive(Default)]
+pub struct State {
+    pub log: Vec<Logged>,
+    pub faults: Vec<Fault>,
+    pub esc: esc::Esc,
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, v: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: v.to_string().into_bytes(),
+        }
+    }
+
+    pub fn with_header(mut self, k: &str, v: impl Into<String>) -> Reply {
+        self.headers.push((k.to_string(), v.into()));
+        self
+    }
+}
+
+/// A request as the services see it.
+pub struct Req<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a hyper::HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl Req<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then(|| percent_decode(v))
+        })
+    }
+}
+
+impl Emulator {
+    /// Starts the server on 127.0.0.1 (a free port) in its own thread.
+    pub fn start() -> Emulator {
+        Emulator::start_on("127.0.0.1:0".parse().expect("valid address"))
+    }
+
+    pub fn start_on(addr: SocketAddr) -> Emulator {
+        let state = Arc::new(Mutex::new(State::default()));
+        let (tx_addr, rx_addr) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("emulator runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr).await.expect("emulator binds");
+                tx_addr.send(listener.local_addr().expect("bound address")).expect("address sent");
+                let mut stopped = stopped;
+                loop {
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            let st = st.clone();
+                            tokio::spawn(async move {
+                                let svc = hyper::service::service_fn(move |req| handle(st.clone(), req));
+                                let _ = hyper::server::conn::http1::Builder::new()
+                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                                    .await;
+                            });
+                        }
+                    }
+                }
+            });
+        });
+        let bound = rx_addr.recv().expect("emulator started");
+        Emulator { url: format!("http://{bound}"), state, stop: Some(stop), thread: Some(thread) }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn fault(&self, f: Fault) {
+        self.state().faults.push(f);
+    }
+
+    /// Requests whose method matches and whose path contains `path`.
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.state().log.iter().filter(|l| l.method == method && l.path.contains(path)).count()
+    }
+
+    pub fn clear_log(&self) {
+        self.state().log.clear();
+    }
+
+    pub fn log(&self) -> Vec<Logged> {
+        self.state().log.clone()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let headers = req.headers().clone();
+    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+
+    // Faults are decided under the lock, delays are served outside it.
+    let (fault, delay, after) = {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.log.push(Logged { method: method.clone(), path: path.clone() });
+        let idx = st.faults.iter().position(|f| f.times > 0 && f.method == method && path.contains(&f.path_contains));
+        match idx {
+            None => (None, None, None),
+            Some(i) => {
+                st.faults[i].times -= 1;
+                match &mut st.faults[i].kind {
+                    FaultKind::Status { code, retry_after } => (Some((*code, *retry_after)), None, None),
+                    FaultKind::Delay(d) => (None, Some(*d), None),
+                    FaultKind::After(_) => (None, None, Some(i)),
+                }
+            }
+        }
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    let reply = if let Some((code, retry_after)) = fault {
+        let mut r = fault_reply(&path, code);
+        if let Some(s) = retry_after {
+            r = r.with_header("Retry-After", s.to_string());
+        }
+        r
+    } else {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let r = Req { method: &method, path: &path, query: &query, headers: &headers, body: &body };
+        let reply = route(&mut st, &r);
+        if let Some(i) = after {
+            if let FaultKind::After(mut f) = std::mem::replace(&mut st.faults[i].kind, FaultKind::Delay(Duration::ZERO))
+            {
+                f(&mut st);
+                st.faults[i].kind = FaultKind::After(f);
+            }
+        }
+        reply
+    };
+    let mut resp = Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        resp = resp.header(k, v);
+    }
+    Ok(resp.body(Full::new(Bytes::from(reply.body))).expect("valid response"))
+}
+
+/// The error body each service uses for an injected status.
+fn fault_reply(path: &str, code: u16) -> Reply {
+    if path.starts_with("/api/") {
+        esc::error(code, "injected fault").with_header("X-Pulumi-Request-ID", "emu-fault")
+    } else {
+        Reply::json(code, serde_json::json!({ "error": "injected fault" }))
+    }
+}
+
+fn route(st: &mut State, r: &Req) -> Reply {
+    if let Some(reply) = esc::route(st, r) {
+        return reply;
+    }
+    Reply::json(404, serde_json::json!({ "code": 404, "message": "Not Found" }))
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (the emulators' ciphertexts and tokens).
+pub fn b64(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() { B64[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+        }
+    }
+    out
+}
+
+pub fn unb64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.trim_end_matches('=').bytes() {
+        let v = B64.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_round_trips() {
+        for s in ["", "a", "ab", "abc", "hello world!"] {
+            assert_eq!(super::unb64(&super::b64(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+        assert_eq!(super::b64(b"ab"), "YWI=");
+        assert_eq!(super::percent_decode("urn%3Apulumi%3Aorg%3Aacme"), "urn:pulumi:org:acme");
+    }
+}

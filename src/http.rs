@@ -1,0 +1,228 @@
+//! The one HTTP layer every client uses: per-request timeout, retries with
+//! exponential backoff and jitter on 408/429/5xx and timeouts (Retry-After
+//! honoured), request ids in errors, and redaction: a request or response
+//! body, a header value or a token never goes into an error or a log.
+
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+
+/// Retry and timeout settings. The defaults suit the real services; the
+/// `SECRET_SYNC_HTTP_*` variables tune them (tests use short ones).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub backoff_base: Duration,
+    /// Longest wait honoured from a `Retry-After` header.
+    pub max_retry_after: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            timeout: Duration::from_secs(30),
+            retries: 4,
+            backoff_base: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Policy {
+    /// Defaults, overridden by `SECRET_SYNC_HTTP_TIMEOUT_MS`,
+    /// `SECRET_SYNC_HTTP_RETRIES` and `SECRET_SYNC_HTTP_BACKOFF_MS`.
+    pub fn from_env() -> Policy {
+        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        let mut p = Policy::default();
+        if let Some(ms) = num("SECRET_SYNC_HTTP_TIMEOUT_MS") {
+            p.timeout = Duration::from_millis(ms.max(1));
+        }
+        if let Some(n) = num("SECRET_SYNC_HTTP_RETRIES") {
+            p.retries = n.min(10) as u32;
+        }
+        if let Some(ms) = num("SECRET_SYNC_HTTP_BACKOFF_MS") {
+            p.backoff_base = Duration::from_millis(ms);
+        }
+        p
+    }
+}
+
+/// What went wrong with a request, in words safe to show: the service, the
+/// operation, the status, the service's request id. Never a body or a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    pub policy: Policy,
+    /// Response headers that carry the service's request id.
+    request_id_headers: &'static [&'static str],
+}
+
+impl Http {
+    pub fn new(policy: Policy, request_id_headers: &'static [&'static str]) -> Http {
+        let client = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .user_agent(concat!("secret-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        Http { client, policy, request_id_headers }
+    }
+
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    /// Sends a request built by `make` (called again for each attempt),
+    /// retrying transient failures. `what` names the operation in errors
+    /// ("reading ESC environment acme/app/prod"). Any status is returned to
+    /// the caller once retries are done; only transport failures are errors.
+    pub async fn send(&self, what: &str, make: impl Fn() -> RequestBuilder) -> Result<Response, HttpError> {
+        let mut attempt = 0;
+        loop {
+            let result = make().send().await;
+            let retry_in = match &result {
+                Ok(r) if transient(r.status()) => Some(self.wait(attempt, retry_after(r))),
+                Ok(_) => None,
+                Err(e) if e.is_timeout() || e.is_connect() => Some(self.wait(attempt, None)),
+                Err(_) => None,
+            };
+            match (retry_in, attempt < self.policy.retries) {
+                (Some(wait), true) => {
+                    tracing::debug!(what, attempt, wait_ms = wait.as_millis() as u64, "transient failure; retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => {
+                    return result.map_err(|e| HttpError {
+                        status: None,
+                        message: format!("{what}: {}", transport_reason(&e)),
+                        request_id: None,
+                    })
+                }
+            }
+        }
+    }
+
+    /// An error for a response that is not what the caller wanted.
+    pub fn status_error(&self, what: &str, r: &Response, detail: &str) -> HttpError {
+        let status = r.status();
+        let detail = if detail.is_empty() { String::new() } else { format!(": {detail}") };
+        HttpError {
+            status: Some(status.as_u16()),
+            message: format!("{what}: HTTP {}{detail}", status.as_u16()),
+            request_id: self.request_id(r),
+        }
+    }
+
+    pub fn request_id(&self, r: &Response) -> Option<String> {
+        self.request_id_headers
+            .iter()
+            .find_map(|h| r.headers().get(*h))
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+            .map(str::to_string)
+    }
+
+    fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d.min(self.policy.max_retry_after);
+        }
+        let base = self.policy.backoff_base.saturating_mul(1 << attempt.min(10));
+        // Full jitter between half and the whole of the exponential step.
+        base / 2 + base.mul_f64(jitter() / 2.0)
+    }
+}
+
+fn transient(s: StatusCode) -> bool {
+    s == StatusCode::REQUEST_TIMEOUT || s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is treated as absent).
+fn retry_after(r: &Response) -> Option<Duration> {
+    let v = r.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A number in [0, 1) that differs between calls; enough for jitter.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A transport error in words, without the URL's query or anything the
+/// underlying library might add.
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_body() || e.is_decode() {
+        "the response could not be read".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+/// Appends a path to a base URL, tolerating a trailing slash on the base.
+pub fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// Percent-encodes one path segment or query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_and_encodes() {
+        assert_eq!(join("http://h/", "/api/x"), "http://h/api/x");
+        assert_eq!(encode("urn:pulumi:org:acme"), "urn%3Apulumi%3Aorg%3Aacme");
+    }
+
+    #[test]
+    fn backoff_grows_and_retry_after_wins() {
+        let h = Http::new(Policy { backoff_base: Duration::from_millis(100), ..Policy::default() }, &[]);
+        let w0 = h.wait(0, None);
+        let w3 = h.wait(3, None);
+        assert!(w0 >= Duration::from_millis(50) && w0 <= Duration::from_millis(100));
+        assert!(w3 >= Duration::from_millis(400) && w3 <= Duration::from_millis(800));
+        assert_eq!(h.wait(0, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(h.wait(0, Some(Duration::from_secs(999))), Duration::from_secs(60));
+    }
+}
