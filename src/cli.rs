@@ -30,6 +30,13 @@ pub enum Command {
     Sync(RunArgs),
     /// Run as the GitHub Action, reading `INPUT_*` variables (the container's default).
     Action,
+    /// Sync the bundled Sophia example against local emulators: no credentials, no network.
+    #[cfg(feature = "emulators")]
+    Demo {
+        /// `plan` to only show what would change.
+        #[arg(long, default_value = "sync", value_parser = ["plan", "sync"])]
+        mode: String,
+    },
     /// Check the manifest alone.
     CheckManifest {
         #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]

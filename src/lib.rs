@@ -8,6 +8,8 @@
 pub mod actions;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "emulators")]
+pub mod demo;
 pub mod diag;
 pub mod duration;
 #[cfg(feature = "emulators")]

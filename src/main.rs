@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             template(&manifest, environment.as_deref(), &output, style)
         }
         Some(Command::Action) => action(style),
+        #[cfg(feature = "emulators")]
+        Some(Command::Demo { mode }) => secret_sync::demo::run(if mode == "plan" { Mode::Plan } else { Mode::Sync }),
         None if style == Style::Actions => action(style),
         None => {
             use clap::CommandFactory;

@@ -94,13 +94,7 @@ fn render_full(r: &Report) -> String {
                 TargetStatus::Failed => "**failed**".into(),
                 TargetStatus::NotContacted => "not contacted".into(),
             };
-            let changes: Vec<String> = t
-                .changes
-                .iter()
-                .filter(|c| c.action != Action::Unchanged)
-                .map(|c| format!("{} `{}`", sign(c.action), c.key))
-                .collect();
-            let changes = if changes.is_empty() { "—".to_string() } else { changes.join("<br>") };
+            let changes = change_counts(&t.changes);
             let held = if t.held_back.is_empty() {
                 "—".to_string()
             } else {
@@ -118,28 +112,59 @@ fn render_full(r: &Report) -> String {
                 held
             );
         }
-        let mut notes = Vec::new();
+        // Identical messages (a kind this build cannot reach) are said once.
+        let mut notes: Vec<(String, Vec<&str>)> = Vec::new();
+        fn note<'a>(notes: &mut Vec<(String, Vec<&'a str>)>, id: &'a str, text: String) {
+            match notes.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, ids)) => ids.push(id),
+                None => notes.push((text, vec![id])),
+            }
+        }
         for t in &r.targets {
+            let id = t.id.as_str();
             if let Some(m) = &t.message {
-                notes.push(format!("- `{}`: {}", t.id, m));
+                note(&mut notes, id, m.clone());
             }
             match (t.revision_before, t.revision_after) {
-                (Some(b), Some(a)) => notes.push(format!("- `{}`: revision {b} → {a}", t.id)),
-                (None, Some(a)) => notes.push(format!("- `{}`: created at revision {a}", t.id)),
+                (Some(b), Some(a)) => note(&mut notes, id, format!("revision {b} → {a}")),
+                (None, Some(a)) => note(&mut notes, id, format!("created at revision {a}")),
                 _ => {}
             }
             if let Some(cmd) = &t.rollback {
-                notes.push(format!("- `{}`: to undo: `{cmd}`", t.id));
+                note(&mut notes, id, format!("to undo: `{cmd}`"));
             }
             for w in &t.warnings {
-                notes.push(format!("- ⚠️ `{}`: {}", t.id, w));
+                note(&mut notes, id, format!("⚠️ {w}"));
             }
         }
+        let notes: Vec<String> = notes
+            .into_iter()
+            .map(|(text, ids)| {
+                let ids: Vec<String> = ids.iter().map(|i| format!("`{i}`")).collect();
+                format!("- {}: {text}", ids.join(", "))
+            })
+            .collect();
         if !notes.is_empty() {
             s.push('\n');
             for n in notes {
                 let _ = writeln!(s, "{n}");
             }
+        }
+        for t in r.targets.iter().filter(|t| t.changes.iter().any(|c| c.action != Action::Unchanged)) {
+            let list: Vec<String> = t
+                .changes
+                .iter()
+                .filter(|c| c.action != Action::Unchanged)
+                .map(|c| format!("{} `{}`", sign(c.action), c.key))
+                .collect();
+            let verb = if t.status == TargetStatus::Synced { "written" } else { "planned" };
+            let _ = writeln!(
+                s,
+                "\n<details><summary><code>{}</code>: {} change(s) {verb}</summary>\n\n{}\n</details>",
+                t.id,
+                list.len(),
+                list.join("<br>\n")
+            );
         }
         s.push('\n');
     }
@@ -149,6 +174,22 @@ fn render_full(r: &Report) -> String {
         r.tool.version, r.report_version
     );
     s
+}
+
+/// `+3 ~1 −0`, or `—` when nothing changes.
+fn change_counts(changes: &[crate::targets::Change]) -> String {
+    let n = |a| changes.iter().filter(|c| c.action == a).count();
+    let (c, u, d) = (n(Action::Create), n(Action::Update), n(Action::Delete));
+    if c + u + d == 0 {
+        return if changes.is_empty() { "—".into() } else { format!("{} unchanged", changes.len()) };
+    }
+    let mut parts = Vec::new();
+    for (count, sign) in [(c, "+"), (u, "~"), (d, "−")] {
+        if count > 0 {
+            parts.push(format!("{sign}{count}"));
+        }
+    }
+    parts.join(" ")
 }
 
 fn sign(a: Action) -> &'static str {

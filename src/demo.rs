@@ -1,0 +1,70 @@
+//! `secret-sync demo`: the whole product on the bundled Sophia example, with
+//! no credentials and no network. It starts the same in-process emulators
+//! the tests use on 127.0.0.1, seeds the ESC production environment the way
+//! a team would have it (imports, hand-written values, a stale key), and runs
+//! a real sync against them, printing the job summary a run would write.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+use crate::config::{Config, FailOn, Mode, Style, TargetSettings};
+use crate::emulators::{esc::encrypt, Emulator};
+
+const MANIFEST: &str = include_str!("../examples/sophia/secret-sync.yml");
+const SECRETS: &str = include_str!("../examples/sophia/secrets.env");
+const TOKEN: &str = "pul-demo-token-for-the-local-emulator";
+
+pub fn run(mode: Mode) -> i32 {
+    let emu = Emulator::start();
+    {
+        let mut st = emu.state();
+        st.esc.tokens.insert(TOKEN.into());
+        st.esc.seed(
+            "ai-cherry/sophia/base",
+            "values:\n  region: us-east-1\n  observability:\n    sampleRate: 0.25\n",
+        );
+        st.esc.seed(
+            "ai-cherry/sophia/production",
+            &format!(
+                "imports:\n  - sophia/base\nvalues:\n  featureFlags:\n    newOnboarding: true\n  openai:\n    apiKey:\n      fn::secret:\n        ciphertext: {}\n  environmentVariables:\n    REGION: ${{region}}\n",
+                encrypt("sk-proj-an-old-key-that-was-rotated-000000")
+            ),
+        );
+    }
+    // The example is written out under its repository path, so the report
+    // points at `examples/sophia/secret-sync.yml:LINE` as it would in CI.
+    let dir = std::env::temp_dir().join(format!("secret-sync-demo-{}", std::process::id()));
+    let manifest = PathBuf::from("examples/sophia/secret-sync.yml");
+    let secrets = PathBuf::from("examples/sophia/secrets.env");
+    if let Err(e) = std::fs::create_dir_all(dir.join("examples/sophia"))
+        .and_then(|()| std::fs::write(dir.join(&manifest), MANIFEST))
+        .and_then(|()| std::fs::write(dir.join(&secrets), SECRETS))
+        .and_then(|()| std::env::set_current_dir(&dir))
+    {
+        return crate::run::usage_error(Style::Terminal, &format!("cannot write the demo files: {}", crate::util::io_reason(&e)));
+    }
+    eprintln!("demo: emulated Pulumi ESC on {} (nothing leaves this machine)\n", emu.url);
+    let cfg = Config {
+        mode,
+        manifest,
+        environment: Some("production".into()),
+        secrets_json: None,
+        secrets_files: vec![secrets],
+        fail_on: FailOn::Error,
+        report_path: None,
+        style: Style::Terminal,
+        summary_path: None,
+        output_path: None,
+        targets: TargetSettings {
+            esc_token: Some(SecretString::from(TOKEN)),
+            esc_api_url: Some(emu.url.clone()),
+            prune: false,
+            max_deletes: crate::config::DEFAULT_MAX_DELETES,
+        },
+    };
+    let code = crate::run::run(&cfg);
+    let _ = std::env::set_current_dir(std::env::temp_dir());
+    let _ = std::fs::remove_dir_all(&dir);
+    code
+}
