@@ -31,6 +31,20 @@ pub enum Command {
     /// Run as the GitHub Action, reading `INPUT_*` variables (the container's default).
     Action,
     /// Sync the bundled Sophia example against local emulators: no credentials, no network.
+    /// Serve the emulators on 127.0.0.1 until stdin closes (for the SDK fidelity check).
+    #[cfg(feature = "emulators")]
+    #[command(hide = true)]
+    Emulate {
+        /// Port to listen on (0 = any free port; the URL is printed).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Accepted Pulumi access token.
+        #[arg(long)]
+        esc_token: String,
+        /// ESC environments (`org/project/env`) to create empty.
+        #[arg(long)]
+        esc_env: Vec<String>,
+    },
     #[cfg(feature = "emulators")]
     Demo {
         /// `plan` to only show what would change.

@@ -20,10 +20,7 @@ pub fn run(mode: Mode) -> i32 {
     {
         let mut st = emu.state();
         st.esc.tokens.insert(TOKEN.into());
-        st.esc.seed(
-            "ai-cherry/sophia/base",
-            "values:\n  region: us-east-1\n  observability:\n    sampleRate: 0.25\n",
-        );
+        st.esc.seed("ai-cherry/sophia/base", "values:\n  region: us-east-1\n  observability:\n    sampleRate: 0.25\n");
         st.esc.seed(
             "ai-cherry/sophia/production",
             &format!(
@@ -42,7 +39,10 @@ pub fn run(mode: Mode) -> i32 {
         .and_then(|()| std::fs::write(dir.join(&secrets), SECRETS))
         .and_then(|()| std::env::set_current_dir(&dir))
     {
-        return crate::run::usage_error(Style::Terminal, &format!("cannot write the demo files: {}", crate::util::io_reason(&e)));
+        return crate::run::usage_error(
+            Style::Terminal,
+            &format!("cannot write the demo files: {}", crate::util::io_reason(&e)),
+        );
     }
     eprintln!("demo: emulated Pulumi ESC on {} (nothing leaves this machine)\n", emu.url);
     let cfg = Config {

@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         }
         Some(Command::Action) => action(style),
         #[cfg(feature = "emulators")]
+        Some(Command::Emulate { port, esc_token, esc_env }) => emulate(port, esc_token, &esc_env),
+        #[cfg(feature = "emulators")]
         Some(Command::Demo { mode }) => secret_sync::demo::run(if mode == "plan" { Mode::Plan } else { Mode::Sync }),
         None if style == Style::Actions => action(style),
         None => {
@@ -36,6 +38,24 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// Serves the emulators until standard input closes.
+#[cfg(feature = "emulators")]
+fn emulate(port: u16, token: String, envs: &[String]) -> i32 {
+    let emu = secret_sync::emulators::Emulator::start_on(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    {
+        let mut st = emu.state();
+        st.esc.tokens.insert(token);
+        for e in envs {
+            st.esc.seed(e, "");
+        }
+    }
+    println!("{}", emu.url);
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    exit::OK
 }
 
 fn action(style: Style) -> i32 {

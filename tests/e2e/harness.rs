@@ -12,6 +12,15 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every service's base URL points at a closed local port unless a test
+/// points it at an emulator: no test can reach a public host.
+pub const OFFLINE: [(&str, &str); 4] = [
+    ("PULUMI_BACKEND_URL", "http://127.0.0.1:9"),
+    ("FLY_API_BASE_URL", "http://127.0.0.1:9"),
+    ("FLY_FLAPS_BASE_URL", "http://127.0.0.1:9"),
+    ("GITHUB_API_URL", "http://127.0.0.1:9"),
+];
+
 /// A fixed time so reports are reproducible.
 pub const NOW: &str = "1795434000";
 
@@ -118,7 +127,8 @@ impl Workspace {
             .env("GITHUB_EVENT_NAME", "workflow_dispatch")
             .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
             .env("GITHUB_REF", "refs/heads/main")
-            .env("SECRET_SYNC_NOW", NOW);
+            .env("SECRET_SYNC_NOW", NOW)
+            .envs(OFFLINE);
         for (k, v) in &all {
             cmd.env(format!("INPUT_{}", k.to_uppercase().replace(' ', "_")), v);
         }
@@ -155,6 +165,7 @@ pub fn cli(args: &[&str], cwd: &Path) -> Output {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SECRET_SYNC_NOW", NOW)
+        .envs(OFFLINE)
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -8,4 +8,5 @@ mod action;
 mod canary;
 mod cli;
 mod corpus;
+mod esc;
 mod schema;

@@ -244,6 +244,7 @@ impl Api<'_> {
             403 => "the token has no access to this environment",
             404 => "not found",
             429 => "rate-limited by Pulumi Cloud (retries exhausted)",
+            500..=599 => "Pulumi Cloud returned a server error (retries exhausted)",
             _ => "",
         };
         self.ctx.http.status_error(what, r, hint)
