@@ -5,7 +5,7 @@ RUN apk add --no-cache musl-dev
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-RUN cargo build --release --locked && cp target/release/secret-sync /secret-sync
+RUN cargo build --release --locked --no-default-features && cp target/release/secret-sync /secret-sync
 
 # Final image: nothing but the binary. No shell, no USER (the runner mounts the
 # workspace owned by root and expects container actions to run as root).
