@@ -205,3 +205,46 @@ fn sign(a: Action) -> &'static str {
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FailOn, Mode};
+    use crate::report::{Counts, Outcome, Report, Tool, REPORT_VERSION};
+    use crate::validate::{Finding, Kind};
+
+    #[test]
+    fn summary_is_cut_below_the_limit_with_a_note() {
+        let finding = |i: usize| Finding {
+            severity: Severity::Warning,
+            kind: Kind::Undeclared,
+            secret: format!("SECRET_{i}"),
+            message: "x".repeat(200),
+            line: None,
+            col: None,
+        };
+        let report = Report {
+            report_version: REPORT_VERSION,
+            tool: Tool::default(),
+            generated_at: String::new(),
+            run: None,
+            mode: Mode::Validate,
+            environment: "production".into(),
+            manifest: "m.yml".into(),
+            outcome: Outcome { status: Status::Ok, exit_code: 0, fail_on: FailOn::Error, message: "ok".into() },
+            counts: Counts::default(),
+            manifest_errors: Vec::new(),
+            findings: (0..2000).map(finding).collect(),
+            secrets: Vec::new(),
+            targets: Vec::new(),
+        };
+        let full = render(&report, usize::MAX);
+        assert!(full.len() > 100_000);
+        let cut = render(&report, 100_000);
+        assert!(cut.len() <= 100_000);
+        assert!(cut.ends_with("The JSON report has everything.\n"));
+        let body = &cut[..cut.find("\n\n> **Summary cut").unwrap()];
+        assert!(full.starts_with(body), "the cut summary is a prefix of the full one");
+        assert_eq!(render(&report, SUMMARY_LIMIT), full, "a summary under 1 MiB is not cut");
+    }
+}

@@ -202,3 +202,50 @@ fn no_value_appears_in_any_mode_or_error_path() {
         assert!(report.contains(kind), "no {kind} finding");
     }
 }
+
+/// The same search over runs that reach Pulumi ESC (the emulator): a plan, a
+/// sync, a rejected write and a rejected token. The token is a canary too.
+#[test]
+fn no_value_or_token_appears_through_the_esc_paths() {
+    use secret_sync::emulators::{Emulator, Fault, FaultKind};
+    let mut c = canaries();
+    let token = format!("pul-CANARYtoken{}", random_hex(24));
+    c.needles.push(token.clone());
+    c.needles.push(base64(token.as_bytes()));
+    let json = json_of(&c.values);
+    let emu = Emulator::start();
+    emu.state().esc.tokens.insert(token.clone());
+    emu.state().esc.seed("acme/app/production", "values:\n  region: eu-west-1\n");
+    let ws = Workspace::new();
+    ws.manifest_text(MANIFEST);
+    let env = [("SECRET_SYNC_HTTP_BACKOFF_MS", "1"), ("SECRET_SYNC_HTTP_RETRIES", "1")];
+    let run = |mode: &str, tok: &str| {
+        ws.action(
+            &[
+                ("mode", mode),
+                ("environment", "production"),
+                ("secrets", &json),
+                ("fail-on", "never"),
+                ("esc-api-url", &emu.url),
+                ("esc-token", tok),
+            ],
+            &env,
+        )
+    };
+    let mut runs = vec![("plan", run("plan", &token))];
+    emu.fault(Fault {
+        method: "PATCH",
+        path_contains: "acme/".into(),
+        times: 1,
+        kind: FaultKind::Status { code: 400, retry_after: None },
+    });
+    runs.push(("rejected write", run("sync", &token)));
+    runs.push(("sync", run("sync", &token)));
+    assert_eq!(emu.count("PATCH", "acme/app/production"), 2, "the second sync did not write");
+    runs.push(("rejected token", run("sync", &format!("pul-CANARYother{}", random_hex(20)))));
+    assert!(runs[1].1.summary.contains("HTTP 400"), "{}", runs[1].1.summary);
+    for (label, out) in &runs {
+        assert_clean(label, out, &c);
+    }
+    assert!(runs[0].1.mask_lines().iter().any(|l| l.contains(&token)), "the token was not masked");
+}
