@@ -120,12 +120,6 @@ impl Context {
     }
 }
 
-/// Kinds whose client exists in this build. Targets of other kinds are listed
-/// in the report as not contacted.
-pub fn supported(kind: TargetKind) -> bool {
-    kind == TargetKind::Esc
-}
-
 /// How many targets are read and written at once.
 const CONCURRENCY: usize = 4;
 

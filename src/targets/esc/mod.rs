@@ -13,7 +13,7 @@ pub mod definition;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{Action, Context, Desired, Outcome};
+use super::{Context, Desired, Outcome};
 use crate::http::{encode, join, HttpError};
 use crate::manifest::TargetSpec;
 use crate::report::TargetStatus;
@@ -253,9 +253,4 @@ impl Api<'_> {
 
 fn header(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-/// Counts of a plan's changes, for the report.
-pub fn count(changes: &[super::Change], a: Action) -> usize {
-    changes.iter().filter(|c| c.action == a).count()
 }
