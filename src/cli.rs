@@ -89,6 +89,9 @@ pub struct RunArgs {
     /// Pulumi Cloud API URL.
     #[arg(long, env = "PULUMI_BACKEND_URL", hide_env_values = true)]
     pub esc_api_url: Option<String>,
+    /// Fly apps processed at once.
+    #[arg(long, default_value_t = crate::config::DEFAULT_FLY_CONCURRENCY)]
+    pub fly_concurrency: usize,
     /// Delete keys this manifest owns but no longer routes.
     #[arg(long)]
     pub prune: bool,
@@ -114,6 +117,8 @@ impl RunArgs {
                 // Tokens never come from flags (they would show in `ps`).
                 esc_token: std::env::var("PULUMI_ACCESS_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 esc_api_url: self.esc_api_url,
+                fly_token: std::env::var("FLY_API_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+                fly_concurrency: self.fly_concurrency,
                 prune: self.prune,
                 max_deletes: self.max_deletes,
             },

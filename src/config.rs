@@ -118,6 +118,10 @@ pub struct TargetSettings {
     pub esc_token: Option<SecretString>,
     /// Pulumi Cloud API base URL (`PULUMI_BACKEND_URL`, else the public API).
     pub esc_api_url: Option<String>,
+    /// Fly.io API token (org or deploy token).
+    pub fly_token: Option<SecretString>,
+    /// Fly apps processed at once.
+    pub fly_concurrency: usize,
     /// Delete keys this manifest owns but no longer routes.
     pub prune: bool,
     /// Most deletions allowed per target and run.
@@ -125,6 +129,7 @@ pub struct TargetSettings {
 }
 
 pub const DEFAULT_MAX_DELETES: usize = 10;
+pub const DEFAULT_FLY_CONCURRENCY: usize = 4;
 
 /// The action's inputs as the runner passes them (`INPUT_*`), read with envy.
 /// Every field is optional here: defaults come from action.yml, and an empty
@@ -143,6 +148,10 @@ pub struct ActionInputs {
     pub esc_token: Option<SecretString>,
     #[serde(rename = "esc-api-url")]
     pub esc_api_url: Option<String>,
+    #[serde(rename = "fly-token")]
+    pub fly_token: Option<SecretString>,
+    #[serde(rename = "fly-concurrency")]
+    pub fly_concurrency: Option<String>,
     pub prune: Option<String>,
     #[serde(rename = "max-deletes")]
     pub max_deletes: Option<String>,
@@ -183,8 +192,18 @@ impl ActionInputs {
                 n.parse::<usize>().map_err(|_| format!("input `max-deletes` must be a whole number; got `{n}`"))?
             }
         };
+        let fly_concurrency = match set(self.fly_concurrency) {
+            None => DEFAULT_FLY_CONCURRENCY,
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=32).contains(n))
+                .ok_or_else(|| format!("input `fly-concurrency` must be a whole number from 1 to 32; got `{n}`"))?,
+        };
         let targets = TargetSettings {
             esc_token: self.esc_token.filter(|s| !s.expose_secret().trim().is_empty()),
+            fly_token: self.fly_token.filter(|s| !s.expose_secret().trim().is_empty()),
+            fly_concurrency,
             esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
             prune: boolean("prune", self.prune)?,
             max_deletes,

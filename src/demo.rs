@@ -14,6 +14,7 @@ use crate::emulators::{esc::encrypt, Emulator};
 const MANIFEST: &str = include_str!("../examples/sophia/secret-sync.yml");
 const SECRETS: &str = include_str!("../examples/sophia/secrets.env");
 const TOKEN: &str = "pul-demo-token-for-the-local-emulator";
+const FLY_TOKEN: &str = "fm2_demo-macaroon-for-the-local-emulator";
 
 pub fn run(mode: Mode) -> i32 {
     let emu = Emulator::start();
@@ -28,6 +29,18 @@ pub fn run(mode: Mode) -> i32 {
                 encrypt("sk-proj-an-old-key-that-was-rotated-000000")
             ),
         );
+        // Every Fly app of the example, with two machines each, one key set
+        // by hand long ago and one the manifest does not know.
+        st.fly.tokens.insert(FLY_TOKEN.into());
+        if let Ok(m) = crate::manifest::parse(MANIFEST.as_bytes(), "demo") {
+            for t in &m.targets {
+                if let crate::manifest::TargetSpec::Fly { app, .. } = &t.spec {
+                    st.fly.add_app(app, 2);
+                    st.fly.set(app, "SENTRY_DSN", "https://old@o0.ingest.sentry.io/1");
+                    st.fly.set(app, "FLY_POSTGRES_PRIMARY", "set-by-fly-postgres-attach");
+                }
+            }
+        }
     }
     // The example is written out under its repository path, so the report
     // points at `examples/sophia/secret-sync.yml:LINE` as it would in CI.
@@ -44,7 +57,9 @@ pub fn run(mode: Mode) -> i32 {
             &format!("cannot write the demo files: {}", crate::util::io_reason(&e)),
         );
     }
-    eprintln!("demo: emulated Pulumi ESC on {} (nothing leaves this machine)\n", emu.url);
+    eprintln!("demo: emulated Pulumi ESC and Fly.io on {} (nothing leaves this machine)\n", emu.url);
+    std::env::set_var("FLY_API_BASE_URL", &emu.url);
+    std::env::set_var("FLY_FLAPS_BASE_URL", &emu.url);
     let cfg = Config {
         mode,
         manifest,
@@ -59,6 +74,8 @@ pub fn run(mode: Mode) -> i32 {
         targets: TargetSettings {
             esc_token: Some(SecretString::from(TOKEN)),
             esc_api_url: Some(emu.url.clone()),
+            fly_token: Some(SecretString::from(FLY_TOKEN)),
+            fly_concurrency: crate::config::DEFAULT_FLY_CONCURRENCY,
             prune: false,
             max_deletes: crate::config::DEFAULT_MAX_DELETES,
         },

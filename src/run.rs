@@ -55,7 +55,7 @@ pub fn run(cfg: &Config) -> i32 {
         for line in vals.mask_lines() {
             println!("{line}");
         }
-        for t in cfg.targets.esc_token.iter() {
+        for t in cfg.targets.esc_token.iter().chain(cfg.targets.fly_token.iter()) {
             for line in actions::mask_lines(t) {
                 println!("{line}");
             }
@@ -117,7 +117,7 @@ pub fn run(cfg: &Config) -> i32 {
             .map(|d| (d, targets::Outcome { status: Some(TargetStatus::NotContacted), ..targets::Outcome::default() }))
             .collect()
     } else {
-        let ctx = context(cfg, failing > 0);
+        let ctx = context(cfg, &m, failing > 0);
         runtime().block_on(targets::run_all(Arc::new(ctx), desired))
     };
     let mut target_reports = Vec::new();
@@ -222,7 +222,7 @@ pub fn run(cfg: &Config) -> i32 {
 
 /// The settings targets share, from the configuration and the runner's
 /// environment.
-fn context(cfg: &Config, hold_writes: bool) -> targets::Context {
+fn context(cfg: &Config, m: &Manifest, hold_writes: bool) -> targets::Context {
     use crate::targets::esc::auth::{Auth, Source};
     let t = &cfg.targets;
     let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
@@ -254,8 +254,26 @@ fn context(cfg: &Config, hold_writes: bool) -> targets::Context {
         prune: t.prune,
         max_deletes: t.max_deletes,
         esc: targets::esc::Settings { base_url: esc_base.clone(), auth: Auth::new(source, esc_base, Box::new(mask)) },
+        fly: targets::fly::Settings {
+            api_url: env_or("FLY_API_BASE_URL", targets::fly::DEFAULT_API),
+            flaps_url: env_or("FLY_FLAPS_BASE_URL", targets::fly::DEFAULT_FLAPS),
+            token: t.fly_token.clone(),
+            owned_keys: m
+                .secrets
+                .iter()
+                .flat_map(|s| s.routes.iter())
+                .filter(|r| r.kind == crate::manifest::TargetKind::Fly)
+                .map(|r| r.key.clone())
+                .collect(),
+        },
+        fly_concurrency: t.fly_concurrency,
         hold_writes,
     }
+}
+
+/// A base URL from the variable the official tool reads, else its default.
+fn env_or(var: &str, default: &str) -> String {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string())
 }
 
 fn runtime() -> tokio::runtime::Runtime {

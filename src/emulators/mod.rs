@@ -6,6 +6,7 @@
 //! take injected faults. Used by the tests and by `secret-sync demo`.
 
 pub mod esc;
+pub mod fly;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,11 +35,31 @@ pub enum FaultKind {
 
 pub struct Fault {
     pub method: &'static str,
-    /// The fault applies to paths containing this.
+    /// The fault applies to paths containing this (or equal to it, with `exact`).
     pub path_contains: String,
+    pub exact: bool,
     /// How many matching requests it affects.
     pub times: usize,
     pub kind: FaultKind,
+}
+
+impl Fault {
+    /// A fault on requests whose path contains `path`.
+    pub fn on(method: &'static str, path: impl Into<String>, times: usize, kind: FaultKind) -> Fault {
+        Fault { method, path_contains: path.into(), exact: false, times, kind }
+    }
+
+    /// Only requests whose path is exactly the given one.
+    pub fn exact(mut self) -> Fault {
+        self.exact = true;
+        self
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.times > 0
+            && self.method == method
+            && if self.exact { path == self.path_contains } else { path.contains(&self.path_contains) }
+    }
 }
 
 /// The state of every emulated service.
@@ -47,6 +68,7 @@ pub struct State {
     pub log: Vec<Logged>,
     pub faults: Vec<Fault>,
     pub esc: esc::Esc,
+    pub fly: fly::Fly,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -151,6 +173,11 @@ impl Emulator {
         self.state().log.iter().filter(|l| l.method == method && l.path.contains(path)).count()
     }
 
+    /// Requests with exactly this method and path.
+    pub fn count_exact(&self, method: &str, path: &str) -> usize {
+        self.state().log.iter().filter(|l| l.method == method && l.path == path).count()
+    }
+
     pub fn clear_log(&self) {
         self.state().log.clear();
     }
@@ -185,7 +212,7 @@ async fn handle(
     let (fault, delay, after) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.log.push(Logged { method: method.clone(), path: path.clone() });
-        let idx = st.faults.iter().position(|f| f.times > 0 && f.method == method && path.contains(&f.path_contains));
+        let idx = st.faults.iter().position(|f| f.matches(&method, &path));
         match idx {
             None => (None, None, None),
             Some(i) => {
@@ -231,6 +258,10 @@ async fn handle(
 fn fault_reply(path: &str, code: u16) -> Reply {
     if path.starts_with("/api/") {
         esc::error(code, "injected fault").with_header("X-Pulumi-Request-ID", "emu-fault")
+    } else if path == "/graphql" {
+        Reply::json(code, serde_json::json!({ "errors": [{ "message": "injected fault" }] }))
+    } else if path.starts_with("/v1/") {
+        Reply::json(code, serde_json::json!({ "error": "injected fault" })).with_header("fly-request-id", "emu-fault")
     } else {
         Reply::json(code, serde_json::json!({ "error": "injected fault" }))
     }
@@ -238,6 +269,9 @@ fn fault_reply(path: &str, code: u16) -> Reply {
 
 fn route(st: &mut State, r: &Req) -> Reply {
     if let Some(reply) = esc::route(st, r) {
+        return reply;
+    }
+    if let Some(reply) = fly::route(st, r) {
         return reply;
     }
     Reply::json(404, serde_json::json!({ "code": 404, "message": "Not Found" }))

@@ -8,6 +8,7 @@
 //! manifest model.
 
 pub mod esc;
+pub mod fly;
 
 use std::sync::Arc;
 
@@ -110,6 +111,9 @@ pub struct Context {
     pub prune: bool,
     pub max_deletes: usize,
     pub esc: esc::Settings,
+    pub fly: fly::Settings,
+    /// Fly apps processed at once.
+    pub fly_concurrency: usize,
     /// Write nothing (validation failed): plan only.
     pub hold_writes: bool,
 }
@@ -120,16 +124,18 @@ impl Context {
     }
 }
 
-/// How many targets are read and written at once.
+/// How many ESC environments (and GitHub targets) are handled at once.
 const CONCURRENCY: usize = 4;
 
-/// Plans (and in `sync`, applies) every target, a few at a time. One
-/// target's failure is its own outcome; the others carry on.
+/// Plans (and in `sync`, applies) every target, a bounded number of each kind
+/// at a time. One target's failure is its own outcome; the others carry on.
 pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, Outcome)> {
-    let sem = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let fly = Arc::new(tokio::sync::Semaphore::new(ctx.fly_concurrency.max(1)));
+    let other = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut set = tokio::task::JoinSet::new();
     for (i, d) in desired.into_iter().enumerate() {
-        let (ctx, sem) = (ctx.clone(), sem.clone());
+        let sem = if d.target.kind == TargetKind::Fly { fly.clone() } else { other.clone() };
+        let ctx = ctx.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
             let outcome = run_one(&ctx, &d).await;
@@ -152,6 +158,7 @@ pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, 
 async fn run_one(ctx: &Context, d: &Desired) -> Outcome {
     match d.target.kind {
         TargetKind::Esc => esc::run(ctx, d).await,
+        TargetKind::Fly => fly::run(ctx, d).await,
         kind => Outcome {
             status: Some(TargetStatus::NotContacted),
             message: Some(format!(

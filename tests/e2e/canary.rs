@@ -233,12 +233,7 @@ fn no_value_or_token_appears_through_the_esc_paths() {
         )
     };
     let mut runs = vec![("plan", run("plan", &token))];
-    emu.fault(Fault {
-        method: "PATCH",
-        path_contains: "acme/".into(),
-        times: 1,
-        kind: FaultKind::Status { code: 400, retry_after: None },
-    });
+    emu.fault(Fault::on("PATCH", "acme/", 1, FaultKind::Status { code: 400, retry_after: None }));
     runs.push(("rejected write", run("sync", &token)));
     runs.push(("sync", run("sync", &token)));
     assert_eq!(emu.count("PATCH", "acme/app/production"), 2, "the second sync did not write");

@@ -169,16 +169,16 @@ fn a_concurrent_edit_is_retried_without_losing_it() {
     let emu = emulator();
     let ws = workspace();
     // Right after secret-sync reads `app`, someone else saves it.
-    emu.fault(Fault {
-        method: "GET",
-        path_contains: format!("{APP}/decrypt"),
-        times: 1,
-        kind: FaultKind::After(Box::new(|st| {
+    emu.fault(Fault::on(
+        "GET",
+        format!("{APP}/decrypt"),
+        1,
+        FaultKind::After(Box::new(|st| {
             let env = st.esc.envs.get_mut(&("acme".into(), "app".into(), "production".into())).unwrap();
             env.text = env.text.replace("beta: true", "beta: true\n    addedByColleague: yes");
             env.revision += 1;
         })),
-    });
+    ));
     let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), (2, 2));
@@ -191,24 +191,9 @@ fn a_concurrent_edit_is_retried_without_losing_it() {
 fn faults_are_reported_per_environment() {
     let emu = emulator();
     let ws = workspace();
-    emu.fault(Fault {
-        method: "GET",
-        path_contains: APP.into(),
-        times: 1,
-        kind: FaultKind::Status { code: 429, retry_after: Some(1) },
-    });
-    emu.fault(Fault {
-        method: "GET",
-        path_contains: WORKER.into(),
-        times: 99,
-        kind: FaultKind::Status { code: 500, retry_after: None },
-    });
-    emu.fault(Fault {
-        method: "GET",
-        path_contains: BILLING.into(),
-        times: 99,
-        kind: FaultKind::Delay(std::time::Duration::from_millis(1500)),
-    });
+    emu.fault(Fault::on("GET", APP, 1, FaultKind::Status { code: 429, retry_after: Some(1) }));
+    emu.fault(Fault::on("GET", WORKER, 99, FaultKind::Status { code: 500, retry_after: None }));
+    emu.fault(Fault::on("GET", BILLING, 99, FaultKind::Delay(std::time::Duration::from_millis(1500))));
     let started = std::time::Instant::now();
     let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
     assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After was not honoured");
