@@ -51,7 +51,7 @@ fn sophia_example_with_missing_and_malformed_values() {
     let ws = Workspace::new();
     ws.manifest_from(&repo().join("examples/sophia/secret-sync.yml"));
     let json = std::fs::read_to_string(repo().join("examples/sophia/secrets-broken.json")).unwrap();
-    let out = ws.action(&[("environment", "production"), ("secrets", &json), ("mode", "plan")], &[]);
+    let out = ws.action(&[("environment", "production"), ("secrets", &json), ("mode", "validate")], &[]);
     assert_eq!(out.code, 2, "stderr: {}", out.stderr);
     let report = out.report_json();
     let kinds: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
