@@ -157,7 +157,7 @@ fn render_full(r: &Report) -> String {
                 .filter(|c| c.action != Action::Unchanged)
                 .map(|c| format!("{} `{}`", sign(c.action), c.key))
                 .collect();
-            let verb = if t.status == TargetStatus::Synced { "written" } else { "planned" };
+            let verb = if t.written { "written" } else { "planned" };
             let _ = writeln!(
                 s,
                 "\n<details><summary><code>{}</code>: {} change(s) {verb}</summary>\n\n{}\n</details>",

@@ -181,6 +181,8 @@ pub struct TargetReport {
     /// Routed keys left untouched because their value is missing or invalid.
     pub held_back: Vec<String>,
     pub changes: Vec<Change>,
+    /// The changes were written (`sync`), even if a later step failed.
+    pub written: bool,
     /// ESC: the revision read, and the one written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision_before: Option<u64>,

@@ -154,6 +154,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
             return out;
         }
     };
+    out.written = true;
     out.warnings.clear();
     if *deploy == Deploy::Stage {
         out.status = Some(TargetStatus::Synced);

@@ -90,6 +90,8 @@ pub struct Change {
 pub struct Outcome {
     pub status: Option<TargetStatus>,
     pub changes: Vec<Change>,
+    /// The changes were written (even if a later step, such as a restart, failed).
+    pub written: bool,
     pub revision_before: Option<u64>,
     pub revision_after: Option<u64>,
     /// A command that undoes this run's write.

@@ -125,7 +125,7 @@ impl Workspace {
             .env("GITHUB_RUN_ID", "4242")
             .env("GITHUB_RUN_ATTEMPT", "1")
             .env("GITHUB_EVENT_NAME", "workflow_dispatch")
-            .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+            .env("GITHUB_SHA", "f1e2d3c4b5a69788796a5b4c3d2e1f0011223344")
             .env("GITHUB_REF", "refs/heads/main")
             .env("SECRET_SYNC_NOW", NOW)
             .envs(OFFLINE);

@@ -9,4 +9,5 @@ mod canary;
 mod cli;
 mod corpus;
 mod esc;
+mod fly;
 mod schema;

@@ -110,6 +110,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
         match api.update(&new_text, current.etag.as_deref()).await {
             Ok(Written(rev)) => {
                 out.status = Some(TargetStatus::Synced);
+                out.written = true;
                 out.revision_after = rev;
                 if let Some(before) = current.revision {
                     out.rollback = Some(format!("esc env version rollback {full}@{before}"));
