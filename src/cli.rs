@@ -56,6 +56,25 @@ pub enum Command {
         #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]
         manifest: PathBuf,
     },
+    /// Add a Fly app to the manifest and route secrets to it, keeping comments and layout.
+    AddApp {
+        /// Target name for the app (and the Fly app name unless `--app` is given).
+        name: String,
+        /// A secret to route to the app; repeatable.
+        #[arg(long = "secret", short = 's', required = true)]
+        secrets: Vec<String>,
+        #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]
+        manifest: PathBuf,
+        /// The Fly app's name, when it differs from the target name.
+        #[arg(long)]
+        app: Option<String>,
+        /// The manifest environment the app belongs to.
+        #[arg(long, short)]
+        environment: Option<String>,
+        /// `restart` (default) or `stage`.
+        #[arg(long, value_parser = ["restart", "stage"])]
+        deploy: Option<String>,
+    },
     /// Write a `.env.example` listing the manifest's secrets.
     Template {
         #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]

@@ -26,6 +26,16 @@ fn main() -> ExitCode {
             template(&manifest, environment.as_deref(), &output, style)
         }
         Some(Command::Action) => action(style),
+        Some(Command::AddApp { name, secrets, manifest, app, environment, deploy }) => {
+            let req = secret_sync::manifest::edit::AddApp {
+                name: &name,
+                app: app.as_deref().unwrap_or(&name),
+                environment: environment.as_deref(),
+                deploy: deploy.as_deref(),
+                secrets: &secrets,
+            };
+            add_app(&manifest, &req, style)
+        }
         #[cfg(feature = "emulators")]
         Some(Command::Emulate { port, esc_token, esc_env }) => emulate(port, esc_token, &esc_env),
         #[cfg(feature = "emulators")]
@@ -63,6 +73,48 @@ fn action(style: Style) -> i32 {
         Ok(cfg) => run::run(&cfg),
         Err(msg) => run::usage_error(style, &msg),
     }
+}
+
+/// `add-app`: edit the manifest's text, check the result, and only then write it.
+fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, style: Style) -> i32 {
+    let display = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return run::usage_error(
+                style,
+                &format!("cannot read the manifest `{display}`: {}", secret_sync::util::io_reason(&e)),
+            )
+        }
+    };
+    if let Err(diags) = secret_sync::manifest::parse(text.as_bytes(), &display) {
+        eprintln!("the manifest has errors already; fix them first:");
+        for d in diags {
+            eprintln!("{}", d.terminal());
+        }
+        return exit::VALIDATION_FAILED;
+    }
+    let edited = match secret_sync::manifest::edit::add_fly_app(&text, req) {
+        Ok(t) => t,
+        Err(msg) => return run::usage_error(style, &msg),
+    };
+    if let Err(diags) = secret_sync::manifest::parse(edited.as_bytes(), &display) {
+        eprintln!("the manifest would not be valid after adding `{}`; nothing was written:", req.name);
+        for d in diags {
+            eprintln!("{}", d.terminal());
+        }
+        return exit::VALIDATION_FAILED;
+    }
+    if let Err(e) = std::fs::write(path, edited) {
+        return run::usage_error(style, &format!("cannot write {display}: {}", secret_sync::util::io_reason(&e)));
+    }
+    println!(
+        "{display}: added Fly app `{}` (target `fly.{}`) and routed {} secret(s) to it",
+        req.app,
+        req.name,
+        req.secrets.len()
+    );
+    exit::OK
 }
 
 fn template(manifest: &std::path::Path, env: Option<&str>, output: &std::path::Path, style: Style) -> i32 {

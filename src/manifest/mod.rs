@@ -2,6 +2,7 @@
 //! where they go. `load` turns text into the typed `model`, reporting every
 //! error with its position.
 
+pub mod edit;
 pub mod load;
 pub mod model;
 pub mod names;
