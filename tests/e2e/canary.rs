@@ -203,23 +203,38 @@ fn no_value_appears_in_any_mode_or_error_path() {
     }
 }
 
-/// The same search over runs that reach Pulumi ESC (the emulator): a plan, a
-/// sync, a rejected write and a rejected token. The token is a canary too.
+/// The same search over runs that reach Pulumi ESC and Fly.io (the
+/// emulators): a plan, a sync, rejected writes, a failed machine update and
+/// rejected tokens, with debug logging on. The tokens are canaries too.
 #[test]
-fn no_value_or_token_appears_through_the_esc_paths() {
+fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
     use secret_sync::emulators::{Emulator, Fault, FaultKind};
     let mut c = canaries();
     let token = format!("pul-CANARYtoken{}", random_hex(24));
     c.needles.push(token.clone());
     c.needles.push(base64(token.as_bytes()));
     let json = json_of(&c.values);
+    let fly_token = format!("fm2_CANARYfly{}", random_hex(24));
+    c.needles.push(fly_token.clone());
     let emu = Emulator::start();
-    emu.state().esc.tokens.insert(token.clone());
-    emu.state().esc.seed("acme/app/production", "values:\n  region: eu-west-1\n");
+    {
+        let mut st = emu.state();
+        st.esc.tokens.insert(token.clone());
+        st.esc.seed("acme/app/production", "values:\n  region: eu-west-1\n");
+        st.fly.tokens.insert(fly_token.clone());
+        st.fly.add_app("acme-api", 2);
+    }
     let ws = Workspace::new();
     ws.manifest_text(MANIFEST);
-    let env = [("SECRET_SYNC_HTTP_BACKOFF_MS", "1"), ("SECRET_SYNC_HTTP_RETRIES", "1")];
+    let env = [
+        ("SECRET_SYNC_HTTP_BACKOFF_MS", "1"),
+        ("SECRET_SYNC_HTTP_RETRIES", "1"),
+        ("SECRET_SYNC_LOG", "secret_sync=trace"),
+        ("FLY_API_BASE_URL", emu.url.as_str()),
+        ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
+    ];
     let run = |mode: &str, tok: &str| {
+        let fly = if tok == token { fly_token.clone() } else { format!("{tok}-fly") };
         ws.action(
             &[
                 ("mode", mode),
@@ -228,17 +243,35 @@ fn no_value_or_token_appears_through_the_esc_paths() {
                 ("fail-on", "never"),
                 ("esc-api-url", &emu.url),
                 ("esc-token", tok),
+                ("fly-token", &fly),
             ],
             &env,
         )
     };
     let mut runs = vec![("plan", run("plan", &token))];
     emu.fault(Fault::on("PATCH", "acme/", 1, FaultKind::Status { code: 400, retry_after: None }));
+    emu.fault(
+        Fault::on("POST", "/v1/apps/acme-api/secrets", 1, FaultKind::Status { code: 422, retry_after: None }).exact(),
+    );
     runs.push(("rejected write", run("sync", &token)));
     runs.push(("sync", run("sync", &token)));
     assert_eq!(emu.count("PATCH", "acme/app/production"), 2, "the second sync did not write");
     runs.push(("rejected token", run("sync", &format!("pul-CANARYother{}", random_hex(20)))));
     assert!(runs[1].1.summary.contains("HTTP 400"), "{}", runs[1].1.summary);
+    assert!(runs[1].1.summary.contains("HTTP 422"), "{}", runs[1].1.summary);
+    assert_eq!(emu.state().fly.updates("acme-api"), 2, "the Fly sync did not restart the machines");
+    emu.fault(
+        Fault::on(
+            "POST",
+            "/v1/apps/acme-api/machines/acme-api-m0",
+            9,
+            FaultKind::Status { code: 500, retry_after: None },
+        )
+        .exact(),
+    );
+    emu.state().fly.set("acme-api", "OPENAI_API_KEY", "sk-proj-changed-elsewhere");
+    runs.push(("failed machine update", run("sync", &token)));
+    assert!(runs.last().unwrap().1.summary.contains("rolling update stopped"), "{}", runs.last().unwrap().1.summary);
     for (label, out) in &runs {
         assert_clean(label, out, &c);
     }
