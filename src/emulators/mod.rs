@@ -295,45 +295,12 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding (the emulators' ciphertexts and tokens).
-pub fn b64(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n =
-            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= c.len() { B64[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
-        }
-    }
-    out
-}
-
-pub fn unb64(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.trim_end_matches('=').bytes() {
-        let v = B64.iter().position(|&x| x == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
+pub use crate::util::{b64, unb64};
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn base64_round_trips() {
-        for s in ["", "a", "ab", "abc", "hello world!"] {
-            assert_eq!(super::unb64(&super::b64(s.as_bytes())).unwrap(), s.as_bytes());
-        }
-        assert_eq!(super::b64(b"ab"), "YWI=");
+    fn decodes_percent_escapes() {
         assert_eq!(super::percent_decode("urn%3Apulumi%3Aorg%3Aacme"), "urn:pulumi:org:acme");
     }
 }
