@@ -108,6 +108,9 @@ pub struct RunArgs {
     /// Pulumi Cloud API URL.
     #[arg(long, env = "PULUMI_BACKEND_URL", hide_env_values = true)]
     pub esc_api_url: Option<String>,
+    /// The GitHub org whose secrets metadata is read (rotation, drift); the token comes from GITHUB_TOKEN.
+    #[arg(long)]
+    pub github_org: Option<String>,
     /// Fly apps processed at once.
     #[arg(long, default_value_t = crate::config::DEFAULT_FLY_CONCURRENCY)]
     pub fly_concurrency: usize,
@@ -138,6 +141,8 @@ impl RunArgs {
                 esc_api_url: self.esc_api_url,
                 fly_token: std::env::var("FLY_API_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 fly_concurrency: self.fly_concurrency,
+                github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+                github_org: self.github_org,
                 prune: self.prune,
                 max_deletes: self.max_deletes,
             },

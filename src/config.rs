@@ -120,6 +120,10 @@ pub struct TargetSettings {
     pub esc_api_url: Option<String>,
     /// Fly.io API token (org or deploy token).
     pub fly_token: Option<SecretString>,
+    /// GitHub token: org secrets metadata (rotation, drift) and GitHub targets.
+    pub github_token: Option<SecretString>,
+    /// The org whose secrets metadata is read (default: the repository's owner).
+    pub github_org: Option<String>,
     /// Fly apps processed at once.
     pub fly_concurrency: usize,
     /// Delete keys this manifest owns but no longer routes.
@@ -150,6 +154,10 @@ pub struct ActionInputs {
     pub esc_api_url: Option<String>,
     #[serde(rename = "fly-token")]
     pub fly_token: Option<SecretString>,
+    #[serde(rename = "github-token")]
+    pub github_token: Option<SecretString>,
+    #[serde(rename = "github-org")]
+    pub github_org: Option<String>,
     #[serde(rename = "fly-concurrency")]
     pub fly_concurrency: Option<String>,
     pub prune: Option<String>,
@@ -203,6 +211,8 @@ impl ActionInputs {
         let targets = TargetSettings {
             esc_token: self.esc_token.filter(|s| !s.expose_secret().trim().is_empty()),
             fly_token: self.fly_token.filter(|s| !s.expose_secret().trim().is_empty()),
+            github_token: self.github_token.filter(|s| !s.expose_secret().trim().is_empty()),
+            github_org: set(self.github_org),
             fly_concurrency,
             esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
             prune: boolean("prune", self.prune)?,

@@ -76,6 +76,8 @@ pub fn run(mode: Mode) -> i32 {
             esc_api_url: Some(emu.url.clone()),
             fly_token: Some(SecretString::from(FLY_TOKEN)),
             fly_concurrency: crate::config::DEFAULT_FLY_CONCURRENCY,
+            github_token: None,
+            github_org: None,
             prune: false,
             max_deletes: crate::config::DEFAULT_MAX_DELETES,
         },

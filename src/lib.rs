@@ -15,6 +15,7 @@ pub mod duration;
 #[cfg(feature = "emulators")]
 pub mod emulators;
 pub mod formats;
+pub mod github;
 pub mod http;
 pub mod manifest;
 pub mod report;

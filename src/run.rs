@@ -1,6 +1,7 @@
 //! One run, one direction: inputs → manifest → values → validation →
 //! desired state per target → plan → apply → report.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,11 +11,12 @@ use secrecy::SecretString;
 use crate::actions::{self, Level, Location};
 use crate::config::{Config, Mode, Style};
 use crate::manifest::{self, Manifest, ManifestError};
-use crate::report::{
+use crate::github::GitHub;
+use crate::report::{GithubReport, 
     markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool,
 };
 use crate::targets::{self, Action};
-use crate::validate::{self, Severity};
+use crate::validate::{self, Finding, Severity};
 use crate::values::{self, Origin, SecretValues};
 
 /// Exit codes (documented in the README).
@@ -55,7 +57,8 @@ pub fn run(cfg: &Config) -> i32 {
         for line in vals.mask_lines() {
             println!("{line}");
         }
-        for t in cfg.targets.esc_token.iter().chain(cfg.targets.fly_token.iter()) {
+        let t = &cfg.targets;
+        for t in t.esc_token.iter().chain(t.fly_token.iter()).chain(t.github_token.iter()) {
             for line in actions::mask_lines(t) {
                 println!("{line}");
             }
@@ -78,8 +81,15 @@ pub fn run(cfg: &Config) -> i32 {
     let v = validate::validate(&m, &env, &vals);
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
 
+    let rt = runtime();
+    let gh = github_client(cfg);
+    let (github, gh_findings, source_updated) = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
+    let mut findings = v.findings.clone();
+    findings.extend(gh_findings);
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.line.cmp(&b.line)).then(a.secret.cmp(&b.secret)));
+
     let mut counts = Counts { secrets_declared: m.secrets.len(), ..Counts::default() };
-    counts.count_findings(&v.findings);
+    counts.count_findings(&findings);
     let mut secrets = Vec::new();
     for r in &v.resolved {
         let state = match (r.value.is_some(), r.usable, r.required) {
@@ -109,7 +119,10 @@ pub fn run(cfg: &Config) -> i32 {
         });
     }
 
-    let failing = v.findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
+    // Values that fail validation hold every write back; rotation findings
+    // only decide the exit code.
+    let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
+    let failing = findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
     let in_scope = desired.len();
     let outcomes = if cfg.mode == Mode::Validate {
         desired
@@ -117,8 +130,8 @@ pub fn run(cfg: &Config) -> i32 {
             .map(|d| (d, targets::Outcome { status: Some(TargetStatus::NotContacted), ..targets::Outcome::default() }))
             .collect()
     } else {
-        let ctx = context(cfg, &m, failing > 0);
-        runtime().block_on(targets::run_all(Arc::new(ctx), desired))
+        let ctx = context(cfg, &m, values_failing, gh.clone(), source_updated);
+        rt.block_on(targets::run_all(Arc::new(ctx), desired))
     };
     let mut target_reports = Vec::new();
     for (d, o) in outcomes {
@@ -146,6 +159,7 @@ pub fn run(cfg: &Config) -> i32 {
             revision_after: o.revision_after,
             rollback: o.rollback,
             warnings: o.warnings,
+            unrouted: o.unrouted,
             message: o.message,
         });
     }
@@ -165,6 +179,7 @@ pub fn run(cfg: &Config) -> i32 {
             revision_after: None,
             rollback: None,
             warnings: Vec::new(),
+            unrouted: Vec::new(),
             message: None,
         });
     }
@@ -172,7 +187,6 @@ pub fn run(cfg: &Config) -> i32 {
     counts.targets_skipped = skipped.len();
     counts.targets_failed = target_reports.iter().filter(|t| t.status == TargetStatus::Failed).count();
 
-    let failing = v.findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
     let (status, exit_code, message) = if failing > 0 {
         (
             Status::ValidationFailed,
@@ -180,7 +194,7 @@ pub fn run(cfg: &Config) -> i32 {
             format!(
                 "**Validation failed**: {failing} finding(s) at or above `fail-on: {}`.{} Fix the secrets listed below, then re-run.",
                 fail_on_str(cfg),
-                if cfg.mode == Mode::Sync { " Nothing was written." } else { "" }
+                if cfg.mode == Mode::Sync && values_failing { " Nothing was written." } else { "" }
             ),
         )
     } else if counts.targets_failed > 0 {
@@ -204,9 +218,10 @@ pub fn run(cfg: &Config) -> i32 {
         outcome: Outcome { status, exit_code, fail_on: cfg.fail_on, message },
         counts,
         manifest_errors: Vec::new(),
-        findings: v.findings.clone(),
+        findings,
         secrets,
         targets: target_reports,
+        github,
     };
     if cfg.style == Style::Actions {
         for f in &report.findings {
@@ -224,7 +239,13 @@ pub fn run(cfg: &Config) -> i32 {
 
 /// The settings targets share, from the configuration and the runner's
 /// environment.
-fn context(cfg: &Config, m: &Manifest, hold_writes: bool) -> targets::Context {
+fn context(
+    cfg: &Config,
+    m: &Manifest,
+    hold_writes: bool,
+    gh: Option<Arc<GitHub>>,
+    source_updated: HashMap<String, i64>,
+) -> targets::Context {
     use crate::targets::esc::auth::{Auth, Source};
     let t = &cfg.targets;
     let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
@@ -260,17 +281,112 @@ fn context(cfg: &Config, m: &Manifest, hold_writes: bool) -> targets::Context {
             api_url: env_or("FLY_API_BASE_URL", targets::fly::DEFAULT_API),
             flaps_url: env_or("FLY_FLAPS_BASE_URL", targets::fly::DEFAULT_FLAPS),
             token: t.fly_token.clone(),
-            owned_keys: m
-                .secrets
-                .iter()
-                .flat_map(|s| s.routes.iter())
-                .filter(|r| r.kind == crate::manifest::TargetKind::Fly)
-                .map(|r| r.key.clone())
-                .collect(),
+            owned_keys: owned_keys(m, crate::manifest::TargetKind::Fly),
         },
         fly_concurrency: t.fly_concurrency,
+        github: targets::github::Settings {
+            client: gh,
+            source_updated,
+            owned_keys: owned_keys(m, crate::manifest::TargetKind::Github),
+        },
         hold_writes,
     }
+}
+
+/// Key names the manifest routes to targets of `kind`, anywhere.
+fn owned_keys(m: &Manifest, kind: crate::manifest::TargetKind) -> Vec<String> {
+    m.secrets.iter().flat_map(|s| s.routes.iter()).filter(|r| r.kind == kind).map(|r| r.key.clone()).collect()
+}
+
+/// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner
+/// sets it, so GitHub Enterprise Server works).
+fn github_client(cfg: &Config) -> Option<Arc<GitHub>> {
+    let token = cfg.targets.github_token.as_ref()?;
+    let api = env_or("GITHUB_API_URL", crate::github::DEFAULT_API);
+    GitHub::new(&api, token, crate::http::Policy::from_env()).ok().map(Arc::new)
+}
+
+type Metadata = (Option<GithubReport>, Vec<Finding>, HashMap<String, i64>);
+
+/// Reads the org's (and this repository's) secrets metadata and derives
+/// rotation and drift. Without a token nothing is read and nothing is said;
+/// with a token that is not allowed, a warning says so and the run goes on.
+fn github_metadata(
+    cfg: &Config,
+    rt: &tokio::runtime::Runtime,
+    gh: Option<&GitHub>,
+    m: &Manifest,
+    env: &str,
+    resolved: &[validate::Resolved],
+    vals: &SecretValues,
+) -> Metadata {
+    use crate::github::inventory::{self, Inventory, Rotation};
+    let repo = std::env::var("GITHUB_REPOSITORY").ok().filter(|r| r.contains('/'));
+    let org = cfg
+        .targets
+        .github_org
+        .clone()
+        .or_else(|| std::env::var("GITHUB_REPOSITORY_OWNER").ok().filter(|o| !o.is_empty()))
+        .or_else(|| repo.as_ref().and_then(|r| r.split('/').next().map(str::to_string)));
+    let (Some(gh), Some(org)) = (gh, org) else { return (None, Vec::new(), HashMap::new()) };
+    let finding = |severity, kind, secret: &str, message: String, line: Option<usize>| Finding {
+        severity,
+        kind,
+        secret: secret.to_string(),
+        message,
+        line,
+        col: line.map(|_| 1),
+    };
+    let inv = match rt.block_on(Inventory::read(gh, &org, repo.as_deref())) {
+        Ok(inv) => inv,
+        Err(e) => {
+            let msg = format!("{e}; rotation and drift are not reported (the rest of the run is unaffected)");
+            let f = finding(Severity::Warning, validate::Kind::MetadataUnavailable, &org, msg.clone(), None);
+            let report = GithubReport { org, status: "unavailable", message: Some(msg), rotation: Vec::new(), drift: None };
+            return (Some(report), vec![f], HashMap::new());
+        }
+    };
+    let now = crate::util::now_secs();
+    let rotation = inventory::rotation(m, env, resolved, &inv, now);
+    let mut findings = Vec::new();
+    for r in &rotation {
+        let line = m.secrets.iter().find(|s| s.name == r.secret).map(|s| s.pos.line);
+        match r.status {
+            Rotation::Expired => findings.push(finding(
+                Severity::Warning,
+                validate::Kind::RotationExpired,
+                &r.secret,
+                format!(
+                    "`{}` was last changed {} and should be rotated every {}: overdue since {}",
+                    r.secret,
+                    &r.updated_at[..10],
+                    r.rotate_every,
+                    &r.due[..10]
+                ),
+                line,
+            )),
+            Rotation::Expiring => findings.push(finding(
+                Severity::Notice,
+                validate::Kind::RotationDue,
+                &r.secret,
+                format!("`{}` is due for rotation on {} ({} day(s) left)", r.secret, &r.due[..10], r.days_left),
+                line,
+            )),
+            Rotation::Healthy => {}
+        }
+    }
+    if let Some(e) = &inv.repo_error {
+        findings.push(finding(
+            Severity::Notice,
+            validate::Kind::MetadataUnavailable,
+            inv.repo.as_deref().unwrap_or_default(),
+            format!("{e}; ages come from the org's secrets only"),
+            None,
+        ));
+    }
+    let drift = inventory::drift(m, env, vals, &inv);
+    let updated = inv.updated_at();
+    (Some(GithubReport { org, status: "read", message: None, rotation, drift: Some(drift) }), findings, updated)
 }
 
 /// A base URL from the variable the official tool reads, else its default.
@@ -352,6 +468,7 @@ fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnos
         findings: Vec::new(),
         secrets: Vec::new(),
         targets: Vec::new(),
+        github: None,
     };
     publish(cfg, &report)
 }

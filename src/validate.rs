@@ -42,6 +42,9 @@ pub enum Kind {
     TooShort,
     WeakMask,
     Undeclared,
+    RotationExpired,
+    RotationDue,
+    MetadataUnavailable,
 }
 
 impl Kind {
@@ -58,6 +61,9 @@ impl Kind {
             Kind::TooShort => "value too short",
             Kind::WeakMask => "value too short to mask well",
             Kind::Undeclared => "undeclared secret",
+            Kind::RotationExpired => "rotation overdue",
+            Kind::RotationDue => "rotation due soon",
+            Kind::MetadataUnavailable => "GitHub metadata unavailable",
         }
     }
 }

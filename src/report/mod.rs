@@ -31,6 +31,21 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub secrets: Vec<SecretStatus>,
     pub targets: Vec<TargetReport>,
+    /// Rotation and drift, from GitHub's secrets metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubReport {
+    pub org: String,
+    /// `read`, or `unavailable` (with the reason in `message`).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub rotation: Vec<crate::github::inventory::RotationEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::github::inventory::Drift>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,6 +208,9 @@ pub struct TargetReport {
     pub rollback: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Keys at the target the manifest does not route there (drift).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unrouted: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

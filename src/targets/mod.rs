@@ -9,6 +9,7 @@
 
 pub mod esc;
 pub mod fly;
+pub mod github;
 
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub struct DesiredKey {
     pub key: String,
     /// The manifest secret it comes from.
     pub secret: String,
+    /// The source secret its value was read from (`PROD_OPENAI_API_KEY`).
+    pub source: Option<String>,
     pub value: SecretString,
     /// ESC only: also exposed as this environment variable.
     pub env_var: Option<String>,
@@ -57,6 +60,7 @@ pub fn desired<'a>(m: &'a Manifest, env: &str, resolved: &[Resolved<'_>]) -> (Ve
                     (true, Some(value)) => d.keys.push(DesiredKey {
                         key: route.key.clone(),
                         secret: r.secret.name.clone(),
+                        source: r.source.clone(),
                         value: value.clone(),
                         env_var: route.env_var.clone(),
                     }),
@@ -98,6 +102,8 @@ pub struct Outcome {
     pub rollback: Option<String>,
     pub warnings: Vec<String>,
     pub message: Option<String>,
+    /// Keys present at the target that the manifest does not route there.
+    pub unrouted: Vec<String>,
 }
 
 impl Outcome {
@@ -114,6 +120,7 @@ pub struct Context {
     pub max_deletes: usize,
     pub esc: esc::Settings,
     pub fly: fly::Settings,
+    pub github: github::Settings,
     /// Fly apps processed at once.
     pub fly_concurrency: usize,
     /// Write nothing (validation failed): plan only.

@@ -64,6 +64,9 @@ pub fn action_inputs() -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| {
             let default = v.get("default").and_then(|d| d.as_str()).unwrap_or("").to_string();
+            // The runner evaluates `${{ github.token }}`; these tests model a
+            // job without a usable token unless a test passes one.
+            let default = if default.contains("${{") { String::new() } else { default };
             (k.as_str().unwrap().to_string(), default)
         })
         .collect()

@@ -273,7 +273,7 @@ mod tests {
     use secrecy::SecretString;
 
     fn key(k: &str, v: &str, env: Option<&str>) -> DesiredKey {
-        DesiredKey { key: k.into(), secret: k.into(), value: SecretString::from(v), env_var: env.map(String::from) }
+        DesiredKey { key: k.into(), secret: k.into(), source: None, value: SecretString::from(v), env_var: env.map(String::from) }
     }
 
     const DEF: &str = "imports:\n  - base\nvalues:\n  region: us-east-1\n  openai:\n    apiKey:\n      fn::secret: old\n  other: kept\nextra: 1\n";
