@@ -56,6 +56,18 @@ pub enum Command {
         #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]
         manifest: PathBuf,
     },
+    /// Write a starter manifest from the secrets an org already has (token: GITHUB_TOKEN).
+    Init {
+        /// The GitHub org.
+        #[arg(long)]
+        org: String,
+        /// Where to write it; `-` for standard output.
+        #[arg(long, short, default_value = config::DEFAULT_MANIFEST)]
+        output: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Add a Fly app to the manifest and route secrets to it, keeping comments and layout.
     AddApp {
         /// Target name for the app (and the Fly app name unless `--app` is given).

@@ -17,6 +17,7 @@ pub mod emulators;
 pub mod formats;
 pub mod github;
 pub mod http;
+pub mod init;
 pub mod manifest;
 pub mod report;
 pub mod run;

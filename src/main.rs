@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             template(&manifest, environment.as_deref(), &output, style)
         }
         Some(Command::Action) => action(style),
+        Some(Command::Init { org, output, force }) => init(&org, &output, force, style),
         Some(Command::AddApp { name, secrets, manifest, app, environment, deploy }) => {
             let req = secret_sync::manifest::edit::AddApp {
                 name: &name,
@@ -72,6 +73,56 @@ fn action(style: Style) -> i32 {
     match cli::action_config() {
         Ok(cfg) => run::run(&cfg),
         Err(msg) => run::usage_error(style, &msg),
+    }
+}
+
+/// `init`: list the org's secrets and write a starter manifest.
+fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> i32 {
+    use secrecy::SecretString;
+    let Some(token) = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from) else {
+        return run::usage_error(
+            style,
+            "set GITHUB_TOKEN to a token that can read the org's secrets (a PAT or GitHub App token)",
+        );
+    };
+    let to_stdout = output.as_os_str() == "-";
+    if !to_stdout && output.exists() && !force {
+        return run::usage_error(style, &format!("{} already exists; pass --force to overwrite it", output.display()));
+    }
+    let api = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| secret_sync::github::DEFAULT_API.into());
+    let gh = match secret_sync::github::GitHub::new(&api, &token, secret_sync::http::Policy::from_env()) {
+        Ok(g) => g,
+        Err(e) => return run::usage_error(style, &e),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let list = match rt.block_on(gh.list(&secret_sync::github::Scope::Org(org.to_string()))) {
+        Ok(l) => l,
+        Err(e) => return run::usage_error(style, &e.message),
+    };
+    let names: Vec<String> = list.into_iter().map(|s| s.name).collect();
+    let text = secret_sync::init::manifest(org, &names);
+    if to_stdout {
+        print!("{text}");
+        return exit::OK;
+    }
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(output, text) {
+        Ok(()) => {
+            eprintln!(
+                "wrote {} with {} secret(s) from org `{org}`; review it, then run `secret-sync check-manifest`",
+                output.display(),
+                names.len()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            run::usage_error(style, &format!("cannot write {}: {}", output.display(), secret_sync::util::io_reason(&e)))
+        }
     }
 }
 

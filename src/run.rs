@@ -10,10 +10,11 @@ use secrecy::SecretString;
 
 use crate::actions::{self, Level, Location};
 use crate::config::{Config, Mode, Style};
-use crate::manifest::{self, Manifest, ManifestError};
 use crate::github::GitHub;
-use crate::report::{GithubReport, 
-    markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool,
+use crate::manifest::{self, Manifest, ManifestError};
+use crate::report::{
+    markdown, Counts, GithubReport, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport,
+    TargetStatus, Tool,
 };
 use crate::targets::{self, Action};
 use crate::validate::{self, Finding, Severity};
@@ -342,7 +343,8 @@ fn github_metadata(
         Err(e) => {
             let msg = format!("{e}; rotation and drift are not reported (the rest of the run is unaffected)");
             let f = finding(Severity::Warning, validate::Kind::MetadataUnavailable, &org, msg.clone(), None);
-            let report = GithubReport { org, status: "unavailable", message: Some(msg), rotation: Vec::new(), drift: None };
+            let report =
+                GithubReport { org, status: "unavailable", message: Some(msg), rotation: Vec::new(), drift: None };
             return (Some(report), vec![f], HashMap::new());
         }
     };

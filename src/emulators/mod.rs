@@ -7,6 +7,7 @@
 
 pub mod esc;
 pub mod fly;
+pub mod github;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -69,6 +70,7 @@ pub struct State {
     pub faults: Vec<Fault>,
     pub esc: esc::Esc,
     pub fly: fly::Fly,
+    pub github: github::GitHub,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -260,6 +262,13 @@ fn fault_reply(path: &str, code: u16) -> Reply {
         esc::error(code, "injected fault").with_header("X-Pulumi-Request-ID", "emu-fault")
     } else if path == "/graphql" {
         Reply::json(code, serde_json::json!({ "errors": [{ "message": "injected fault" }] }))
+    } else if path.starts_with("/orgs/") || path.starts_with("/repos/") {
+        let msg = if code == 403 {
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+        } else {
+            "injected fault"
+        };
+        Reply::json(code, serde_json::json!({ "message": msg, "documentation_url": "https://docs.github.com/rest" }))
     } else if path.starts_with("/v1/") {
         Reply::json(code, serde_json::json!({ "error": "injected fault" })).with_header("fly-request-id", "emu-fault")
     } else {
@@ -272,6 +281,9 @@ fn route(st: &mut State, r: &Req) -> Reply {
         return reply;
     }
     if let Some(reply) = fly::route(st, r) {
+        return reply;
+    }
+    if let Some(reply) = github::route(st, r) {
         return reply;
     }
     Reply::json(404, serde_json::json!({ "code": 404, "message": "Not Found" }))

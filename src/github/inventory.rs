@@ -150,7 +150,8 @@ pub fn drift(m: &Manifest, env: &str, values: &SecretValues, inv: &Inventory) ->
         }
     }
     let in_env = |s: &crate::manifest::Secret| {
-        s.required.in_env(env) || s.routes.iter().any(|r| m.target(r.kind, &r.target).is_some_and(|t| t.environment == env))
+        s.required.in_env(env)
+            || s.routes.iter().any(|r| m.target(r.kind, &r.target).is_some_and(|t| t.environment == env))
     };
     let mut declared_absent = Vec::new();
     let mut not_visible = Vec::new();
@@ -168,10 +169,14 @@ pub fn drift(m: &Manifest, env: &str, values: &SecretValues, inv: &Inventory) ->
             Some(_) => {}
         }
     }
-    let unmanaged: Vec<String> =
-        inv.org_secrets.iter().filter(|o| !read_anywhere.contains(&o.name.to_ascii_uppercase())).map(|o| o.name.clone()).collect();
+    let unmanaged: Vec<String> = inv
+        .org_secrets
+        .iter()
+        .filter(|o| !read_anywhere.contains(&o.name.to_ascii_uppercase()))
+        .map(|o| o.name.clone())
+        .collect();
     let org_secrets = inv.org_secrets.len();
     let managed = org_secrets - unmanaged.len();
-    let coverage_percent = if org_secrets == 0 { 100 } else { (managed * 100 / org_secrets) as u32 };
+    let coverage_percent = (managed * 100).checked_div(org_secrets).unwrap_or(100) as u32;
     Drift { declared_absent, unmanaged, not_visible, org_secrets, managed, coverage_percent }
 }

@@ -126,7 +126,8 @@ impl GitHub {
             if status != 200 {
                 return Err(error(&what, status));
             }
-            let p: Page = serde_json::from_str(&body).map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })?;
+            let p: Page = serde_json::from_str(&body)
+                .map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })?;
             let n = p.secrets.len();
             all.extend(p.secrets);
             if n < PER_PAGE || all.len() >= p.total_count {
@@ -142,14 +143,16 @@ impl GitHub {
         if status != 200 {
             return Err(error(&what, status));
         }
-        serde_json::from_str(&body).map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })
+        serde_json::from_str(&body)
+            .map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })
     }
 
     /// Writes one secret; `Ok(true)` when it was created, `Ok(false)` when updated.
     pub async fn put(&self, scope: &Scope, name: &str, encrypted: &str, key_id: &str) -> Result<bool, GhError> {
         let what = format!("writing secret `{name}` of {}", scope.describe());
         let body = serde_json::json!({ "encrypted_value": encrypted, "key_id": key_id });
-        let (status, _, _) = self.send(&what, Method::Put, &format!("{}/{}", scope.path(), encode(name)), Some(&body)).await?;
+        let (status, _, _) =
+            self.send(&what, Method::Put, &format!("{}/{}", scope.path(), encode(name)), Some(&body)).await?;
         match status {
             201 => Ok(true),
             204 => Ok(false),
@@ -159,7 +162,8 @@ impl GitHub {
 
     pub async fn delete(&self, scope: &Scope, name: &str) -> Result<(), GhError> {
         let what = format!("deleting secret `{name}` of {}", scope.describe());
-        let (status, _, _) = self.send(&what, Method::Delete, &format!("{}/{}", scope.path(), encode(name)), None).await?;
+        let (status, _, _) =
+            self.send(&what, Method::Delete, &format!("{}/{}", scope.path(), encode(name)), None).await?;
         match status {
             204 | 404 => Ok(()),
             s => Err(error(&what, s)),
@@ -168,7 +172,13 @@ impl GitHub {
 
     /// One call with GitHub's retry rules; returns status, body and the
     /// wait GitHub asked for (if any).
-    async fn send(&self, what: &str, method: Method, path: &str, body: Option<&serde_json::Value>) -> Result<(u16, String, Option<Duration>), GhError> {
+    async fn send(
+        &self,
+        what: &str,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, String, Option<Duration>), GhError> {
         let mut attempt = 0;
         loop {
             let sent = match (method, body) {
@@ -188,13 +198,20 @@ impl GitHub {
                     tokio::time::sleep(self.policy.backoff_base.saturating_mul(1 << attempt.min(8))).await;
                     continue;
                 }
-                Err(_) => return Err(GhError { status: None, message: format!("{what}: could not reach the GitHub API") }),
+                Err(_) => {
+                    return Err(GhError { status: None, message: format!("{what}: could not reach the GitHub API") })
+                }
             };
             let transient = status == 429 || status >= 500 || wait.is_some();
             if transient && attempt < self.policy.retries {
                 attempt += 1;
                 let pause = wait.unwrap_or_else(|| self.policy.backoff_base.saturating_mul(1 << attempt.min(8)));
-                tracing::debug!(what, status, wait_ms = pause.as_millis() as u64, "GitHub asked to slow down; retrying");
+                tracing::debug!(
+                    what,
+                    status,
+                    wait_ms = pause.as_millis() as u64,
+                    "GitHub asked to slow down; retrying"
+                );
                 tokio::time::sleep(pause.min(self.policy.max_retry_after)).await;
                 continue;
             }
@@ -244,6 +261,7 @@ fn error(what: &str, status: u16) -> GhError {
 pub fn seal(public_key_b64: &str, value: &str) -> Result<String, String> {
     let raw = crate::util::unb64(public_key_b64).ok_or("the public key is not base64")?;
     let pk = crypto_box::PublicKey::from_slice(&raw).map_err(|_| "the public key is not 32 bytes".to_string())?;
-    let sealed = pk.seal(&mut crypto_box::aead::OsRng, value.as_bytes()).map_err(|_| "encryption failed".to_string())?;
+    let sealed =
+        pk.seal(&mut crypto_box::aead::OsRng, value.as_bytes()).map_err(|_| "encryption failed".to_string())?;
     Ok(crate::util::b64(&sealed))
 }

@@ -81,6 +81,10 @@ fn render_full(r: &Report) -> String {
         s.push('\n');
     }
 
+    if let Some(g) = &r.github {
+        github_section(&mut s, g, &r.targets);
+    }
+
     if !r.targets.is_empty() {
         let _ = writeln!(s, "### Targets\n");
         let _ =
@@ -176,6 +180,99 @@ fn render_full(r: &Report) -> String {
     s
 }
 
+/// Rotation and drift from GitHub's metadata.
+fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[crate::report::TargetReport]) {
+    use crate::github::inventory::Rotation;
+    if let Some(m) = &g.message {
+        let _ = writeln!(s, "### Rotation and drift\n\nOrg `{}`: not available — {}\n", g.org, m);
+        return;
+    }
+    let count = |st| g.rotation.iter().filter(|r| r.status == st).count();
+    let _ = writeln!(
+        s,
+        "### Rotation\n\n{} expired · {} expiring · {} healthy (ages from GitHub's `updated_at`)\n",
+        count(Rotation::Expired),
+        count(Rotation::Expiring),
+        count(Rotation::Healthy)
+    );
+    let row = |r: &crate::github::inventory::RotationEntry| {
+        let status = match r.status {
+            Rotation::Expired => "🔴 expired",
+            Rotation::Expiring => "🟡 expiring",
+            Rotation::Healthy => "🟢 healthy",
+        };
+        format!(
+            "| `{}` | `{}` ({}) | {} | {} | {} | {} |",
+            r.secret,
+            r.source,
+            r.scope,
+            &r.updated_at[..10],
+            r.rotate_every,
+            &r.due[..10],
+            status
+        )
+    };
+    let header = "| Secret | Source | Last changed | Rotate every | Due | Status |\n|---|---|---|---|---|---|";
+    let urgent: Vec<String> = g.rotation.iter().filter(|r| r.status != Rotation::Healthy).map(row).collect();
+    if !urgent.is_empty() {
+        let _ = writeln!(s, "{header}\n{}\n", urgent.join("\n"));
+    }
+    let healthy: Vec<String> = g.rotation.iter().filter(|r| r.status == Rotation::Healthy).map(row).collect();
+    if !healthy.is_empty() {
+        let _ = writeln!(
+            s,
+            "<details><summary>{} healthy</summary>\n\n{header}\n{}\n</details>\n",
+            healthy.len(),
+            healthy.join("\n")
+        );
+    }
+    let Some(d) = &g.drift else { return };
+    let _ = writeln!(
+        s,
+        "### Drift\n\nCoverage: **{}%** of org `{}`'s {} secrets are read by the manifest ({} managed).\n",
+        d.coverage_percent, g.org, d.org_secrets, d.managed
+    );
+    let names = |v: &[String]| {
+        let shown: Vec<String> = v.iter().take(50).map(|n| format!("`{n}`")).collect();
+        let more = if v.len() > 50 { format!(" … and {} more", v.len() - 50) } else { String::new() };
+        format!("{}{more}", shown.join(", "))
+    };
+    if !d.declared_absent.is_empty() {
+        let _ = writeln!(
+            s,
+            "- Declared but in neither the org nor this repository ({}): {}",
+            d.declared_absent.len(),
+            names(&d.declared_absent)
+        );
+    }
+    if !d.unmanaged.is_empty() {
+        let _ = writeln!(s, "- In the org but not declared ({}): {}", d.unmanaged.len(), names(&d.unmanaged));
+    }
+    if !d.not_visible.is_empty() {
+        let list: Vec<String> = d
+            .not_visible
+            .iter()
+            .map(|n| format!("`{}` (`{}`, visibility `{}`)", n.secret, n.source, n.visibility))
+            .collect();
+        let _ = writeln!(
+            s,
+            "- In the org but not visible to this repository, so this job never received them ({}): {}",
+            list.len(),
+            list.join(", ")
+        );
+    }
+    for t in targets.iter().filter(|t| !t.unrouted.is_empty()) {
+        let _ = writeln!(
+            s,
+            "- At `{}` but not routed there by the manifest ({}): {}",
+            t.id,
+            t.unrouted.len(),
+            names(&t.unrouted)
+        );
+    }
+    s.push('\n');
+}
+
 /// `+3 ~1 −0`, or `—` when nothing changes.
 fn change_counts(changes: &[crate::targets::Change]) -> String {
     let n = |a| changes.iter().filter(|c| c.action == a).count();
@@ -237,6 +334,7 @@ mod tests {
             findings: (0..2000).map(finding).collect(),
             secrets: Vec::new(),
             targets: Vec::new(),
+            github: None,
         };
         let full = render(&report, usize::MAX);
         assert!(full.len() > 100_000);

@@ -118,7 +118,9 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
             changes.push(Change { key: (*name).clone(), action: Action::Delete });
         }
     }
-    let mut out = Outcome { changes, ..Outcome::default() };
+    let mut unrouted: Vec<String> = current.keys().filter(|n| !routed.contains(&n.as_str())).cloned().collect();
+    unrouted.sort();
+    let mut out = Outcome { changes, unrouted, ..Outcome::default() };
     if !ctx.prune && !deletable.is_empty() {
         out.warnings.push(format!(
             "{} key(s) the manifest no longer routes here are left in place ({}); `prune: true` would delete them",

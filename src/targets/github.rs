@@ -29,9 +29,13 @@ pub struct Settings {
 }
 
 pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
-    let TargetSpec::Github { repo, env } = &d.target.spec else { unreachable!("github::run is only called for GitHub targets") };
+    let TargetSpec::Github { repo, env } = &d.target.spec else {
+        unreachable!("github::run is only called for GitHub targets")
+    };
     let Some(gh) = ctx.github.client.as_deref() else {
-        return Outcome::failed("no GitHub token: set the `github-token` input to a token that can write this repository's secrets".into());
+        return Outcome::failed(
+            "no GitHub token: set the `github-token` input to a token that can write this repository's secrets".into(),
+        );
     };
     let scope = match env {
         Some(e) => Scope::Env(repo.clone(), e.clone()),
@@ -49,7 +53,8 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
         let action = match existing.get(&k.key.to_ascii_uppercase()) {
             None => Action::Create,
             Some(target_updated) => {
-                let source_updated = k.source.as_ref().and_then(|s| ctx.github.source_updated.get(&s.to_ascii_uppercase()));
+                let source_updated =
+                    k.source.as_ref().and_then(|s| ctx.github.source_updated.get(&s.to_ascii_uppercase()));
                 match (source_updated, target_updated) {
                     (Some(src), Some(dst)) if src > dst => Action::Update,
                     (Some(_), Some(_)) => Action::Unchanged,
@@ -65,7 +70,12 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
         }
         changes.push(Change { key: k.key.clone(), action });
     }
-    let routed: Vec<String> = d.keys.iter().map(|k| k.key.to_ascii_uppercase()).chain(d.held_back.iter().map(|k| k.to_ascii_uppercase())).collect();
+    let routed: Vec<String> = d
+        .keys
+        .iter()
+        .map(|k| k.key.to_ascii_uppercase())
+        .chain(d.held_back.iter().map(|k| k.to_ascii_uppercase()))
+        .collect();
     let mut deletable: Vec<String> = existing
         .keys()
         .filter(|n| !routed.contains(n) && ctx.github.owned_keys.iter().any(|o| o.eq_ignore_ascii_case(n)))
@@ -75,7 +85,9 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
     if ctx.prune {
         changes.extend(deletable.iter().map(|n| Change { key: n.clone(), action: Action::Delete }));
     }
-    let mut out = Outcome { changes, ..Outcome::default() };
+    let mut unrouted: Vec<String> = existing.keys().filter(|n| !routed.contains(n)).cloned().collect();
+    unrouted.sort();
+    let mut out = Outcome { changes, unrouted, ..Outcome::default() };
     if !unknown.is_empty() {
         out.warnings.push(format!(
             "GitHub cannot tell when the source of {} last changed, so they are not rewritten (see the README: GitHub as a target)",

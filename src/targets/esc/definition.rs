@@ -21,6 +21,8 @@ const SECRET: &str = "fn::secret";
 #[derive(Debug)]
 pub struct Edit {
     pub changes: Vec<Change>,
+    /// Secret paths in the definition the manifest does not route.
+    pub unrouted: Vec<String>,
     /// The new definition, when something changed.
     pub new_text: Option<String>,
     pub deletes: usize,
@@ -65,6 +67,9 @@ pub fn edit(mut doc: Value, desired: &[DesiredKey], prune: bool) -> Result<Edit,
     let mut changes = Vec::new();
 
     let (owned_paths, owned_vars) = read_marker(values);
+    let mut unrouted = Vec::new();
+    secret_paths(values, "", &mut unrouted);
+    unrouted.retain(|p| !desired.iter().any(|k| k.key == *p));
     for k in desired {
         let want = k.value.expose_secret();
         let action = match get(values, &k.key) {
@@ -146,7 +151,7 @@ pub fn edit(mut doc: Value, desired: &[DesiredKey], prune: bool) -> Result<Edit,
 
     let changed = changes.iter().any(|c| c.action != Action::Unchanged);
     if !changed {
-        return Ok(Edit { changes, new_text: None, deletes });
+        return Ok(Edit { changes, unrouted, new_text: None, deletes });
     }
     let mut paths: Vec<String> = routed.iter().map(|s| s.to_string()).chain(still_owned).collect();
     let mut vars: Vec<String> = routed_vars.iter().map(|s| s.to_string()).chain(still_owned_vars).collect();
@@ -156,7 +161,24 @@ pub fn edit(mut doc: Value, desired: &[DesiredKey], prune: bool) -> Result<Edit,
     vars.dedup();
     write_marker(values, paths, vars);
     let text = serde_yaml::to_string(&doc).expect("a YAML tree serialises");
-    Ok(Edit { changes, new_text: Some(text), deletes })
+    Ok(Edit { changes, unrouted, new_text: Some(text), deletes })
+}
+
+/// Dotted paths of every `fn::secret` under `values` (outside the marker
+/// and `environmentVariables`).
+fn secret_paths(m: &Mapping, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in m {
+        let Some(k) = k.as_str() else { continue };
+        if prefix.is_empty() && (k == MARKER || k == ENV_VARS) {
+            continue;
+        }
+        let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+        match v {
+            v if secret_text(v).is_some() => out.push(path),
+            Value::Mapping(inner) => secret_paths(inner, &path, out),
+            _ => {}
+        }
+    }
 }
 
 fn secret_value(v: &str) -> Value {
@@ -273,7 +295,13 @@ mod tests {
     use secrecy::SecretString;
 
     fn key(k: &str, v: &str, env: Option<&str>) -> DesiredKey {
-        DesiredKey { key: k.into(), secret: k.into(), source: None, value: SecretString::from(v), env_var: env.map(String::from) }
+        DesiredKey {
+            key: k.into(),
+            secret: k.into(),
+            source: None,
+            value: SecretString::from(v),
+            env_var: env.map(String::from),
+        }
     }
 
     const DEF: &str = "imports:\n  - base\nvalues:\n  region: us-east-1\n  openai:\n    apiKey:\n      fn::secret: old\n  other: kept\nextra: 1\n";

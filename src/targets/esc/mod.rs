@@ -76,7 +76,12 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
             Ok(e) => e,
             Err(c) => return Outcome::failed(format!("ESC environment `{full}`: {}", c.0)),
         };
-        let mut out = Outcome { changes: edit.changes, revision_before: current.revision, ..Outcome::default() };
+        let mut out = Outcome {
+            changes: edit.changes,
+            unrouted: edit.unrouted,
+            revision_before: current.revision,
+            ..Outcome::default()
+        };
         if !exists {
             out.warnings.push(format!("ESC environment `{full}` does not exist yet; it is created (`create: true`)"));
         }

@@ -1,0 +1,186 @@
+//! GitHub's Actions secrets REST API (org, repository and environment
+//! secrets: paginated lists, public keys, PUT with a sealed box that must
+//! decrypt with the emulator's private key, DELETE), as `shared/api-notes.md`
+//! records it, with 401/403/404 bodies in GitHub's `{"message",
+//! "documentation_url"}` shape.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{json, Value as Json};
+
+use super::{Reply, Req, State};
+
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub created_at: String,
+    pub updated_at: String,
+    pub visibility: Option<String>,
+    /// The decrypted value, for secrets written through the API.
+    pub value: Option<String>,
+}
+
+pub struct GitHub {
+    /// Tokens with full access.
+    pub tokens: HashSet<String>,
+    /// Tokens that may use repositories but not org secrets (like the job's
+    /// own `GITHUB_TOKEN`): 403 on `/orgs/…`.
+    pub repo_only_tokens: HashSet<String>,
+    pub orgs: BTreeMap<String, BTreeMap<String, Meta>>,
+    /// `owner/name` → its secrets; environments under `owner/name:env`.
+    pub repos: BTreeMap<String, BTreeMap<String, Meta>>,
+    /// Time stamped on writes.
+    pub now: String,
+}
+
+pub const KEY_ID: &str = "emu-key-1";
+
+impl Default for GitHub {
+    fn default() -> Self {
+        GitHub {
+            tokens: HashSet::new(),
+            repo_only_tokens: HashSet::new(),
+            orgs: BTreeMap::new(),
+            repos: BTreeMap::new(),
+            now: "2026-11-23T11:40:00Z".into(),
+        }
+    }
+}
+
+impl GitHub {
+    pub fn org_secret(&mut self, org: &str, name: &str, updated_at: &str, visibility: &str) {
+        self.orgs.entry(org.into()).or_default().insert(
+            name.into(),
+            Meta {
+                created_at: updated_at.into(),
+                updated_at: updated_at.into(),
+                visibility: Some(visibility.into()),
+                value: None,
+            },
+        );
+    }
+
+    pub fn add_repo(&mut self, repo: &str) {
+        self.repos.entry(repo.into()).or_default();
+    }
+
+    pub fn add_env(&mut self, repo: &str, env: &str) {
+        self.repos.entry(format!("{repo}:{env}")).or_default();
+    }
+
+    pub fn repo_secret(&mut self, scope: &str, name: &str, updated_at: &str) {
+        self.repos.entry(scope.into()).or_default().insert(
+            name.into(),
+            Meta { created_at: updated_at.into(), updated_at: updated_at.into(), visibility: None, value: None },
+        );
+    }
+
+    /// A secret of a repository (`owner/name`) or environment (`owner/name:env`).
+    pub fn get(&self, scope: &str, name: &str) -> Option<&Meta> {
+        self.repos.get(scope)?.get(name)
+    }
+
+    fn public_key(&self) -> String {
+        crate::util::b64(st_secret_key().public_key().as_bytes())
+    }
+}
+
+fn message(code: u16, msg: &str) -> Reply {
+    Reply::json(code, json!({ "message": msg, "documentation_url": "https://docs.github.com/rest/actions/secrets" }))
+        .with_header("x-github-request-id", "EMU0:GH0:1")
+}
+
+pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
+    let gh = &mut st.github;
+    let is_org = r.path.starts_with("/orgs/");
+    if !is_org && !r.path.starts_with("/repos/") {
+        return None;
+    }
+    let token = r
+        .header("authorization")
+        .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("token ")))
+        .unwrap_or_default();
+    let full = gh.tokens.contains(token);
+    if !full && !gh.repo_only_tokens.contains(token) {
+        return Some(message(401, "Bad credentials"));
+    }
+    if is_org && !full {
+        return Some(message(403, "Resource not accessible by integration"));
+    }
+    let parts: Vec<String> = r.path.split('/').skip(1).map(super::percent_decode).collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    // Resolve the scope and the rest of the path after `…/secrets`.
+    let (scope_key, is_org_scope, rest): (String, bool, &[&str]) = match parts.as_slice() {
+        ["orgs", org, "actions", "secrets", rest @ ..] => (org.to_string(), true, rest),
+        ["repos", o, n, "actions", "secrets", rest @ ..] => (format!("{o}/{n}"), false, rest),
+        ["repos", o, n, "environments", e, "secrets", rest @ ..] => (format!("{o}/{n}:{e}"), false, rest),
+        _ => return Some(message(404, "Not Found")),
+    };
+    let now = gh.now.clone();
+    let public_key = gh.public_key();
+    let store = if is_org_scope { gh.orgs.get_mut(&scope_key) } else { gh.repos.get_mut(&scope_key) };
+    let Some(store) = store else { return Some(message(404, "Not Found")) };
+    Some(match (r.method, rest) {
+        ("GET", []) => {
+            let per_page: usize = r.query_param("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+            let page: usize = r.query_param("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+            let items: Vec<Json> = store
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|(n, m)| {
+                    let mut v = json!({ "name": n, "created_at": m.created_at, "updated_at": m.updated_at });
+                    if let Some(vis) = &m.visibility {
+                        v["visibility"] = json!(vis);
+                    }
+                    v
+                })
+                .collect();
+            let mut reply = Reply::json(200, json!({ "total_count": store.len(), "secrets": items }));
+            if page * per_page < store.len() {
+                reply = reply
+                    .with_header("link", format!("<{}?per_page={per_page}&page={}>; rel=\"next\"", r.path, page + 1));
+            }
+            reply
+        }
+        ("GET", ["public-key"]) => Reply::json(200, json!({ "key_id": KEY_ID, "key": public_key })),
+        ("PUT", [name]) => {
+            if crate::manifest::names::github_secret(name).is_err() {
+                return Some(message(422, "Invalid request: invalid secret name"));
+            }
+            let Ok(body) = serde_json::from_slice::<Json>(r.body) else {
+                return Some(message(400, "Problems parsing JSON"));
+            };
+            if body["key_id"].as_str() != Some(KEY_ID) {
+                return Some(message(422, "Invalid request: key_id does not match the public key"));
+            }
+            let plain = body["encrypted_value"]
+                .as_str()
+                .and_then(crate::util::unb64)
+                .and_then(|sealed| st_secret_key().unseal(&sealed).ok())
+                .and_then(|p| String::from_utf8(p).ok());
+            let Some(plain) = plain else {
+                return Some(message(422, "Invalid request: encrypted_value is not a sealed box for this key"));
+            };
+            let created = !store.contains_key(*name);
+            let entry = store.entry(name.to_string()).or_insert(Meta {
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                visibility: None,
+                value: None,
+            });
+            entry.updated_at = now;
+            entry.value = Some(plain);
+            Reply { status: if created { 201 } else { 204 }, headers: Vec::new(), body: Vec::new() }
+        }
+        ("DELETE", [name]) => match store.remove(*name) {
+            Some(_) => Reply { status: 204, headers: Vec::new(), body: Vec::new() },
+            None => message(404, "Not Found"),
+        },
+        _ => message(404, "Not Found"),
+    })
+}
+
+/// The emulator's fixed private key (its public half is served).
+fn st_secret_key() -> crypto_box::SecretKey {
+    crypto_box::SecretKey::from([7u8; 32])
+}
