@@ -15,6 +15,7 @@ const MANIFEST: &str = include_str!("../examples/sophia/secret-sync.yml");
 const SECRETS: &str = include_str!("../examples/sophia/secrets.env");
 const TOKEN: &str = "pul-demo-token-for-the-local-emulator";
 const FLY_TOKEN: &str = "fm2_demo-macaroon-for-the-local-emulator";
+const GITHUB_TOKEN: &str = "ghp_demo-token-for-the-local-emulator";
 
 pub fn run(mode: Mode) -> i32 {
     let emu = Emulator::start();
@@ -41,6 +42,31 @@ pub fn run(mode: Mode) -> i32 {
                 }
             }
         }
+        // The org's secrets (names and ages only), the two repositories the
+        // example writes to, and a few secrets nobody declared.
+        st.github.tokens.insert(GITHUB_TOKEN.into());
+        st.github.add_repo("ai-cherry/sophia-infra");
+        st.github.add_env("ai-cherry/sophia-dashboard", "production");
+        for (i, line) in SECRETS.lines().filter(|l| l.contains('=') && !l.starts_with('#')).enumerate() {
+            let name = line.split('=').next().unwrap_or_default().trim();
+            // Spread the ages: most changed 12 days ago, one long overdue, one
+            // due within days.
+            let days = match i {
+                3 => 400,
+                7 => 86,
+                _ => 12,
+            };
+            let updated = crate::util::rfc3339(crate::util::now_secs() - days * 86_400);
+            st.github.org_secret("ai-cherry", name, &updated, "all");
+        }
+        for extra in ["LEGACY_ZAPIER_KEY", "OLD_MIXPANEL_TOKEN"] {
+            st.github.org_secret(
+                "ai-cherry",
+                extra,
+                &crate::util::rfc3339(crate::util::now_secs() - 500 * 86_400),
+                "all",
+            );
+        }
     }
     // The example is written out under its repository path, so the report
     // points at `examples/sophia/secret-sync.yml:LINE` as it would in CI.
@@ -57,8 +83,9 @@ pub fn run(mode: Mode) -> i32 {
             &format!("cannot write the demo files: {}", crate::util::io_reason(&e)),
         );
     }
-    eprintln!("demo: emulated Pulumi ESC and Fly.io on {} (nothing leaves this machine)\n", emu.url);
+    eprintln!("demo: emulated Pulumi ESC, Fly.io and GitHub on {} (nothing leaves this machine)\n", emu.url);
     std::env::set_var("FLY_API_BASE_URL", &emu.url);
+    std::env::set_var("GITHUB_API_URL", &emu.url);
     std::env::set_var("FLY_FLAPS_BASE_URL", &emu.url);
     let cfg = Config {
         mode,
@@ -76,8 +103,8 @@ pub fn run(mode: Mode) -> i32 {
             esc_api_url: Some(emu.url.clone()),
             fly_token: Some(SecretString::from(FLY_TOKEN)),
             fly_concurrency: crate::config::DEFAULT_FLY_CONCURRENCY,
-            github_token: None,
-            github_org: None,
+            github_token: Some(SecretString::from(GITHUB_TOKEN)),
+            github_org: Some("ai-cherry".into()),
             prune: false,
             max_deletes: crate::config::DEFAULT_MAX_DELETES,
         },

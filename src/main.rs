@@ -93,11 +93,12 @@ fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> i32 {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| secret_sync::github::DEFAULT_API.into());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let _inside = rt.enter();
     let gh = match secret_sync::github::GitHub::new(&api, &token, secret_sync::http::Policy::from_env()) {
         Ok(g) => g,
         Err(e) => return run::usage_error(style, &e),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let list = match rt.block_on(gh.list(&secret_sync::github::Scope::Org(org.to_string()))) {
         Ok(l) => l,
         Err(e) => return run::usage_error(style, &e.message),

@@ -83,7 +83,7 @@ pub fn run(cfg: &Config) -> i32 {
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
 
     let rt = runtime();
-    let gh = github_client(cfg);
+    let gh = github_client(cfg, &rt);
     let (github, gh_findings, source_updated) = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
     let mut findings = v.findings.clone();
     findings.extend(gh_findings);
@@ -301,8 +301,10 @@ fn owned_keys(m: &Manifest, kind: crate::manifest::TargetKind) -> Vec<String> {
 
 /// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner
 /// sets it, so GitHub Enterprise Server works).
-fn github_client(cfg: &Config) -> Option<Arc<GitHub>> {
+fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHub>> {
     let token = cfg.targets.github_token.as_ref()?;
+    // octocrab's client spawns a worker task when it is built.
+    let _inside = rt.enter();
     let api = env_or("GITHUB_API_URL", crate::github::DEFAULT_API);
     GitHub::new(&api, token, crate::http::Policy::from_env()).ok().map(Arc::new)
 }

@@ -168,12 +168,6 @@ async fn run_one(ctx: &Context, d: &Desired) -> Outcome {
     match d.target.kind {
         TargetKind::Esc => esc::run(ctx, d).await,
         TargetKind::Fly => fly::run(ctx, d).await,
-        kind => Outcome {
-            status: Some(TargetStatus::NotContacted),
-            message: Some(format!(
-                "this build of secret-sync cannot reach {kind} targets yet; nothing was read or written"
-            )),
-            ..Outcome::default()
-        },
+        TargetKind::Github => github::run(ctx, d).await,
     }
 }

@@ -10,6 +10,7 @@ use crate::harness::{repo, Output, Workspace};
 
 const ESC_TOKEN: &str = "pul-fly-e2e-esc-token-000000";
 const FLY_TOKEN: &str = "fm2_flyE2eMacaroonToken00000000";
+const GH_TOKEN: &str = "ghp_flyE2eGithubToken000000000000000";
 const UNMANAGED: (&str, &str) = ("FLY_POSTGRES_PRIMARY", "set-by-fly-postgres-attach");
 
 /// Fly targets of the Sophia example: (target name, app, restart?).
@@ -47,6 +48,12 @@ fn emulator() -> Emulator {
         st.esc.tokens.insert(ESC_TOKEN.into());
         st.esc.seed("ai-cherry/sophia/production", "values: {}\n");
         st.fly.tokens.insert(FLY_TOKEN.into());
+        // The example's GitHub targets, so every target of the run has a home.
+        st.github.tokens.insert(GH_TOKEN.into());
+        st.github.orgs.entry("ai-cherry".into()).or_default();
+        st.github.add_repo("ai-cherry/sophia");
+        st.github.add_repo("ai-cherry/sophia-infra");
+        st.github.add_env("ai-cherry/sophia-dashboard", "production");
         for (_, app, _) in apps() {
             st.fly.add_app(&app, 2);
             st.fly.set(&app, UNMANAGED.0, UNMANAGED.1);
@@ -63,8 +70,10 @@ fn run(ws: &Workspace, emu: &Emulator, secrets: &str) -> Output {
         ("esc-api-url", emu.url.as_str()),
         ("esc-token", ESC_TOKEN),
         ("fly-token", FLY_TOKEN),
+        ("github-token", GH_TOKEN),
     ];
     let env = [
+        ("GITHUB_API_URL", emu.url.as_str()),
         ("FLY_API_BASE_URL", emu.url.as_str()),
         ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
         ("SECRET_SYNC_HTTP_BACKOFF_MS", "5"),
@@ -72,7 +81,7 @@ fn run(ws: &Workspace, emu: &Emulator, secrets: &str) -> Output {
     ];
     let out = ws.action(&inputs, &env);
     let shown = out.everything_visible();
-    assert!(!shown.contains(FLY_TOKEN) && !shown.contains(ESC_TOKEN), "a token was shown");
+    assert!(!shown.contains(FLY_TOKEN) && !shown.contains(ESC_TOKEN) && !shown.contains(GH_TOKEN), "a token was shown");
     let values: serde_json::Map<String, serde_json::Value> = serde_json::from_str(secrets).unwrap();
     for v in values.values().filter_map(|v| v.as_str()).filter(|v| v.len() >= 8) {
         assert!(!shown.contains(v), "a value was shown");
@@ -186,7 +195,7 @@ fn faults_are_reported_per_app() {
     assert!(target("fly:browser")["message"].as_str().unwrap().contains("stopped after 1 machine(s)"));
     assert_eq!(emu.state().fly.updates("sophia-browser"), 1);
     assert!(emu.state().fly.apps["sophia-browser"].machines.iter().all(|m| m.lease.is_none()), "lease left behind");
-    for id in ["fly:lambda", "fly:gong", "fly:orchestrator", "fly:dashboard", "esc:sophia-prod"] {
+    for id in ["fly:lambda", "fly:gong", "fly:orchestrator", "fly:dashboard", "esc:sophia-prod", "github:gh-infra"] {
         assert_eq!(target(id)["status"], "synced", "{id}");
     }
     for (_, app, _) in apps() {
@@ -212,9 +221,14 @@ fn pruning_only_deletes_keys_the_manifest_names() {
         ("fly-token", FLY_TOKEN),
         ("esc-api-url", &emu.url),
         ("esc-token", ESC_TOKEN),
+        ("github-token", GH_TOKEN),
         ("prune", "true"),
     ];
-    let env = [("FLY_API_BASE_URL", emu.url.as_str()), ("FLY_FLAPS_BASE_URL", emu.url.as_str())];
+    let env = [
+        ("GITHUB_API_URL", emu.url.as_str()),
+        ("FLY_API_BASE_URL", emu.url.as_str()),
+        ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
+    ];
     let out = ws.action(&inputs, &env);
     assert_eq!(out.code, 0, "{}", out.summary);
     let st = emu.state();

@@ -10,4 +10,5 @@ mod cli;
 mod corpus;
 mod esc;
 mod fly;
+mod github;
 mod schema;
