@@ -59,7 +59,7 @@ secrets:
   WEAK_KEY: {}
   PATTERN_KEY: { pattern: '^[0-9]+$' }
   TLS_KEY: { format: pem, to: [ { fly: api } ] }
-  JWT_KEY: { format: jwt }
+  JWT_KEY: { format: jwt, to: [ { github: site } ] }
   FROM_ENV_KEY: { from_env: APP_FROM_ENV }
 "#;
 
@@ -216,6 +216,8 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
     let json = json_of(&c.values);
     let fly_token = format!("fm2_CANARYfly{}", random_hex(24));
     c.needles.push(fly_token.clone());
+    let gh_token = format!("ghp_CANARYgh{}", random_hex(24));
+    c.needles.push(gh_token.clone());
     let emu = Emulator::start();
     {
         let mut st = emu.state();
@@ -223,6 +225,9 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
         st.esc.seed("acme/app/production", "values:\n  region: eu-west-1\n");
         st.fly.tokens.insert(fly_token.clone());
         st.fly.add_app("acme-api", 2);
+        st.github.tokens.insert(gh_token.clone());
+        st.github.org_secret("acme", "PLACEHOLDER_KEY", "2025-01-01T00:00:00Z", "all");
+        st.github.add_repo("acme/site");
     }
     let ws = Workspace::new();
     ws.manifest_text(MANIFEST);
@@ -232,9 +237,12 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
         ("SECRET_SYNC_LOG", "secret_sync=trace"),
         ("FLY_API_BASE_URL", emu.url.as_str()),
         ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
+        ("GITHUB_API_URL", emu.url.as_str()),
+        ("GITHUB_REPOSITORY", "acme/site"),
     ];
     let run = |mode: &str, tok: &str| {
         let fly = if tok == token { fly_token.clone() } else { format!("{tok}-fly") };
+        let gh = if tok == token { gh_token.clone() } else { format!("{tok}-gh") };
         ws.action(
             &[
                 ("mode", mode),
@@ -244,6 +252,7 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
                 ("esc-api-url", &emu.url),
                 ("esc-token", tok),
                 ("fly-token", &fly),
+                ("github-token", &gh),
             ],
             &env,
         )
@@ -259,6 +268,13 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
     runs.push(("rejected token", run("sync", &format!("pul-CANARYother{}", random_hex(20)))));
     assert!(runs[1].1.summary.contains("HTTP 400"), "{}", runs[1].1.summary);
     assert!(runs[1].1.summary.contains("HTTP 422"), "{}", runs[1].1.summary);
+    assert!(emu.state().github.get("acme/site", "PLACEHOLDER_KEY").is_none(), "an invalid value reached GitHub");
+    let jwt = &c.values.iter().find(|(k, _)| k == "JWT_KEY").unwrap().1;
+    assert_eq!(
+        emu.state().github.get("acme/site", "JWT_KEY").and_then(|m| m.value.clone()).as_ref(),
+        Some(jwt),
+        "the sealed box did not arrive"
+    );
     assert_eq!(emu.state().fly.updates("acme-api"), 2, "the Fly sync did not restart the machines");
     emu.fault(
         Fault::on(
