@@ -158,6 +158,8 @@ impl RunArgs {
                 prune: self.prune,
                 max_deletes: self.max_deletes,
             },
+            artifact: crate::config::ArtifactMode::Off,
+            artifact_name: crate::config::DEFAULT_ARTIFACT_NAME.into(),
         }
     }
 }

@@ -109,7 +109,21 @@ pub struct Config {
     pub summary_path: Option<PathBuf>,
     pub output_path: Option<PathBuf>,
     pub targets: TargetSettings,
+    /// Upload the report as a run artifact.
+    pub artifact: ArtifactMode,
+    pub artifact_name: String,
 }
+
+/// Whether to upload the report as a workflow run artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactMode {
+    /// When the runner gives an artifact service (`ACTIONS_RUNTIME_TOKEN`).
+    Auto,
+    On,
+    Off,
+}
+
+pub const DEFAULT_ARTIFACT_NAME: &str = "secret-sync-report";
 
 /// Settings for reaching and changing targets.
 #[derive(Debug, Default)]
@@ -161,6 +175,10 @@ pub struct ActionInputs {
     #[serde(rename = "fly-concurrency")]
     pub fly_concurrency: Option<String>,
     pub prune: Option<String>,
+    #[serde(rename = "upload-artifact")]
+    pub upload_artifact: Option<String>,
+    #[serde(rename = "artifact-name")]
+    pub artifact_name: Option<String>,
     #[serde(rename = "max-deletes")]
     pub max_deletes: Option<String>,
 }
@@ -218,6 +236,16 @@ impl ActionInputs {
             prune: boolean("prune", self.prune)?,
             max_deletes,
         };
+        let artifact = match set(self.upload_artifact).as_deref() {
+            None | Some("auto") => ArtifactMode::Auto,
+            Some("true") => ArtifactMode::On,
+            Some("false") => ArtifactMode::Off,
+            Some(other) => {
+                return Err(format!("input `upload-artifact` must be `auto`, `true` or `false`; got `{other}`"))
+            }
+        };
+        let artifact_name = set(self.artifact_name).unwrap_or_else(|| DEFAULT_ARTIFACT_NAME.into());
+        crate::artifact::check_name(&artifact_name).map_err(|e| format!("input `artifact-name`: {e}"))?;
         Ok(Config {
             mode,
             manifest: PathBuf::from(set(self.manifest).unwrap_or_else(|| DEFAULT_MANIFEST.into())),
@@ -230,6 +258,8 @@ impl ActionInputs {
             summary_path: env_path("GITHUB_STEP_SUMMARY"),
             output_path: env_path("GITHUB_OUTPUT"),
             targets,
+            artifact,
+            artifact_name,
         })
     }
 }

@@ -108,6 +108,8 @@ pub fn run(mode: Mode) -> i32 {
             prune: false,
             max_deletes: crate::config::DEFAULT_MAX_DELETES,
         },
+        artifact: crate::config::ArtifactMode::Off,
+        artifact_name: crate::config::DEFAULT_ARTIFACT_NAME.into(),
     };
     let code = crate::run::run(&cfg);
     let _ = std::env::set_current_dir(std::env::temp_dir());

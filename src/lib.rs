@@ -6,6 +6,7 @@
 //! workflow-command protocol; [`run`] wires the stages together.
 
 pub mod actions;
+pub mod artifact;
 pub mod cli;
 pub mod config;
 #[cfg(feature = "emulators")]

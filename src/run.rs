@@ -496,6 +496,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
         }
         _ => print!("{md}"),
     }
+    let artifact_id = upload_artifact(cfg, report, &md);
     if let Some(p) = &cfg.output_path {
         let c = &report.counts;
         let outputs = [
@@ -513,6 +514,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
             ("changed", c.changed().to_string()),
             ("failed", c.targets_failed.to_string()),
             ("report-path", cfg.report_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+            ("artifact-id", artifact_id.unwrap_or_default()),
         ];
         if let Err(e) = actions::write_outputs(p, &outputs) {
             problems.push(format!("{e:#}"));
@@ -523,6 +525,45 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
         code = code.max(exit::SYNC_FAILED);
     }
     code
+}
+
+/// Uploads the JSON report and the summary as one artifact, if asked to and
+/// possible. A refusal is a warning: the report is on disk either way.
+fn upload_artifact(cfg: &Config, report: &Report, md: &str) -> Option<String> {
+    use crate::config::ArtifactMode;
+    let runtime = match (cfg.artifact, crate::artifact::Runtime::from_env()) {
+        (ArtifactMode::Off, _) | (ArtifactMode::Auto, None) => return None,
+        (ArtifactMode::On, None) => {
+            warn(cfg.style, "artifact", "`upload-artifact: true` but the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN); the report was not uploaded");
+            return None;
+        }
+        (_, Some(r)) => r,
+    };
+    let json = serde_json::to_string_pretty(report).expect("the report serialises") + "\n";
+    let files: [(&str, &[u8]); 2] =
+        [("secret-sync-report.json", json.as_bytes()), ("secret-sync-summary.md", md.as_bytes())];
+    let http = crate::http::Http::new(crate::http::Policy::from_env(), &["x-github-request-id"]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    match rt.block_on(crate::artifact::upload(&http, &runtime, &cfg.artifact_name, &files)) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            warn(
+                cfg.style,
+                "artifact",
+                &format!("the report could not be uploaded as an artifact ({e}); it is still at the report path"),
+            );
+            None
+        }
+    }
+}
+
+fn warn(style: Style, title: &str, msg: &str) {
+    match style {
+        Style::Actions => {
+            println!("{}", actions::annotation(Level::Warning, None, &format!("secret-sync {title}"), msg))
+        }
+        Style::Terminal => eprintln!("warning: {msg}"),
+    }
 }
 
 /// The environment to act on: the one asked for, or the only one declared.

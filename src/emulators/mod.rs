@@ -8,6 +8,7 @@
 pub mod esc;
 pub mod fly;
 pub mod github;
+pub mod results;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -71,6 +72,7 @@ pub struct State {
     pub esc: esc::Esc,
     pub fly: fly::Fly,
     pub github: github::GitHub,
+    pub results: results::Results,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -284,6 +286,9 @@ fn route(st: &mut State, r: &Req) -> Reply {
         return reply;
     }
     if let Some(reply) = github::route(st, r) {
+        return reply;
+    }
+    if let Some(reply) = results::route(st, r) {
         return reply;
     }
     Reply::json(404, serde_json::json!({ "code": 404, "message": "Not Found" }))

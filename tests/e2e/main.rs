@@ -5,6 +5,7 @@
 mod harness;
 
 mod action;
+mod artifact;
 mod canary;
 mod cli;
 mod corpus;

@@ -1,0 +1,213 @@
+//! Uploading the report as a workflow run artifact, directly from the
+//! container, through the Actions results service (artifacts v4; the
+//! protocol of actions/toolkit's `@actions/artifact`, recorded in
+//! `shared/api-notes.md`): CreateArtifact → PUT the zip to the signed URL →
+//! FinalizeArtifact with its size and SHA-256.
+//!
+//! The service is undocumented and absent on GitHub Enterprise Server, so any
+//! refusal is a warning, never a failure of the run.
+
+use std::fmt::Write as _;
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::http::{join, Http};
+
+const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService";
+
+/// Where and as whom to upload, from the runner's environment.
+pub struct Runtime {
+    pub results_url: String,
+    pub token: SecretString,
+}
+
+impl Runtime {
+    /// `ACTIONS_RESULTS_URL` and `ACTIONS_RUNTIME_TOKEN`, when the runner gave both.
+    pub fn from_env() -> Option<Runtime> {
+        let url = std::env::var("ACTIONS_RESULTS_URL").ok().filter(|v| !v.is_empty())?;
+        let token = std::env::var("ACTIONS_RUNTIME_TOKEN").ok().filter(|v| !v.is_empty())?;
+        Some(Runtime { results_url: url, token: SecretString::from(token) })
+    }
+}
+
+/// Artifact names may not contain these (toolkit's rule).
+pub fn check_name(name: &str) -> Result<(), String> {
+    match name.chars().find(|c| matches!(c, '"' | ':' | '<' | '>' | '|' | '*' | '?' | '\r' | '\n' | '\\' | '/')) {
+        Some(c) => {
+            Err(format!("artifact name `{name}` contains `{}`, which artifact names may not", c.escape_default()))
+        }
+        None if name.trim().is_empty() => Err("the artifact name is empty".into()),
+        None => Ok(()),
+    }
+}
+
+/// The run and job backend ids from the runtime token's `scp` claim
+/// (`Actions.Results:<run>:<job>`). The token is a JWT; only its payload is
+/// read, never printed.
+pub fn backend_ids(token: &str) -> Option<(String, String)> {
+    let payload = token.split('.').nth(1)?;
+    let std_b64: String = payload.replace('-', "+").replace('_', "/");
+    let json = crate::util::unb64(&std_b64)?;
+    let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    let scp = v.get("scp")?.as_str()?;
+    scp.split_whitespace().find_map(|s| {
+        let rest = s.strip_prefix("Actions.Results:")?;
+        let (run, job) = rest.split_once(':')?;
+        Some((run.to_string(), job.to_string()))
+    })
+}
+
+/// Uploads `files` as one zipped artifact; returns its id.
+pub async fn upload(http: &Http, rt: &Runtime, name: &str, files: &[(&str, &[u8])]) -> Result<String, String> {
+    check_name(name)?;
+    let (run, job) = backend_ids(rt.token.expose_secret()).ok_or("the runtime token has no results-service scope")?;
+    let origin = origin(&rt.results_url).ok_or("ACTIONS_RESULTS_URL is not a URL")?;
+    let zip = zip_stored(files);
+    let bearer = format!("Bearer {}", rt.token.expose_secret());
+
+    let what = "creating the artifact";
+    let url = join(&origin, &format!("{SERVICE}/CreateArtifact"));
+    let body = serde_json::json!({ "workflow_run_backend_id": run, "workflow_job_run_backend_id": job, "name": name, "version": 4 });
+    let r = http
+        .send(what, || http.request(reqwest::Method::POST, &url).header("Authorization", &bearer).json(&body))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(http
+            .status_error(what, &r, "the results service refused (it does not exist on GitHub Enterprise Server)")
+            .to_string());
+    }
+    let created: serde_json::Value = r.json().await.map_err(|_| format!("{what}: unexpected response"))?;
+    let upload_url = created["signed_upload_url"]
+        .as_str()
+        .filter(|_| created["ok"] == true)
+        .ok_or(format!("{what}: no upload URL"))?
+        .to_string();
+
+    let what = "uploading the artifact";
+    let r = http
+        .send(what, || {
+            http.request(reqwest::Method::PUT, &upload_url).header("x-ms-blob-type", "BlockBlob").body(zip.clone())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(http.status_error(what, &r, "").to_string());
+    }
+
+    let what = "finalizing the artifact";
+    let url = join(&origin, &format!("{SERVICE}/FinalizeArtifact"));
+    let hash = Sha256::digest(&zip).iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    let body = serde_json::json!({
+        "workflow_run_backend_id": run, "workflow_job_run_backend_id": job, "name": name,
+        "size": zip.len().to_string(), "hash": format!("sha256:{hash}"),
+    });
+    let r = http
+        .send(what, || http.request(reqwest::Method::POST, &url).header("Authorization", &bearer).json(&body))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(http.status_error(what, &r, "").to_string());
+    }
+    let done: serde_json::Value = r.json().await.map_err(|_| format!("{what}: unexpected response"))?;
+    Ok(match &done["artifact_id"] {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    })
+}
+
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    Some(format!("{scheme}://{host}"))
+}
+
+/// A zip archive with the files stored (not compressed): the reports are
+/// small, and this keeps the format simple enough to write here.
+pub fn zip_stored(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in files {
+        let offset = out.len() as u32;
+        let crc = crc32(data);
+        let header = |sig: u32, central: bool| {
+            let mut h = Vec::new();
+            h.extend_from_slice(&sig.to_le_bytes());
+            if central {
+                h.extend_from_slice(&20u16.to_le_bytes()); // made by
+            }
+            h.extend_from_slice(&20u16.to_le_bytes()); // version needed
+            h.extend_from_slice(&0x0800u16.to_le_bytes()); // UTF-8 names
+            h.extend_from_slice(&0u16.to_le_bytes()); // stored
+            h.extend_from_slice(&0u16.to_le_bytes()); // time
+            h.extend_from_slice(&0x21u16.to_le_bytes()); // date 1980-01-01
+            h.extend_from_slice(&crc.to_le_bytes());
+            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes()); // extra
+            if central {
+                h.extend_from_slice(&0u16.to_le_bytes()); // comment
+                h.extend_from_slice(&0u16.to_le_bytes()); // disk
+                h.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
+                h.extend_from_slice(&0u32.to_le_bytes()); // external attrs
+                h.extend_from_slice(&offset.to_le_bytes());
+            }
+            h.extend_from_slice(name.as_bytes());
+            h
+        };
+        out.extend(header(0x0403_4b50, false));
+        out.extend_from_slice(data);
+        central.extend(header(0x0201_4b50, true));
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]); // disk numbers
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn reads_backend_ids_from_the_scope_claim() {
+        let payload = crate::util::b64(br#"{"scp":"Actions.GenericRead:1 Actions.Results:run-1:job-2"}"#);
+        let token = format!("e30.{}.sig", payload.trim_end_matches('='));
+        assert_eq!(backend_ids(&token), Some(("run-1".into(), "job-2".into())));
+        assert_eq!(backend_ids("not-a-jwt"), None);
+    }
+
+    #[test]
+    fn names_follow_toolkit_rules() {
+        assert!(check_name("secret-sync-report").is_ok());
+        assert!(check_name("a/b").is_err());
+        assert!(check_name("a:b").is_err());
+    }
+}

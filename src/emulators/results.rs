@@ -1,0 +1,110 @@
+//! The Actions results service's artifact API (artifacts v4, Twirp JSON) and
+//! the blob store its signed URL points at, as `shared/api-notes.md` records
+//! them from actions/toolkit. Unconfirmed, chosen here: the Twirp error
+//! bodies (`{"code","msg"}`, Twirp's standard shape) and the blob response
+//! status (201, as Azure Blob Storage answers a Put Blob).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+
+use super::{Reply, Req, State};
+
+const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService/";
+
+#[derive(Default)]
+pub struct Results {
+    /// The runtime token the runner handed the job.
+    pub runtime_token: Option<String>,
+    /// `true`: behave like GitHub Enterprise Server (no such service).
+    pub disabled: bool,
+    pub artifacts: BTreeMap<String, Artifact>,
+    next: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub run: String,
+    pub job: String,
+    pub upload_id: u64,
+    pub blob: Option<Vec<u8>>,
+    pub id: Option<u64>,
+}
+
+fn twirp(status: u16, code: &str, msg: &str) -> Reply {
+    Reply::json(status, json!({ "code": code, "msg": msg }))
+}
+
+pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
+    let res = &mut st.results;
+    if let Some(id) = r.path.strip_prefix("/_blob/") {
+        return Some(blob(res, id, r));
+    }
+    let method = r.path.strip_prefix(SERVICE)?;
+    if res.disabled {
+        return Some(twirp(404, "not_found", "artifact service not available"));
+    }
+    let bearer = r.header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+    if bearer.is_none() || bearer != res.runtime_token.as_deref() {
+        return Some(twirp(401, "unauthenticated", "invalid runtime token"));
+    }
+    let Ok(body) = serde_json::from_slice::<Json>(r.body) else {
+        return Some(twirp(400, "malformed", "body is not JSON"));
+    };
+    let s = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+    let (run, job, name) = (s("workflow_run_backend_id"), s("workflow_job_run_backend_id"), s("name"));
+    if run.is_empty() || job.is_empty() || crate::artifact::check_name(&name).is_err() {
+        return Some(twirp(400, "invalid_argument", "missing backend ids or invalid name"));
+    }
+    Some(match method {
+        "CreateArtifact" => {
+            if body["version"] != 4 {
+                return Some(twirp(400, "invalid_argument", "version must be 4"));
+            }
+            if res.artifacts.get(&name).is_some_and(|a| a.id.is_some()) {
+                return Some(twirp(409, "already_exists", "an artifact with this name exists in this run"));
+            }
+            res.next += 1;
+            let upload_id = res.next;
+            res.artifacts.insert(name, Artifact { run, job, upload_id, blob: None, id: None });
+            let host = r.header("host").unwrap_or("127.0.0.1");
+            Reply::json(
+                200,
+                json!({ "ok": true, "signed_upload_url": format!("http://{host}/_blob/{upload_id}?sig=emulated") }),
+            )
+        }
+        "FinalizeArtifact" => {
+            let Some(a) = res.artifacts.get_mut(&name) else {
+                return Some(twirp(404, "not_found", "no such artifact"));
+            };
+            if a.run != run || a.job != job {
+                return Some(twirp(400, "invalid_argument", "backend ids do not match"));
+            }
+            let Some(blob) = &a.blob else { return Some(twirp(400, "failed_precondition", "nothing was uploaded")) };
+            let hash =
+                format!("sha256:{}", Sha256::digest(blob).iter().map(|b| format!("{b:02x}")).collect::<String>());
+            if s("size") != blob.len().to_string() || s("hash") != hash {
+                return Some(twirp(400, "invalid_argument", "size or hash does not match the upload"));
+            }
+            res.next += 1;
+            a.id = Some(res.next);
+            Reply::json(200, json!({ "ok": true, "artifact_id": res.next.to_string() }))
+        }
+        _ => twirp(404, "bad_route", "no such method"),
+    })
+}
+
+fn blob(res: &mut Results, id: &str, r: &Req) -> Reply {
+    if r.method != "PUT" {
+        return twirp(405, "bad_route", "method not allowed");
+    }
+    if r.header("x-ms-blob-type") != Some("BlockBlob") {
+        return twirp(400, "invalid_argument", "x-ms-blob-type must be BlockBlob");
+    }
+    let Some(a) = res.artifacts.values_mut().find(|a| a.upload_id.to_string() == id) else {
+        return twirp(404, "not_found", "no such upload");
+    };
+    a.blob = Some(r.body.to_vec());
+    Reply { status: 201, headers: Vec::new(), body: Vec::new() }
+}
