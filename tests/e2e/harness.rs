@@ -104,6 +104,11 @@ impl Workspace {
 
     /// Runs the action with `inputs` over the defaults from action.yml.
     pub fn action(&self, inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Output {
+        self.action_bin(BIN, inputs, env)
+    }
+
+    /// The same with another build of the binary (the shipped one).
+    pub fn action_bin(&self, bin: &str, inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Output {
         let mut all = action_inputs();
         for (k, v) in inputs {
             assert!(all.contains_key(*k), "input `{k}` is not declared in action.yml");
@@ -114,7 +119,7 @@ impl Workspace {
         let output = fc.join("set_output_1");
         std::fs::write(&summary, "").unwrap();
         std::fs::write(&output, "").unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin);
         cmd.env_clear()
             .current_dir(self.root())
             .env("PATH", std::env::var("PATH").unwrap_or_default())

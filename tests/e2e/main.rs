@@ -8,6 +8,7 @@ mod action;
 mod artifact;
 mod canary;
 mod cli;
+mod contract;
 mod corpus;
 mod esc;
 mod fly;
