@@ -47,8 +47,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// read, never printed.
 pub fn backend_ids(token: &str) -> Option<(String, String)> {
     let payload = token.split('.').nth(1)?;
-    let std_b64: String = payload.replace('-', "+").replace('_', "/");
-    let json = crate::util::unb64(&std_b64)?;
+    let json = crate::util::unb64url(payload)?;
     let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
     let scp = v.get("scp")?.as_str()?;
     scp.split_whitespace().find_map(|s| {

@@ -210,37 +210,13 @@ fn is_jwt(v: &str) -> bool {
     if !(parts[2].is_empty() || is_b64url(parts[2])) {
         return false;
     }
-    let Some(header) = b64url_decode(parts[0]) else {
+    let Some(header) = crate::util::unb64url(parts[0]) else {
         return false;
     };
     serde_json::from_slice::<serde_json::Value>(&header)
         .ok()
         .and_then(|h| h.get("alg").map(|a| a.is_string()))
         .unwrap_or(false)
-}
-
-/// Decodes unpadded base64url; `None` on any invalid input.
-fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in s.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        } as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 fn is_pem(v: &str) -> bool {

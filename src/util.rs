@@ -68,6 +68,14 @@ pub fn unb64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Decodes base64url (JWT parts), padded or not.
+pub fn unb64url(s: &str) -> Option<Vec<u8>> {
+    if s.contains(['+', '/']) {
+        return None;
+    }
+    unb64(&s.replace('-', "+").replace('_', "/"))
+}
+
 /// Parses an RFC 3339 UTC time (`2026-01-01T00:00:00Z`, fractional seconds
 /// and offsets accepted) into seconds since the Unix epoch.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {

@@ -128,14 +128,8 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
             deletable.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
         ));
     }
-    if ctx.prune && deletable.len() > ctx.max_deletes {
-        out.status = Some(TargetStatus::Failed);
-        out.message = Some(format!(
-            "pruning would delete {} keys, more than `max-deletes` ({}); nothing was written to this app",
-            deletable.len(),
-            ctx.max_deletes
-        ));
-        return out;
+    if let Some(capped) = ctx.over_delete_cap(deletable.len(), out.changes.clone()) {
+        return capped;
     }
     if values.is_empty() {
         out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });

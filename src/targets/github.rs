@@ -94,14 +94,8 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
             unknown.join(", ")
         ));
     }
-    if ctx.prune && deletable.len() > ctx.max_deletes {
-        out.status = Some(TargetStatus::Failed);
-        out.message = Some(format!(
-            "pruning would delete {} secrets, more than `max-deletes` ({}); nothing was written",
-            deletable.len(),
-            ctx.max_deletes
-        ));
-        return out;
+    if let Some(capped) = ctx.over_delete_cap(deletable.len(), out.changes.clone()) {
+        return capped;
     }
     let deletes = if ctx.prune { deletable } else { Vec::new() };
     if to_write.is_empty() && deletes.is_empty() {

@@ -131,6 +131,20 @@ impl Context {
     pub fn writes(&self) -> bool {
         self.mode == Mode::Sync && !self.hold_writes
     }
+
+    /// A failed outcome when pruning would delete more than `max-deletes`:
+    /// then nothing at all is written to the target.
+    pub fn over_delete_cap(&self, deletes: usize, changes: Vec<Change>) -> Option<Outcome> {
+        (self.prune && deletes > self.max_deletes).then(|| Outcome {
+            changes,
+            status: Some(TargetStatus::Failed),
+            message: Some(format!(
+                "pruning would delete {deletes} keys, more than `max-deletes` ({}); nothing was written to this target. Review the manifest or raise `max-deletes`.",
+                self.max_deletes
+            )),
+            ..Outcome::default()
+        })
+    }
 }
 
 /// How many ESC environments (and GitHub targets) are handled at once.

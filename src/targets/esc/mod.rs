@@ -85,13 +85,8 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
         if !exists {
             out.warnings.push(format!("ESC environment `{full}` does not exist yet; it is created (`create: true`)"));
         }
-        if edit.deletes > ctx.max_deletes {
-            out.status = Some(TargetStatus::Failed);
-            out.message = Some(format!(
-                "pruning would delete {} keys, more than `max-deletes` ({}); nothing was written to this environment. Review the manifest or raise `max-deletes`.",
-                edit.deletes, ctx.max_deletes
-            ));
-            return out;
+        if let Some(capped) = ctx.over_delete_cap(edit.deletes, out.changes.clone()) {
+            return Outcome { revision_before: out.revision_before, ..capped };
         }
         let Some(new_text) = edit.new_text else {
             out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
