@@ -32,7 +32,10 @@ impl Period {
             return Err(format!("`{t}` is not a duration: {expected}"));
         };
         let digits = &t[..t.len() - 1];
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.is_empty()
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.starts_with('0') && digits.len() > 1
+        {
             return Err(format!("`{t}` is not a duration: {expected}"));
         }
         let n: u64 = digits.parse().map_err(|_| format!("`{t}` is too large for a duration"))?;
@@ -80,7 +83,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for bad in ["", "90", "d", "90 days", "-1d", "0d", "1.5d", "99999999999999999999d", "1000y"] {
+        for bad in ["", "90", "d", "90 days", "-1d", "0d", "090d", "1.5d", "99999999999999999999d", "1000y"] {
             assert!(Period::parse(bad).is_err(), "{bad}");
         }
     }
