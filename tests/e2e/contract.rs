@@ -33,7 +33,16 @@ fn shipped_binary_runs_as_the_runner_runs_it() {
         st.esc.oidc_orgs.insert("ai-cherry".into());
         st.esc.seed("ai-cherry/sophia/production", "values: {}\n");
         st.fly.tokens.insert("fm2_contractFlyToken000000".into());
-        for app in ["sophiaai-mcp-lambda-v2", "sophia-gong", "sophia-hubspot", "sophia-slack", "sophia-notion", "sophia-browser", "sophia-orchestrator", "sophia-dashboard"] {
+        for app in [
+            "sophiaai-mcp-lambda-v2",
+            "sophia-gong",
+            "sophia-hubspot",
+            "sophia-slack",
+            "sophia-notion",
+            "sophia-browser",
+            "sophia-orchestrator",
+            "sophia-dashboard",
+        ] {
             st.fly.add_app(app, 1);
         }
         st.github.tokens.insert("ghp_contractGithubToken0000000".into());
