@@ -28,10 +28,10 @@ COPY src ./src
 # `--no-default-features` leaves out the test-only `emulators` feature. The
 # release profile (Cargo.toml) already sets LTO, one codegen unit, strip and
 # panic=abort. musl targets link statically by default; the final `--version`
-# run proves the binary starts without a dynamic loader.
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked --no-default-features --target x86_64-unknown-linux-musl \
+# run proves the binary starts without a dynamic loader. (No `RUN --mount`
+# cache: the runner builds `image: Dockerfile` with whatever Docker it has,
+# and a fresh build gains nothing from it.)
+RUN cargo build --release --locked --no-default-features --target x86_64-unknown-linux-musl \
     && cp target/x86_64-unknown-linux-musl/release/secret-sync /secret-sync \
     && /secret-sync --version
 
