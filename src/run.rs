@@ -13,11 +13,10 @@ use crate::config::{Config, Mode, Style};
 use crate::github::GitHub;
 use crate::manifest::{self, Manifest, ManifestError};
 use crate::report::{
-    markdown, Counts, GithubReport, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport,
-    TargetStatus, Tool,
+    markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool,
 };
 use crate::targets::{self, Action};
-use crate::validate::{self, Finding, Severity};
+use crate::validate::{self, Severity};
 use crate::values::{self, Origin, SecretValues};
 
 /// Exit codes (documented in the README).
@@ -84,9 +83,10 @@ pub fn run(cfg: &Config) -> i32 {
 
     let rt = runtime();
     let gh = github_client(cfg, &rt);
-    let (github, gh_findings, source_updated) = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
+    let assessed = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
+    let (github, source_updated) = (assessed.report, assessed.source_updated);
     let mut findings = v.findings.clone();
-    findings.extend(gh_findings);
+    findings.extend(assessed.findings);
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.line.cmp(&b.line)).then(a.secret.cmp(&b.secret)));
 
     let mut counts = Counts { secrets_declared: m.secrets.len(), ..Counts::default() };
@@ -309,11 +309,8 @@ fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHu
     GitHub::new(&api, token, crate::http::Policy::from_env()).ok().map(Arc::new)
 }
 
-type Metadata = (Option<GithubReport>, Vec<Finding>, HashMap<String, i64>);
-
-/// Reads the org's (and this repository's) secrets metadata and derives
-/// rotation and drift. Without a token nothing is read and nothing is said;
-/// with a token that is not allowed, a warning says so and the run goes on.
+/// Rotation and drift from GitHub's metadata, when there is a token and an
+/// org (the `github-org` input, else the repository's owner).
 fn github_metadata(
     cfg: &Config,
     rt: &tokio::runtime::Runtime,
@@ -322,8 +319,7 @@ fn github_metadata(
     env: &str,
     resolved: &[validate::Resolved],
     vals: &SecretValues,
-) -> Metadata {
-    use crate::github::inventory::{self, Inventory, Rotation};
+) -> crate::github::assess::Assessment {
     let repo = std::env::var("GITHUB_REPOSITORY").ok().filter(|r| r.contains('/'));
     let org = cfg
         .targets
@@ -331,66 +327,12 @@ fn github_metadata(
         .clone()
         .or_else(|| std::env::var("GITHUB_REPOSITORY_OWNER").ok().filter(|o| !o.is_empty()))
         .or_else(|| repo.as_ref().and_then(|r| r.split('/').next().map(str::to_string)));
-    let (Some(gh), Some(org)) = (gh, org) else { return (None, Vec::new(), HashMap::new()) };
-    let finding = |severity, kind, secret: &str, message: String, line: Option<usize>| Finding {
-        severity,
-        kind,
-        secret: secret.to_string(),
-        message,
-        line,
-        col: line.map(|_| 1),
-    };
-    let inv = match rt.block_on(Inventory::read(gh, &org, repo.as_deref())) {
-        Ok(inv) => inv,
-        Err(e) => {
-            let msg = format!("{e}; rotation and drift are not reported (the rest of the run is unaffected)");
-            let f = finding(Severity::Warning, validate::Kind::MetadataUnavailable, &org, msg.clone(), None);
-            let report =
-                GithubReport { org, status: "unavailable", message: Some(msg), rotation: Vec::new(), drift: None };
-            return (Some(report), vec![f], HashMap::new());
+    match (gh, org) {
+        (Some(gh), Some(org)) => {
+            rt.block_on(crate::github::assess::assess(gh, &org, repo.as_deref(), m, env, resolved, vals))
         }
-    };
-    let now = crate::util::now_secs();
-    let rotation = inventory::rotation(m, env, resolved, &inv, now);
-    let mut findings = Vec::new();
-    for r in &rotation {
-        let line = m.secrets.iter().find(|s| s.name == r.secret).map(|s| s.pos.line);
-        match r.status {
-            Rotation::Expired => findings.push(finding(
-                Severity::Warning,
-                validate::Kind::RotationExpired,
-                &r.secret,
-                format!(
-                    "`{}` was last changed {} and should be rotated every {}: overdue since {}",
-                    r.secret,
-                    &r.updated_at[..10],
-                    r.rotate_every,
-                    &r.due[..10]
-                ),
-                line,
-            )),
-            Rotation::Expiring => findings.push(finding(
-                Severity::Notice,
-                validate::Kind::RotationDue,
-                &r.secret,
-                format!("`{}` is due for rotation on {} ({} day(s) left)", r.secret, &r.due[..10], r.days_left),
-                line,
-            )),
-            Rotation::Healthy => {}
-        }
+        _ => crate::github::assess::Assessment::default(),
     }
-    if let Some(e) = &inv.repo_error {
-        findings.push(finding(
-            Severity::Notice,
-            validate::Kind::MetadataUnavailable,
-            inv.repo.as_deref().unwrap_or_default(),
-            format!("{e}; ages come from the org's secrets only"),
-            None,
-        ));
-    }
-    let drift = inventory::drift(m, env, vals, &inv);
-    let updated = inv.updated_at();
-    (Some(GithubReport { org, status: "read", message: None, rotation, drift: Some(drift) }), findings, updated)
 }
 
 /// A base URL from the variable the official tool reads, else its default.
