@@ -45,13 +45,16 @@ pub enum FailOn {
 }
 
 impl FailOn {
-    fn parse(s: &str) -> Option<FailOn> {
-        match s {
-            "error" => Some(FailOn::Error),
-            "warning" => Some(FailOn::Warning),
-            "never" => Some(FailOn::Never),
-            _ => None,
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Error => "error",
+            FailOn::Warning => "warning",
+            FailOn::Never => "never",
         }
+    }
+
+    fn parse(s: &str) -> Option<FailOn> {
+        [FailOn::Error, FailOn::Warning, FailOn::Never].into_iter().find(|f| f.as_str() == s)
     }
 
     pub fn fails(self, severity: crate::validate::Severity) -> bool {

@@ -194,7 +194,7 @@ pub fn run(cfg: &Config) -> i32 {
             exit::VALIDATION_FAILED,
             format!(
                 "**Validation failed**: {failing} finding(s) at or above `fail-on: {}`.{} Fix the secrets listed below, then re-run.",
-                fail_on_str(cfg),
+                cfg.fail_on.as_str(),
                 if cfg.mode == Mode::Sync && values_failing { " Nothing was written." } else { "" }
             ),
         )
@@ -356,14 +356,6 @@ fn test_panic(vals: &SecretValues) {
         if let Some((_, v)) = vals.get(&name) {
             panic!("test panic carrying {}", values::expose(&v.secret));
         }
-    }
-}
-
-fn fail_on_str(cfg: &Config) -> &'static str {
-    match cfg.fail_on {
-        crate::config::FailOn::Error => "error",
-        crate::config::FailOn::Warning => "warning",
-        crate::config::FailOn::Never => "never",
     }
 }
 

@@ -277,17 +277,9 @@ pub fn placeholder(v: &str) -> Option<&'static str> {
 
 /// Source secrets handed in that no declared secret reads, in any environment.
 fn undeclared(m: &Manifest, values: &SecretValues, findings: &mut Vec<Finding>) {
-    let mut known: Vec<String> = Vec::new();
-    for s in &m.secrets {
-        for e in &m.environments {
-            known.extend(m.source_candidates(s, &e.name));
-        }
-        known.extend(s.from_env.clone());
-    }
+    let known = m.source_names_anywhere();
     for name in values.names() {
-        if RUNNER_SECRETS.iter().any(|r| r.eq_ignore_ascii_case(name))
-            || known.iter().any(|k| k.eq_ignore_ascii_case(name))
-        {
+        if RUNNER_SECRETS.iter().any(|r| r.eq_ignore_ascii_case(name)) || known.contains(&name.to_ascii_uppercase()) {
             continue;
         }
         findings.push(Finding {

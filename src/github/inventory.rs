@@ -1,7 +1,7 @@
 //! What GitHub knows about the secrets (names, visibility, when each value
 //! last changed) against what the manifest declares: rotation age and drift.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -140,15 +140,7 @@ pub struct Drift {
 }
 
 pub fn drift(m: &Manifest, env: &str, values: &SecretValues, inv: &Inventory) -> Drift {
-    let mut read_anywhere: BTreeSet<String> = BTreeSet::new();
-    for s in &m.secrets {
-        for e in &m.environments {
-            read_anywhere.extend(m.source_candidates(s, &e.name).into_iter().map(|c| c.to_ascii_uppercase()));
-        }
-        if let Some(f) = &s.from_env {
-            read_anywhere.insert(f.to_ascii_uppercase());
-        }
-    }
+    let read_anywhere = m.source_names_anywhere();
     let in_env = |s: &crate::manifest::Secret| {
         s.required.in_env(env)
             || s.routes.iter().any(|r| m.target(r.kind, &r.target).is_some_and(|t| t.environment == env))

@@ -226,6 +226,19 @@ impl Manifest {
         self.defaults.rotate_every.unwrap_or(Period::days(90))
     }
 
+    /// Every source name some declared secret reads, in any environment
+    /// (upper-cased: GitHub secret names are case-insensitive).
+    pub fn source_names_anywhere(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for s in &self.secrets {
+            for e in &self.environments {
+                out.extend(self.source_candidates(s, &e.name).into_iter().map(|c| c.to_ascii_uppercase()));
+            }
+            out.extend(s.from_env.iter().map(|f| f.to_ascii_uppercase()));
+        }
+        out
+    }
+
     /// Source secret names that feed `secret` in `env`, in lookup order.
     pub fn source_candidates(&self, secret: &Secret, env: &str) -> Vec<String> {
         let base = secret.source_name();
