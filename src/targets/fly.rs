@@ -135,11 +135,12 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
         out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
         return out;
     }
-    if *deploy == Deploy::Restart {
-        out.warnings.push("machines are restarted one at a time to pick up the new secrets".into());
-    }
     if !ctx.writes() {
         out.status = Some(TargetStatus::Planned);
+        out.message = Some(match deploy {
+            Deploy::Restart => "a sync writes the changed keys, then restarts the app's machines one at a time".into(),
+            Deploy::Stage => "a sync stages the changed keys; the next deploy picks them up".into(),
+        });
         return out;
     }
     let version = match api.write_secrets(values).await {
@@ -151,7 +152,6 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
         }
     };
     out.written = true;
-    out.warnings.clear();
     if *deploy == Deploy::Stage {
         out.status = Some(TargetStatus::Synced);
         out.message = Some(format!("secrets staged (version {}); the next deploy picks them up", show(version)));
