@@ -195,6 +195,30 @@ fn boolean(name: &str, v: Option<String>) -> Result<bool, String> {
     }
 }
 
+/// A secret input, unset when empty (as the runner passes unset inputs).
+fn secret(v: Option<SecretString>) -> Option<SecretString> {
+    use secrecy::ExposeSecret;
+    v.filter(|s| !s.expose_secret().trim().is_empty())
+}
+
+/// A whole-number input, within `range` when one is given.
+fn whole(
+    name: &str,
+    v: Option<String>,
+    default: usize,
+    range: Option<std::ops::RangeInclusive<usize>>,
+) -> Result<usize, String> {
+    let Some(text) = set(v) else { return Ok(default) };
+    let within = match &range {
+        Some(r) => format!(" from {} to {}", r.start(), r.end()),
+        None => String::new(),
+    };
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| range.as_ref().is_none_or(|r| r.contains(n)))
+        .ok_or_else(|| format!("input `{name}` must be a whole number{within}; got `{text}`"))
+}
+
 fn set(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -205,7 +229,6 @@ impl ActionInputs {
     }
 
     pub fn into_config(self) -> Result<Config, String> {
-        use secrecy::ExposeSecret;
         let mode_text = set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
         let mode = Mode::parse(&mode_text)
             .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`"))?;
@@ -213,26 +236,14 @@ impl ActionInputs {
             Some(s) => s.parse::<FailOn>().map_err(|e| format!("input `fail-on`: {e}"))?,
             None => FailOn::Error,
         };
-        let secrets_json = self.secrets.filter(|s| !s.expose_secret().trim().is_empty());
+        let secrets_json = secret(self.secrets);
         let report_path = set(self.report_path).map(PathBuf::from).unwrap_or_else(default_report_path);
-        let max_deletes = match set(self.max_deletes) {
-            None => DEFAULT_MAX_DELETES,
-            Some(n) => {
-                n.parse::<usize>().map_err(|_| format!("input `max-deletes` must be a whole number; got `{n}`"))?
-            }
-        };
-        let fly_concurrency = match set(self.fly_concurrency) {
-            None => DEFAULT_FLY_CONCURRENCY,
-            Some(n) => n
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=32).contains(n))
-                .ok_or_else(|| format!("input `fly-concurrency` must be a whole number from 1 to 32; got `{n}`"))?,
-        };
+        let max_deletes = whole("max-deletes", self.max_deletes, DEFAULT_MAX_DELETES, None)?;
+        let fly_concurrency = whole("fly-concurrency", self.fly_concurrency, DEFAULT_FLY_CONCURRENCY, Some(1..=32))?;
         let targets = TargetSettings {
-            esc_token: self.esc_token.filter(|s| !s.expose_secret().trim().is_empty()),
-            fly_token: self.fly_token.filter(|s| !s.expose_secret().trim().is_empty()),
-            github_token: self.github_token.filter(|s| !s.expose_secret().trim().is_empty()),
+            esc_token: secret(self.esc_token),
+            fly_token: secret(self.fly_token),
+            github_token: secret(self.github_token),
             github_org: set(self.github_org),
             fly_concurrency,
             esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),

@@ -144,10 +144,19 @@ impl Http {
     }
 
     fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        self.policy.wait(attempt, retry_after)
+    }
+}
+
+impl Policy {
+    /// How long to wait before retry number `attempt` (0-based): the
+    /// service's `Retry-After` (capped), else exponential backoff with jitter.
+    /// Every client's retry loop uses this.
+    pub fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(d) = retry_after {
-            return d.min(self.policy.max_retry_after);
+            return d.min(self.max_retry_after);
         }
-        let base = self.policy.backoff_base.saturating_mul(1 << attempt.min(10));
+        let base = self.backoff_base.saturating_mul(1 << attempt.min(10));
         // Full jitter between half and the whole of the exponential step.
         base / 2 + base.mul_f64(jitter() / 2.0)
     }

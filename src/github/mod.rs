@@ -195,8 +195,8 @@ impl GitHub {
                     (status, wait, text)
                 }
                 Err(_) if attempt < self.policy.retries => {
+                    tokio::time::sleep(self.policy.wait(attempt, None)).await;
                     attempt += 1;
-                    tokio::time::sleep(self.policy.backoff_base.saturating_mul(1 << attempt.min(8))).await;
                     continue;
                 }
                 Err(_) => {
@@ -205,15 +205,15 @@ impl GitHub {
             };
             let transient = status == 429 || status >= 500 || wait.is_some();
             if transient && attempt < self.policy.retries {
+                let pause = self.policy.wait(attempt, wait);
                 attempt += 1;
-                let pause = wait.unwrap_or_else(|| self.policy.backoff_base.saturating_mul(1 << attempt.min(8)));
                 tracing::debug!(
                     what,
                     status,
                     wait_ms = pause.as_millis() as u64,
                     "GitHub asked to slow down; retrying"
                 );
-                tokio::time::sleep(pause.min(self.policy.max_retry_after)).await;
+                tokio::time::sleep(pause).await;
                 continue;
             }
             return Ok((status, body, wait));
