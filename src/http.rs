@@ -201,17 +201,12 @@ pub fn join(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
-/// Percent-encodes one path segment or query value.
+/// Percent-encodes one path segment or query value: everything but RFC
+/// 3986's unreserved characters.
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    const SEGMENT: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 #[cfg(test)]
@@ -222,6 +217,7 @@ mod tests {
     fn joins_and_encodes() {
         assert_eq!(join("http://h/", "/api/x"), "http://h/api/x");
         assert_eq!(encode("urn:pulumi:org:acme"), "urn%3Apulumi%3Aorg%3Aacme");
+        assert_eq!(encode("a b/ü~._-"), "a%20b%2F%C3%BC~._-");
     }
 
     #[test]

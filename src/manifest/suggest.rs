@@ -9,7 +9,7 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .map(|c| {
             let cl = c.to_ascii_lowercase();
             // `prod` for `production`: an abbreviation counts as close.
-            let d = if lower.len() >= 3 && cl.starts_with(&lower) { 1 } else { distance(&lower, &cl) };
+            let d = if lower.len() >= 3 && cl.starts_with(&lower) { 1 } else { strsim::levenshtein(&lower, &cl) };
             (d, c)
         })
         .filter(|(d, _)| *d <= limit)
@@ -20,21 +20,6 @@ pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
 /// ` (did you mean `x`?)` or nothing.
 pub fn hint<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     closest(input, candidates).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default()
-}
-
-/// Levenshtein distance over characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::http::{encode, join, Http};
+use crate::http::{join, Http};
 
 /// How to get a token for an org.
 pub enum Source {
@@ -80,8 +80,13 @@ impl Auth {
         request_token: &SecretString,
     ) -> Result<SecretString, String> {
         let audience = format!("urn:pulumi:org:{org}");
-        let sep = if request_url.contains('?') { '&' } else { '?' };
-        let url = format!("{request_url}{sep}audience={}", encode(&audience));
+        // The runner's URL already carries a query (`?api-version=…`):
+        // append to it, as actions/toolkit's `getIDToken` does.
+        let mut url = url::Url::parse(request_url).map_err(|_| {
+            "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL; is this job's `id-token: write` set?".to_string()
+        })?;
+        url.query_pairs_mut().append_pair("audience", &audience);
+        let url = url.to_string();
         let what = "requesting the GitHub OIDC token";
         let r = http
             .send(what, || http.request(reqwest::Method::GET, &url).bearer_auth(request_token.expose_secret()))
