@@ -1,7 +1,10 @@
 # The secret-sync container action: one static binary on an empty base image.
 #
-# Stage 1 compiles a static musl binary for x86_64 (GitHub runs container
-# actions on linux/amd64 runners). Stage 2 is `scratch`: the binary, the CA
+# Stage 1 compiles a static musl binary for the platform being built: the
+# release builds linux/amd64 and linux/arm64 (GitHub has runners of both
+# kinds; buildx runs the arm64 stage under QEMU). On Alpine the host target
+# is `<arch>-unknown-linux-musl`, so a plain `cargo build` is that target,
+# and musl links statically by default. Stage 2 is `scratch`: the binary, the CA
 # bundle and nothing else — no shell, no package manager, no USER (the runner
 # mounts the workspace owned by root and expects container actions to run as
 # root).
@@ -31,8 +34,8 @@ COPY src ./src
 # run proves the binary starts without a dynamic loader. (No `RUN --mount`
 # cache: the runner builds `image: Dockerfile` with whatever Docker it has,
 # and a fresh build gains nothing from it.)
-RUN cargo build --release --locked --no-default-features --target x86_64-unknown-linux-musl \
-    && cp target/x86_64-unknown-linux-musl/release/secret-sync /secret-sync \
+RUN cargo build --release --locked --no-default-features \
+    && cp target/release/secret-sync /secret-sync \
     && /secret-sync --version
 
 FROM scratch

@@ -143,6 +143,7 @@ impl RunArgs {
             secrets_json: None,
             secrets_files: self.secrets_files,
             fail_on: self.fail_on,
+            report_output: self.report_path.as_ref().map(|p| p.display().to_string()),
             report_path: self.report_path,
             style: Style::detect(),
             summary_path: config::env_path("GITHUB_STEP_SUMMARY"),

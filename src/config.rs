@@ -108,6 +108,9 @@ pub struct Config {
     pub secrets_files: Vec<PathBuf>,
     pub fail_on: FailOn,
     pub report_path: Option<PathBuf>,
+    /// The report's path as later steps see it (the `report-path` output):
+    /// inside a container action the runner's host path of the same file.
+    pub report_output: Option<String>,
     pub style: Style,
     pub summary_path: Option<PathBuf>,
     pub output_path: Option<PathBuf>,
@@ -184,6 +187,61 @@ pub struct ActionInputs {
     pub artifact_name: Option<String>,
     #[serde(rename = "max-deletes")]
     pub max_deletes: Option<String>,
+    /// `host:${{ runner.temp }}` and `host:${{ github.workspace }}`, from
+    /// action.yml's defaults: see [`HostPaths`].
+    #[serde(rename = "host-runner-temp")]
+    pub host_runner_temp: Option<String>,
+    #[serde(rename = "host-workspace")]
+    pub host_workspace: Option<String>,
+}
+
+/// Where the container's mounted directories are on the runner host.
+///
+/// A container action runs with the runner's temp directory mounted at
+/// `/github/runner_temp` and the workspace at `/github/workspace`, and the
+/// runner rewrites every environment variable, inputs included, that starts
+/// with one of those host paths into the container path (actions/runner,
+/// `Handlers/ContainerActionHandler.cs` and `Container/ContainerInfo.cs`
+/// `TranslateToContainerPath`). Outputs are not rewritten back, so a path in
+/// an output must be the host's for later steps to open it. action.yml passes
+/// the host paths as `host:${{ runner.temp }}`: the `host:` prefix keeps the
+/// runner from rewriting them. Outside a container (or without the inputs)
+/// paths are shown as they are.
+#[derive(Debug, Default)]
+pub struct HostPaths {
+    /// (directory as this process sees it, the same directory on the host).
+    mounts: Vec<(PathBuf, PathBuf)>,
+}
+
+impl HostPaths {
+    /// From the inputs and the container-side `RUNNER_TEMP` and `GITHUB_WORKSPACE`.
+    fn new(runner_temp: Option<String>, workspace: Option<String>) -> HostPaths {
+        let host = |v: Option<String>| {
+            set(v)?.strip_prefix("host:").map(str::trim).filter(|p| p.starts_with('/')).map(PathBuf::from)
+        };
+        let mounts = [(env_path("RUNNER_TEMP"), host(runner_temp)), (env_path("GITHUB_WORKSPACE"), host(workspace))]
+            .into_iter()
+            .filter_map(|(inside, host)| Some((inside?, host?)))
+            .filter(|(inside, host)| inside != host)
+            .collect();
+        HostPaths { mounts }
+    }
+
+    /// `path` (relative paths are relative to the working directory, the
+    /// workspace) as the host sees it.
+    pub fn show(&self, path: &std::path::Path) -> String {
+        let absolute = if path.is_relative() {
+            env_path("GITHUB_WORKSPACE").map(|w| w.join(path)).unwrap_or_else(|| path.to_path_buf())
+        } else {
+            path.to_path_buf()
+        };
+        for (inside, host) in &self.mounts {
+            if let Ok(rest) = absolute.strip_prefix(inside) {
+                return host.join(rest).display().to_string();
+            }
+        }
+        path.display().to_string()
+    }
 }
 
 /// `true`/`false` as Actions writes booleans (`${{ true }}` becomes `true`).
@@ -229,7 +287,8 @@ impl ActionInputs {
     }
 
     pub fn into_config(self) -> Result<Config, String> {
-        let mode_text = set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
+        let mode_text = set(self.mode)
+            .ok_or("input `mode` is empty: set one of validate, plan, sync (leave it out for validate)")?;
         let mode = Mode::parse(&mode_text)
             .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`"))?;
         let fail_on = match set(self.fail_on) {
@@ -238,6 +297,7 @@ impl ActionInputs {
         };
         let secrets_json = secret(self.secrets);
         let report_path = set(self.report_path).map(PathBuf::from).unwrap_or_else(default_report_path);
+        let report_output = HostPaths::new(self.host_runner_temp, self.host_workspace).show(&report_path);
         let max_deletes = whole("max-deletes", self.max_deletes, DEFAULT_MAX_DELETES, None)?;
         let fly_concurrency = whole("fly-concurrency", self.fly_concurrency, DEFAULT_FLY_CONCURRENCY, Some(1..=32))?;
         let targets = TargetSettings {
@@ -268,6 +328,7 @@ impl ActionInputs {
             secrets_files: Vec::new(),
             fail_on,
             report_path: Some(report_path),
+            report_output: Some(report_output),
             style: Style::detect(),
             summary_path: env_path("GITHUB_STEP_SUMMARY"),
             output_path: env_path("GITHUB_OUTPUT"),

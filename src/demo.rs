@@ -95,6 +95,7 @@ pub fn run(mode: Mode) -> i32 {
         secrets_files: vec![secrets],
         fail_on: FailOn::Error,
         report_path: None,
+        report_output: None,
         style: Style::Terminal,
         summary_path: None,
         output_path: None,

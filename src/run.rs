@@ -447,7 +447,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
             ("missing", c.secrets_missing.to_string()),
             ("changed", c.changed().to_string()),
             ("failed", c.targets_failed.to_string()),
-            ("report-path", cfg.report_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+            ("report-path", cfg.report_output.clone().unwrap_or_default()),
             ("artifact-id", artifact_id.unwrap_or_default()),
         ];
         if let Err(e) = actions::write_outputs(p, &outputs) {

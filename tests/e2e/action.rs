@@ -98,7 +98,7 @@ fn usage_errors_exit_3() {
     ws.manifest_from(&repo().join("examples/sophia/secret-sync.yml"));
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("mode", "deploy")], "input `mode` must be one of validate, plan, sync; got `deploy`"),
-        (&[("mode", "")], "input `mode` is required"),
+        (&[("mode", "")], "input `mode` is empty: set one of validate, plan, sync"),
         (&[("fail-on", "sometimes"), ("environment", "production")], "input `fail-on`: `sometimes` is not one of"),
         (&[("environment", "prod")], "environment `prod` is not declared in the manifest"),
         (&[], "choose an environment"),
@@ -115,4 +115,36 @@ fn usage_errors_exit_3() {
         assert!(line.starts_with("::error title=secret-sync::"), "{line}");
         assert!(line.contains(want), "{inputs:?}: {line}");
     }
+}
+
+/// In a container action the runner mounts its temp directory and the
+/// workspace and rewrites host paths in the environment to container paths;
+/// the `report-path` output must be the host's path of the file written.
+#[test]
+fn report_path_output_is_the_hosts_path() {
+    let ws = Workspace::new();
+    ws.manifest_from(&repo().join("examples/minimal/secret-sync.yml"));
+    let host = [("host-runner-temp", "host:/home/runner/work/_temp"), ("host-workspace", "host:/home/runner/work/r/r")];
+    let output = |out: &crate::harness::Output| {
+        let o = &out.outputs;
+        let start = o.find("report-path<<").expect("report-path output");
+        o[start..].lines().nth(1).unwrap().to_string()
+    };
+
+    // Default: the runner's temp directory.
+    let out = ws.action(&host, &[]);
+    assert_eq!(output(&out), "/home/runner/work/_temp/secret-sync-report.json");
+    assert!(ws.dir.path().join("runner_temp/secret-sync-report.json").is_file(), "written inside");
+
+    // Relative: in the workspace.
+    let mut inputs = host.to_vec();
+    inputs.push(("report-path", "reports/r.json"));
+    std::fs::create_dir_all(ws.root().join("reports")).unwrap();
+    let out = ws.action(&inputs, &[]);
+    assert_eq!(output(&out), "/home/runner/work/r/r/reports/r.json");
+    assert!(ws.root().join("reports/r.json").is_file());
+
+    // Without the inputs (not in a container), the path as written.
+    let out = ws.action(&[("report-path", "reports/r.json")], &[]);
+    assert_eq!(output(&out), "reports/r.json");
 }
