@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use secrecy::SecretString;
 
-use crate::config::{self, ActionInputs, Config, FailOn, Mode, Style, TargetSettings};
+use crate::config::{self, ActionInputs, Config, FailOn, Mode, TargetSettings};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +50,18 @@ pub enum Command {
         /// `plan` to only show what would change.
         #[arg(long, default_value = "sync", value_parser = ["plan", "sync"])]
         mode: String,
+    },
+    /// Fold the JSON reports of a matrix's jobs (each with its own `--targets`) into one report and summary.
+    MergeReports {
+        /// Report files, or folders searched for `*.json` reports.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// A shard's `targets` value as the matrix gives it (repeatable): a shard without a report is then named.
+        #[arg(long = "shard")]
+        shards: Vec<String>,
+        /// Also write the merged JSON report here.
+        #[arg(long)]
+        report_path: Option<PathBuf>,
     },
     /// Check the manifest alone.
     CheckManifest {
@@ -126,6 +138,9 @@ pub struct RunArgs {
     /// Fly apps processed at once.
     #[arg(long, default_value_t = crate::config::DEFAULT_FLY_CONCURRENCY)]
     pub fly_concurrency: usize,
+    /// Only these targets: glob patterns over target ids (`fly:*`, `esc:sophia-*`), comma-separated.
+    #[arg(long, value_parser = parse_selection)]
+    pub targets: Option<crate::select::Selection>,
     /// Delete keys this manifest owns but no longer routes.
     #[arg(long)]
     pub prune: bool,
@@ -143,11 +158,6 @@ impl RunArgs {
             secrets_json: None,
             secrets_files: self.secrets_files,
             fail_on: self.fail_on,
-            report_output: self.report_path.as_ref().map(|p| p.display().to_string()),
-            report_path: self.report_path,
-            style: Style::detect(),
-            summary_path: config::env_path("GITHUB_STEP_SUMMARY"),
-            output_path: config::env_path("GITHUB_OUTPUT"),
             targets: TargetSettings {
                 // Tokens never come from flags (they would show in `ps`).
                 esc_token: std::env::var("PULUMI_ACCESS_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
@@ -159,13 +169,17 @@ impl RunArgs {
                 prune: self.prune,
                 max_deletes: self.max_deletes,
             },
-            artifact: crate::config::ArtifactMode::Off,
-            artifact_name: crate::config::DEFAULT_ARTIFACT_NAME.into(),
+            selection: self.targets,
+            out: config::Publish::local(self.report_path),
         }
     }
 }
 
+fn parse_selection(text: &str) -> Result<crate::select::Selection, String> {
+    crate::select::Selection::parse(text)?.ok_or_else(|| "give at least one pattern, such as `fly:*`".into())
+}
+
 /// Reads the action's configuration from the environment.
-pub fn action_config() -> Result<Config, String> {
-    ActionInputs::from_env()?.into_config()
+pub fn action_config() -> Result<config::ActionTask, String> {
+    ActionInputs::from_env()?.into_task()
 }

@@ -107,17 +107,40 @@ pub struct Config {
     /// Local `.env` or JSON files (`-` = standard input).
     pub secrets_files: Vec<PathBuf>,
     pub fail_on: FailOn,
+    pub targets: TargetSettings,
+    /// The targets this job handles (`targets` input); `None` = all.
+    pub selection: Option<crate::select::Selection>,
+    pub out: Publish,
+}
+
+/// Where a report goes: shared by a run and by `merge-reports`.
+#[derive(Debug)]
+pub struct Publish {
+    pub style: Style,
     pub report_path: Option<PathBuf>,
     /// The report's path as later steps see it (the `report-path` output):
     /// inside a container action the runner's host path of the same file.
     pub report_output: Option<String>,
-    pub style: Style,
     pub summary_path: Option<PathBuf>,
     pub output_path: Option<PathBuf>,
-    pub targets: TargetSettings,
     /// Upload the report as a run artifact.
     pub artifact: ArtifactMode,
     pub artifact_name: String,
+}
+
+impl Publish {
+    /// Locally: the summary to stdout, the report where `--report-path` says.
+    pub fn local(report_path: Option<PathBuf>) -> Publish {
+        Publish {
+            style: Style::detect(),
+            report_output: report_path.as_ref().map(|p| p.display().to_string()),
+            report_path,
+            summary_path: env_path("GITHUB_STEP_SUMMARY"),
+            output_path: env_path("GITHUB_OUTPUT"),
+            artifact: ArtifactMode::Off,
+            artifact_name: DEFAULT_ARTIFACT_NAME.into(),
+        }
+    }
 }
 
 /// Whether to upload the report as a workflow run artifact.
@@ -162,6 +185,11 @@ pub const DEFAULT_FLY_CONCURRENCY: usize = 4;
 pub struct ActionInputs {
     pub manifest: Option<String>,
     pub mode: Option<String>,
+    pub targets: Option<String>,
+    /// `mode: merge-reports`: report files or folders, one a line.
+    pub reports: Option<String>,
+    /// `mode: merge-reports`: the shards' `targets` values, one a line.
+    pub shards: Option<String>,
     pub environment: Option<String>,
     pub secrets: Option<SecretString>,
     #[serde(rename = "fail-on")]
@@ -286,18 +314,31 @@ impl ActionInputs {
         envy::prefixed("INPUT_").from_env::<ActionInputs>().map_err(|e| format!("cannot read the action's inputs: {e}"))
     }
 
-    pub fn into_config(self) -> Result<Config, String> {
-        let mode_text = set(self.mode)
-            .ok_or("input `mode` is empty: set one of validate, plan, sync (leave it out for validate)")?;
-        let mode = Mode::parse(&mode_text)
-            .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`"))?;
+    /// The run the inputs ask for: a validate/plan/sync run, or merging the
+    /// reports of a matrix's jobs (`mode: merge-reports`).
+    pub fn into_task(mut self) -> Result<ActionTask, String> {
+        let mode_text = set(self.mode.take()).ok_or(
+            "input `mode` is empty: set one of validate, plan, sync, merge-reports (leave it out for validate)",
+        )?;
+        let out = self.publish()?;
+        if mode_text == "merge-reports" {
+            let list = |v: Option<String>| -> Vec<String> {
+                v.unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+            };
+            let reports: Vec<PathBuf> = list(self.reports).into_iter().map(PathBuf::from).collect();
+            if reports.is_empty() {
+                return Err("input `reports` is required with `mode: merge-reports`: the folder the shards' report artifacts were downloaded to".into());
+            }
+            return Ok(ActionTask::Merge { reports, shards: list(self.shards), out });
+        }
+        let mode = Mode::parse(&mode_text).ok_or_else(|| {
+            format!("input `mode` must be one of validate, plan, sync, merge-reports; got `{mode_text}`")
+        })?;
         let fail_on = match set(self.fail_on) {
             Some(s) => s.parse::<FailOn>().map_err(|e| format!("input `fail-on`: {e}"))?,
             None => FailOn::Error,
         };
         let secrets_json = secret(self.secrets);
-        let report_path = set(self.report_path).map(PathBuf::from).unwrap_or_else(default_report_path);
-        let report_output = HostPaths::new(self.host_runner_temp, self.host_workspace).show(&report_path);
         let max_deletes = whole("max-deletes", self.max_deletes, DEFAULT_MAX_DELETES, None)?;
         let fly_concurrency = whole("fly-concurrency", self.fly_concurrency, DEFAULT_FLY_CONCURRENCY, Some(1..=32))?;
         let targets = TargetSettings {
@@ -310,7 +351,24 @@ impl ActionInputs {
             prune: boolean("prune", self.prune)?,
             max_deletes,
         };
-        let artifact = match set(self.upload_artifact).as_deref() {
+        Ok(ActionTask::Run(Box::new(Config {
+            mode,
+            manifest: PathBuf::from(set(self.manifest).unwrap_or_else(|| DEFAULT_MANIFEST.into())),
+            environment: set(self.environment),
+            secrets_json,
+            secrets_files: Vec::new(),
+            fail_on,
+            targets,
+            selection: crate::select::Selection::parse(&self.targets.unwrap_or_default())?,
+            out,
+        })))
+    }
+
+    /// Where the report goes: the same for every mode.
+    fn publish(&mut self) -> Result<Publish, String> {
+        let report_path = set(self.report_path.take()).map(PathBuf::from).unwrap_or_else(default_report_path);
+        let report_output = HostPaths::new(self.host_runner_temp.take(), self.host_workspace.take()).show(&report_path);
+        let artifact = match set(self.upload_artifact.take()).as_deref() {
             None | Some("auto") => ArtifactMode::Auto,
             Some("true") => ArtifactMode::On,
             Some("false") => ArtifactMode::Off,
@@ -318,25 +376,24 @@ impl ActionInputs {
                 return Err(format!("input `upload-artifact` must be `auto`, `true` or `false`; got `{other}`"))
             }
         };
-        let artifact_name = set(self.artifact_name).unwrap_or_else(|| DEFAULT_ARTIFACT_NAME.into());
+        let artifact_name = set(self.artifact_name.take()).unwrap_or_else(|| DEFAULT_ARTIFACT_NAME.into());
         crate::artifact::check_name(&artifact_name).map_err(|e| format!("input `artifact-name`: {e}"))?;
-        Ok(Config {
-            mode,
-            manifest: PathBuf::from(set(self.manifest).unwrap_or_else(|| DEFAULT_MANIFEST.into())),
-            environment: set(self.environment),
-            secrets_json,
-            secrets_files: Vec::new(),
-            fail_on,
+        Ok(Publish {
+            style: Style::detect(),
             report_path: Some(report_path),
             report_output: Some(report_output),
-            style: Style::detect(),
             summary_path: env_path("GITHUB_STEP_SUMMARY"),
             output_path: env_path("GITHUB_OUTPUT"),
-            targets,
             artifact,
             artifact_name,
         })
     }
+}
+
+/// What the action was asked to do.
+pub enum ActionTask {
+    Run(Box<Config>),
+    Merge { reports: Vec<PathBuf>, shards: Vec<String>, out: Publish },
 }
 
 /// In Actions the report goes to the runner's temp directory when there is

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::config::{Config, FailOn, Mode, Style, TargetSettings};
+use crate::config::{Config, FailOn, Mode, Publish, Style, TargetSettings};
 use crate::emulators::{esc::encrypt, Emulator};
 
 const MANIFEST: &str = include_str!("../examples/sophia/secret-sync.yml");
@@ -94,11 +94,7 @@ pub fn run(mode: Mode) -> i32 {
         secrets_json: None,
         secrets_files: vec![secrets],
         fail_on: FailOn::Error,
-        report_path: None,
-        report_output: None,
-        style: Style::Terminal,
-        summary_path: None,
-        output_path: None,
+        selection: None,
         targets: TargetSettings {
             esc_token: Some(SecretString::from(TOKEN)),
             esc_api_url: Some(emu.url.clone()),
@@ -109,8 +105,15 @@ pub fn run(mode: Mode) -> i32 {
             prune: false,
             max_deletes: crate::config::DEFAULT_MAX_DELETES,
         },
-        artifact: crate::config::ArtifactMode::Off,
-        artifact_name: crate::config::DEFAULT_ARTIFACT_NAME.into(),
+        out: Publish {
+            style: Style::Terminal,
+            report_path: None,
+            report_output: None,
+            summary_path: None,
+            output_path: None,
+            artifact: crate::config::ArtifactMode::Off,
+            artifact_name: crate::config::DEFAULT_ARTIFACT_NAME.into(),
+        },
     };
     let code = crate::run::run(&cfg);
     let _ = std::env::set_current_dir(std::env::temp_dir());

@@ -1,12 +1,12 @@
 //! Located diagnostics (manifest errors) and how they are shown: a GitHub
 //! annotation inside Actions, `path:line:col: error: msg` in a terminal.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::actions::{self, Level, Location};
 
 /// One problem at one place in a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub file: String,
     pub line: usize,

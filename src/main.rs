@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         Some(Command::Validate(a)) => run::run(&a.into_config(Mode::Validate)),
         Some(Command::Plan(a)) => run::run(&a.into_config(Mode::Plan)),
         Some(Command::Sync(a)) => run::run(&a.into_config(Mode::Sync)),
+        Some(Command::MergeReports { reports, shards, report_path }) => {
+            secret_sync::merge::run(&reports, &shards, &secret_sync::config::Publish::local(report_path))
+        }
         Some(Command::CheckManifest { manifest }) => run::check_manifest(&manifest, style),
         Some(Command::Template { manifest, environment, output }) => {
             template(&manifest, environment.as_deref(), &output, style)
@@ -71,7 +74,10 @@ fn emulate(port: u16, token: String, envs: &[String]) -> i32 {
 
 fn action(style: Style) -> i32 {
     match cli::action_config() {
-        Ok(cfg) => run::run(&cfg),
+        Ok(secret_sync::config::ActionTask::Run(cfg)) => run::run(&cfg),
+        Ok(secret_sync::config::ActionTask::Merge { reports, shards, out }) => {
+            secret_sync::merge::run(&reports, &shards, &out)
+        }
         Err(msg) => run::usage_error(style, &msg),
     }
 }

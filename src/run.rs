@@ -9,7 +9,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::actions::{self, Level, Location};
-use crate::config::{Config, Mode, Style};
+use crate::config::{Config, Mode, Publish, Style};
 use crate::github::GitHub;
 use crate::manifest::{self, Manifest, ManifestError};
 use crate::report::{
@@ -46,14 +46,14 @@ pub fn run(cfg: &Config) -> i32 {
     // masks below are the first lines the runner sees.
     let mut vals = match read_values(cfg) {
         Ok(v) => v,
-        Err(UsageError(msg)) => return usage_error(cfg.style, &msg),
+        Err(UsageError(msg)) => return usage_error(cfg.out.style, &msg),
     };
     let display = display_path(&cfg.manifest);
     let loaded = manifest::load(&cfg.manifest, &display);
     if let Ok(m) = &loaded {
         vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())));
     }
-    if cfg.style == Style::Actions {
+    if cfg.out.style == Style::Actions {
         for line in vals.mask_lines() {
             println!("{line}");
         }
@@ -70,16 +70,25 @@ pub fn run(cfg: &Config) -> i32 {
 
     let m = match loaded {
         Ok(m) => m,
-        Err(ManifestError::Unreadable(msg)) => return usage_error(cfg.style, &msg),
+        Err(ManifestError::Unreadable(msg)) => return usage_error(cfg.out.style, &msg),
         Err(ManifestError::Invalid(diags)) => return manifest_invalid(cfg, &display, diags),
     };
     let env = match pick_environment(&m, cfg.environment.as_deref()) {
         Ok(e) => e,
-        Err(UsageError(msg)) => return usage_error(cfg.style, &msg),
+        Err(UsageError(msg)) => return usage_error(cfg.out.style, &msg),
     };
 
+    if let Some(sel) = &cfg.selection {
+        let ids: Vec<String> = m.targets.iter().map(|t| t.id()).collect();
+        if let Err(msg) = sel.check(ids.iter().map(String::as_str)) {
+            return usage_error(cfg.out.style, &msg);
+        }
+    }
     let v = validate::validate(&m, &env, &vals);
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
+    // Targets another job of a matrix handles (`targets` input).
+    let (desired, not_selected): (Vec<_>, Vec<_>) =
+        desired.into_iter().partition(|d| cfg.selection.as_ref().is_none_or(|s| s.selects(&d.target.id())));
 
     let rt = runtime();
     let gh = github_client(cfg, &rt);
@@ -164,14 +173,15 @@ pub fn run(cfg: &Config) -> i32 {
             message: o.message,
         });
     }
-    for t in &skipped {
+    let unselected = not_selected.iter().map(|d| (&d.target, TargetStatus::NotSelected));
+    for (t, status) in unselected.chain(skipped.iter().map(|t| (*t, TargetStatus::Skipped))) {
         target_reports.push(TargetReport {
             id: t.id(),
             kind: t.kind,
             name: t.name.clone(),
             destination: t.destination(),
             environment: t.environment.clone(),
-            status: TargetStatus::Skipped,
+            status,
             keys: 0,
             held_back: Vec::new(),
             changes: Vec::new(),
@@ -186,6 +196,7 @@ pub fn run(cfg: &Config) -> i32 {
     }
     counts.targets_in_scope = in_scope;
     counts.targets_skipped = skipped.len();
+    counts.targets_not_selected = not_selected.len();
     counts.targets_failed = target_reports.iter().filter(|t| t.status == TargetStatus::Failed).count();
 
     let (status, exit_code, message) = if failing > 0 {
@@ -216,6 +227,7 @@ pub fn run(cfg: &Config) -> i32 {
         mode: cfg.mode,
         environment: env.clone(),
         manifest: display.clone(),
+        selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
         outcome: Outcome { status, exit_code, fail_on: cfg.fail_on, message },
         counts,
         manifest_errors: Vec::new(),
@@ -224,7 +236,7 @@ pub fn run(cfg: &Config) -> i32 {
         targets: target_reports,
         github,
     };
-    if cfg.style == Style::Actions {
+    if cfg.out.style == Style::Actions {
         for f in &report.findings {
             let level = match f.severity {
                 Severity::Error => Level::Error,
@@ -235,7 +247,7 @@ pub fn run(cfg: &Config) -> i32 {
             println!("{}", actions::annotation(level, loc.as_ref(), f.kind.title(), &f.message));
         }
     }
-    publish(cfg, &report)
+    publish(&cfg.out, &report)
 }
 
 /// The settings targets share, from the configuration and the runner's
@@ -261,7 +273,7 @@ fn context(
         }
         _ => Source::None,
     };
-    let style = cfg.style;
+    let style = cfg.out.style;
     let mask = move |s: &SecretString| {
         if style == Style::Actions {
             for line in actions::mask_lines(s) {
@@ -379,7 +391,7 @@ fn ok_message(mode: Mode, c: &Counts) -> String {
 /// Report for a manifest that could not be parsed or checked.
 fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnostic>) -> i32 {
     for d in &diags {
-        match cfg.style {
+        match cfg.out.style {
             Style::Actions => println!("{}", d.annotation()),
             Style::Terminal => eprintln!("{}", d.terminal()),
         }
@@ -393,6 +405,7 @@ fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnos
         mode: cfg.mode,
         environment: cfg.environment.clone().unwrap_or_default(),
         manifest: display.to_string(),
+        selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
         outcome: Outcome {
             status: Status::ManifestInvalid,
             exit_code: exit::VALIDATION_FAILED,
@@ -408,21 +421,21 @@ fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnos
         targets: Vec::new(),
         github: None,
     };
-    publish(cfg, &report)
+    publish(&cfg.out, &report)
 }
 
 /// Writes the report everywhere it goes and returns its exit code.
-fn publish(cfg: &Config, report: &Report) -> i32 {
+pub fn publish(out: &Publish, report: &Report) -> i32 {
     let mut code = report.outcome.exit_code;
     let md = markdown::render(report, markdown::SUMMARY_LIMIT);
     let mut problems = Vec::new();
-    if let Some(p) = &cfg.report_path {
+    if let Some(p) = &out.report_path {
         let json = serde_json::to_string_pretty(report).expect("the report serialises");
         if let Err(e) = std::fs::write(p, json + "\n") {
             problems.push(format!("could not write the report to {}: {}", p.display(), crate::util::io_reason(&e)));
         }
     }
-    match (cfg.style, &cfg.summary_path) {
+    match (out.style, &out.summary_path) {
         (Style::Actions, Some(p)) => {
             if let Err(e) = actions::append_summary(p, &md) {
                 problems.push(format!("{e:#}"));
@@ -430,8 +443,8 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
         }
         _ => print!("{md}"),
     }
-    let artifact_id = upload_artifact(cfg, report, &md);
-    if let Some(p) = &cfg.output_path {
+    let artifact_id = upload_artifact(out, report, &md);
+    if let Some(p) = &out.output_path {
         let c = &report.counts;
         let outputs = [
             (
@@ -447,7 +460,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
             ("missing", c.secrets_missing.to_string()),
             ("changed", c.changed().to_string()),
             ("failed", c.targets_failed.to_string()),
-            ("report-path", cfg.report_output.clone().unwrap_or_default()),
+            ("report-path", out.report_output.clone().unwrap_or_default()),
             ("artifact-id", artifact_id.unwrap_or_default()),
         ];
         if let Err(e) = actions::write_outputs(p, &outputs) {
@@ -455,7 +468,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
         }
     }
     for p in problems {
-        usage_error(cfg.style, &p);
+        usage_error(out.style, &p);
         code = code.max(exit::SYNC_FAILED);
     }
     code
@@ -463,12 +476,12 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
 
 /// Uploads the JSON report and the summary as one artifact, if asked to and
 /// possible. A refusal is a warning: the report is on disk either way.
-fn upload_artifact(cfg: &Config, report: &Report, md: &str) -> Option<String> {
+fn upload_artifact(out: &Publish, report: &Report, md: &str) -> Option<String> {
     use crate::config::ArtifactMode;
-    let runtime = match (cfg.artifact, crate::artifact::Runtime::from_env()) {
+    let runtime = match (out.artifact, crate::artifact::Runtime::from_env()) {
         (ArtifactMode::Off, _) | (ArtifactMode::Auto, None) => return None,
         (ArtifactMode::On, None) => {
-            warn(cfg.style, "artifact", "`upload-artifact: true` but the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN); the report was not uploaded");
+            warn(out.style, "artifact", "`upload-artifact: true` but the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN); the report was not uploaded");
             return None;
         }
         (_, Some(r)) => r,
@@ -478,11 +491,11 @@ fn upload_artifact(cfg: &Config, report: &Report, md: &str) -> Option<String> {
         [("secret-sync-report.json", json.as_bytes()), ("secret-sync-summary.md", md.as_bytes())];
     let http = crate::http::Http::new(crate::http::Policy::from_env(), &["x-github-request-id"]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    match rt.block_on(crate::artifact::upload(&http, &runtime, &cfg.artifact_name, &files)) {
+    match rt.block_on(crate::artifact::upload(&http, &runtime, &out.artifact_name, &files)) {
         Ok(id) => Some(id),
         Err(e) => {
             warn(
-                cfg.style,
+                out.style,
                 "artifact",
                 &format!("the report could not be uploaded as an artifact ({e}); it is still at the report path"),
             );

@@ -41,7 +41,7 @@ pub async fn assess(
                 findings: vec![finding(Severity::Warning, Kind::MetadataUnavailable, org, msg.clone(), None)],
                 report: Some(GithubReport {
                     org: org.to_string(),
-                    status: "unavailable",
+                    status: "unavailable".into(),
                     message: Some(msg),
                     rotation: Vec::new(),
                     drift: None,
@@ -89,7 +89,7 @@ pub async fn assess(
     Assessment {
         report: Some(GithubReport {
             org: org.to_string(),
-            status: "read",
+            status: "read".into(),
             message: None,
             rotation,
             drift: Some(drift),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{GhError, GitHub, Scope, SecretMeta};
 use crate::duration::Period;
@@ -57,7 +57,7 @@ impl Inventory {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Rotation {
     Expired,
@@ -65,13 +65,13 @@ pub enum Rotation {
     Healthy,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RotationEntry {
     pub secret: String,
     /// The source secret whose age this is.
     pub source: String,
     /// `org` or `repository`.
-    pub scope: &'static str,
+    pub scope: String,
     pub updated_at: String,
     pub rotate_every: Period,
     pub due: String,
@@ -104,7 +104,7 @@ pub fn rotation(m: &Manifest, env: &str, resolved: &[Resolved], inv: &Inventory,
         out.push(RotationEntry {
             secret: s.name.clone(),
             source: meta.name.clone(),
-            scope,
+            scope: scope.into(),
             updated_at: crate::util::rfc3339(updated),
             rotate_every: period,
             due: crate::util::rfc3339(due),
@@ -116,14 +116,14 @@ pub fn rotation(m: &Manifest, env: &str, resolved: &[Resolved], inv: &Inventory,
     out
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotVisible {
     pub secret: String,
     pub source: String,
     pub visibility: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Drift {
     /// Declared (and used in this environment) but in neither the org nor the repository.
     pub declared_absent: Vec<String>,

@@ -61,6 +61,17 @@ fn render_full(r: &Report) -> String {
             c.targets_in_scope, c.targets_skipped, c.targets_failed, c.creates, c.updates, c.deletes, c.unchanged
         );
     }
+    if let Some(sel) = &r.selection {
+        let patterns: Vec<String> = sel.iter().map(|p| format!("`{p}`")).collect();
+        let _ = writeln!(
+            s,
+            "This job handled the targets matching {}: {} of {} in this environment; {} are left to other jobs.\n",
+            patterns.join(", "),
+            c.targets_in_scope,
+            c.targets_in_scope + c.targets_not_selected,
+            c.targets_not_selected
+        );
+    }
 
     for sev in [Severity::Error, Severity::Warning, Severity::Notice] {
         let list: Vec<_> = r.findings.iter().filter(|f| f.severity == sev).collect();
@@ -92,6 +103,7 @@ fn render_full(r: &Report) -> String {
         for t in &r.targets {
             let status = match t.status {
                 TargetStatus::Skipped => format!("skipped (`{}`)", t.environment),
+                TargetStatus::NotSelected => "not selected".into(),
                 TargetStatus::Planned => "planned".into(),
                 TargetStatus::Synced => "synced".into(),
                 TargetStatus::Unchanged => "unchanged".into(),
@@ -104,7 +116,11 @@ fn render_full(r: &Report) -> String {
             } else {
                 t.held_back.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             };
-            let keys = if t.status == TargetStatus::Skipped { "—".to_string() } else { t.keys.to_string() };
+            let keys = if matches!(t.status, TargetStatus::Skipped | TargetStatus::NotSelected) {
+                "—".to_string()
+            } else {
+                t.keys.to_string()
+            };
             let _ = writeln!(
                 s,
                 "| `{}` | {} | {} | {} | {} | {} |",
@@ -327,6 +343,7 @@ mod tests {
             run: None,
             mode: Mode::Validate,
             environment: "production".into(),
+            selection: None,
             manifest: "m.yml".into(),
             outcome: Outcome { status: Status::Ok, exit_code: 0, fail_on: FailOn::Error, message: "ok".into() },
             counts: Counts::default(),

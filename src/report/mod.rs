@@ -4,7 +4,7 @@
 
 pub mod markdown;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{FailOn, Mode};
 use crate::diag::Diagnostic;
@@ -14,7 +14,7 @@ use crate::validate::{Finding, Severity};
 /// Version of the JSON report's shape; bumped on any incompatible change.
 pub const REPORT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub report_version: u32,
     pub tool: Tool,
@@ -24,6 +24,10 @@ pub struct Report {
     pub mode: Mode,
     pub environment: String,
     pub manifest: String,
+    /// The `targets` patterns this job handled (a shard of a matrix); absent
+    /// when it handled every target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Vec<String>>,
     pub outcome: Outcome,
     pub counts: Counts,
     /// Errors in the manifest itself (the run stops at them).
@@ -36,11 +40,11 @@ pub struct Report {
     pub github: Option<GithubReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GithubReport {
     pub org: String,
     /// `read`, or `unavailable` (with the reason in `message`).
-    pub status: &'static str,
+    pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub rotation: Vec<crate::github::inventory::RotationEntry>,
@@ -48,20 +52,20 @@ pub struct GithubReport {
     pub drift: Option<crate::github::inventory::Drift>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
 impl Default for Tool {
     fn default() -> Self {
-        Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") }
+        Tool { name: env!("CARGO_PKG_NAME").into(), version: env!("CARGO_PKG_VERSION").into() }
     }
 }
 
 /// The GitHub run this report belongs to, from the runner's `GITHUB_*` variables.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
     pub repository: String,
     pub run_id: String,
@@ -90,7 +94,7 @@ impl RunInfo {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Ok,
@@ -99,7 +103,7 @@ pub enum Status {
     SyncFailed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: Status,
     pub exit_code: i32,
@@ -108,7 +112,7 @@ pub struct Outcome {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     pub secrets_declared: usize,
     pub secrets_required: usize,
@@ -119,11 +123,18 @@ pub struct Counts {
     pub notices: usize,
     pub targets_in_scope: usize,
     pub targets_skipped: usize,
+    /// Targets of this environment left to other jobs (`targets` input).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub targets_not_selected: usize,
     pub targets_failed: usize,
     pub creates: usize,
     pub updates: usize,
     pub deletes: usize,
     pub unchanged: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -138,7 +149,7 @@ impl Counts {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SecretState {
     /// Present and valid.
@@ -151,7 +162,7 @@ pub enum SecretState {
     NotSet,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecretStatus {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,11 +177,13 @@ pub struct SecretStatus {
     pub destinations: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetStatus {
     /// Belongs to another manifest environment.
     Skipped,
+    /// Left to another job of a matrix (`targets` input).
+    NotSelected,
     /// Read and diffed; nothing written (plan mode, or validation failed).
     Planned,
     /// Changes written.
@@ -183,7 +196,7 @@ pub enum TargetStatus {
     NotContacted,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
     pub id: String,
     pub kind: crate::manifest::TargetKind,
@@ -206,10 +219,10 @@ pub struct TargetReport {
     /// A command that undoes this run's write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Keys at the target the manifest does not route there (drift).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unrouted: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -13,5 +13,6 @@ mod corpus;
 mod esc;
 mod fly;
 mod github;
+mod matrix;
 mod release;
 mod schema;
