@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::report::{Outcome, Report, Status, TargetStatus};
+use crate::report::{Report, RunOutcome, Status, TargetStatus};
 
 /// Largest report file read (a report of 10,000 targets is a few MiB).
 const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
@@ -238,7 +238,7 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
         environment: first.environment.clone(),
         manifest: first.manifest.clone(),
         selection: None,
-        outcome: Outcome { status, exit_code, fail_on: worst.fail_on, message },
+        outcome: RunOutcome { status, exit_code, fail_on: worst.fail_on, message },
         counts,
         manifest_errors,
         findings,

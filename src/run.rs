@@ -13,7 +13,7 @@ use crate::config::{Config, Mode, Publish, Style};
 use crate::github::GitHub;
 use crate::manifest::{self, Manifest, ManifestError};
 use crate::report::{
-    markdown, Counts, Outcome, Report, RunInfo, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool,
+    markdown, Counts, Report, RunInfo, RunOutcome, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool,
 };
 use crate::targets::{self, Action};
 use crate::validate::{self, Severity};
@@ -137,7 +137,15 @@ pub fn run(cfg: &Config) -> i32 {
     let outcomes = if cfg.mode == Mode::Validate {
         desired
             .into_iter()
-            .map(|d| (d, targets::Outcome { status: Some(TargetStatus::NotContacted), ..targets::Outcome::default() }))
+            .map(|d| {
+                (
+                    d,
+                    targets::TargetOutcome {
+                        status: Some(TargetStatus::NotContacted),
+                        ..targets::TargetOutcome::default()
+                    },
+                )
+            })
             .collect()
     } else {
         let ctx = context(cfg, &m, values_failing, gh.clone(), source_updated);
@@ -228,7 +236,7 @@ pub fn run(cfg: &Config) -> i32 {
         environment: env.clone(),
         manifest: display.clone(),
         selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
-        outcome: Outcome { status, exit_code, fail_on: cfg.fail_on, message },
+        outcome: RunOutcome { status, exit_code, fail_on: cfg.fail_on, message },
         counts,
         manifest_errors: Vec::new(),
         findings,
@@ -331,7 +339,7 @@ fn github_metadata(
     env: &str,
     resolved: &[validate::Resolved],
     vals: &SecretValues,
-) -> crate::github::assess::Assessment {
+) -> crate::rotation::Assessment {
     let repo = std::env::var("GITHUB_REPOSITORY").ok().filter(|r| r.contains('/'));
     let org = cfg
         .targets
@@ -341,9 +349,10 @@ fn github_metadata(
         .or_else(|| repo.as_ref().and_then(|r| r.split('/').next().map(str::to_string)));
     match (gh, org) {
         (Some(gh), Some(org)) => {
-            rt.block_on(crate::github::assess::assess(gh, &org, repo.as_deref(), m, env, resolved, vals))
+            let read = rt.block_on(crate::github::inventory::Inventory::read(gh, &org, repo.as_deref()));
+            crate::rotation::assess(read, &org, m, env, resolved, vals, crate::util::now_secs())
         }
-        _ => crate::github::assess::Assessment::default(),
+        _ => crate::rotation::Assessment::default(),
     }
 }
 
@@ -406,7 +415,7 @@ fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnos
         environment: cfg.environment.clone().unwrap_or_default(),
         manifest: display.to_string(),
         selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
-        outcome: Outcome {
+        outcome: RunOutcome {
             status: Status::ManifestInvalid,
             exit_code: exit::VALIDATION_FAILED,
             fail_on: cfg.fail_on,

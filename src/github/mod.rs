@@ -7,7 +7,6 @@
 //! `x-ratelimit-remaining: 0` with `x-ratelimit-reset`). Errors say the
 //! operation and the status, never a body or the token.
 
-pub mod assess;
 pub mod inventory;
 
 use std::time::Duration;

@@ -198,7 +198,7 @@ fn render_full(r: &Report) -> String {
 
 /// Rotation and drift from GitHub's metadata.
 fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[crate::report::TargetReport]) {
-    use crate::github::inventory::Rotation;
+    use crate::rotation::Rotation;
     if let Some(m) = &g.message {
         let _ = writeln!(s, "### Rotation and drift\n\nOrg `{}`: not available — {}\n", g.org, m);
         return;
@@ -211,7 +211,7 @@ fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[cr
         count(Rotation::Expiring),
         count(Rotation::Healthy)
     );
-    let row = |r: &crate::github::inventory::RotationEntry| {
+    let row = |r: &crate::rotation::RotationEntry| {
         let status = match r.status {
             Rotation::Expired => "🔴 expired",
             Rotation::Expiring => "🟡 expiring",
@@ -323,7 +323,7 @@ fn cell(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::{FailOn, Mode};
-    use crate::report::{Counts, Outcome, Report, Tool, REPORT_VERSION};
+    use crate::report::{Counts, Report, RunOutcome, Tool, REPORT_VERSION};
     use crate::validate::{Finding, Kind};
 
     #[test]
@@ -345,7 +345,7 @@ mod tests {
             environment: "production".into(),
             selection: None,
             manifest: "m.yml".into(),
-            outcome: Outcome { status: Status::Ok, exit_code: 0, fail_on: FailOn::Error, message: "ok".into() },
+            outcome: RunOutcome { status: Status::Ok, exit_code: 0, fail_on: FailOn::Error, message: "ok".into() },
             counts: Counts::default(),
             manifest_errors: Vec::new(),
             findings: (0..2000).map(finding).collect(),

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{FailOn, Mode};
 use crate::diag::Diagnostic;
-use crate::targets::Change;
+pub use crate::plan::{Change, TargetStatus};
+pub use crate::rotation::GithubReport;
 use crate::validate::{Finding, Severity};
 
 /// Version of the JSON report's shape; bumped on any incompatible change.
@@ -28,7 +29,7 @@ pub struct Report {
     /// when it handled every target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<Vec<String>>,
-    pub outcome: Outcome,
+    pub outcome: RunOutcome,
     pub counts: Counts,
     /// Errors in the manifest itself (the run stops at them).
     pub manifest_errors: Vec<Diagnostic>,
@@ -38,18 +39,6 @@ pub struct Report {
     /// Rotation and drift, from GitHub's secrets metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubReport>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GithubReport {
-    pub org: String,
-    /// `read`, or `unavailable` (with the reason in `message`).
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    pub rotation: Vec<crate::github::inventory::RotationEntry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub drift: Option<crate::github::inventory::Drift>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,7 +93,7 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Outcome {
+pub struct RunOutcome {
     pub status: Status,
     pub exit_code: i32,
     pub fail_on: FailOn,
@@ -175,25 +164,6 @@ pub struct SecretStatus {
     pub rotate_every: crate::duration::Period,
     /// Target ids this secret goes to in this environment.
     pub destinations: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetStatus {
-    /// Belongs to another manifest environment.
-    Skipped,
-    /// Left to another job of a matrix (`targets` input).
-    NotSelected,
-    /// Read and diffed; nothing written (plan mode, or validation failed).
-    Planned,
-    /// Changes written.
-    Synced,
-    /// Nothing to write.
-    Unchanged,
-    /// Reading or writing failed.
-    Failed,
-    /// This build has no client for the target's kind.
-    NotContacted,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,10 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
-use super::{Action, Change, Context, Desired, Outcome};
+use super::{Action, Change, Context, Desired, TargetOutcome};
 use crate::http::{encode, join, HttpError};
 use crate::manifest::{Deploy, TargetSpec};
-use crate::report::TargetStatus;
+use crate::plan::TargetStatus;
 
 pub const DEFAULT_API: &str = "https://api.fly.io";
 pub const DEFAULT_FLAPS: &str = "https://api.machines.dev";
@@ -76,12 +76,12 @@ struct Machine {
     config: Json,
 }
 
-pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
+pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
     let TargetSpec::Fly { app, deploy } = &d.target.spec else {
         unreachable!("fly::run is only called for Fly targets")
     };
     let Some(token) = ctx.fly.token.as_ref() else {
-        return Outcome::failed(
+        return TargetOutcome::failed(
             "no Fly.io token: set the `fly-token` input (`fly tokens create org` covers every app of an org)".into(),
         );
     };
@@ -89,7 +89,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
 
     let current = match api.read_secrets().await {
         Ok(c) => c,
-        Err(e) => return Outcome::failed(e),
+        Err(e) => return TargetOutcome::failed(e),
     };
     let mut changes = Vec::new();
     let mut values = serde_json::Map::new();
@@ -120,7 +120,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
     }
     let mut unrouted: Vec<String> = current.keys().filter(|n| !routed.contains(&n.as_str())).cloned().collect();
     unrouted.sort();
-    let mut out = Outcome { changes, unrouted, ..Outcome::default() };
+    let mut out = TargetOutcome { changes, unrouted, ..TargetOutcome::default() };
     if !ctx.prune && !deletable.is_empty() {
         out.warnings.push(format!(
             "{} key(s) the manifest no longer routes here are left in place ({}); `prune: true` would delete them",

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
-use super::{Action, Change, Context, Desired, Outcome};
+use super::{Action, Change, Context, Desired, TargetOutcome};
 use crate::github::{seal, GitHub, Scope};
 use crate::manifest::TargetSpec;
-use crate::report::TargetStatus;
+use crate::plan::TargetStatus;
 
 pub struct Settings {
     /// `None` without a token.
@@ -28,12 +28,12 @@ pub struct Settings {
     pub owned_keys: Vec<String>,
 }
 
-pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
+pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
     let TargetSpec::Github { repo, env } = &d.target.spec else {
         unreachable!("github::run is only called for GitHub targets")
     };
     let Some(gh) = ctx.github.client.as_deref() else {
-        return Outcome::failed(
+        return TargetOutcome::failed(
             "no GitHub token: set the `github-token` input to a token that can write this repository's secrets".into(),
         );
     };
@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
     };
     let existing: HashMap<String, Option<i64>> = match gh.list(&scope).await {
         Ok(list) => list.into_iter().map(|s| (s.name.to_ascii_uppercase(), s.updated())).collect(),
-        Err(e) => return Outcome::failed(e.message),
+        Err(e) => return TargetOutcome::failed(e.message),
     };
 
     let mut changes = Vec::new();
@@ -87,7 +87,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
     }
     let mut unrouted: Vec<String> = existing.keys().filter(|n| !routed.contains(n)).cloned().collect();
     unrouted.sort();
-    let mut out = Outcome { changes, unrouted, ..Outcome::default() };
+    let mut out = TargetOutcome { changes, unrouted, ..TargetOutcome::default() };
     if !unknown.is_empty() {
         out.warnings.push(format!(
             "GitHub cannot tell when the source of {} last changed, so they are not rewritten (see the README: GitHub as a target)",

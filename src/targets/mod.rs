@@ -14,12 +14,11 @@ pub mod github;
 use std::sync::Arc;
 
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 
 use crate::config::Mode;
 use crate::http::Http;
 use crate::manifest::{Manifest, Target, TargetKind};
-use crate::report::TargetStatus;
+pub use crate::plan::{Action, Change, TargetOutcome, TargetStatus};
 use crate::validate::Resolved;
 
 /// One key a target should hold.
@@ -73,45 +72,6 @@ pub fn desired<'a>(m: &'a Manifest, env: &str, resolved: &[Resolved<'_>]) -> (Ve
     (active, skipped)
 }
 
-/// What a sync does to one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    Unchanged,
-    Delete,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub key: String,
-    pub action: Action,
-}
-
-/// What happened at one target.
-#[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    pub status: Option<TargetStatus>,
-    pub changes: Vec<Change>,
-    /// The changes were written (even if a later step, such as a restart, failed).
-    pub written: bool,
-    pub revision_before: Option<u64>,
-    pub revision_after: Option<u64>,
-    /// A command that undoes this run's write.
-    pub rollback: Option<String>,
-    pub warnings: Vec<String>,
-    pub message: Option<String>,
-    /// Keys present at the target that the manifest does not route there.
-    pub unrouted: Vec<String>,
-}
-
-impl Outcome {
-    pub fn failed(message: String) -> Outcome {
-        Outcome { status: Some(TargetStatus::Failed), message: Some(message), ..Outcome::default() }
-    }
-}
-
 /// Settings shared by every target of a run.
 pub struct Context {
     pub mode: Mode,
@@ -134,15 +94,15 @@ impl Context {
 
     /// A failed outcome when pruning would delete more than `max-deletes`:
     /// then nothing at all is written to the target.
-    pub fn over_delete_cap(&self, deletes: usize, changes: Vec<Change>) -> Option<Outcome> {
-        (self.prune && deletes > self.max_deletes).then(|| Outcome {
+    pub fn over_delete_cap(&self, deletes: usize, changes: Vec<Change>) -> Option<TargetOutcome> {
+        (self.prune && deletes > self.max_deletes).then(|| TargetOutcome {
             changes,
             status: Some(TargetStatus::Failed),
             message: Some(format!(
                 "pruning would delete {deletes} keys, more than `max-deletes` ({}); nothing was written to this target. Review the manifest or raise `max-deletes`.",
                 self.max_deletes
             )),
-            ..Outcome::default()
+            ..TargetOutcome::default()
         })
     }
 }
@@ -152,7 +112,7 @@ const CONCURRENCY: usize = 4;
 
 /// Plans (and in `sync`, applies) every target, a bounded number of each kind
 /// at a time. One target's failure is its own outcome; the others carry on.
-pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, Outcome)> {
+pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, TargetOutcome)> {
     let fly = Arc::new(tokio::sync::Semaphore::new(ctx.fly_concurrency.max(1)));
     let other = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut set = tokio::task::JoinSet::new();
@@ -178,7 +138,7 @@ pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, 
     done.into_iter().map(|(_, d, o)| (d, o)).collect()
 }
 
-async fn run_one(ctx: &Context, d: &Desired) -> Outcome {
+async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {
     match d.target.kind {
         TargetKind::Esc => esc::run(ctx, d).await,
         TargetKind::Fly => fly::run(ctx, d).await,

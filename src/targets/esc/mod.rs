@@ -13,10 +13,10 @@ pub mod definition;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{Context, Desired, Outcome};
+use super::{Context, Desired, TargetOutcome};
 use crate::http::{encode, join, HttpError};
 use crate::manifest::TargetSpec;
-use crate::report::TargetStatus;
+use crate::plan::TargetStatus;
 
 /// Default Pulumi Cloud API.
 pub const DEFAULT_API: &str = "https://api.pulumi.com";
@@ -43,14 +43,14 @@ struct ErrorBody {
     diagnostics: Vec<serde::de::IgnoredAny>,
 }
 
-pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
+pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
     let TargetSpec::Esc { org, project, env, create } = &d.target.spec else {
         unreachable!("esc::run is only called for ESC targets")
     };
     let full = format!("{org}/{project}/{env}");
     let token = match ctx.esc.auth.token(&ctx.http, org).await {
         Ok(t) => t,
-        Err(e) => return Outcome::failed(e),
+        Err(e) => return TargetOutcome::failed(e),
     };
     let api = Api { ctx, org, project, env, full: &full, token: token.expose_secret() };
 
@@ -60,33 +60,33 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
             Ok(Some(c)) => c,
             Ok(None) if *create => Current { text: String::new(), etag: None, revision: None },
             Ok(None) => {
-                return Outcome::failed(format!(
+                return TargetOutcome::failed(format!(
                     "ESC environment `{full}` does not exist: create it (`esc env init {full}`) or set `create: true` on target `esc.{}`",
                     d.target.name
                 ))
             }
-            Err(e) => return Outcome::failed(e.to_string()),
+            Err(e) => return TargetOutcome::failed(e.to_string()),
         };
         let exists = current.revision.is_some();
         let doc = match definition::parse(&current.text) {
             Ok(doc) => doc,
-            Err(e) => return Outcome::failed(format!("ESC environment `{full}`: {e}")),
+            Err(e) => return TargetOutcome::failed(format!("ESC environment `{full}`: {e}")),
         };
         let edit = match definition::edit(doc, &d.keys, ctx.prune) {
             Ok(e) => e,
-            Err(c) => return Outcome::failed(format!("ESC environment `{full}`: {}", c.0)),
+            Err(c) => return TargetOutcome::failed(format!("ESC environment `{full}`: {}", c.0)),
         };
-        let mut out = Outcome {
+        let mut out = TargetOutcome {
             changes: edit.changes,
             unrouted: edit.unrouted,
             revision_before: current.revision,
-            ..Outcome::default()
+            ..TargetOutcome::default()
         };
         if !exists {
             out.warnings.push(format!("ESC environment `{full}` does not exist yet; it is created (`create: true`)"));
         }
         if let Some(capped) = ctx.over_delete_cap(edit.deletes, out.changes.clone()) {
-            return Outcome { revision_before: out.revision_before, ..capped };
+            return TargetOutcome { revision_before: out.revision_before, ..capped };
         }
         let Some(new_text) = edit.new_text else {
             out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
@@ -103,7 +103,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
         }
         if !exists && !created {
             if let Err(e) = api.create().await {
-                return Outcome::failed(e.to_string());
+                return TargetOutcome::failed(e.to_string());
             }
             created = true;
         }
@@ -122,14 +122,14 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
                 continue;
             }
             Err(WriteError::Other(e)) => {
-                let mut failed = Outcome::failed(e.to_string());
+                let mut failed = TargetOutcome::failed(e.to_string());
                 failed.changes = out.changes;
                 failed.revision_before = out.revision_before;
                 return failed;
             }
         }
     }
-    Outcome::failed(format!(
+    TargetOutcome::failed(format!(
         "ESC environment `{full}` kept changing while secret-sync wrote it ({} conflicts); nothing was written. Re-run.",
         CONFLICT_RETRIES + 1
     ))

@@ -1,0 +1,64 @@
+//! What a run does at each target, as plain data: the action per key, the
+//! status per target, and what happened there. Imports nothing of the app,
+//! so targets, the report and the merge of shard reports all speak it
+//! without depending on each other.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetStatus {
+    /// Belongs to another manifest environment.
+    Skipped,
+    /// Left to another job of a matrix (`targets` input).
+    NotSelected,
+    /// Read and diffed; nothing written (plan mode, or validation failed).
+    Planned,
+    /// Changes written.
+    Synced,
+    /// Nothing to write.
+    Unchanged,
+    /// Reading or writing failed.
+    Failed,
+    /// This build has no client for the target's kind.
+    NotContacted,
+}
+
+/// What a sync does to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub key: String,
+    pub action: Action,
+}
+
+/// What happened at one target.
+#[derive(Debug, Clone, Default)]
+pub struct TargetOutcome {
+    pub status: Option<TargetStatus>,
+    pub changes: Vec<Change>,
+    /// The changes were written (even if a later step, such as a restart, failed).
+    pub written: bool,
+    pub revision_before: Option<u64>,
+    pub revision_after: Option<u64>,
+    /// A command that undoes this run's write.
+    pub rollback: Option<String>,
+    pub warnings: Vec<String>,
+    pub message: Option<String>,
+    /// Keys present at the target that the manifest does not route there.
+    pub unrouted: Vec<String>,
+}
+
+impl TargetOutcome {
+    pub fn failed(message: String) -> TargetOutcome {
+        TargetOutcome { status: Some(TargetStatus::Failed), message: Some(message), ..TargetOutcome::default() }
+    }
+}
