@@ -175,6 +175,13 @@ pub struct TargetSettings {
     pub max_deletes: usize,
 }
 
+impl TargetSettings {
+    /// The tokens, to be masked before anything is printed.
+    pub fn tokens(&self) -> impl Iterator<Item = &SecretString> {
+        self.esc_token.iter().chain(self.fly_token.iter()).chain(self.github_token.iter())
+    }
+}
+
 pub const DEFAULT_MAX_DELETES: usize = 10;
 pub const DEFAULT_FLY_CONCURRENCY: usize = 4;
 

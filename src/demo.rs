@@ -17,7 +17,7 @@ const TOKEN: &str = "pul-demo-token-for-the-local-emulator";
 const FLY_TOKEN: &str = "fm2_demo-macaroon-for-the-local-emulator";
 const GITHUB_TOKEN: &str = "ghp_demo-token-for-the-local-emulator";
 
-pub fn run(mode: Mode) -> i32 {
+pub fn run(mode: Mode) -> crate::exit::Exit {
     let emu = Emulator::start();
     {
         let mut st = emu.state();

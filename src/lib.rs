@@ -15,12 +15,14 @@ pub mod diag;
 pub mod duration;
 #[cfg(feature = "emulators")]
 pub mod emulators;
+pub mod exit;
 pub mod formats;
 pub mod github;
 pub mod http;
 pub mod init;
 pub mod manifest;
 pub mod merge;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod rotation;

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use secret_sync::cli::{self, Cli, Command};
 use secret_sync::config::{Mode, Style};
-use secret_sync::run::{self, exit};
+use secret_sync::exit::Exit;
+use secret_sync::run;
 
 fn main() -> ExitCode {
     install_panic_hook();
@@ -12,9 +13,9 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() { Exit::Usage } else { Exit::Ok };
             let _ = e.print();
-            return ExitCode::from(code as u8);
+            return ExitCode::from(code);
         }
     };
     let code = match cli.command {
@@ -48,15 +49,15 @@ fn main() -> ExitCode {
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
-            exit::USAGE
+            Exit::Usage
         }
     };
-    ExitCode::from(code as u8)
+    ExitCode::from(code)
 }
 
 /// Serves the emulators until standard input closes.
 #[cfg(feature = "emulators")]
-fn emulate(port: u16, token: String, envs: &[String]) -> i32 {
+fn emulate(port: u16, token: String, envs: &[String]) -> Exit {
     let emu = secret_sync::emulators::Emulator::start_on(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     {
         let mut st = emu.state();
@@ -69,10 +70,10 @@ fn emulate(port: u16, token: String, envs: &[String]) -> i32 {
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let mut sink = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
-    exit::OK
+    Exit::Ok
 }
 
-fn action(style: Style) -> i32 {
+fn action(style: Style) -> Exit {
     match cli::action_config() {
         Ok(secret_sync::config::ActionTask::Run(cfg)) => run::run(&cfg),
         Ok(secret_sync::config::ActionTask::Merge { reports, shards, out }) => {
@@ -83,7 +84,7 @@ fn action(style: Style) -> i32 {
 }
 
 /// `init`: list the org's secrets and write a starter manifest.
-fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> i32 {
+fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> Exit {
     use secrecy::SecretString;
     let Some(token) = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from) else {
         return run::usage_error(
@@ -113,7 +114,7 @@ fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> i32 {
     let text = secret_sync::init::manifest(org, &names);
     if to_stdout {
         print!("{text}");
-        return exit::OK;
+        return Exit::Ok;
     }
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
@@ -125,7 +126,7 @@ fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> i32 {
                 output.display(),
                 names.len()
             );
-            exit::OK
+            Exit::Ok
         }
         Err(e) => {
             run::usage_error(style, &format!("cannot write {}: {}", output.display(), secret_sync::util::io_reason(&e)))
@@ -134,7 +135,7 @@ fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> i32 {
 }
 
 /// `add-app`: edit the manifest's text, check the result, and only then write it.
-fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, style: Style) -> i32 {
+fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, style: Style) -> Exit {
     let display = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -150,7 +151,7 @@ fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, st
         for d in diags {
             eprintln!("{}", d.terminal());
         }
-        return exit::VALIDATION_FAILED;
+        return Exit::ValidationFailed;
     }
     let edited = match secret_sync::manifest::edit::add_fly_app(&text, req) {
         Ok(t) => t,
@@ -161,7 +162,7 @@ fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, st
         for d in diags {
             eprintln!("{}", d.terminal());
         }
-        return exit::VALIDATION_FAILED;
+        return Exit::ValidationFailed;
     }
     if let Err(e) = std::fs::write(path, edited) {
         return run::usage_error(style, &format!("cannot write {display}: {}", secret_sync::util::io_reason(&e)));
@@ -172,10 +173,10 @@ fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, st
         req.name,
         req.secrets.len()
     );
-    exit::OK
+    Exit::Ok
 }
 
-fn template(manifest: &std::path::Path, env: Option<&str>, output: &std::path::Path, style: Style) -> i32 {
+fn template(manifest: &std::path::Path, env: Option<&str>, output: &std::path::Path, style: Style) -> Exit {
     let display = manifest.display().to_string();
     let m = match secret_sync::manifest::load(manifest, &display) {
         Ok(m) => m,
@@ -190,12 +191,12 @@ fn template(manifest: &std::path::Path, env: Option<&str>, output: &std::path::P
     let text = secret_sync::template::render(&m, env);
     if output.as_os_str() == "-" {
         print!("{text}");
-        return exit::OK;
+        return Exit::Ok;
     }
     match std::fs::write(output, text) {
         Ok(()) => {
             eprintln!("wrote {}", output.display());
-            exit::OK
+            Exit::Ok
         }
         Err(e) => {
             run::usage_error(style, &format!("cannot write {}: {}", output.display(), secret_sync::util::io_reason(&e)))

@@ -177,37 +177,23 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
 
     let mut counts = first.counts.clone();
     counts.count_findings(&findings);
-    let (mut creates, mut updates, mut deletes, mut unchanged) = (0, 0, 0, 0);
-    for t in &targets {
-        for c in &t.changes {
-            match c.action {
-                crate::targets::Action::Create => creates += 1,
-                crate::targets::Action::Update => updates += 1,
-                crate::targets::Action::Delete => deletes += 1,
-                crate::targets::Action::Unchanged => unchanged += 1,
-            }
-        }
-    }
-    (counts.creates, counts.updates, counts.deletes, counts.unchanged) = (creates, updates, deletes, unchanged);
+    counts.count_changes(&targets);
     counts.targets_in_scope =
         targets.iter().filter(|t| !matches!(t.status, TargetStatus::Skipped | TargetStatus::NotSelected)).count();
     counts.targets_not_selected = uncovered.len();
-    counts.targets_failed = targets.iter().filter(|t| t.status == TargetStatus::Failed).count();
 
-    let worst = shards.iter().map(|s| &s.report.outcome).max_by_key(|o| (rank(o.status), o.exit_code)).cloned();
+    let worst = shards.iter().map(|s| &s.report.outcome).max_by_key(|o| rank(o.status)).cloned();
     let worst = worst.expect("at least one shard");
     let failed_shards: Vec<String> =
         shards.iter().filter(|s| s.report.outcome.status != Status::Ok).map(label).collect();
-    let (status, exit_code, message) = if !problems.is_empty() {
+    let (status, message) = if !problems.is_empty() {
         (
             Status::SyncFailed.max_by_rank(worst.status),
-            worst.exit_code.max(crate::run::exit::SYNC_FAILED),
             format!("**Merged {} shard report(s), incomplete**: {}.", shards.len(), problems.join("; ")),
         )
     } else if !failed_shards.is_empty() {
         (
             worst.status,
-            worst.exit_code,
             format!(
                 "**Merged {} shard report(s)**: {} did not succeed ({}). {}",
                 shards.len(),
@@ -219,7 +205,6 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
     } else {
         (
             Status::Ok,
-            0,
             format!(
                 "**Merged {} shard report(s)**: {} change(s) {} across {} target(s); every target was handled once.",
                 shards.len(),
@@ -238,7 +223,7 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
         environment: first.environment.clone(),
         manifest: first.manifest.clone(),
         selection: None,
-        outcome: RunOutcome { status, exit_code, fail_on: worst.fail_on, message },
+        outcome: RunOutcome { status, exit_code: status.exit().code(), fail_on: worst.fail_on, message },
         counts,
         manifest_errors,
         findings,
@@ -274,7 +259,7 @@ fn normalise(p: &str) -> String {
 }
 
 /// Reads, merges and publishes; returns the exit code.
-pub fn run(paths: &[PathBuf], expected: &[String], out: &crate::config::Publish) -> i32 {
+pub fn run(paths: &[PathBuf], expected: &[String], out: &crate::config::Publish) -> crate::exit::Exit {
     let merged = load(paths).and_then(|shards| merge(shards, expected, crate::util::now_rfc3339()));
     match merged {
         Ok(report) => crate::run::publish(out, &report),

@@ -8,82 +8,59 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use crate::actions::{self, Level, Location};
+use crate::actions;
 use crate::config::{Config, Mode, Publish, Style};
+use crate::exit::Exit;
 use crate::github::GitHub;
 use crate::manifest::{self, Manifest, ManifestError};
-use crate::report::{
-    markdown, Counts, Report, RunInfo, RunOutcome, SecretState, SecretStatus, Status, TargetReport, TargetStatus, Tool,
-};
-use crate::targets::{self, Action};
-use crate::validate::{self, Severity};
+use crate::output::Printer;
+use crate::plan::{TargetOutcome, TargetStatus};
+use crate::report::{assemble, markdown, Report, RunInfo};
+use crate::targets;
+use crate::validate;
 use crate::values::{self, Origin, SecretValues};
-
-/// Exit codes (documented in the README).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const SYNC_FAILED: i32 = 1;
-    pub const VALIDATION_FAILED: i32 = 2;
-    pub const USAGE: i32 = 3;
-}
 
 /// A problem with how the tool was called: bad inputs, unreadable files.
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
 /// Prints a usage error the way the context expects and returns its exit code.
-pub fn usage_error(style: Style, msg: &str) -> i32 {
-    match style {
-        Style::Actions => println!("{}", actions::annotation(Level::Error, None, "secret-sync", msg)),
-        Style::Terminal => eprintln!("error: {msg}"),
-    }
-    exit::USAGE
+pub fn usage_error(style: Style, msg: &str) -> Exit {
+    Printer::new(style).usage_error(msg)
 }
 
 /// Runs validate / plan / sync and returns the exit code.
-pub fn run(cfg: &Config) -> i32 {
+pub fn run(cfg: &Config) -> Exit {
+    let out = Printer::new(cfg.out.style);
     // Values and the manifest are read before anything is printed, so the
-    // masks below are the first lines the runner sees.
+    // masks are the first lines the runner sees.
     let mut vals = match read_values(cfg) {
         Ok(v) => v,
-        Err(UsageError(msg)) => return usage_error(cfg.out.style, &msg),
+        Err(UsageError(msg)) => return out.usage_error(&msg),
     };
     let display = display_path(&cfg.manifest);
     let loaded = manifest::load(&cfg.manifest, &display);
     if let Ok(m) = &loaded {
         vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())));
     }
-    if cfg.out.style == Style::Actions {
-        for line in vals.mask_lines() {
-            println!("{line}");
-        }
-        let t = &cfg.targets;
-        for t in t.esc_token.iter().chain(t.fly_token.iter()).chain(t.github_token.iter()) {
-            for line in actions::mask_lines(t) {
-                println!("{line}");
-            }
-        }
-    }
+    out.masks(vals.mask_lines(), cfg.targets.tokens());
     tracing::debug!(values = vals.len(), "secret values read");
     #[cfg(debug_assertions)]
     test_panic(&vals);
 
     let m = match loaded {
         Ok(m) => m,
-        Err(ManifestError::Unreadable(msg)) => return usage_error(cfg.out.style, &msg),
-        Err(ManifestError::Invalid(diags)) => return manifest_invalid(cfg, &display, diags),
-    };
-    let env = match pick_environment(&m, cfg.environment.as_deref()) {
-        Ok(e) => e,
-        Err(UsageError(msg)) => return usage_error(cfg.out.style, &msg),
-    };
-
-    if let Some(sel) = &cfg.selection {
-        let ids: Vec<String> = m.targets.iter().map(|t| t.id()).collect();
-        if let Err(msg) = sel.check(ids.iter().map(String::as_str)) {
-            return usage_error(cfg.out.style, &msg);
+        Err(ManifestError::Unreadable(msg)) => return out.usage_error(&msg),
+        Err(ManifestError::Invalid(diags)) => {
+            out.diagnostics(&diags);
+            let env = cfg.environment.clone().unwrap_or_default();
+            return publish(&cfg.out, &assemble::manifest_invalid(facts(cfg, env, display), diags));
         }
-    }
+    };
+    let env = match pick_environment(&m, cfg.environment.as_deref()).and_then(|e| check_selection(cfg, &m).map(|_| e)) {
+        Ok(e) => e,
+        Err(UsageError(msg)) => return out.usage_error(&msg),
+    };
     let v = validate::validate(&m, &env, &vals);
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
     // Targets another job of a matrix handles (`targets` input).
@@ -93,169 +70,53 @@ pub fn run(cfg: &Config) -> i32 {
     let rt = runtime();
     let gh = github_client(cfg, &rt);
     let assessed = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
-    let (github, source_updated) = (assessed.report, assessed.source_updated);
-    let mut findings = v.findings.clone();
-    findings.extend(assessed.findings);
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.line.cmp(&b.line)).then(a.secret.cmp(&b.secret)));
-
-    let mut counts = Counts { secrets_declared: m.secrets.len(), ..Counts::default() };
-    counts.count_findings(&findings);
-    let mut secrets = Vec::new();
-    for r in &v.resolved {
-        let state = match (r.value.is_some(), r.usable, r.required) {
-            (true, true, _) => SecretState::Ok,
-            (true, false, _) => SecretState::Invalid,
-            (false, _, true) => SecretState::Missing,
-            (false, _, false) => SecretState::NotSet,
-        };
-        counts.secrets_required += usize::from(r.required);
-        counts.secrets_present += usize::from(r.value.is_some());
-        counts.secrets_missing += usize::from(state == SecretState::Missing);
-        let destinations = r
-            .secret
-            .routes
-            .iter()
-            .filter(|x| m.target(x.kind, &x.target).is_some_and(|t| t.environment == env))
-            .map(|x| format!("{}:{}", x.kind, x.target))
-            .collect();
-        secrets.push(SecretStatus {
-            name: r.secret.name.clone(),
-            group: r.secret.group.clone(),
-            state,
-            required: r.required,
-            source: r.source.clone(),
-            rotate_every: m.rotation_period(r.secret),
-            destinations,
-        });
-    }
-
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
-    let failing = findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
-    let in_scope = desired.len();
     let outcomes = if cfg.mode == Mode::Validate {
-        desired
-            .into_iter()
-            .map(|d| {
-                (
-                    d,
-                    targets::TargetOutcome {
-                        status: Some(TargetStatus::NotContacted),
-                        ..targets::TargetOutcome::default()
-                    },
-                )
-            })
-            .collect()
+        let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
+        desired.into_iter().map(|d| (d, none())).collect()
     } else {
-        let ctx = context(cfg, &m, values_failing, gh.clone(), source_updated);
+        let ctx = context(cfg, &m, values_failing, gh.clone(), assessed.source_updated);
         rt.block_on(targets::run_all(Arc::new(ctx), desired))
     };
-    let mut target_reports = Vec::new();
-    for (d, o) in outcomes {
-        let t = &d.target;
-        for c in &o.changes {
-            match c.action {
-                Action::Create => counts.creates += 1,
-                Action::Update => counts.updates += 1,
-                Action::Delete => counts.deletes += 1,
-                Action::Unchanged => counts.unchanged += 1,
-            }
-        }
-        target_reports.push(TargetReport {
-            id: t.id(),
-            kind: t.kind,
-            name: t.name.clone(),
-            destination: t.destination(),
-            environment: t.environment.clone(),
-            status: o.status.unwrap_or(TargetStatus::Failed),
-            keys: d.keys.len(),
-            held_back: d.held_back.clone(),
-            changes: o.changes,
-            written: o.written,
-            revision_before: o.revision_before,
-            revision_after: o.revision_after,
-            rollback: o.rollback,
-            warnings: o.warnings,
-            unrouted: o.unrouted,
-            message: o.message,
-        });
-    }
-    let unselected = not_selected.iter().map(|d| (&d.target, TargetStatus::NotSelected));
-    for (t, status) in unselected.chain(skipped.iter().map(|t| (*t, TargetStatus::Skipped))) {
-        target_reports.push(TargetReport {
-            id: t.id(),
-            kind: t.kind,
-            name: t.name.clone(),
-            destination: t.destination(),
-            environment: t.environment.clone(),
-            status,
-            keys: 0,
-            held_back: Vec::new(),
-            changes: Vec::new(),
-            written: false,
-            revision_before: None,
-            revision_after: None,
-            rollback: None,
-            warnings: Vec::new(),
-            unrouted: Vec::new(),
-            message: None,
-        });
-    }
-    counts.targets_in_scope = in_scope;
-    counts.targets_skipped = skipped.len();
-    counts.targets_not_selected = not_selected.len();
-    counts.targets_failed = target_reports.iter().filter(|t| t.status == TargetStatus::Failed).count();
-
-    let (status, exit_code, message) = if failing > 0 {
-        (
-            Status::ValidationFailed,
-            exit::VALIDATION_FAILED,
-            format!(
-                "**Validation failed**: {failing} finding(s) at or above `fail-on: {}`.{} Fix the secrets listed below, then re-run.",
-                cfg.fail_on.as_str(),
-                if cfg.mode == Mode::Sync && values_failing { " Nothing was written." } else { "" }
-            ),
-        )
-    } else if counts.targets_failed > 0 {
-        (
-            Status::SyncFailed,
-            exit::SYNC_FAILED,
-            format!("**{} target(s) failed**; the others completed.", counts.targets_failed),
-        )
-    } else {
-        (Status::Ok, exit::OK, ok_message(cfg.mode, &counts))
+    let handled = outcomes.iter().map(|(d, o)| assemble::Handled {
+        target: &d.target,
+        keys: d.keys.len(),
+        held_back: d.held_back.clone(),
+        outcome: o.clone(),
+    });
+    let results = assemble::Results {
+        findings: v.findings.iter().cloned().chain(assessed.findings).collect(),
+        values_failing,
+        targets: handled.collect(),
+        not_selected: not_selected.iter().map(|d| &d.target).collect(),
+        skipped,
+        github: assessed.report,
     };
+    let report = assemble::report(facts(cfg, env, display), &m, &v.resolved, results);
+    out.findings(&report.findings, &report.manifest);
+    publish(&cfg.out, &report)
+}
 
-    let report = Report {
-        report_version: crate::report::REPORT_VERSION,
-        tool: Tool::default(),
+/// What the report says about the run itself.
+fn facts(cfg: &Config, environment: String, manifest: String) -> assemble::Facts {
+    assemble::Facts {
+        mode: cfg.mode,
+        fail_on: cfg.fail_on,
+        environment,
+        manifest,
+        selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
         generated_at: crate::util::now_rfc3339(),
         run: RunInfo::from_env(),
-        mode: cfg.mode,
-        environment: env.clone(),
-        manifest: display.clone(),
-        selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
-        outcome: RunOutcome { status, exit_code, fail_on: cfg.fail_on, message },
-        counts,
-        manifest_errors: Vec::new(),
-        findings,
-        secrets,
-        targets: target_reports,
-        github,
-    };
-    if cfg.out.style == Style::Actions {
-        for f in &report.findings {
-            let level = match f.severity {
-                Severity::Error => Level::Error,
-                Severity::Warning => Level::Warning,
-                Severity::Notice => Level::Notice,
-            };
-            let loc = validate::finding_pos(f).map(|p| Location { file: display.clone(), line: p.line, col: p.col });
-            println!("{}", actions::annotation(level, loc.as_ref(), f.kind.title(), &f.message));
-        }
     }
-    publish(&cfg.out, &report)
+}
+
+/// Every `targets` pattern must match a target of the manifest.
+fn check_selection(cfg: &Config, m: &Manifest) -> Result<(), UsageError> {
+    let Some(sel) = &cfg.selection else { return Ok(()) };
+    let ids: Vec<String> = m.targets.iter().map(|t| t.id()).collect();
+    sel.check(ids.iter().map(String::as_str)).map_err(UsageError)
 }
 
 /// The settings targets share, from the configuration and the runner's
@@ -380,62 +241,9 @@ fn test_panic(vals: &SecretValues) {
     }
 }
 
-fn ok_message(mode: Mode, c: &Counts) -> String {
-    let present = format!(
-        "{} of {} required secrets present and valid",
-        c.secrets_required - c.secrets_missing,
-        c.secrets_required
-    );
-    match mode {
-        Mode::Validate => format!("**Valid**: {present}."),
-        Mode::Plan => {
-            format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope)
-        }
-        Mode::Sync => {
-            format!("**Synced**: {present}; {} change(s) written across {} target(s).", c.changed(), c.targets_in_scope)
-        }
-    }
-}
-
-/// Report for a manifest that could not be parsed or checked.
-fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnostic>) -> i32 {
-    for d in &diags {
-        match cfg.out.style {
-            Style::Actions => println!("{}", d.annotation()),
-            Style::Terminal => eprintln!("{}", d.terminal()),
-        }
-    }
-    let n = diags.len();
-    let report = Report {
-        report_version: crate::report::REPORT_VERSION,
-        tool: Tool::default(),
-        generated_at: crate::util::now_rfc3339(),
-        run: RunInfo::from_env(),
-        mode: cfg.mode,
-        environment: cfg.environment.clone().unwrap_or_default(),
-        manifest: display.to_string(),
-        selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
-        outcome: RunOutcome {
-            status: Status::ManifestInvalid,
-            exit_code: exit::VALIDATION_FAILED,
-            fail_on: cfg.fail_on,
-            message: format!(
-                "**The manifest `{display}` has {n} error(s)**; nothing was validated or synced. Fix them and re-run."
-            ),
-        },
-        counts: Counts::default(),
-        manifest_errors: diags,
-        findings: Vec::new(),
-        secrets: Vec::new(),
-        targets: Vec::new(),
-        github: None,
-    };
-    publish(&cfg.out, &report)
-}
-
 /// Writes the report everywhere it goes and returns its exit code.
-pub fn publish(out: &Publish, report: &Report) -> i32 {
-    let mut code = report.outcome.exit_code;
+pub fn publish(out: &Publish, report: &Report) -> Exit {
+    let mut code = report.outcome.status.exit();
     let md = markdown::render(report, markdown::SUMMARY_LIMIT);
     let mut problems = Vec::new();
     if let Some(p) = &out.report_path {
@@ -477,8 +285,8 @@ pub fn publish(out: &Publish, report: &Report) -> i32 {
         }
     }
     for p in problems {
-        usage_error(out.style, &p);
-        code = code.max(exit::SYNC_FAILED);
+        Printer::new(out.style).usage_error(&p);
+        code = code.max(Exit::SyncFailed);
     }
     code
 }
@@ -490,7 +298,7 @@ fn upload_artifact(out: &Publish, report: &Report, md: &str) -> Option<String> {
     let runtime = match (out.artifact, crate::artifact::Runtime::from_env()) {
         (ArtifactMode::Off, _) | (ArtifactMode::Auto, None) => return None,
         (ArtifactMode::On, None) => {
-            warn(out.style, "artifact", "`upload-artifact: true` but the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN); the report was not uploaded");
+            Printer::new(out.style).warning( "artifact", "`upload-artifact: true` but the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN); the report was not uploaded");
             return None;
         }
         (_, Some(r)) => r,
@@ -503,22 +311,12 @@ fn upload_artifact(out: &Publish, report: &Report, md: &str) -> Option<String> {
     match rt.block_on(crate::artifact::upload(&http, &runtime, &out.artifact_name, &files)) {
         Ok(id) => Some(id),
         Err(e) => {
-            warn(
-                out.style,
+            Printer::new(out.style).warning(
                 "artifact",
                 &format!("the report could not be uploaded as an artifact ({e}); it is still at the report path"),
             );
             None
         }
-    }
-}
-
-fn warn(style: Style, title: &str, msg: &str) {
-    match style {
-        Style::Actions => {
-            println!("{}", actions::annotation(Level::Warning, None, &format!("secret-sync {title}"), msg))
-        }
-        Style::Terminal => eprintln!("warning: {msg}"),
     }
 }
 
@@ -582,7 +380,7 @@ fn display_path(p: &Path) -> String {
 }
 
 /// `check-manifest`: the manifest alone.
-pub fn check_manifest(path: &Path, style: Style) -> i32 {
+pub fn check_manifest(path: &Path, style: Style) -> Exit {
     let display = display_path(path);
     match manifest::load(path, &display) {
         Ok(m) => {
@@ -594,7 +392,7 @@ pub fn check_manifest(path: &Path, style: Style) -> i32 {
                 m.targets.len(),
                 routes
             );
-            exit::OK
+            Exit::Ok
         }
         Err(ManifestError::Unreadable(msg)) => usage_error(style, &msg),
         Err(ManifestError::Invalid(diags)) => {
@@ -605,7 +403,7 @@ pub fn check_manifest(path: &Path, style: Style) -> i32 {
                 }
             }
             eprintln!("{display}: {} error(s)", diags.len());
-            exit::VALIDATION_FAILED
+            Exit::ValidationFailed
         }
     }
 }

@@ -2,6 +2,7 @@
 //! terminal) and written as JSON (artifact, `report-path`). Renderers print
 //! the model; they compute nothing.
 
+pub mod assemble;
 pub mod markdown;
 
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,18 @@ pub enum Status {
     ManifestInvalid,
     ValidationFailed,
     SyncFailed,
+}
+
+impl Status {
+    /// The exit code a run with this status ends with.
+    pub fn exit(self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        match self {
+            Status::Ok => Exit::Ok,
+            Status::SyncFailed => Exit::SyncFailed,
+            Status::ValidationFailed | Status::ManifestInvalid => Exit::ValidationFailed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
