@@ -28,6 +28,7 @@ pub mod report;
 pub mod rotation;
 pub mod run;
 pub mod select;
+pub mod state;
 pub mod targets;
 pub mod template;
 pub mod util;

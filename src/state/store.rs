@@ -1,0 +1,300 @@
+//! Where the state record lives: a run artifact in Actions, a file locally,
+//! or nowhere (`state: none`).
+//!
+//! Reading never fails a run: a missing, expired, unreadable or corrupt
+//! record is a note and the safe behaviour (nothing proven unchanged,
+//! nothing pruned), never a guess.
+//!
+//! In Actions the record is the artifact `secret-sync-state-<environment>-<id
+//! of the manifest path>` of this repository: the newest unexpired one is
+//! read at the start through the REST API (`GET /repos/{owner}/{repo}/actions/artifacts?name=`,
+//! then `GET …/artifacts/{id}/zip`, which redirects to the archive; octokit's
+//! endpoint list names them `actions.listArtifactsForRepo` and
+//! `actions.downloadArtifact`), with a token that has `actions: read`. It is
+//! uploaded at the end through the results service, like the report
+//! ([`crate::artifact`]), without an expiry: the service then keeps it as
+//! long as the repository's retention setting allows, the longest it allows
+//! (actions/toolkit `packages/artifact/src/internal/upload/retention.ts`:
+//! a requested retention is capped at that setting).
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::record::Record;
+use crate::http::{encode, join, Http};
+
+/// The record's file name, inside the artifact too.
+pub const FILE: &str = "secret-sync-state.json";
+/// A record of 100,000 keys is about 20 MiB; refuse anything far beyond.
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Where the record is kept.
+pub enum Store {
+    /// `state: none`: no record is read or written.
+    Off,
+    /// `--state-file PATH` (locally).
+    File(PathBuf),
+    /// A run artifact of this repository.
+    Artifact(ArtifactStore),
+}
+
+pub struct ArtifactStore {
+    /// GitHub REST API base (`GITHUB_API_URL`).
+    pub api: String,
+    /// `owner/name` of the repository running the job.
+    pub repo: String,
+    /// A token that may read this repository's artifacts (`actions: read`).
+    pub token: SecretString,
+    /// The results service, to upload the new record (absent on GHES).
+    pub upload: Option<crate::artifact::Runtime>,
+    pub name: String,
+}
+
+/// How reading the record went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadStatus {
+    /// `state: none`.
+    Off,
+    Read,
+    /// No record yet (a first run, or one written elsewhere).
+    Missing,
+    /// The newest record's artifact has expired.
+    Expired,
+    /// It could not be fetched, or it is not a record of this run.
+    Unreadable,
+}
+
+pub struct Loaded {
+    pub record: Option<Record>,
+    pub status: ReadStatus,
+    /// What a reader should know (why it is missing, unreadable …).
+    pub note: Option<String>,
+}
+
+impl Loaded {
+    fn without(status: ReadStatus, note: impl Into<String>) -> Loaded {
+        Loaded { record: None, status, note: Some(note.into()) }
+    }
+}
+
+/// The artifact name of a manifest's record in one environment: only the
+/// characters artifact names allow, and the manifest told apart by a short
+/// hash of its path (two manifests in one repository keep two records).
+pub fn artifact_name(manifest: &str, environment: &str) -> String {
+    let env: String = environment
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .collect();
+    let id: String = Sha256::digest(manifest.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("secret-sync-state-{env}-{id}")
+}
+
+impl Store {
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Off => "off (`state: none`)".into(),
+            Store::File(p) => format!("file `{}`", p.display()),
+            Store::Artifact(a) => format!("artifact `{}` of `{}`", a.name, a.repo),
+        }
+    }
+
+    pub async fn load(&self, http: &Http, manifest: &str, environment: &str) -> Loaded {
+        let bytes = match self {
+            Store::Off => return Loaded { record: None, status: ReadStatus::Off, note: None },
+            Store::File(p) => match read_file(p) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    return Loaded::without(ReadStatus::Missing, format!("no state file at `{}` yet", p.display()))
+                }
+                Err(e) => return Loaded::without(ReadStatus::Unreadable, e),
+            },
+            Store::Artifact(a) => match a.download(http).await {
+                Ok(Fetched::Record(b)) => b,
+                Ok(Fetched::Missing) => {
+                    return Loaded::without(
+                        ReadStatus::Missing,
+                        format!("no artifact `{}` in `{}` yet", a.name, a.repo),
+                    )
+                }
+                Ok(Fetched::Expired) => {
+                    return Loaded::without(
+                        ReadStatus::Expired,
+                        format!("the newest artifact `{}` has expired", a.name),
+                    )
+                }
+                Err(e) => return Loaded::without(ReadStatus::Unreadable, e),
+            },
+        };
+        // serde_json quotes input in its errors; the record holds no values,
+        // but say only where it broke, never what was there.
+        let record: Record = match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                return Loaded::without(
+                    ReadStatus::Unreadable,
+                    format!("the record is corrupt (not a state record at line {}, column {})", e.line(), e.column()),
+                )
+            }
+        };
+        match record.check(manifest, environment) {
+            Ok(()) => Loaded { record: Some(record), status: ReadStatus::Read, note: None },
+            Err(why) => Loaded::without(ReadStatus::Unreadable, format!("the record is not used: {why}")),
+        }
+    }
+
+    /// Writes the record; `Err` says why it could not be.
+    pub async fn save(&self, http: &Http, record: &Record) -> Result<(), String> {
+        let json = serde_json::to_vec_pretty(record).expect("a record serialises");
+        match self {
+            Store::Off => Ok(()),
+            Store::File(p) => std::fs::write(p, json)
+                .map_err(|e| format!("cannot write the state file `{}`: {}", p.display(), crate::util::io_reason(&e))),
+            Store::Artifact(a) => {
+                let Some(rt) = &a.upload else {
+                    return Err(
+                        "the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN), so the record was not saved"
+                            .into(),
+                    );
+                };
+                crate::artifact::upload(http, rt, &a.name, &[(FILE, &json)]).await.map(|_| ())
+            }
+        }
+    }
+}
+
+/// A state file: `None` when there is none yet. Read bounded, regular
+/// files only (a FIFO would hang the run).
+fn read_file(p: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    let shown = p.display();
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the state file `{shown}`: {}", crate::util::io_reason(&e))),
+    };
+    if !meta.is_file() {
+        return Err(format!("the state file `{shown}` is not a regular file"));
+    }
+    let f = std::fs::File::open(p)
+        .map_err(|e| format!("cannot read the state file `{shown}`: {}", crate::util::io_reason(&e)))?;
+    capped(f).map(Some).map_err(|e| format!("cannot read the state file `{shown}`: {e}"))
+}
+
+fn capped(r: impl Read) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    r.take(MAX_BYTES + 1).read_to_end(&mut buf).map_err(|e| crate::util::io_reason(&e))?;
+    if buf.len() as u64 > MAX_BYTES {
+        return Err(format!("it is larger than {} MiB", MAX_BYTES / 1024 / 1024));
+    }
+    Ok(buf)
+}
+
+enum Fetched {
+    Record(Vec<u8>),
+    Missing,
+    Expired,
+}
+
+#[derive(Deserialize)]
+struct ArtifactList {
+    #[serde(default)]
+    artifacts: Vec<ArtifactMeta>,
+}
+
+#[derive(Deserialize)]
+struct ArtifactMeta {
+    id: u64,
+    name: String,
+    #[serde(default)]
+    expired: bool,
+    #[serde(default)]
+    created_at: String,
+}
+
+impl ArtifactStore {
+    fn get(&self, http: &Http, url: &str) -> reqwest::RequestBuilder {
+        http.request(reqwest::Method::GET, url)
+            .bearer_auth(self.token.expose_secret())
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+    }
+
+    async fn download(&self, http: &Http) -> Result<Fetched, String> {
+        let (owner, name) = self.repo.split_once('/').ok_or_else(|| format!("`{}` is not owner/name", self.repo))?;
+        let base = format!("/repos/{}/{}/actions/artifacts", encode(owner), encode(name));
+        // Newest first is what the API returns; sorting by `created_at`
+        // does not depend on it. 100 is the largest page.
+        let url = join(&self.api, &format!("{base}?name={}&per_page=100", encode(&self.name)));
+        let what = format!("listing the state artifacts of `{}`", self.repo);
+        let r = http.send(&what, || self.get(http, &url)).await.map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            let hint = match r.status().as_u16() {
+                401 | 403 | 404 => {
+                    "the token cannot read this repository's artifacts: give the job `permissions: actions: read`"
+                }
+                _ => "",
+            };
+            return Err(http.status_error(&what, &r, hint).to_string());
+        }
+        let list: ArtifactList =
+            r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
+        let mut ours: Vec<&ArtifactMeta> = list.artifacts.iter().filter(|a| a.name == self.name).collect();
+        ours.sort_by(|a, b| {
+            let t = |x: &ArtifactMeta| crate::util::parse_rfc3339(&x.created_at).unwrap_or(0);
+            t(b).cmp(&t(a)).then(b.id.cmp(&a.id))
+        });
+        let Some(newest) = ours.first() else { return Ok(Fetched::Missing) };
+        if newest.expired {
+            return Ok(Fetched::Expired);
+        }
+        let url = join(&self.api, &format!("{base}/{}/zip", newest.id));
+        let what = format!("downloading the state artifact `{}`", self.name);
+        // The answer is a redirect to the archive; reqwest follows it and
+        // drops the Authorization header on the way to another host.
+        let r = http.send(&what, || self.get(http, &url)).await.map_err(|e| e.to_string())?;
+        if r.status().as_u16() == 410 {
+            return Ok(Fetched::Expired);
+        }
+        if !r.status().is_success() {
+            return Err(http.status_error(&what, &r, "").to_string());
+        }
+        let zip = r.bytes().await.map_err(|_| format!("{what}: the archive could not be read"))?;
+        unzip(&zip).map(Fetched::Record).map_err(|e| format!("{what}: {e}"))
+    }
+}
+
+/// The record file from an artifact's zip archive.
+fn unzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| "the archive is not a zip file".to_string())?;
+    let file = archive.by_name(FILE).map_err(|_| format!("the archive has no `{FILE}`"))?;
+    capped(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_names_are_valid_and_per_manifest() {
+        let a = artifact_name(".github/secret-sync.yml", "production");
+        assert!(a.starts_with("secret-sync-state-production-") && a.len() == "secret-sync-state-production-".len() + 8);
+        assert!(crate::artifact::check_name(&a).is_ok());
+        assert_ne!(a, artifact_name("other.yml", "production"));
+        let odd = artifact_name("m.yml", "prod/eu: \"1\"");
+        assert!(crate::artifact::check_name(&odd).is_ok(), "{odd}");
+    }
+
+    #[test]
+    fn archives_are_read_back() {
+        let zip = crate::artifact::zip_stored(&[(FILE, b"{}"), ("other.md", b"x")]);
+        assert_eq!(unzip(&zip).unwrap(), b"{}");
+        let without = crate::artifact::zip_stored(&[("other.md", b"x")]);
+        assert!(unzip(&without).unwrap_err().contains("has no"));
+        assert!(unzip(b"not a zip").unwrap_err().contains("not a zip"));
+    }
+}
