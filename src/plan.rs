@@ -55,6 +55,9 @@ pub struct TargetOutcome {
     pub message: Option<String>,
     /// Keys present at the target that the manifest does not route there.
     pub unrouted: Vec<String>,
+    /// A failure's HTTP status and the service's request id, when known.
+    pub http_status: Option<u16>,
+    pub request_id: Option<String>,
 }
 
 impl TargetOutcome {

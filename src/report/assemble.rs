@@ -159,6 +159,8 @@ fn handled(h: Handled) -> TargetReport {
         warnings: o.warnings,
         unrouted: o.unrouted,
         message: o.message,
+        http_status: o.http_status,
+        request_id: o.request_id,
         ..untouched(h.target, TargetStatus::Failed)
     }
 }
@@ -182,6 +184,8 @@ fn untouched(t: &Target, status: TargetStatus) -> TargetReport {
         warnings: Vec::new(),
         unrouted: Vec::new(),
         message: None,
+        http_status: None,
+        request_id: None,
     }
 }
 

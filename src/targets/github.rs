@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
-use super::{Action, Change, Context, Desired, TargetOutcome};
-use crate::github::{seal, GitHub, Scope};
+use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
+use super::{Action, Change, Context, Desired};
+use crate::github::{seal, GhError, GitHub, Scope};
 use crate::manifest::TargetSpec;
-use crate::plan::TargetStatus;
 
 pub struct Settings {
     /// `None` without a token.
@@ -28,34 +28,106 @@ pub struct Settings {
     pub owned_keys: Vec<String>,
 }
 
-pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
-    let TargetSpec::Github { repo, env } = &d.target.spec else {
-        unreachable!("github::run is only called for GitHub targets")
-    };
-    let Some(gh) = ctx.github.client.as_deref() else {
-        return TargetOutcome::failed(
-            "no GitHub token: set the `github-token` input to a token that can write this repository's secrets".into(),
-        );
-    };
-    let scope = match env {
-        Some(e) => Scope::Env(repo.clone(), e.clone()),
-        None => Scope::Repo(repo.clone()),
-    };
-    let existing: HashMap<String, Option<i64>> = match gh.list(&scope).await {
-        Ok(list) => list.into_iter().map(|s| (s.name.to_ascii_uppercase(), s.updated())).collect(),
-        Err(e) => return TargetOutcome::failed(e.message),
-    };
+/// GitHub repository and environment secrets.
+pub struct Github;
 
+/// The secrets at one scope: upper-cased name → when its value last changed.
+pub struct Current {
+    scope: Scope,
+    existing: HashMap<String, Option<i64>>,
+}
+
+/// What a sync writes: indexes of the desired keys to put, names to delete.
+pub struct Work {
+    put: Vec<usize>,
+    delete: Vec<String>,
+}
+
+impl From<GhError> for TargetError {
+    fn from(e: GhError) -> TargetError {
+        TargetError { message: e.message, status: e.status, request_id: None }
+    }
+}
+
+fn client(ctx: &Context) -> Result<&GitHub, TargetError> {
+    ctx.github.client.as_deref().ok_or_else(|| {
+        TargetError::new(
+            "no GitHub token: set the `github-token` input to a token that can write this repository's secrets",
+        )
+    })
+}
+
+impl Kind for Github {
+    type Current = Current;
+    type Work = Work;
+
+    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
+        let TargetSpec::Github { repo, env } = &d.target.spec else {
+            unreachable!("the GitHub kind is only driven for GitHub targets")
+        };
+        let gh = client(ctx)?;
+        let scope = match env {
+            Some(e) => Scope::Env(repo.clone(), e.clone()),
+            None => Scope::Repo(repo.clone()),
+        };
+        let list = gh.list(&scope).await?;
+        Ok(Current { scope, existing: list.into_iter().map(|s| (s.name.to_ascii_uppercase(), s.updated())).collect() })
+    }
+
+    fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
+        Ok(plan(current, d, &ctx.github.source_updated, &ctx.github.owned_keys, ctx.prune))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        current: &Current,
+        plan: &Plan<Work>,
+        d: &Desired,
+    ) -> Result<Applied, ApplyError> {
+        let gh = client(ctx)?;
+        let work = plan.work.as_ref().expect("the driver applies only plans with work");
+        let scope = &current.scope;
+        let mut written = false;
+        let partly = |e: GhError, written: bool| ApplyError::Failed { error: e.into(), written };
+        if !work.put.is_empty() {
+            let key = gh.public_key(scope).await.map_err(|e| partly(e, false))?;
+            for &i in &work.put {
+                let k = &d.keys[i];
+                let sealed = seal(&key.key, k.value.expose_secret()).map_err(|e| ApplyError::Failed {
+                    error: TargetError::new(format!("encrypting `{}` for {}: {e}", k.key, scope.describe())),
+                    written,
+                })?;
+                gh.put(scope, &k.key, &sealed, &key.key_id).await.map_err(|e| partly(e, written))?;
+                written = true;
+            }
+        }
+        for n in &work.delete {
+            gh.delete(scope, n).await.map_err(|e| partly(e, written))?;
+            written = true;
+        }
+        Ok(Applied { changed: true, ..Applied::default() })
+    }
+}
+
+/// The plan for one scope: pure.
+fn plan(
+    current: &Current,
+    d: &Desired,
+    source_updated: &HashMap<String, i64>,
+    owned_keys: &[String],
+    prune: bool,
+) -> Plan<Work> {
+    let existing = &current.existing;
     let mut changes = Vec::new();
     let mut unknown = Vec::new();
-    let mut to_write = Vec::new();
-    for k in &d.keys {
+    let mut put = Vec::new();
+    for (i, k) in d.keys.iter().enumerate() {
         let action = match existing.get(&k.key.to_ascii_uppercase()) {
             None => Action::Create,
             Some(target_updated) => {
-                let source_updated =
-                    k.source.as_ref().and_then(|s| ctx.github.source_updated.get(&s.to_ascii_uppercase()));
-                match (source_updated, target_updated) {
+                let source = k.source.as_ref().and_then(|s| source_updated.get(&s.to_ascii_uppercase()));
+                match (source, target_updated) {
                     (Some(src), Some(dst)) if src > dst => Action::Update,
                     (Some(_), Some(_)) => Action::Unchanged,
                     _ => {
@@ -66,7 +138,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
             }
         };
         if action != Action::Unchanged {
-            to_write.push(k);
+            put.push(i);
         }
         changes.push(Change { key: k.key.clone(), action });
     }
@@ -78,68 +150,91 @@ pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
         .collect();
     let mut deletable: Vec<String> = existing
         .keys()
-        .filter(|n| !routed.contains(n) && ctx.github.owned_keys.iter().any(|o| o.eq_ignore_ascii_case(n)))
+        .filter(|n| !routed.contains(n) && owned_keys.iter().any(|o| o.eq_ignore_ascii_case(n)))
         .cloned()
         .collect();
     deletable.sort();
-    if ctx.prune {
-        changes.extend(deletable.iter().map(|n| Change { key: n.clone(), action: Action::Delete }));
-    }
+    let delete = if prune { deletable } else { Vec::new() };
+    changes.extend(delete.iter().map(|n| Change { key: n.clone(), action: Action::Delete }));
     let mut unrouted: Vec<String> = existing.keys().filter(|n| !routed.contains(n)).cloned().collect();
     unrouted.sort();
-    let mut out = TargetOutcome { changes, unrouted, ..TargetOutcome::default() };
+    let mut warnings = Vec::new();
     if !unknown.is_empty() {
-        out.warnings.push(format!(
+        warnings.push(format!(
             "GitHub cannot tell when the source of {} last changed, so they are not rewritten (see the README: GitHub as a target)",
             unknown.join(", ")
         ));
     }
-    if let Some(capped) = ctx.over_delete_cap(deletable.len(), out.changes.clone()) {
-        return capped;
-    }
-    let deletes = if ctx.prune { deletable } else { Vec::new() };
-    if to_write.is_empty() && deletes.is_empty() {
-        out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
-        return out;
-    }
-    if !ctx.writes() {
-        out.status = Some(TargetStatus::Planned);
-        return out;
-    }
-    if !to_write.is_empty() {
-        let key = match gh.public_key(&scope).await {
-            Ok(k) => k,
-            Err(e) => {
-                out.status = Some(TargetStatus::Failed);
-                out.message = Some(e.message);
-                return out;
-            }
-        };
-        for k in to_write {
-            let sealed = match seal(&key.key, k.value.expose_secret()) {
-                Ok(s) => s,
-                Err(e) => {
-                    out.status = Some(TargetStatus::Failed);
-                    out.message = Some(format!("encrypting `{}` for {}: {e}", k.key, scope.describe()));
-                    return out;
-                }
-            };
-            if let Err(e) = gh.put(&scope, &k.key, &sealed, &key.key_id).await {
-                out.status = Some(TargetStatus::Failed);
-                out.message = Some(e.message);
-                return out;
-            }
-            out.written = true;
+    let deletes = delete.len();
+    let work = (!put.is_empty() || !delete.is_empty()).then_some(Work { put, delete });
+    Plan { changes, deletes, unrouted, warnings, revision: None, work, note: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::DesiredKey;
+
+    fn desired(keys: &[(&str, &str)]) -> Desired {
+        let m = crate::manifest::parse(
+            b"version: 1\ntargets:\n  github:\n    r: { repo: o/r }\nsecrets:\n  A:\n    to: [{ github: r }]\n",
+            "m.yml",
+        )
+        .unwrap();
+        Desired {
+            target: m.targets[0].clone(),
+            keys: keys
+                .iter()
+                .map(|(k, src)| DesiredKey {
+                    key: k.to_string(),
+                    secret: k.to_string(),
+                    source: Some(src.to_string()),
+                    value: secrecy::SecretString::from("v".to_string()),
+                    env_var: None,
+                })
+                .collect(),
+            held_back: Vec::new(),
         }
     }
-    for n in deletes {
-        if let Err(e) = gh.delete(&scope, &n).await {
-            out.status = Some(TargetStatus::Failed);
-            out.message = Some(e.message);
-            return out;
+
+    fn current(existing: &[(&str, Option<i64>)]) -> Current {
+        Current {
+            scope: Scope::Repo("o/r".into()),
+            existing: existing.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
         }
     }
-    out.written = true;
-    out.status = Some(TargetStatus::Synced);
-    out
+
+    #[test]
+    fn writes_missing_keys_and_keys_whose_source_is_newer() {
+        let d = desired(&[("NEW", "NEW"), ("OLD", "OLD"), ("SAME", "SAME"), ("UNKNOWN", "NOWHERE")]);
+        let cur = current(&[("OLD", Some(100)), ("SAME", Some(300)), ("UNKNOWN", Some(1)), ("HAND_SET", Some(5))]);
+        let src: HashMap<String, i64> = [("OLD".to_string(), 200), ("SAME".to_string(), 200)].into();
+        let p = plan(&cur, &d, &src, &[], false);
+        let actions: Vec<(&str, Action)> = p.changes.iter().map(|c| (c.key.as_str(), c.action)).collect();
+        assert_eq!(
+            actions,
+            [
+                ("NEW", Action::Create),
+                ("OLD", Action::Update),
+                ("SAME", Action::Unchanged),
+                ("UNKNOWN", Action::Unchanged)
+            ]
+        );
+        assert_eq!(p.work.as_ref().unwrap().put, [0, 1]);
+        assert!(p.warnings[0].contains("`UNKNOWN`"));
+        assert_eq!(p.unrouted, ["HAND_SET"]);
+    }
+
+    #[test]
+    fn prunes_only_owned_keys_when_asked() {
+        let d = desired(&[("KEEP", "KEEP")]);
+        let cur = current(&[("KEEP", Some(1)), ("GONE", Some(1)), ("HAND_SET", Some(1))]);
+        let owned = ["gone".to_string(), "KEEP".to_string()];
+        let p = plan(&cur, &d, &HashMap::new(), &owned, false);
+        assert!(p.work.is_none() && p.deletes == 0, "no pruning unless asked");
+        let p = plan(&cur, &d, &HashMap::new(), &owned, true);
+        assert_eq!(p.work.as_ref().unwrap().delete, ["GONE"]);
+        assert_eq!(p.deletes, 1);
+        assert_eq!(p.changes.last().unwrap(), &Change { key: "GONE".into(), action: Action::Delete });
+    }
 }

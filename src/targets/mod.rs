@@ -7,6 +7,7 @@
 //! (see `esc`), a `match` arm in [`run_one`], and its settings in the
 //! manifest model.
 
+pub mod driver;
 pub mod esc;
 pub mod fly;
 pub mod github;
@@ -142,6 +143,6 @@ async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {
     match d.target.kind {
         TargetKind::Esc => esc::run(ctx, d).await,
         TargetKind::Fly => fly::run(ctx, d).await,
-        TargetKind::Github => github::run(ctx, d).await,
+        TargetKind::Github => driver::drive(ctx, &github::Github, d).await,
     }
 }

@@ -1,0 +1,204 @@
+//! The one shape every target kind has, and the driver that runs it.
+//!
+//! A kind only speaks its protocol: [`Kind::read`] what the target holds,
+//! [`Kind::plan`] the change (pure: no I/O, unit-tested per kind), and
+//! [`Kind::apply`] it. What every kind shares is decided here, once: the
+//! delete cap, holding writes back when validation failed or in `plan`, the
+//! statuses, and re-reading and re-planning after a concurrent edit.
+
+use std::future::Future;
+
+use super::{Context, Desired};
+use crate::http::HttpError;
+use crate::plan::{Change, TargetOutcome, TargetStatus};
+
+/// How often a write is retried after the target changed under it.
+pub const CONFLICT_RETRIES: usize = 3;
+
+/// A target's failure, in words safe to show, with what the service said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetError {
+    pub message: String,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// The service's request id, for its support.
+    pub request_id: Option<String>,
+}
+
+impl TargetError {
+    pub fn new(message: impl Into<String>) -> TargetError {
+        TargetError { message: message.into(), status: None, request_id: None }
+    }
+}
+
+impl From<HttpError> for TargetError {
+    fn from(e: HttpError) -> TargetError {
+        TargetError { message: e.message, status: e.status, request_id: e.request_id }
+    }
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a kind plans for one target.
+pub struct Plan<W> {
+    pub changes: Vec<Change>,
+    /// Keys the plan deletes (pruning), for the delete cap.
+    pub deletes: usize,
+    /// Keys at the target the manifest does not route there.
+    pub unrouted: Vec<String>,
+    pub warnings: Vec<String>,
+    /// The revision read (ESC).
+    pub revision: Option<u64>,
+    /// What `apply` needs; `None` when there is nothing to write.
+    pub work: Option<W>,
+    /// What a sync would do besides writing (a restart), said in `plan`.
+    pub note: Option<String>,
+}
+
+impl<W> Plan<W> {
+    pub fn new(changes: Vec<Change>, work: Option<W>) -> Plan<W> {
+        Plan { changes, deletes: 0, unrouted: Vec::new(), warnings: Vec::new(), revision: None, work, note: None }
+    }
+}
+
+/// What a write did.
+#[derive(Default)]
+pub struct Applied {
+    /// The changes as the write proved them, when it proves more than the
+    /// plan knew (Fly settles unverified keys); `None` keeps the plan's.
+    pub changes: Option<Vec<Change>>,
+    /// `false` when the write turned out to change nothing.
+    pub changed: bool,
+    pub revision: Option<u64>,
+    pub rollback: Option<String>,
+    pub message: Option<String>,
+    pub warnings: Vec<String>,
+    /// A step after the write failed (a restart): the target failed, but
+    /// what was written stays written.
+    pub failed_after_write: Option<TargetError>,
+}
+
+/// Why a write did not go through.
+pub enum ApplyError {
+    /// The target changed since it was read: read, plan and write again.
+    Conflict,
+    /// Anything else; `written` says whether part of it was written.
+    Failed { error: TargetError, written: bool },
+}
+
+impl From<TargetError> for ApplyError {
+    fn from(error: TargetError) -> ApplyError {
+        ApplyError::Failed { error, written: false }
+    }
+}
+
+/// One kind of target.
+pub trait Kind: Sync {
+    /// What a read of the target gives.
+    type Current: Send + Sync;
+    /// What a write needs beyond the changes.
+    type Work: Send + Sync;
+
+    /// Reads what the target holds.
+    fn read(&self, ctx: &Context, d: &Desired) -> impl Future<Output = Result<Self::Current, TargetError>> + Send;
+
+    /// The change that makes the target hold `d`: no I/O.
+    fn plan(&self, ctx: &Context, current: &Self::Current, d: &Desired) -> Result<Plan<Self::Work>, TargetError>;
+
+    /// Writes it.
+    fn apply(
+        &self,
+        ctx: &Context,
+        current: &Self::Current,
+        plan: &Plan<Self::Work>,
+        d: &Desired,
+    ) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
+}
+
+/// Reads, plans and — in `sync`, unless validation failed — writes one target.
+pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutcome {
+    for _attempt in 0..=CONFLICT_RETRIES {
+        let current = match kind.read(ctx, d).await {
+            Ok(c) => c,
+            Err(e) => return failed(e, TargetOutcome::default()),
+        };
+        let plan = match kind.plan(ctx, &current, d) {
+            Ok(p) => p,
+            Err(e) => return failed(e, TargetOutcome::default()),
+        };
+        let mut out = TargetOutcome {
+            changes: plan.changes.clone(),
+            unrouted: plan.unrouted.clone(),
+            warnings: plan.warnings.clone(),
+            revision_before: plan.revision,
+            ..TargetOutcome::default()
+        };
+        if ctx.prune && plan.deletes > ctx.max_deletes {
+            out.status = Some(TargetStatus::Failed);
+            out.message = Some(format!(
+                "pruning would delete {} keys, more than `max-deletes` ({}); nothing was written to this target. Review the manifest or raise `max-deletes`.",
+                plan.deletes, ctx.max_deletes
+            ));
+            return out;
+        }
+        if plan.work.is_none() {
+            out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
+            return out;
+        }
+        if !ctx.writes() {
+            out.status = Some(TargetStatus::Planned);
+            out.message = plan.note.clone();
+            return out;
+        }
+        match kind.apply(ctx, &current, &plan, d).await {
+            Ok(a) => {
+                if let Some(changes) = a.changes {
+                    out.changes = changes;
+                }
+                out.written = a.changed;
+                out.revision_after = a.revision;
+                out.rollback = a.rollback;
+                out.message = a.message;
+                out.warnings.extend(a.warnings);
+                out.status = Some(if a.changed { TargetStatus::Synced } else { TargetStatus::Unchanged });
+                if let Some(e) = a.failed_after_write {
+                    return failed(e, out);
+                }
+                return out;
+            }
+            Err(ApplyError::Conflict) => {
+                tracing::debug!(target = %d.target.id(), "the target changed while it was written; reading it again");
+                continue;
+            }
+            Err(ApplyError::Failed { error, written }) => {
+                out.written = written;
+                return failed(error, out);
+            }
+        }
+    }
+    failed(
+        TargetError::new(format!(
+            "`{}` kept changing while secret-sync wrote it ({} conflicts); nothing was written. Re-run.",
+            d.target.destination(),
+            CONFLICT_RETRIES + 1
+        )),
+        TargetOutcome::default(),
+    )
+}
+
+/// `out` as failed with `e`: the message, status and request id kept.
+fn failed(e: TargetError, mut out: TargetOutcome) -> TargetOutcome {
+    out.status = Some(TargetStatus::Failed);
+    out.message = Some(e.to_string());
+    out.http_status = e.status;
+    out.request_id = e.request_id;
+    out
+}
