@@ -387,7 +387,9 @@ fn evaluate(esc: &Esc, org: &str, text: &str, depth: usize) -> Json {
 
 fn prop(v: &Json, root: &Json) -> Json {
     let (value, secret) = match v {
-        Json::Object(m) if m.len() == 1 && m.contains_key(SECRET) => (json!(m[SECRET].as_str().unwrap_or_default()), true),
+        Json::Object(m) if m.len() == 1 && m.contains_key(SECRET) => {
+            (json!(m[SECRET].as_str().unwrap_or_default()), true)
+        }
         Json::Object(m) => (Json::Object(m.iter().map(|(k, x)| (k.clone(), prop(x, root))).collect()), false),
         Json::Array(s) => (Json::Array(s.iter().map(|x| prop(x, root)).collect()), false),
         Json::String(s) => return interpolate(s, root),

@@ -1,9 +1,9 @@
 //! Pulumi ESC target, end to end: the binary runs as an action against the
 //! in-process ESC emulator. Request counts are exact.
 
+use secret_sync::emulators::esc::to_json;
 use secret_sync::emulators::esc::{encrypt, OIDC_PATH};
 use secret_sync::emulators::{Emulator, Fault, FaultKind};
-use secret_sync::emulators::esc::to_json;
 use secret_sync::targets::esc::definition;
 use serde_json::Value;
 
@@ -136,7 +136,10 @@ fn plan_sync_and_an_unchanged_second_run() {
     let stored = emu.state().esc.env(APP).unwrap().text.clone();
     assert!(!stored.contains(OPENAI) && !stored.contains(DB), "secrets stored in plaintext");
     let worker = emu.state().esc.env(WORKER).unwrap().text.clone();
-    assert!(worker.starts_with("# Worker settings, maintained by hand.\nvalues:\n  queue: jobs # the main queue\n"), "{worker}");
+    assert!(
+        worker.starts_with("# Worker settings, maintained by hand.\nvalues:\n  queue: jobs # the main queue\n"),
+        "{worker}"
+    );
     let revision = emu.state().esc.env(APP).unwrap().revision;
 
     // Second identical run: reads only, no new revision.

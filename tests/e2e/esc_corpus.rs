@@ -32,11 +32,19 @@ const NEW_1: &str = "ünïcødé-1";
 const NEW_2: &str = "- looks: [like, yaml] {x}";
 
 fn create_routes() -> Routes {
-    vec![("app.token", TOKEN_1, Some("APP_TOKEN")), ("db.password", PASS_1, None), ("new.deep.key", NEW_1, Some("NEW_KEY"))]
+    vec![
+        ("app.token", TOKEN_1, Some("APP_TOKEN")),
+        ("db.password", PASS_1, None),
+        ("new.deep.key", NEW_1, Some("NEW_KEY")),
+    ]
 }
 
 fn update_routes() -> Routes {
-    vec![("app.token", TOKEN_2, Some("APP_TOKEN")), ("db.password", PASS_2, None), ("new.deep.key", NEW_2, Some("NEW_KEY"))]
+    vec![
+        ("app.token", TOKEN_2, Some("APP_TOKEN")),
+        ("db.password", PASS_2, None),
+        ("new.deep.key", NEW_2, Some("NEW_KEY")),
+    ]
 }
 
 fn prune_routes() -> Routes {
@@ -106,9 +114,9 @@ fn has(root: &Mapping, path: &[String]) -> bool {
 fn entry_range(text: &str, root: &Mapping, path: &[String]) -> Option<(usize, usize)> {
     let (last, parents) = path.split_last().unwrap();
     let parent = mapping_at(root, parents)?;
-    let entry = parent.entries().find(|e| {
-        e.key_node().and_then(|k| k.as_scalar().map(|s| s.as_string())).as_deref() == Some(last.as_str())
-    })?;
+    let entry = parent
+        .entries()
+        .find(|e| e.key_node().and_then(|k| k.as_scalar().map(|s| s.as_string())).as_deref() == Some(last.as_str()))?;
     let r = entry.byte_range();
     let (mut start, mut end) = (r.start as usize, r.end as usize);
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
@@ -258,7 +266,9 @@ fn corpus_is_large_and_varied() {
     let files = corpus();
     assert!(files.len() >= 40, "only {} corpus definitions", files.len());
     let all: String = files.iter().map(|p| read(p)).collect();
-    for construct in ["#", "&", "*", "|", ">", "{", "[", "fn::open::", "ciphertext", "${", "\"", "'", "\r\n", "---", "...", "\t"] {
+    for construct in
+        ["#", "&", "*", "|", ">", "{", "[", "fn::open::", "ciphertext", "${", "\"", "'", "\r\n", "---", "...", "\t"]
+    {
         assert!(all.contains(construct), "no corpus definition has `{construct}`");
     }
     assert!(files.iter().any(|p| !read(p).ends_with('\n')), "no definition without a final newline");
@@ -273,7 +283,10 @@ fn every_corpus_definition_round_trips_through_the_editor() {
             let name = path.file_name().unwrap().to_string_lossy().to_string();
             let r = std::panic::catch_unwind(|| round_trip(&name, &read(path)));
             r.err().map(|e| {
-                e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or(name)
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or(name)
             })
         })
         .collect();
@@ -389,7 +402,13 @@ fn a_handful_sync_end_to_end_against_the_emulator() {
         let run = |routes: &Routes, prune: &str| {
             ws.manifest_text(&manifest(routes));
             let out = ws.action(
-                &[("mode", "sync"), ("secrets", &secrets(routes)), ("esc-api-url", emu.url.as_str()), ("esc-token", TOKEN), ("prune", prune)],
+                &[
+                    ("mode", "sync"),
+                    ("secrets", &secrets(routes)),
+                    ("esc-api-url", emu.url.as_str()),
+                    ("esc-token", TOKEN),
+                    ("prune", prune),
+                ],
                 &[("SECRET_SYNC_HTTP_BACKOFF_MS", "5")],
             );
             assert_eq!(out.code, 0, "{name}: {}{}", out.stdout, out.summary);

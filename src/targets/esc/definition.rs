@@ -145,7 +145,10 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Col
     // Pruning emptied `environmentVariables` (and nothing is added to it):
     // drop the now empty mapping, as a person would.
     let adds_var = ops.iter().any(|o| matches!(o, Op::Text { .. }));
-    if vars_left == 0 && !adds_var && ops.iter().any(|o| matches!(o, Op::Remove { path } if path.len() == 3 && path[1] == ENV_VARS)) {
+    if vars_left == 0
+        && !adds_var
+        && ops.iter().any(|o| matches!(o, Op::Remove { path } if path.len() == 3 && path[1] == ENV_VARS))
+    {
         ops.retain(|o| !matches!(o, Op::Remove { path } if path.len() == 3 && path[1] == ENV_VARS));
         ops.push(Op::Remove { path: path(&[VALUES, ENV_VARS]) });
     }

@@ -313,17 +313,3 @@ pub fn apply_tree(root: &mut Yaml, op: &Op) {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_show() {
-        let t = std::fs::read_to_string(std::env::var("F").unwrap()).unwrap();
-        let d = crate::targets::esc::definition::parse(&t).unwrap();
-        let keys = vec![crate::targets::DesiredKey { key: "app.token".into(), secret: "x".into(), source: None, value: "1".into(), env_var: None }];
-        let p = crate::targets::esc::definition::plan(&d, &keys, true).unwrap();
-        println!("{}", edit_text(&t, &p.ops).unwrap());
-    }
-}
