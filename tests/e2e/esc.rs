@@ -181,28 +181,29 @@ fn colleague_saves(st: &mut secret_sync::emulators::State) {
 
 #[test]
 fn a_concurrent_edit_is_retried_without_losing_it() {
-    let stored_path = format!("/api/esc/environments/{APP}");
-    // Someone saves `app` between secret-sync's two reads: it plans again.
-    let emu = emulator();
     let ws = workspace();
-    emu.fault(Fault::on("GET", format!("{APP}/decrypt"), 1, FaultKind::After(Box::new(colleague_saves))));
-    let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
-    assert_eq!(out.code, 0, "{}", out.stdout);
-    assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), (4, 1));
-    let after = decrypted(&emu, APP);
-    assert_eq!(after["values"]["featureFlags"]["addedByColleague"], Value::from("yes"));
-    assert_eq!(after["values"]["openai"]["apiKey"]["fn::secret"], Value::from(OPENAI));
-
-    // Someone saves it between the read of the stored text and the write:
-    // ESC answers 409 to the stale ETag, and secret-sync starts over.
-    let emu = emulator();
-    emu.fault(Fault::on("GET", stored_path.clone(), 1, FaultKind::After(Box::new(colleague_saves))).exact());
-    let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
-    assert_eq!(out.code, 0, "{}", out.stdout);
-    assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), (4, 2));
-    let after = decrypted(&emu, APP);
-    assert_eq!(after["values"]["featureFlags"]["addedByColleague"], Value::from("yes"));
-    assert_eq!(after["values"]["openai"]["apiKey"]["fn::secret"], Value::from(OPENAI));
+    // (path the colleague's save follows, GETs and PATCHes of `app`)
+    let cases = [
+        // Between secret-sync's two reads: a new revision, so it plans again.
+        (Fault::on("GET", format!("{APP}/decrypt"), 1, FaultKind::After(Box::new(colleague_saves))), (4, 1)),
+        // Between the read of the stored text and the write: ESC answers 409
+        // to the stale ETag, and secret-sync starts over.
+        (
+            Fault::on("GET", format!("/api/esc/environments/{APP}"), 1, FaultKind::After(Box::new(colleague_saves)))
+                .exact(),
+            (4, 2),
+        ),
+    ];
+    for (fault, requests) in cases {
+        let emu = emulator();
+        emu.fault(fault);
+        let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), requests);
+        let after = decrypted(&emu, APP);
+        assert_eq!(after["values"]["featureFlags"]["addedByColleague"], Value::from("yes"));
+        assert_eq!(after["values"]["openai"]["apiKey"]["fn::secret"], Value::from(OPENAI));
+    }
 }
 
 #[test]
