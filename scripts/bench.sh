@@ -15,7 +15,8 @@
 # (hyperfine when available, else a date +%s%N loop: median of RUNS runs), and
 # the peak memory (max RSS, /usr/bin/time -v) of `secret-sync demo`: a full
 # sync of the Sophia example (60 secrets, 8 Fly apps, 3 ESC environments)
-# against the in-process emulators.
+# against the in-process emulators, and one lossless edit of a 5,000-line ESC
+# definition (examples/esc_edit_bench.rs, built with the demo's profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -122,3 +123,6 @@ if [ -x /usr/bin/time ]; then
 else
   echo "peak memory: skipped (no /usr/bin/time; apt-get install time)"
 fi
+
+echo "--- one edit of a 5,000-line ESC definition" >&2
+cargo run --quiet --release --locked --target-dir "$out/demo" --example esc_edit_bench -- "$runs"

@@ -7,12 +7,26 @@
 //! strings of our own making; `created`/`modified` times are fixed; a PATCH
 //! always makes a new revision (whether the real service skips identical
 //! definitions is not known, so secret-sync never sends one).
+//!
+//! The definition is stored as the text the client sent. Plaintext
+//! `fn::secret: VALUE` is encrypted on save into `{ciphertext: …}` (pulumi/esc
+//! eval/crypt.go `EncryptSecrets`: "Encryption replaces all plaintext
+//! arguments to `fn::secret` with encrypted ciphertext", trivia such as a
+//! line comment carried over to the ciphertext). Here only the plaintext
+//! scalar's bytes are replaced, so everything else stays byte for byte. The
+//! library function re-encodes the whole document (yaml.v3, indent 2) and
+//! the CLI's test double of the service (cmd/esc/cli/cli_test.go
+//! `UpdateEnvironmentWithRevision`) stores its output; whether the hosted
+//! service does the same cannot be seen from its clients. secret-sync is
+//! correct either way: what it sends is the stored text with only the
+//! managed entries changed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use regex::Regex;
 use serde_json::{json, Value as Json};
-use serde_yaml::{Mapping, Value};
+use yaml_edit::{YamlFile, YamlNode};
+use yaml_rust2::{Yaml, YamlLoader};
 
 use super::{b64, unb64, Reply, Req, State};
 
@@ -88,10 +102,11 @@ impl Esc {
         self.envs.get(&split(full))
     }
 
-    /// The stored definition with secrets decrypted, parsed.
-    pub fn decrypted(&self, full: &str) -> Option<Value> {
+    /// The stored definition with secrets decrypted, parsed (as JSON, which
+    /// tests index like YAML).
+    pub fn decrypted(&self, full: &str) -> Option<Json> {
         let env = self.env(full)?;
-        serde_yaml::from_str(&decrypt_text(&env.text)).ok()
+        parse(&decrypt_text(&env.text)).ok().map(|y| to_json(&y))
     }
 }
 
@@ -109,12 +124,12 @@ pub fn decrypt_text(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     let mut i = 0;
-    let block = Regex::new(r#"^\s*ciphertext:\s*"?([A-Za-z0-9+/=]+)"?\s*$"#).expect("static regex");
+    let block = Regex::new(r#"^\s*ciphertext:\s*"?([A-Za-z0-9+/=]+)"?(\s*#.*)?\s*$"#).expect("static regex");
     while i < lines.len() {
         let l = lines[i];
         if l.trim_end().ends_with("fn::secret:") && i + 1 < lines.len() {
             if let Some(c) = block.captures(lines[i + 1]) {
-                out.push(format!("{} {}", l.trim_end(), quote(&c[1])));
+                out.push(format!("{} {}{}", l.trim_end(), quote(&c[1]), c.get(2).map_or("", |m| m.as_str())));
                 i += 2;
                 continue;
             }
@@ -133,31 +148,93 @@ fn quote(cipher: &str) -> String {
     serde_json::to_string(&decrypt(cipher).unwrap_or_default()).expect("a string serialises")
 }
 
-/// Encrypts every plaintext `fn::secret` of a parsed definition.
-fn encrypt_tree(v: &mut Value) -> bool {
-    let mut changed = false;
-    match v {
-        Value::Mapping(m) => {
-            if m.len() == 1 {
-                if let Some(Value::String(plain)) = m.get("fn::secret") {
-                    let mut c = Mapping::new();
-                    c.insert("ciphertext".into(), Value::String(encrypt(plain)));
-                    m.insert("fn::secret".into(), Value::Mapping(c));
-                    return true;
+/// A definition parsed (one document; empty is null).
+fn parse(text: &str) -> Result<Yaml, String> {
+    let mut docs = YamlLoader::load_from_str(text).map_err(|e| format!("line {}", e.marker().line()))?;
+    match docs.len() {
+        0 => Ok(Yaml::Null),
+        1 => Ok(docs.remove(0)),
+        _ => Err("more than one document".into()),
+    }
+}
+
+pub fn to_json(y: &Yaml) -> Json {
+    match y {
+        Yaml::Hash(h) => Json::Object(h.iter().map(|(k, v)| (key_string(k), to_json(v))).collect()),
+        Yaml::Array(a) => Json::Array(a.iter().map(to_json).collect()),
+        Yaml::String(s) => json!(s),
+        Yaml::Integer(i) => json!(i),
+        Yaml::Real(r) => r.parse::<f64>().map(|f| json!(f)).unwrap_or_else(|_| json!(r)),
+        Yaml::Boolean(b) => json!(b),
+        _ => Json::Null,
+    }
+}
+
+fn key_string(k: &Yaml) -> String {
+    match k {
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Encrypts every plaintext `fn::secret` in place: the bytes of each
+/// plaintext scalar become `{ciphertext: …}`; nothing else changes.
+fn encrypt_text(text: &str, doc: &Yaml) -> String {
+    let Ok(file) = text.parse::<YamlFile>() else { return text.to_string() };
+    let mut spans = Vec::new();
+    if let Some(root) = file.document().and_then(|d| d.as_mapping()) {
+        plaintext_spans(&YamlNode::Mapping(root), &mut Vec::new(), &mut spans);
+    }
+    let mut out = text.to_string();
+    // From the end, so earlier offsets stay valid.
+    spans.sort_by_key(|(r, _)| std::cmp::Reverse(r.0));
+    for ((start, end), path) in spans {
+        let mut cur = doc;
+        for seg in &path {
+            cur = &cur[seg.as_str()];
+        }
+        let plain = match &cur[SECRET] {
+            Yaml::String(s) => s.clone(),
+            other => key_string(other),
+        };
+        // A block scalar's range takes its line break along; keep it.
+        let end = start + out[start..end].trim_end().len();
+        out.replace_range(start..end, &format!("{{ciphertext: {}}}", encrypt(&plain)));
+    }
+    out
+}
+
+const SECRET: &str = "fn::secret";
+
+/// Byte ranges of plaintext `fn::secret` scalars, with the path of the
+/// mapping holding each.
+fn plaintext_spans(n: &YamlNode, path: &mut Vec<String>, out: &mut Vec<((usize, usize), Vec<String>)>) {
+    match n {
+        YamlNode::Mapping(m) => {
+            for e in m.entries() {
+                let Some(k) = e.key_node().and_then(|k| k.as_scalar().map(|s| s.as_string())) else { continue };
+                let Some(v) = e.value_node() else { continue };
+                if k == SECRET {
+                    if let YamlNode::Scalar(_) = v {
+                        let r = v.byte_range();
+                        out.push(((r.start as usize, r.end as usize), path.clone()));
+                        continue;
+                    }
                 }
-            }
-            for (_, x) in m.iter_mut() {
-                changed |= encrypt_tree(x);
+                path.push(k);
+                plaintext_spans(&v, path, out);
+                path.pop();
             }
         }
-        Value::Sequence(s) => {
-            for x in s.iter_mut() {
-                changed |= encrypt_tree(x);
-            }
+        YamlNode::Sequence(s) => {
+            // ESC's secrets live in mappings; a list item has no key path to
+            // decrypt it by here, so lists are not searched.
+            let _ = s;
         }
         _ => {}
     }
-    changed
 }
 
 pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
@@ -240,28 +317,23 @@ fn env_op(esc: &mut Esc, method: &str, key: (String, String, String), rest: &[&s
                 }
             }
             let text = String::from_utf8_lossy(r.body).into_owned();
-            let mut doc: Value = match serde_yaml::from_str(&text) {
+            let doc = match parse(&text) {
                 Ok(v) => v,
-                Err(e) => {
-                    let summary = format!(
-                        "invalid YAML: {}",
-                        e.location().map(|l| format!("line {}", l.line())).unwrap_or_default()
-                    );
+                Err(where_) => {
                     return Reply::json(
                         400,
-                        json!({ "code": 400, "message": "invalid definition", "diagnostics": [{ "summary": summary }] }),
+                        json!({ "code": 400, "message": "invalid definition", "diagnostics": [{ "summary": format!("invalid YAML: {where_}") }] }),
                     );
                 }
             };
-            if !matches!(doc, Value::Mapping(_) | Value::Null) {
+            if !matches!(doc, Yaml::Hash(_) | Yaml::Null) {
                 return Reply::json(
                     400,
                     json!({ "code": 400, "message": "invalid definition", "diagnostics": [{ "summary": "the definition must be a mapping" }] }),
                 );
             }
-            // Plaintext secrets are encrypted on save; a definition without
-            // any is stored as written, comments included.
-            let stored = if encrypt_tree(&mut doc) { serde_yaml::to_string(&doc).expect("serialises") } else { text };
+            // Stored as written, with plaintext secrets encrypted in place.
+            let stored = encrypt_text(&text, &doc);
             env.revision += 1;
             env.text = stored.clone();
             env.history.push(stored);
@@ -291,10 +363,10 @@ fn env_op(esc: &mut Esc, method: &str, key: (String, String, String), rest: &[&s
 /// first, then this environment's `values`, `${path}` interpolation, secrets
 /// marked. Enough of ESC's evaluator for the fidelity check and the tests.
 fn evaluate(esc: &Esc, org: &str, text: &str, depth: usize) -> Json {
-    let doc: Value = serde_yaml::from_str(text).unwrap_or(Value::Null);
+    let doc = parse(text).map(|y| to_json(&y)).unwrap_or(Json::Null);
     let mut merged = serde_json::Map::new();
     if depth < 8 {
-        for imp in doc.get("imports").and_then(Value::as_sequence).into_iter().flatten() {
+        for imp in doc["imports"].as_array().into_iter().flatten() {
             let Some(name) = imp.as_str() else { continue };
             let (p, e) = name.split_once('/').unwrap_or(("default", name));
             if let Some(env) = esc.envs.get(&(org.to_string(), p.to_string(), e.to_string())) {
@@ -304,51 +376,45 @@ fn evaluate(esc: &Esc, org: &str, text: &str, depth: usize) -> Json {
             }
         }
     }
-    let values = doc.get("values").cloned().unwrap_or(Value::Null);
-    if let Value::Mapping(m) = &values {
+    let values = &doc["values"];
+    if let Json::Object(m) = values {
         for (k, v) in m {
-            if let Some(k) = k.as_str() {
-                merged.insert(k.to_string(), prop(v, &values));
-            }
+            merged.insert(k.clone(), prop(v, values));
         }
     }
     Json::Object(merged)
 }
 
-fn prop(v: &Value, root: &Value) -> Json {
+fn prop(v: &Json, root: &Json) -> Json {
     let (value, secret) = match v {
-        Value::Mapping(m) if m.len() == 1 && m.contains_key("fn::secret") => {
-            (json!(m.get("fn::secret").and_then(Value::as_str).unwrap_or_default()), true)
+        Json::Object(m) if m.len() == 1 && m.contains_key(SECRET) => {
+            (json!(m[SECRET].as_str().unwrap_or_default()), true)
         }
-        Value::Mapping(m) => {
-            let inner: serde_json::Map<String, Json> =
-                m.iter().filter_map(|(k, x)| Some((k.as_str()?.to_string(), prop(x, root)))).collect();
-            (Json::Object(inner), false)
-        }
-        Value::Sequence(s) => (Json::Array(s.iter().map(|x| prop(x, root)).collect()), false),
-        Value::String(s) => return interpolate(s, root),
-        other => (serde_json::to_value(other).unwrap_or(Json::Null), false),
+        Json::Object(m) => (Json::Object(m.iter().map(|(k, x)| (k.clone(), prop(x, root))).collect()), false),
+        Json::Array(s) => (Json::Array(s.iter().map(|x| prop(x, root)).collect()), false),
+        Json::String(s) => return interpolate(s, root),
+        other => (other.clone(), false),
     };
     json!({ "value": value, "secret": secret, "trace": {} })
 }
 
 /// `${a.b}` references to other values; the result is secret if a
 /// referenced value is.
-fn interpolate(s: &str, root: &Value) -> Json {
+fn interpolate(s: &str, root: &Json) -> Json {
     let re = Regex::new(r"\$\{([A-Za-z0-9_.\-]+)\}").expect("static regex");
     let mut secret = false;
     let out = re.replace_all(s, |c: &regex::Captures| {
         let mut cur = root;
         for seg in c[1].split('.') {
-            cur = cur.get(seg).unwrap_or(&Value::Null);
+            cur = &cur[seg];
         }
         match cur {
-            Value::Mapping(m) if m.contains_key("fn::secret") => {
+            Json::Object(m) if m.contains_key(SECRET) => {
                 secret = true;
-                m.get("fn::secret").and_then(Value::as_str).unwrap_or_default().to_string()
+                m[SECRET].as_str().unwrap_or_default().to_string()
             }
-            Value::String(x) => x.clone(),
-            other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+            Json::String(x) => x.clone(),
+            other => other.to_string(),
         }
     });
     json!({ "value": out, "secret": secret, "trace": {} })
@@ -418,9 +484,24 @@ mod tests {
         let text = format!("# keep me\nvalues:\n  a:\n    fn::secret:\n      ciphertext: {c}\n  b: {{fn::secret: {{ciphertext: {c}}}}}\n");
         let d = decrypt_text(&text);
         assert!(d.starts_with("# keep me\n"));
-        let v: Value = serde_yaml::from_str(&d).unwrap();
-        assert_eq!(v["values"]["a"]["fn::secret"], Value::from("p@ss\"word"));
-        assert_eq!(v["values"]["b"]["fn::secret"], Value::from("p@ss\"word"));
+        let v = to_json(&parse(&d).unwrap());
+        assert_eq!(v["values"]["a"]["fn::secret"], "p@ss\"word");
+        assert_eq!(v["values"]["b"]["fn::secret"], "p@ss\"word");
         assert!(!text.contains("p@ss"));
+    }
+
+    #[test]
+    fn encrypts_plaintext_in_place_only() {
+        let text = "# keep\r\nvalues:\r\n  a:\r\n    fn::secret: \"p@ss\" # why\r\n  b: {fn::secret: x, }\r\n  c: |\r\n    kept\r\n";
+        let stored = encrypt_text(text, &parse(text).unwrap());
+        let want = format!(
+            "# keep\r\nvalues:\r\n  a:\r\n    fn::secret: {{ciphertext: {}}} # why\r\n  b: {{fn::secret: {{ciphertext: {}}}, }}\r\n  c: |\r\n    kept\r\n",
+            encrypt("p@ss"),
+            encrypt("x")
+        );
+        assert_eq!(stored, want);
+        let back = to_json(&parse(&decrypt_text(&stored)).unwrap());
+        assert_eq!(back["values"]["a"]["fn::secret"], "p@ss");
+        assert_eq!(back["values"]["b"]["fn::secret"], "x");
     }
 }

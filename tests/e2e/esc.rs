@@ -1,9 +1,11 @@
 //! Pulumi ESC target, end to end: the binary runs as an action against the
 //! in-process ESC emulator. Request counts are exact.
 
+use secret_sync::emulators::esc::to_json;
 use secret_sync::emulators::esc::{encrypt, OIDC_PATH};
 use secret_sync::emulators::{Emulator, Fault, FaultKind};
-use serde_yaml::Value;
+use secret_sync::targets::esc::definition;
+use serde_json::Value;
 
 use crate::harness::{repo, Output, Workspace};
 
@@ -101,16 +103,18 @@ fn plan_sync_and_an_unchanged_second_run() {
     snapshot("esc_plan", &out);
 
     // First sync: one write per environment, and the missing one is created.
+    // An existing environment that changes is read twice: decrypted to
+    // plan, as stored to edit (the text the user wrote, ciphertext kept).
     emu.clear_log();
     let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(counts(&emu), (3, 3, 1));
+    assert_eq!(counts(&emu), (5, 3, 1));
     assert_eq!(emu.count("PATCH", APP), 1);
     assert_eq!(emu.count("POST", "/api/esc/environments/acme"), 1);
     snapshot("esc_first_sync", &out);
 
     // Everything else in the definitions survived.
-    let before: Value = serde_yaml::from_str(&app_definition()).unwrap();
+    let before = to_json(&definition::parse(&app_definition()).unwrap());
     let after = decrypted(&emu, APP);
     assert_eq!(after["imports"], before["imports"]);
     assert_eq!(after["x-owner"], before["x-owner"]);
@@ -122,15 +126,20 @@ fn plan_sync_and_an_unchanged_second_run() {
     assert_eq!(after["values"]["environmentVariables"]["OPENAI_API_KEY"], Value::from("${openai.apiKey}"));
     assert_eq!(after["values"]["openai"]["apiKey"]["fn::secret"], Value::from(OPENAI));
     assert_eq!(after["values"]["db"]["url"]["fn::secret"], Value::from(DB));
-    let top: Vec<&str> = after.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
-    assert_eq!(top, ["imports", "values", "x-owner"]);
+    // Text outside the managed entries is kept byte for byte (the corpus
+    // tests prove it in depth): here, the top-level keys and their order.
+    let stored = emu.state().esc.env(APP).unwrap().text.clone();
+    assert!(stored.starts_with("imports:\n  - shared/base\nvalues:\n  region: eu-west-1\n"), "{stored}");
+    assert!(stored.ends_with("\nx-owner: platform\n"), "{stored}");
     assert_eq!(decrypted(&emu, WORKER)["values"]["queue"], Value::from("jobs"));
     assert_eq!(decrypted(&emu, BILLING)["values"]["stripe"]["secretKey"]["fn::secret"], Value::from(STRIPE));
     let stored = emu.state().esc.env(APP).unwrap().text.clone();
     assert!(!stored.contains(OPENAI) && !stored.contains(DB), "secrets stored in plaintext");
-    let report = out.report_json();
-    let worker = report["targets"].as_array().unwrap().iter().find(|t| t["id"] == "esc:worker").unwrap();
-    assert!(worker["warnings"][0].as_str().unwrap().contains("has comments"));
+    let worker = emu.state().esc.env(WORKER).unwrap().text.clone();
+    assert!(
+        worker.starts_with("# Worker settings, maintained by hand.\nvalues:\n  queue: jobs # the main queue\n"),
+        "{worker}"
+    );
     let revision = emu.state().esc.env(APP).unwrap().revision;
 
     // Second identical run: reads only, no new revision.
@@ -146,7 +155,7 @@ fn plan_sync_and_an_unchanged_second_run() {
     emu.clear_log();
     let out = run(&ws, &emu, "sync", &secrets(OPENAI_2), &[]);
     assert_eq!(out.code, 0);
-    assert_eq!(counts(&emu), (3, 2, 0));
+    assert_eq!(counts(&emu), (5, 2, 0));
     assert_eq!((emu.count("PATCH", APP), emu.count("PATCH", WORKER), emu.count("PATCH", BILLING)), (1, 1, 0));
     let report = out.report_json();
     for t in report["targets"].as_array().unwrap() {
@@ -164,27 +173,37 @@ fn plan_sync_and_an_unchanged_second_run() {
     snapshot("esc_one_change", &out);
 }
 
+fn colleague_saves(st: &mut secret_sync::emulators::State) {
+    let env = st.esc.envs.get_mut(&("acme".into(), "app".into(), "production".into())).unwrap();
+    env.text = env.text.replace("beta: true", "beta: true\n    addedByColleague: yes");
+    env.revision += 1;
+}
+
 #[test]
 fn a_concurrent_edit_is_retried_without_losing_it() {
-    let emu = emulator();
     let ws = workspace();
-    // Right after secret-sync reads `app`, someone else saves it.
-    emu.fault(Fault::on(
-        "GET",
-        format!("{APP}/decrypt"),
-        1,
-        FaultKind::After(Box::new(|st| {
-            let env = st.esc.envs.get_mut(&("acme".into(), "app".into(), "production".into())).unwrap();
-            env.text = env.text.replace("beta: true", "beta: true\n    addedByColleague: yes");
-            env.revision += 1;
-        })),
-    ));
-    let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
-    assert_eq!(out.code, 0, "{}", out.stdout);
-    assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), (2, 2));
-    let after = decrypted(&emu, APP);
-    assert_eq!(after["values"]["featureFlags"]["addedByColleague"], Value::from("yes"));
-    assert_eq!(after["values"]["openai"]["apiKey"]["fn::secret"], Value::from(OPENAI));
+    // (path the colleague's save follows, GETs and PATCHes of `app`)
+    let cases = [
+        // Between secret-sync's two reads: a new revision, so it plans again.
+        (Fault::on("GET", format!("{APP}/decrypt"), 1, FaultKind::After(Box::new(colleague_saves))), (4, 1)),
+        // Between the read of the stored text and the write: ESC answers 409
+        // to the stale ETag, and secret-sync starts over.
+        (
+            Fault::on("GET", format!("/api/esc/environments/{APP}"), 1, FaultKind::After(Box::new(colleague_saves)))
+                .exact(),
+            (4, 2),
+        ),
+    ];
+    for (fault, requests) in cases {
+        let emu = emulator();
+        emu.fault(fault);
+        let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), requests);
+        let after = decrypted(&emu, APP);
+        assert_eq!(after["values"]["featureFlags"]["addedByColleague"], Value::from("yes"));
+        assert_eq!(after["values"]["openai"]["apiKey"]["fn::secret"], Value::from(OPENAI));
+    }
 }
 
 #[test]
@@ -198,8 +217,8 @@ fn faults_are_reported_per_environment() {
     let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
     assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After was not honoured");
     assert_eq!(out.code, 1, "{}", out.stdout);
-    // 429 then success: app synced; 500 three times (retries 2); billing timed out.
-    assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), (2, 1));
+    // 429 then success, then the stored text: app synced; 500 three times (retries 2); billing timed out.
+    assert_eq!((emu.count("GET", APP), emu.count("PATCH", APP)), (3, 1));
     assert_eq!((emu.count("GET", WORKER), emu.count("PATCH", WORKER)), (3, 0));
     assert_eq!((emu.count("GET", BILLING), emu.count("PATCH", BILLING)), (3, 0));
     let report = out.report_json();

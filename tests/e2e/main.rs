@@ -11,6 +11,7 @@ mod cli;
 mod contract;
 mod corpus;
 mod esc;
+mod esc_corpus;
 mod fly;
 mod github;
 mod matrix;

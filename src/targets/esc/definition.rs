@@ -1,30 +1,31 @@
-//! Editing an ESC environment definition: only the paths the manifest routes
-//! (and their `environmentVariables` entries) are touched; `imports`, other
-//! `values`, other top-level keys and key order are kept as they are.
-//!
-//! The definition is edited as a YAML tree and written back whole (ESC's
-//! update takes the full definition). A YAML tree drops comments, so a
-//! definition that has them gets a warning before it is rewritten.
+//! Planning an edit of an ESC environment definition: only the paths the
+//! manifest routes (and their `environmentVariables` entries) are touched,
+//! plus the ownership record and, with `prune`, owned entries no longer
+//! routed. The plan is a list of [`Op`]s on paths; [`edit::apply`] carries
+//! them out on the definition's text without touching anything else.
 
 use secrecy::ExposeSecret;
-use serde_yaml::{Mapping, Value};
+use yaml_rust2::yaml::Hash;
+use yaml_rust2::Yaml;
 
+use super::edit::{self, Op};
 use crate::targets::{Action, Change, DesiredKey};
 
 /// Where secret-sync records the paths it wrote, so pruning can tell its own
 /// keys from everyone else's.
 pub const MARKER: &str = "secretSyncManaged";
+const VALUES: &str = "values";
 const ENV_VARS: &str = "environmentVariables";
-const SECRET: &str = "fn::secret";
+const SECRET: &str = edit::SECRET;
 
 /// The result of diffing one definition against the desired keys.
 #[derive(Debug)]
-pub struct Edit {
+pub struct Plan {
     pub changes: Vec<Change>,
     /// Secret paths in the definition the manifest does not route.
     pub unrouted: Vec<String>,
-    /// The new definition, when something changed.
-    pub new_text: Option<String>,
+    /// The edits to make; empty when nothing changed.
+    pub ops: Vec<Op>,
     pub deletes: usize,
 }
 
@@ -33,38 +34,37 @@ pub struct Edit {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Collision(pub String);
 
-pub fn parse(text: &str) -> Result<Value, String> {
-    if text.trim().is_empty() {
-        return Ok(Value::Mapping(Mapping::new()));
-    }
-    match serde_yaml::from_str::<Value>(text) {
-        Ok(Value::Null) => Ok(Value::Mapping(Mapping::new())),
-        Ok(v @ Value::Mapping(_)) => Ok(v),
-        Ok(_) => Err("the definition is not a YAML mapping".into()),
-        // serde_yaml's messages can quote the text (which holds decrypted
-        // values): keep only the position.
-        Err(e) => Err(match e.location() {
-            Some(l) => format!("the definition is not valid YAML (line {}, column {})", l.line(), l.column()),
-            None => "the definition is not valid YAML".into(),
-        }),
-    }
+pub use edit::parse_tree as parse;
+
+fn key(s: &str) -> Yaml {
+    Yaml::String(s.to_string())
 }
 
-/// Does the text appear to carry comments a rewrite would drop?
-pub fn has_comments(text: &str) -> bool {
-    text.lines().any(|l| {
-        let t = l.trim_start();
-        t.starts_with('#') || (!l.contains('"') && !l.contains('\'') && l.contains(" #"))
-    })
+fn path(segs: &[&str]) -> Vec<String> {
+    segs.iter().map(|s| s.to_string()).collect()
 }
 
-/// Diffs `doc` (a decrypted definition) against `desired` and builds the new
-/// definition. With `prune`, keys recorded in the marker that the manifest no
-/// longer routes are deleted.
-pub fn edit(mut doc: Value, desired: &[DesiredKey], prune: bool) -> Result<Edit, Collision> {
-    let root = doc.as_mapping_mut().expect("parse() returns a mapping");
-    let values = child_mapping(root, "values").map_err(|_| Collision("`values` is not a mapping".into()))?;
+fn values_path(dotted: &str) -> Vec<String> {
+    std::iter::once(VALUES).chain(dotted.split('.')).map(str::to_string).collect()
+}
+
+/// Diffs `doc` (a decrypted definition) against `desired`. With `prune`,
+/// keys recorded in the marker that the manifest no longer routes are
+/// deleted.
+pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Collision> {
+    let empty = Yaml::Hash(Hash::new());
+    let values = match &doc[VALUES] {
+        Yaml::BadValue | Yaml::Null => &empty,
+        v @ Yaml::Hash(_) => v,
+        _ => return Err(Collision("`values` is not a mapping".into())),
+    };
+    let vars = match &values[ENV_VARS] {
+        Yaml::BadValue | Yaml::Null => &empty,
+        v @ Yaml::Hash(_) => v,
+        _ => return Err(Collision("`values.environmentVariables` is not a mapping".into())),
+    };
     let mut changes = Vec::new();
+    let mut ops = Vec::new();
 
     let (owned_paths, owned_vars) = read_marker(values);
     let mut unrouted = Vec::new();
@@ -77,7 +77,7 @@ pub fn edit(mut doc: Value, desired: &[DesiredKey], prune: bool) -> Result<Edit,
             Lookup::Found(v) => match secret_text(v) {
                 Some(Some(have)) if have == want => Action::Unchanged,
                 Some(_) => Action::Update,
-                None if v.is_string() => Action::Update,
+                None if v.as_str().is_some() => Action::Update,
                 None => {
                     return Err(Collision(format!(
                         "`values.{}` holds a {} that secret-sync did not write; move it or route the secret to another path",
@@ -94,20 +94,18 @@ pub fn edit(mut doc: Value, desired: &[DesiredKey], prune: bool) -> Result<Edit,
             }
         };
         if action != Action::Unchanged {
-            set(values, &k.key, secret_value(want)).map_err(Collision)?;
+            ops.push(Op::Secret { path: values_path(&k.key), value: want.to_string() });
         }
         changes.push(Change { key: k.key.clone(), action });
         if let Some(var) = &k.env_var {
             let reference = format!("${{{}}}", k.key);
-            let vars = child_mapping(values, ENV_VARS)
-                .map_err(|_| Collision("`values.environmentVariables` is not a mapping".into()))?;
-            let action = match vars.get(var.as_str()) {
-                None => Action::Create,
-                Some(Value::String(s)) if *s == reference => Action::Unchanged,
-                Some(_) => Action::Update,
+            let action = match &vars[var.as_str()] {
+                Yaml::BadValue => Action::Create,
+                Yaml::String(s) if *s == reference => Action::Unchanged,
+                _ => Action::Update,
             };
             if action != Action::Unchanged {
-                vars.insert(Value::String(var.clone()), Value::String(reference));
+                ops.push(Op::Text { path: path(&[VALUES, ENV_VARS, var]), value: reference });
             }
             changes.push(Change { key: format!("{ENV_VARS}.{var}"), action });
         }
@@ -123,51 +121,80 @@ pub fn edit(mut doc: Value, desired: &[DesiredKey], prune: bool) -> Result<Edit,
             continue; // gone already: forget it
         }
         if prune {
-            remove(values, p);
+            ops.push(Op::Remove { path: values_path(p) });
             changes.push(Change { key: p.clone(), action: Action::Delete });
             deletes += 1;
         } else {
             still_owned.push(p.clone());
         }
     }
+    let mut vars_left = vars.as_hash().map_or(0, Hash::len);
     for v in owned_vars.iter().filter(|v| !routed_vars.contains(&v.as_str())) {
-        let present = values.get(ENV_VARS).and_then(Value::as_mapping).is_some_and(|m| m.contains_key(v.as_str()));
-        if !present {
+        if matches!(vars[v.as_str()], Yaml::BadValue) {
             continue;
         }
         if prune {
-            if let Some(Value::Mapping(m)) = values.get_mut(ENV_VARS) {
-                m.remove(v.as_str());
-            }
+            ops.push(Op::Remove { path: path(&[VALUES, ENV_VARS, v]) });
             changes.push(Change { key: format!("{ENV_VARS}.{v}"), action: Action::Delete });
             deletes += 1;
+            vars_left -= 1;
         } else {
             still_owned_vars.push(v.clone());
         }
     }
-    if values.get(ENV_VARS).and_then(Value::as_mapping).is_some_and(Mapping::is_empty) {
-        values.remove(ENV_VARS);
+    // Pruning emptied `environmentVariables` (and nothing is added to it):
+    // drop the now empty mapping, as a person would.
+    let adds_var = ops.iter().any(|o| matches!(o, Op::Text { .. }));
+    if vars_left == 0
+        && !adds_var
+        && ops.iter().any(|o| matches!(o, Op::Remove { path } if path.len() == 3 && path[1] == ENV_VARS))
+    {
+        ops.retain(|o| !matches!(o, Op::Remove { path } if path.len() == 3 && path[1] == ENV_VARS));
+        ops.push(Op::Remove { path: path(&[VALUES, ENV_VARS]) });
     }
 
-    let changed = changes.iter().any(|c| c.action != Action::Unchanged);
-    if !changed {
-        return Ok(Edit { changes, unrouted, new_text: None, deletes });
+    if !changes.iter().any(|c| c.action != Action::Unchanged) {
+        return Ok(Plan { changes, unrouted, ops: Vec::new(), deletes });
     }
     let mut paths: Vec<String> = routed.iter().map(|s| s.to_string()).chain(still_owned).collect();
-    let mut vars: Vec<String> = routed_vars.iter().map(|s| s.to_string()).chain(still_owned_vars).collect();
+    let mut vars_owned: Vec<String> = routed_vars.iter().map(|s| s.to_string()).chain(still_owned_vars).collect();
     paths.sort();
     paths.dedup();
-    vars.sort();
-    vars.dedup();
-    write_marker(values, paths, vars);
-    let text = serde_yaml::to_string(&doc).expect("a YAML tree serialises");
-    Ok(Edit { changes, unrouted, new_text: Some(text), deletes })
+    vars_owned.sort();
+    vars_owned.dedup();
+    ops.extend(marker_ops(values, paths, vars_owned));
+    Ok(Plan { changes, unrouted, ops, deletes })
+}
+
+/// Edits that make the ownership record list `paths` and `vars`: only the
+/// lists that differ are written.
+fn marker_ops(values: &Yaml, paths: Vec<String>, vars: Vec<String>) -> Vec<Op> {
+    let marker = &values[MARKER];
+    let list = |k: &str| -> Option<Vec<String>> {
+        marker[k].as_vec().map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+    };
+    let mut ops = Vec::new();
+    if !matches!(marker, Yaml::Hash(_)) && !matches!(marker, Yaml::BadValue) {
+        // Not a mapping (written by hand?): replaced whole.
+        ops.push(Op::Remove { path: path(&[VALUES, MARKER]) });
+    }
+    if list("paths").as_ref() != Some(&paths) {
+        ops.push(Op::List { path: path(&[VALUES, MARKER, "paths"]), items: paths });
+    }
+    match (vars.is_empty(), list(ENV_VARS)) {
+        (true, None) => {}
+        (true, Some(_)) => ops.push(Op::Remove { path: path(&[VALUES, MARKER, ENV_VARS]) }),
+        (false, Some(have)) if have == vars => {}
+        (false, _) => ops.push(Op::List { path: path(&[VALUES, MARKER, ENV_VARS]), items: vars }),
+    }
+    ops
 }
 
 /// Dotted paths of every `fn::secret` under `values` (outside the marker
 /// and `environmentVariables`).
-fn secret_paths(m: &Mapping, prefix: &str, out: &mut Vec<String>) {
-    for (k, v) in m {
+fn secret_paths(m: &Yaml, prefix: &str, out: &mut Vec<String>) {
+    let Some(h) = m.as_hash() else { return };
+    for (k, v) in h {
         let Some(k) = k.as_str() else { continue };
         if prefix.is_empty() && (k == MARKER || k == ENV_VARS) {
             continue;
@@ -175,118 +202,66 @@ fn secret_paths(m: &Mapping, prefix: &str, out: &mut Vec<String>) {
         let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
         match v {
             v if secret_text(v).is_some() => out.push(path),
-            Value::Mapping(inner) => secret_paths(inner, &path, out),
+            Yaml::Hash(_) => secret_paths(v, &path, out),
             _ => {}
         }
     }
 }
 
-fn secret_value(v: &str) -> Value {
-    let mut m = Mapping::new();
-    m.insert(Value::String(SECRET.into()), Value::String(v.into()));
-    Value::Mapping(m)
-}
-
 /// `Some(Some(text))` for a decrypted `fn::secret`, `Some(None)` for a secret
 /// whose text is not visible, `None` for anything else.
-fn secret_text(v: &Value) -> Option<Option<&str>> {
-    let m = v.as_mapping()?;
-    if m.len() != 1 {
+fn secret_text(v: &Yaml) -> Option<Option<&str>> {
+    let h = v.as_hash()?;
+    if h.len() != 1 {
         return None;
     }
-    match m.get(SECRET)? {
-        Value::String(s) => Some(Some(s)),
+    match h.get(&key(SECRET))? {
+        Yaml::String(s) => Some(Some(s)),
         _ => Some(None),
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+fn kind(v: &Yaml) -> &'static str {
     match v {
-        Value::Mapping(_) => "mapping",
-        Value::Sequence(_) => "list",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
+        Yaml::Hash(_) => "mapping",
+        Yaml::Array(_) => "list",
+        Yaml::Boolean(_) => "boolean",
+        Yaml::Integer(_) | Yaml::Real(_) => "number",
         _ => "value",
-    }
-}
-
-fn child_mapping<'a>(m: &'a mut Mapping, key: &str) -> Result<&'a mut Mapping, ()> {
-    if !m.contains_key(key) {
-        m.insert(Value::String(key.into()), Value::Mapping(Mapping::new()));
-    }
-    match m.get_mut(key) {
-        Some(Value::Mapping(c)) => Ok(c),
-        Some(v @ Value::Null) => {
-            *v = Value::Mapping(Mapping::new());
-            Ok(v.as_mapping_mut().expect("just set"))
-        }
-        _ => Err(()),
     }
 }
 
 enum Lookup<'a> {
     Absent,
-    Found(&'a Value),
+    Found(&'a Yaml),
     /// A prefix of the path holds a non-mapping value.
     Blocked(String),
 }
 
-fn get<'a>(values: &'a Mapping, path: &str) -> Lookup<'a> {
+fn get<'a>(values: &'a Yaml, path: &str) -> Lookup<'a> {
     let segs: Vec<&str> = path.split('.').collect();
     let mut cur = values;
     for (i, s) in segs.iter().enumerate() {
-        match cur.get(*s) {
-            None => return Lookup::Absent,
-            Some(v) if i + 1 == segs.len() => return Lookup::Found(v),
-            Some(v @ Value::Mapping(m)) if secret_text(v).is_none() => cur = m,
-            Some(_) => return Lookup::Blocked(segs[..=i].join(".")),
+        match &cur[*s] {
+            Yaml::BadValue => return Lookup::Absent,
+            // `a:` with nothing under it is an empty mapping to fill in.
+            Yaml::Null if i + 1 < segs.len() => return Lookup::Absent,
+            v if i + 1 == segs.len() => return Lookup::Found(v),
+            v @ Yaml::Hash(_) if secret_text(v).is_none() => cur = v,
+            _ => return Lookup::Blocked(segs[..=i].join(".")),
         }
     }
     Lookup::Absent
 }
 
-fn set(values: &mut Mapping, path: &str, v: Value) -> Result<(), String> {
-    let segs: Vec<&str> = path.split('.').collect();
-    let mut cur = values;
-    for s in &segs[..segs.len() - 1] {
-        cur =
-            child_mapping(cur, s).map_err(|_| format!("`values.{path}` cannot be written: `{s}` is not a mapping"))?;
-    }
-    cur.insert(Value::String(segs[segs.len() - 1].into()), v);
-    Ok(())
-}
-
-fn remove(values: &mut Mapping, path: &str) {
-    let segs: Vec<&str> = path.split('.').collect();
-    let mut cur = values;
-    for s in &segs[..segs.len() - 1] {
-        match cur.get_mut(*s) {
-            Some(Value::Mapping(m)) => cur = m,
-            _ => return,
-        }
-    }
-    cur.remove(segs[segs.len() - 1]);
-}
-
-fn read_marker(values: &Mapping) -> (Vec<String>, Vec<String>) {
+fn read_marker(values: &Yaml) -> (Vec<String>, Vec<String>) {
     let list = |k: &str| -> Vec<String> {
-        values
-            .get(MARKER)
-            .and_then(|m| m.get(k))
-            .and_then(Value::as_sequence)
+        values[MARKER][k]
+            .as_vec()
             .map(|s| s.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     };
     (list("paths"), list(ENV_VARS))
-}
-
-fn write_marker(values: &mut Mapping, paths: Vec<String>, vars: Vec<String>) {
-    let mut m = Mapping::new();
-    m.insert("paths".into(), Value::Sequence(paths.into_iter().map(Value::String).collect()));
-    if !vars.is_empty() {
-        m.insert(ENV_VARS.into(), Value::Sequence(vars.into_iter().map(Value::String).collect()));
-    }
-    values.insert(MARKER.into(), Value::Mapping(m));
 }
 
 #[cfg(test)]
@@ -304,17 +279,19 @@ mod tests {
         }
     }
 
-    const DEF: &str = "imports:\n  - base\nvalues:\n  region: us-east-1\n  openai:\n    apiKey:\n      fn::secret: old\n  other: kept\nextra: 1\n";
+    const DEF: &str = "imports:\n  - base # why\nvalues:\n  region: us-east-1\n  openai:\n    apiKey:\n      fn::secret: old\n  other: kept\nextra: 1\n";
+
+    fn sync(text: &str, keys: &[DesiredKey], prune: bool) -> (Plan, Option<String>) {
+        let p = plan(&parse(text).unwrap(), keys, prune).unwrap();
+        let t = (!p.ops.is_empty()).then(|| edit::apply(text, &p.ops).unwrap());
+        (p, t)
+    }
 
     #[test]
     fn edits_only_managed_paths_and_keeps_the_rest() {
-        let e = edit(
-            parse(DEF).unwrap(),
-            &[key("openai.apiKey", "new", Some("OPENAI_API_KEY")), key("slack.token", "t", None)],
-            false,
-        )
-        .unwrap();
-        let actions: Vec<_> = e.changes.iter().map(|c| (c.key.as_str(), c.action)).collect();
+        let (p, new) =
+            sync(DEF, &[key("openai.apiKey", "new", Some("OPENAI_API_KEY")), key("slack.token", "t", None)], false);
+        let actions: Vec<_> = p.changes.iter().map(|c| (c.key.as_str(), c.action)).collect();
         assert_eq!(
             actions,
             [
@@ -323,52 +300,47 @@ mod tests {
                 ("slack.token", Action::Create)
             ]
         );
-        let new: Value = serde_yaml::from_str(e.new_text.as_deref().unwrap()).unwrap();
-        assert_eq!(new["imports"], parse(DEF).unwrap()["imports"]);
-        assert_eq!(new["extra"], Value::from(1));
-        assert_eq!(new["values"]["region"], Value::from("us-east-1"));
-        assert_eq!(new["values"]["other"], Value::from("kept"));
-        assert_eq!(new["values"]["openai"]["apiKey"]["fn::secret"], Value::from("new"));
-        assert_eq!(new["values"]["environmentVariables"]["OPENAI_API_KEY"], Value::from("${openai.apiKey}"));
-        let keys: Vec<_> = new.as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
-        assert_eq!(keys, ["imports", "values", "extra"]);
+        let expected = "imports:\n  - base # why\nvalues:\n  region: us-east-1\n  openai:\n    apiKey:\n      fn::secret: \"new\"\n  other: kept\n  environmentVariables:\n    OPENAI_API_KEY: ${openai.apiKey}\n  slack:\n    token:\n      fn::secret: \"t\"\n  secretSyncManaged:\n    paths:\n    - openai.apiKey\n    - slack.token\n    environmentVariables:\n      - OPENAI_API_KEY\nextra: 1\n";
+        assert_eq!(new.unwrap(), expected);
     }
 
     #[test]
-    fn unchanged_means_no_new_text() {
-        let e = edit(parse(DEF).unwrap(), &[key("openai.apiKey", "old", None)], false).unwrap();
-        assert!(e.new_text.is_none());
-        assert_eq!(e.changes[0].action, Action::Unchanged);
+    fn unchanged_means_no_ops() {
+        let (p, new) = sync(DEF, &[key("openai.apiKey", "old", None)], false);
+        assert!(new.is_none());
+        assert_eq!(p.changes[0].action, Action::Unchanged);
     }
 
     #[test]
     fn prunes_only_owned_keys() {
-        let first = edit(parse(DEF).unwrap(), &[key("a.b", "1", None), key("c", "2", Some("C"))], false).unwrap();
-        let doc = parse(first.new_text.as_deref().unwrap()).unwrap();
+        let (_, first) = sync(DEF, &[key("a.b", "1", None), key("c", "2", Some("C"))], false);
+        let first = first.unwrap();
         // `c` is no longer routed: kept without prune, deleted with it;
         // `region` (never owned) survives both.
-        let kept = edit(doc.clone(), &[key("a.b", "1", None)], false).unwrap();
-        assert!(kept.new_text.is_none());
-        let pruned = edit(doc, &[key("a.b", "1", None)], true).unwrap();
-        assert_eq!(pruned.deletes, 2);
-        let new = parse(pruned.new_text.as_deref().unwrap()).unwrap();
-        assert!(new["values"].get("c").is_none());
-        assert!(new["values"].get("environmentVariables").is_none());
-        assert_eq!(new["values"]["region"], Value::from("us-east-1"));
+        let (_, kept) = sync(&first, &[key("a.b", "1", None)], false);
+        assert!(kept.is_none());
+        let (p, pruned) = sync(&first, &[key("a.b", "1", None)], true);
+        assert_eq!(p.deletes, 2);
+        let new = parse(&pruned.unwrap()).unwrap();
+        assert!(matches!(new["values"]["c"], Yaml::BadValue));
+        assert!(matches!(new["values"]["environmentVariables"], Yaml::BadValue));
+        assert_eq!(new["values"]["region"].as_str(), Some("us-east-1"));
     }
 
     #[test]
     fn refuses_to_overwrite_unmanaged_structure() {
-        let e = edit(parse(DEF).unwrap(), &[key("region.name", "x", None)], false);
-        assert!(e.is_err());
-        let e = edit(parse(DEF).unwrap(), &[key("openai", "x", None)], false);
-        assert!(e.unwrap_err().0.contains("holds a mapping"));
+        let doc = parse(DEF).unwrap();
+        assert!(plan(&doc, &[key("region.name", "x", None)], false).is_err());
+        let e = plan(&doc, &[key("openai", "x", None)], false).unwrap_err();
+        assert!(e.0.contains("holds a mapping"), "{}", e.0);
     }
 
     #[test]
-    fn spots_comments() {
-        assert!(has_comments("# top\nvalues: {}\n"));
-        assert!(has_comments("values:\n  a: 1 # why\n"));
-        assert!(!has_comments("values:\n  a: \"x #y\"\n"));
+    fn secret_text_is_double_quoted_exactly() {
+        for v in ["a: #b", "tab\there", "line\nbreak", "\u{7f}\u{85}\u{2028}é🚀", "\"'\\", "  ", ""] {
+            let (_, new) = sync("values: {}\n", &[key("k", v, None)], false);
+            let doc = parse(&new.unwrap()).unwrap();
+            assert_eq!(doc["values"]["k"]["fn::secret"].as_str(), Some(v), "{v:?}");
+        }
     }
 }

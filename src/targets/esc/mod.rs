@@ -2,13 +2,23 @@
 //!
 //! Plan: one `GET …/decrypt` gives the definition with plaintext secrets, its
 //! ETag and revision; the routed paths are diffed locally. Sync: if anything
-//! changed, one `PATCH` of the new definition with the ETag (optimistic
-//! concurrency); on 409 the definition is re-read, re-planned and written
-//! again, a bounded number of times. An unchanged environment gets no write,
-//! so no new revision.
+//! changed, one `GET` of the definition as stored (secrets as ciphertext) and
+//! one `PATCH` of that text with only the managed entries edited, sent with
+//! the ETag (optimistic concurrency); on 409 the definition is re-read,
+//! re-planned and written again, a bounded number of times. An unchanged
+//! environment gets no write, so no new revision.
+//!
+//! Why the second read: the decrypted text has every secret in plaintext.
+//! Sending it back would make ESC encrypt all of them again (new ciphertext
+//! for secrets secret-sync does not manage), and pulumi/esc renders the
+//! decrypted view by re-encoding the document (eval/crypt.go
+//! `DecryptSecrets` → `rewriteYAML`), so its layout need not be the user's.
+//! The stored text is what the user wrote; editing it keeps every byte
+//! outside the managed entries.
 
 pub mod auth;
 pub mod definition;
+pub mod edit;
 
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -68,46 +78,67 @@ pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
             Err(e) => return TargetOutcome::failed(e.to_string()),
         };
         let exists = current.revision.is_some();
-        let doc = match definition::parse(&current.text) {
-            Ok(doc) => doc,
+        let plan = match definition::parse(&current.text) {
+            Ok(doc) => definition::plan(&doc, &d.keys, ctx.prune),
             Err(e) => return TargetOutcome::failed(format!("ESC environment `{full}`: {e}")),
         };
-        let edit = match definition::edit(doc, &d.keys, ctx.prune) {
-            Ok(e) => e,
+        let plan = match plan {
+            Ok(p) => p,
             Err(c) => return TargetOutcome::failed(format!("ESC environment `{full}`: {}", c.0)),
         };
         let mut out = TargetOutcome {
-            changes: edit.changes,
-            unrouted: edit.unrouted,
+            changes: plan.changes,
+            unrouted: plan.unrouted,
             revision_before: current.revision,
             ..TargetOutcome::default()
         };
         if !exists {
             out.warnings.push(format!("ESC environment `{full}` does not exist yet; it is created (`create: true`)"));
         }
-        if let Some(capped) = ctx.over_delete_cap(edit.deletes, out.changes.clone()) {
+        if let Some(capped) = ctx.over_delete_cap(plan.deletes, out.changes.clone()) {
             return TargetOutcome { revision_before: out.revision_before, ..capped };
         }
-        let Some(new_text) = edit.new_text else {
+        if plan.ops.is_empty() {
             out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
             return out;
-        };
-        if definition::has_comments(&current.text) {
-            out.warnings.push(format!(
-                "the definition of `{full}` has comments; secret-sync rewrites it as plain YAML, so they are dropped on write"
-            ));
         }
+        let fail_edit = |out: TargetOutcome, e: String| {
+            let mut failed = TargetOutcome::failed(format!("ESC environment `{full}`: {e}"));
+            failed.changes = out.changes;
+            failed.revision_before = out.revision_before;
+            failed
+        };
         if !ctx.writes() {
+            // The same edit on the decrypted text, so a definition the editor
+            // cannot handle fails in `plan` too, before anyone relies on it.
+            if let Err(e) = edit::apply(&current.text, &plan.ops) {
+                return fail_edit(out, e);
+            }
             out.status = Some(TargetStatus::Planned);
             return out;
         }
+        // The text to edit: as stored (see the module comment). A change
+        // between the two reads is a concurrent edit: plan again.
+        let (base, etag) = if exists {
+            match api.read_stored().await {
+                Ok(Some(s)) if s.revision == current.revision => (s.text, s.etag),
+                Ok(_) => continue,
+                Err(e) => return fail_edit(out, e.to_string()),
+            }
+        } else {
+            (String::new(), None)
+        };
+        let new_text = match edit::apply(&base, &plan.ops) {
+            Ok(t) => t,
+            Err(e) => return fail_edit(out, e),
+        };
         if !exists && !created {
             if let Err(e) = api.create().await {
                 return TargetOutcome::failed(e.to_string());
             }
             created = true;
         }
-        match api.update(&new_text, current.etag.as_deref()).await {
+        match api.update(&new_text, etag.as_deref()).await {
             Ok(Written(rev)) => {
                 out.status = Some(TargetStatus::Synced);
                 out.written = true;
@@ -174,8 +205,16 @@ impl Api<'_> {
 
     /// The decrypted definition, or `None` if the environment does not exist.
     async fn read(&self) -> Result<Option<Current>, HttpError> {
-        let what = format!("reading ESC environment `{}`", self.full);
-        let url = self.url("/decrypt");
+        self.get("/decrypt", format!("reading ESC environment `{}`", self.full)).await
+    }
+
+    /// The definition as stored (secrets as ciphertext).
+    async fn read_stored(&self) -> Result<Option<Current>, HttpError> {
+        self.get("", format!("reading the stored definition of ESC environment `{}`", self.full)).await
+    }
+
+    async fn get(&self, suffix: &str, what: String) -> Result<Option<Current>, HttpError> {
+        let url = self.url(suffix);
         let r = self.ctx.http.send(&what, || self.req(reqwest::Method::GET, &url)).await?;
         match r.status().as_u16() {
             200 => {}
