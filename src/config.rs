@@ -18,6 +18,8 @@ pub enum Mode {
     Plan,
     /// Plan, then write the changes.
     Sync,
+    /// Validate, then search the workspace for the managed values.
+    Scan,
 }
 
 impl Mode {
@@ -26,11 +28,12 @@ impl Mode {
             Mode::Validate => "validate",
             Mode::Plan => "plan",
             Mode::Sync => "sync",
+            Mode::Scan => "scan",
         }
     }
 
     fn parse(s: &str) -> Option<Mode> {
-        [Mode::Validate, Mode::Plan, Mode::Sync].into_iter().find(|m| m.as_str() == s)
+        [Mode::Validate, Mode::Plan, Mode::Sync, Mode::Scan].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -115,6 +118,10 @@ pub struct Config {
     /// Upload the report as a run artifact.
     pub artifact: ArtifactMode,
     pub artifact_name: String,
+    /// Liveness probes (`probe`): off by default.
+    pub probe: bool,
+    /// What `scan` mode searches.
+    pub scan: crate::scan::Options,
 }
 
 /// Whether to upload the report as a workflow run artifact.
@@ -184,6 +191,9 @@ pub struct ActionInputs {
     pub artifact_name: Option<String>,
     #[serde(rename = "max-deletes")]
     pub max_deletes: Option<String>,
+    pub probe: Option<String>,
+    #[serde(rename = "scan-include")]
+    pub scan_include: Option<String>,
 }
 
 /// `true`/`false` as Actions writes booleans (`${{ true }}` becomes `true`).
@@ -229,9 +239,10 @@ impl ActionInputs {
     }
 
     pub fn into_config(self) -> Result<Config, String> {
-        let mode_text = set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync")?;
+        let mode_text = set(self.mode).ok_or("input `mode` is required: one of validate, plan, sync, scan")?;
         let mode = Mode::parse(&mode_text)
-            .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync; got `{mode_text}`"))?;
+            .ok_or_else(|| format!("input `mode` must be one of validate, plan, sync, scan; got `{mode_text}`"))?;
+        let scan = scan_options(set(self.scan_include).as_deref())?;
         let fail_on = match set(self.fail_on) {
             Some(s) => s.parse::<FailOn>().map_err(|e| format!("input `fail-on`: {e}"))?,
             None => FailOn::Error,
@@ -274,8 +285,26 @@ impl ActionInputs {
             targets,
             artifact,
             artifact_name,
+            probe: boolean("probe", self.probe)?,
+            scan,
         })
     }
+}
+
+/// `scan-include`: a comma-separated list of `git` and `binary`. The
+/// workspace is the working directory, as the runner sets it.
+fn scan_options(include: Option<&str>) -> Result<crate::scan::Options, String> {
+    let mut o = crate::scan::Options { root: PathBuf::from("."), ..Default::default() };
+    for item in include.unwrap_or_default().split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item {
+            "git" => o.include_git = true,
+            "binary" => o.include_binary = true,
+            other => {
+                return Err(format!("input `scan-include` takes `git` and `binary`, comma-separated; got `{other}`"))
+            }
+        }
+    }
+    Ok(o)
 }
 
 /// In Actions the report goes to the runner's temp directory when there is

@@ -110,6 +110,8 @@ pub fn run(mode: Mode) -> i32 {
         },
         artifact: crate::config::ArtifactMode::Off,
         artifact_name: crate::config::DEFAULT_ARTIFACT_NAME.into(),
+        probe: false,
+        scan: crate::scan::Options::default(),
     };
     let code = crate::run::run(&cfg);
     let _ = std::env::set_current_dir(std::env::temp_dir());

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Some(Command::Validate(a)) => run::run(&a.into_config(Mode::Validate)),
         Some(Command::Plan(a)) => run::run(&a.into_config(Mode::Plan)),
         Some(Command::Sync(a)) => run::run(&a.into_config(Mode::Sync)),
+        Some(Command::Scan(a)) => run::run(&a.into_config()),
         Some(Command::CheckManifest { manifest }) => run::check_manifest(&manifest, style),
         Some(Command::Template { manifest, environment, output }) => {
             template(&manifest, environment.as_deref(), &output, style)

@@ -78,15 +78,34 @@ pub fn run(cfg: &Config) -> i32 {
         Err(UsageError(msg)) => return usage_error(cfg.style, &msg),
     };
 
-    let v = validate::validate(&m, &env, &vals);
+    let rt = runtime();
+    let mut v = validate::validate(&m, &env, &vals);
+    // Probes before planning: a rejected credential is held back like any
+    // invalid value.
+    let probes = match cfg.probe {
+        true => match crate::probe::run(&rt, &m, &mut v) {
+            Ok(p) => p,
+            Err(msg) => return usage_error(cfg.style, &msg),
+        },
+        false => Vec::new(),
+    };
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
 
-    let rt = runtime();
     let gh = github_client(cfg, &rt);
     let assessed = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
     let (github, source_updated) = (assessed.report, assessed.source_updated);
     let mut findings = v.findings.clone();
     findings.extend(assessed.findings);
+    let scan = match cfg.mode {
+        Mode::Scan => match crate::scan::run(&cfg.scan, &m, &vals) {
+            Ok((report, leaks)) => {
+                findings.extend(leaks);
+                Some(report)
+            }
+            Err(msg) => return usage_error(cfg.style, &msg),
+        },
+        _ => None,
+    };
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.line.cmp(&b.line)).then(a.secret.cmp(&b.secret)));
 
     let mut counts = Counts { secrets_declared: m.secrets.len(), ..Counts::default() };
@@ -125,7 +144,7 @@ pub fn run(cfg: &Config) -> i32 {
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
     let failing = findings.iter().filter(|f| cfg.fail_on.fails(f.severity)).count();
     let in_scope = desired.len();
-    let outcomes = if cfg.mode == Mode::Validate {
+    let outcomes = if matches!(cfg.mode, Mode::Validate | Mode::Scan) {
         desired
             .into_iter()
             .map(|d| (d, targets::Outcome { status: Some(TargetStatus::NotContacted), ..targets::Outcome::default() }))
@@ -223,8 +242,13 @@ pub fn run(cfg: &Config) -> i32 {
         secrets,
         targets: target_reports,
         github,
+        probes,
+        scan,
     };
     if cfg.style == Style::Actions {
+        for line in report.scan.iter().flat_map(crate::scan::annotations) {
+            println!("{line}");
+        }
         for f in &report.findings {
             let level = match f.severity {
                 Severity::Error => Level::Error,
@@ -367,6 +391,7 @@ fn ok_message(mode: Mode, c: &Counts) -> String {
     );
     match mode {
         Mode::Validate => format!("**Valid**: {present}."),
+        Mode::Scan => format!("**No leaks found**: {present}; no managed value is in the workspace."),
         Mode::Plan => {
             format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope)
         }
@@ -407,6 +432,8 @@ fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnos
         secrets: Vec::new(),
         targets: Vec::new(),
         github: None,
+        probes: Vec::new(),
+        scan: None,
     };
     publish(cfg, &report)
 }

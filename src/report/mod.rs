@@ -2,6 +2,7 @@
 //! terminal) and written as JSON (artifact, `report-path`). Renderers print
 //! the model; they compute nothing.
 
+mod checks;
 pub mod markdown;
 
 use serde::Serialize;
@@ -34,6 +35,12 @@ pub struct Report {
     /// Rotation and drift, from GitHub's secrets metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubReport>,
+    /// Liveness probes (`probe`), one per probed secret.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<crate::probe::ProbeResult>,
+    /// The leak scan (`scan` mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::scan::ScanReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
