@@ -197,7 +197,7 @@ pub fn run(rt: &tokio::runtime::Runtime, m: &Manifest, v: &mut Validation) -> Re
                 Status::Inconclusive => v.findings.push(finding(
                     Severity::Warning,
                     Kind::ProbeInconclusive,
-                    format!("`{name}` could not be checked with {} ({detail}); the run goes on", svc.title()),
+                    format!("`{name}` could not be checked with {}: {detail}. The run goes on", svc.title()),
                 )),
                 Status::Live => {}
             }
@@ -241,7 +241,8 @@ async fn ask(client: &reqwest::Client, svc: Service, base: &str, value: &SecretS
     let mut resp = match svc.request(client, base, value.expose_secret()).send().await {
         Ok(r) => r,
         Err(e) if e.is_builder() => return Verdict::Inconclusive("the value cannot be sent in an HTTP header".into()),
-        Err(e) => return Verdict::Inconclusive(format!("unreachable: {}", crate::http::transport_reason(&e))),
+        Err(e) if e.is_timeout() => return Verdict::Inconclusive("timed out".into()),
+        Err(e) => return Verdict::Inconclusive(format!("unreachable ({})", crate::http::transport_reason(&e))),
     };
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();

@@ -218,7 +218,7 @@ fn slack(body: &[u8]) -> Verdict {
         return Verdict::Live;
     }
     match j["error"].as_str() {
-        Some(code) if REJECTING.contains(&code) => Verdict::Rejected(format!("auth.test: `{code}`")),
+        Some(code) if REJECTING.contains(&code) => Verdict::Rejected(format!("`{code}`")),
         Some("ratelimited") => Verdict::Inconclusive("rate limited (`ratelimited`)".into()),
         _ => Verdict::Inconclusive("auth.test answered an unexpected error".into()),
     }
@@ -245,7 +245,7 @@ fn fly(body: &[u8]) -> Verdict {
         })
     });
     if refused {
-        Verdict::Rejected("GraphQL: not authenticated".into())
+        Verdict::Rejected("not authenticated".into())
     } else {
         Verdict::Inconclusive("the GraphQL API answered without a viewer".into())
     }

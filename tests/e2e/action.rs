@@ -97,7 +97,7 @@ fn usage_errors_exit_3() {
     let ws = Workspace::new();
     ws.manifest_from(&repo().join("examples/sophia/secret-sync.yml"));
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("mode", "deploy")], "input `mode` must be one of validate, plan, sync; got `deploy`"),
+        (&[("mode", "deploy")], "input `mode` must be one of validate, plan, sync, scan; got `deploy`"),
         (&[("mode", "")], "input `mode` is required"),
         (&[("fail-on", "sometimes"), ("environment", "production")], "input `fail-on`: `sometimes` is not one of"),
         (&[("environment", "prod")], "environment `prod` is not declared in the manifest"),

@@ -13,4 +13,6 @@ mod corpus;
 mod esc;
 mod fly;
 mod github;
+mod probe;
+mod scan;
 mod schema;
