@@ -19,12 +19,11 @@ pub struct HistoryStats {
     pub bytes_scanned: u64,
 }
 
-/// Scans every blob in the repository at `root`: (stats, [(path, blob, hits)]).
-pub fn scan(
-    root: &Path,
-    sc: &Scanner,
-    include_binary: bool,
-) -> Result<(HistoryStats, Vec<(String, String, Hits)>), String> {
+/// A blob with hits: the path it had, its id, the hits.
+pub type BlobHits = (String, String, Hits);
+
+/// Scans every blob in the repository at `root`.
+pub fn scan(root: &Path, sc: &Scanner, include_binary: bool) -> Result<(HistoryStats, Vec<BlobHits>), String> {
     let git_err = |what: &str| {
         format!("`--history` needs git on PATH and a git repository at the scanned directory ({what}); the action's image has no git: run `secret-sync scan --history` on the runner or locally")
     };
