@@ -28,6 +28,9 @@ pub enum Command {
     Plan(RunArgs),
     /// Validate, plan, and write the changes.
     Sync(RunArgs),
+    /// Validate, then search the workspace for the managed values (and their
+    /// base64, URL-encoded and JSON forms); report `file:line`, never the value.
+    Scan(ScanArgs),
     /// Run as the GitHub Action, reading `INPUT_*` variables (the container's default).
     Action,
     /// Sync the bundled Sophia example against local emulators: no credentials, no network.
@@ -147,6 +150,43 @@ pub struct RunArgs {
     /// Most deletions allowed per target (with --prune).
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DELETES)]
     pub max_deletes: usize,
+    /// Ask each credential's own service whether it still works (OpenAI, Anthropic, Slack, GitHub, Stripe, Fly.io, Pulumi).
+    #[arg(long)]
+    pub probe: bool,
+}
+
+#[derive(Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The directory to search.
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+    /// Also search `.git` (skipped by default).
+    #[arg(long)]
+    pub include_git: bool,
+    /// Also search binary files (skipped by default).
+    #[arg(long)]
+    pub include_binary: bool,
+    /// Also search every blob in git history (needs `git` on PATH).
+    #[arg(long)]
+    pub history: bool,
+}
+
+impl ScanArgs {
+    pub fn into_config(self) -> Config {
+        let mut cfg = self.run.into_config(Mode::Scan);
+        // The files the values were read from hold them by design.
+        let exclude = cfg.secrets_files.iter().filter(|p| p.as_os_str() != "-").cloned().collect();
+        cfg.scan = crate::scan::Options {
+            root: self.path,
+            include_git: self.include_git,
+            include_binary: self.include_binary,
+            history: self.history,
+            exclude,
+        };
+        cfg
+    }
 }
 
 impl RunArgs {
@@ -170,6 +210,8 @@ impl RunArgs {
                 max_deletes: self.max_deletes,
             },
             selection: self.targets,
+            probe: self.probe,
+            scan: crate::scan::Options::default(),
             out: config::Publish::local(self.report_path),
         }
     }

@@ -18,6 +18,8 @@ pub enum Mode {
     Plan,
     /// Plan, then write the changes.
     Sync,
+    /// Validate, then search the workspace for the managed values.
+    Scan,
 }
 
 impl Mode {
@@ -26,11 +28,12 @@ impl Mode {
             Mode::Validate => "validate",
             Mode::Plan => "plan",
             Mode::Sync => "sync",
+            Mode::Scan => "scan",
         }
     }
 
     fn parse(s: &str) -> Option<Mode> {
-        [Mode::Validate, Mode::Plan, Mode::Sync].into_iter().find(|m| m.as_str() == s)
+        [Mode::Validate, Mode::Plan, Mode::Sync, Mode::Scan].into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -110,6 +113,10 @@ pub struct Config {
     pub targets: TargetSettings,
     /// The targets this job handles (`targets` input); `None` = all.
     pub selection: Option<crate::select::Selection>,
+    /// Liveness probes (`probe`): off by default.
+    pub probe: bool,
+    /// What `scan` mode searches.
+    pub scan: crate::scan::Options,
     pub out: Publish,
 }
 
@@ -228,6 +235,9 @@ pub struct ActionInputs {
     pub host_runner_temp: Option<String>,
     #[serde(rename = "host-workspace")]
     pub host_workspace: Option<String>,
+    pub probe: Option<String>,
+    #[serde(rename = "scan-include")]
+    pub scan_include: Option<String>,
 }
 
 /// Where the container's mounted directories are on the runner host.
@@ -325,7 +335,7 @@ impl ActionInputs {
     /// reports of a matrix's jobs (`mode: merge-reports`).
     pub fn into_task(mut self) -> Result<ActionTask, String> {
         let mode_text = set(self.mode.take()).ok_or(
-            "input `mode` is empty: set one of validate, plan, sync, merge-reports (leave it out for validate)",
+            "input `mode` is empty: set one of validate, plan, sync, scan, merge-reports (leave it out for validate)",
         )?;
         let out = self.publish()?;
         if mode_text == "merge-reports" {
@@ -339,8 +349,9 @@ impl ActionInputs {
             return Ok(ActionTask::Merge { reports, shards: list(self.shards), out });
         }
         let mode = Mode::parse(&mode_text).ok_or_else(|| {
-            format!("input `mode` must be one of validate, plan, sync, merge-reports; got `{mode_text}`")
+            format!("input `mode` must be one of validate, plan, sync, scan, merge-reports; got `{mode_text}`")
         })?;
+        let scan = scan_options(set(self.scan_include.take()).as_deref())?;
         let fail_on = match set(self.fail_on) {
             Some(s) => s.parse::<FailOn>().map_err(|e| format!("input `fail-on`: {e}"))?,
             None => FailOn::Error,
@@ -367,6 +378,8 @@ impl ActionInputs {
             fail_on,
             targets,
             selection: crate::select::Selection::parse(&self.targets.unwrap_or_default())?,
+            probe: boolean("probe", self.probe)?,
+            scan,
             out,
         })))
     }
@@ -401,6 +414,22 @@ impl ActionInputs {
 pub enum ActionTask {
     Run(Box<Config>),
     Merge { reports: Vec<PathBuf>, shards: Vec<String>, out: Publish },
+}
+
+/// `scan-include`: a comma-separated list of `git` and `binary`. The
+/// workspace is the working directory, as the runner sets it.
+fn scan_options(include: Option<&str>) -> Result<crate::scan::Options, String> {
+    let mut o = crate::scan::Options { root: PathBuf::from("."), ..Default::default() };
+    for item in include.unwrap_or_default().split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item {
+            "git" => o.include_git = true,
+            "binary" => o.include_binary = true,
+            other => {
+                return Err(format!("input `scan-include` takes `git` and `binary`, comma-separated; got `{other}`"))
+            }
+        }
+    }
+    Ok(o)
 }
 
 /// In Actions the report goes to the runner's temp directory when there is

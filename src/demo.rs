@@ -105,6 +105,8 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
             prune: false,
             max_deletes: crate::config::DEFAULT_MAX_DELETES,
         },
+        probe: false,
+        scan: crate::scan::Options::default(),
         out: Publish {
             style: Style::Terminal,
             report_path: None,

@@ -184,7 +184,7 @@ fn jitter() -> f64 {
 
 /// A transport error in words, without the URL's query or anything the
 /// underlying library might add.
-fn transport_reason(e: &reqwest::Error) -> String {
+pub fn transport_reason(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

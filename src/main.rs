@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Some(Command::MergeReports { reports, shards, report_path }) => {
             secret_sync::merge::run(&reports, &shards, &secret_sync::config::Publish::local(report_path))
         }
+        Some(Command::Scan(a)) => run::run(&a.into_config()),
         Some(Command::CheckManifest { manifest }) => run::check_manifest(&manifest, style),
         Some(Command::Template { manifest, environment, output }) => {
             template(&manifest, environment.as_deref(), &output, style)

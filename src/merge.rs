@@ -230,6 +230,8 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
         secrets: first.secrets.clone(),
         targets,
         github: shards.iter().find_map(|s| s.report.github.clone()),
+        probes: Vec::new(),
+        scan: None,
     })
 }
 

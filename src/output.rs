@@ -58,6 +58,15 @@ impl Printer {
         }
     }
 
+    /// Workflow commands made elsewhere (leak annotations on files): Actions only.
+    pub fn annotations(&self, lines: impl IntoIterator<Item = String>) {
+        if self.style == Style::Actions {
+            for line in lines {
+                println!("{line}");
+            }
+        }
+    }
+
     /// Manifest errors: annotations at their place, or `file:line:col` lines.
     pub fn diagnostics(&self, diags: &[Diagnostic]) {
         for d in diags {

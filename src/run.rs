@@ -61,19 +61,39 @@ pub fn run(cfg: &Config) -> Exit {
         Ok(e) => e,
         Err(UsageError(msg)) => return out.usage_error(&msg),
     };
-    let v = validate::validate(&m, &env, &vals);
+    let rt = runtime();
+    let mut v = validate::validate(&m, &env, &vals);
+    // Probes before planning: a rejected credential is held back like any
+    // invalid value.
+    let probes = match cfg.probe {
+        true => match crate::probe::run(&rt, &m, &mut v) {
+            Ok(p) => p,
+            Err(msg) => return out.usage_error(&msg),
+        },
+        false => Vec::new(),
+    };
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
     // Targets another job of a matrix handles (`targets` input).
     let (desired, not_selected): (Vec<_>, Vec<_>) =
         desired.into_iter().partition(|d| cfg.selection.as_ref().is_none_or(|s| s.selects(&d.target.id())));
 
-    let rt = runtime();
     let gh = github_client(cfg, &rt);
     let assessed = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
+    let mut findings: Vec<_> = v.findings.iter().cloned().chain(assessed.findings).collect();
+    let scan = match cfg.mode {
+        Mode::Scan => match crate::scan::run(&cfg.scan, &m, &vals) {
+            Ok((report, leaks)) => {
+                findings.extend(leaks);
+                Some(report)
+            }
+            Err(msg) => return out.usage_error(&msg),
+        },
+        _ => None,
+    };
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
-    let outcomes = if cfg.mode == Mode::Validate {
+    let outcomes = if matches!(cfg.mode, Mode::Validate | Mode::Scan) {
         let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
         desired.into_iter().map(|d| (d, none())).collect()
     } else {
@@ -87,14 +107,17 @@ pub fn run(cfg: &Config) -> Exit {
         outcome: o.clone(),
     });
     let results = assemble::Results {
-        findings: v.findings.iter().cloned().chain(assessed.findings).collect(),
+        findings,
         values_failing,
         targets: handled.collect(),
         not_selected: not_selected.iter().map(|d| &d.target).collect(),
         skipped,
         github: assessed.report,
+        probes,
+        scan,
     };
     let report = assemble::report(facts(cfg, env, display), &m, &v.resolved, results);
+    out.annotations(report.scan.iter().flat_map(crate::scan::annotations));
     out.findings(&report.findings, &report.manifest);
     publish(&cfg.out, &report)
 }

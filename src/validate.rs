@@ -45,6 +45,9 @@ pub enum Kind {
     RotationExpired,
     RotationDue,
     MetadataUnavailable,
+    ProbeRejected,
+    ProbeInconclusive,
+    Leak,
 }
 
 impl Kind {
@@ -64,6 +67,9 @@ impl Kind {
             Kind::RotationExpired => "rotation overdue",
             Kind::RotationDue => "rotation due soon",
             Kind::MetadataUnavailable => "GitHub metadata unavailable",
+            Kind::ProbeRejected => "credential rejected",
+            Kind::ProbeInconclusive => "liveness not confirmed",
+            Kind::Leak => "value found in the workspace",
         }
     }
 }

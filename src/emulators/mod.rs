@@ -8,6 +8,7 @@
 pub mod esc;
 pub mod fly;
 pub mod github;
+pub mod probes;
 pub mod results;
 
 use std::net::SocketAddr;
@@ -73,6 +74,7 @@ pub struct State {
     pub fly: fly::Fly,
     pub github: github::GitHub,
     pub results: results::Results,
+    pub probes: probes::Probes,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -289,6 +291,9 @@ fn route(st: &mut State, r: &Req) -> Reply {
         return reply;
     }
     if let Some(reply) = results::route(st, r) {
+        return reply;
+    }
+    if let Some(reply) = probes::route(st, r) {
         return reply;
     }
     Reply::json(404, serde_json::json!({ "code": 404, "message": "Not Found" }))

@@ -24,8 +24,8 @@ pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 const MAX_SCALAR_CHARS: usize = 4096;
 
 const TOP_KEYS: &[&str] = &["version", "defaults", "groups", "environments", "targets", "secrets"];
-const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy"];
-const GROUP_KEYS: &[&str] = &["description", "rotate_every"];
+const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy", "probe"];
+const GROUP_KEYS: &[&str] = &["description", "rotate_every", "probe"];
 const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
 const ESC_KEYS: &[&str] = &["environment", "path", "create"];
 const FLY_KEYS: &[&str] = &["environment", "app", "deploy"];
@@ -41,6 +41,7 @@ const SECRET_KEYS: &[&str] = &[
     "rotate_every",
     "source",
     "from_env",
+    "probe",
     "to",
 ];
 const ROUTE_KEYS: &[&str] = &["esc", "fly", "github", "path", "env_var", "as"];
@@ -406,6 +407,9 @@ impl Walker<'_> {
                 d.fly_deploy = dep;
             }
         }
+        if let Some(n) = map.get_node("probe") {
+            d.probe = self.probe(n, "`defaults.probe`", false);
+        }
     }
 
     fn deploy(&mut self, node: &Node, what: &str) -> Option<Deploy> {
@@ -433,13 +437,16 @@ impl Walker<'_> {
         for (k, v) in map.iter() {
             let name = k.as_str().to_string();
             self.check_name(pos_of_scalar(k), &name, "group name", names::simple_name);
-            let mut g = GroupDecl { name: name.clone(), description: None, rotate_every: None };
+            let mut g = GroupDecl { name: name.clone(), description: None, rotate_every: None, probe: None };
             let what = format!("group `{name}`");
             if let Some(Some(gm)) = self.mapping_or_null(v, &what) {
                 self.check_keys(gm, GROUP_KEYS, &what);
                 g.description = self.opt_string(gm, "description", &what);
                 if let Some(n) = gm.get_node("rotate_every") {
                     g.rotate_every = self.period(n, &format!("`rotate_every` of {what}"));
+                }
+                if let Some(n) = gm.get_node("probe") {
+                    g.probe = self.probe(n, &format!("`probe` of {what}"), false);
                 }
             }
             out.push(g);
@@ -670,6 +677,7 @@ impl Walker<'_> {
             rotate_every: None,
             source: None,
             from_env: None,
+            probe: None,
             routes: Vec::new(),
         };
         if let Some(n) = map.get_node("group") {
@@ -756,10 +764,62 @@ impl Walker<'_> {
                 }
             }
         }
+        if let Some(n) = map.get_node("probe") {
+            s.probe = self.probe(n, &format!("`probe` of {what}"), true);
+            self.check_probe(&s, pos_of(n));
+        }
         if let Some(n) = map.get_node("to") {
             s.routes = self.routes(n, &name, keys);
         }
         Some(s)
+    }
+
+    /// A `probe:` setting. Anything that is not a plain value (a mapping
+    /// with a URL, say) is refused: see `crate::probe::NO_CUSTOM`.
+    fn probe(&mut self, node: &Node, what: &str, named: bool) -> Option<crate::probe::Setting> {
+        if !matches!(node, Node::Scalar(_)) {
+            self.err(pos_of(node), "custom probe refused", format!("{what}: {}", crate::probe::NO_CUSTOM));
+            return None;
+        }
+        let s = self.scalar(node, what)?;
+        match crate::probe::parse_setting(s.as_str(), s.may_coerce(), named) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                let title = if why.contains("pull request") { "custom probe refused" } else { "invalid value" };
+                self.err(pos_of(node), title, format!("{what} {why}"));
+                None
+            }
+        }
+    }
+
+    /// `probe: true` needs a format with a built-in probe, and a named probe
+    /// must be the format's own: a value is only sent to its own service.
+    fn check_probe(&mut self, s: &Secret, pos: Pos) {
+        use crate::probe::{Service, Setting};
+        let own = s.format.and_then(Service::for_format);
+        match (s.probe, own) {
+            (Some(Setting::Auto), None) => self.err(
+                pos,
+                "no built-in probe",
+                format!(
+                    "secret `{}` has `probe: true` but no `format` with a built-in probe; set `format` or name the probe (one of: {})",
+                    s.name,
+                    Service::names().join(", ")
+                ),
+            ),
+            (Some(Setting::Named(p)), Some(f)) if p != f => self.err(
+                pos,
+                "wrong probe",
+                format!(
+                    "secret `{}` is a `{}` value but names the `{}` probe; a value is only sent to its own service: use `probe: {}` or `true`",
+                    s.name,
+                    s.format.map(|f| f.name()).unwrap_or_default(),
+                    p.name(),
+                    f.name()
+                ),
+            ),
+            _ => {}
+        }
     }
 
     fn required(&mut self, node: &Node, what: &str, m: &Manifest) -> Option<Required> {

@@ -34,11 +34,13 @@ pub struct Defaults {
     pub rotate_every: Option<Period>,
     pub warn_before: Period,
     pub fly_deploy: Deploy,
+    /// `probe:` for every secret without its own or its group's.
+    pub probe: Option<crate::probe::Setting>,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults { rotate_every: None, warn_before: Period::days(7), fly_deploy: Deploy::Restart }
+        Defaults { rotate_every: None, warn_before: Period::days(7), fly_deploy: Deploy::Restart, probe: None }
     }
 }
 
@@ -56,6 +58,8 @@ pub struct GroupDecl {
     pub name: String,
     pub description: Option<String>,
     pub rotate_every: Option<Period>,
+    /// `probe:` for the group's secrets (`true`/`false`).
+    pub probe: Option<crate::probe::Setting>,
 }
 
 /// The environment used when a manifest declares none.
@@ -174,6 +178,8 @@ pub struct Secret {
     pub source: Option<String>,
     /// An environment variable of the step that may carry the value.
     pub from_env: Option<String>,
+    /// `probe:`: off, the format's built-in probe, or a named built-in one.
+    pub probe: Option<crate::probe::Setting>,
     pub routes: Vec<Route>,
 }
 

@@ -37,6 +37,8 @@ pub struct Results<'a> {
     /// Targets of other environments.
     pub skipped: Vec<&'a Target>,
     pub github: Option<GithubReport>,
+    pub probes: Vec<crate::probe::ProbeResult>,
+    pub scan: Option<crate::scan::ScanReport>,
 }
 
 pub struct Handled<'a> {
@@ -75,6 +77,8 @@ pub fn report(facts: Facts, m: &Manifest, resolved: &[Resolved], mut results: Re
         secrets,
         targets,
         github: results.github,
+        probes: results.probes,
+        scan: results.scan,
     }
 }
 
@@ -106,6 +110,8 @@ pub fn manifest_invalid(facts: Facts, diags: Vec<crate::diag::Diagnostic>) -> Re
         secrets: Vec::new(),
         targets: Vec::new(),
         github: None,
+        probes: Vec::new(),
+        scan: None,
     }
 }
 
@@ -231,6 +237,7 @@ fn ok_message(mode: Mode, c: &Counts) -> String {
     );
     match mode {
         Mode::Validate => format!("**Valid**: {present}."),
+        Mode::Scan => format!("**No leaks found**: {present}; no managed value is in the workspace."),
         Mode::Plan => {
             format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope)
         }

@@ -95,6 +95,10 @@ fn render_full(r: &Report) -> String {
     if let Some(g) = &r.github {
         github_section(&mut s, g, &r.targets);
     }
+    super::checks::probes(&mut s, &r.probes);
+    if let Some(scan) = &r.scan {
+        super::checks::scan(&mut s, scan);
+    }
 
     if !r.targets.is_empty() {
         let _ = writeln!(s, "### Targets\n");
@@ -315,7 +319,7 @@ fn sign(a: Action) -> &'static str {
 }
 
 /// Makes text safe inside a Markdown table cell.
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -352,6 +356,8 @@ mod tests {
             secrets: Vec::new(),
             targets: Vec::new(),
             github: None,
+            probes: Vec::new(),
+            scan: None,
         };
         let full = render(&report, usize::MAX);
         assert!(full.len() > 100_000);

@@ -3,6 +3,7 @@
 //! the model; they compute nothing.
 
 pub mod assemble;
+mod checks;
 pub mod markdown;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,13 @@ pub struct Report {
     /// Rotation and drift, from GitHub's secrets metadata.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubReport>,
+    /// Liveness probes (`probe`), one per probed secret. Not read back by
+    /// `merge-reports`: probes are per secret, not per shard.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<crate::probe::ProbeResult>,
+    /// The leak scan (`scan` mode; not part of a sharded sync).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::scan::ScanReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

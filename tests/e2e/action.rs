@@ -97,8 +97,8 @@ fn usage_errors_exit_3() {
     let ws = Workspace::new();
     ws.manifest_from(&repo().join("examples/sophia/secret-sync.yml"));
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("mode", "deploy")], "input `mode` must be one of validate, plan, sync, merge-reports; got `deploy`"),
-        (&[("mode", "")], "input `mode` is empty: set one of validate, plan, sync, merge-reports"),
+        (&[("mode", "deploy")], "input `mode` must be one of validate, plan, sync, scan, merge-reports; got `deploy`"),
+        (&[("mode", "")], "input `mode` is empty: set one of validate, plan, sync, scan, merge-reports"),
         (&[("fail-on", "sometimes"), ("environment", "production")], "input `fail-on`: `sometimes` is not one of"),
         (&[("environment", "prod")], "environment `prod` is not declared in the manifest"),
         (&[], "choose an environment"),

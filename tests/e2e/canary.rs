@@ -293,3 +293,80 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
     }
     assert!(runs[0].1.mask_lines().iter().any(|l| l.contains(&token)), "the token was not masked");
 }
+
+/// The leak scan and the probes see every value by design; neither may show
+/// one. Each canary is planted in the workspace in every form the scan
+/// looks for, and probed against emulators that accept some and refuse
+/// others; the outputs are searched as above.
+#[test]
+fn the_scan_and_the_probes_never_show_a_value() {
+    use secret_sync::emulators::Emulator;
+    use secret_sync::probe::Service;
+    let c = canaries();
+    let json = json_of(&c.values);
+    let ws = Workspace::new();
+    ws.manifest_text(MANIFEST);
+    let root = ws.root();
+    std::fs::create_dir_all(root.join("leaks/.git")).unwrap();
+    for (i, (_, v)) in c.values.iter().enumerate() {
+        let embedded = secret_sync::util::b64(format!("ab{v}cd").as_bytes());
+        let forms = [
+            v.clone(),
+            base64(v.as_bytes()),
+            embedded,
+            secret_sync::http::encode(v),
+            serde_json::to_string(v).unwrap(),
+        ];
+        std::fs::write(root.join(format!("leaks/file{i}.txt")), forms.join("\n") + "\n").unwrap();
+        std::fs::write(root.join(format!("leaks/.git/obj{i}")), v).unwrap();
+        std::fs::write(root.join(format!("leaks/bin{i}.dat")), [b"\0".as_slice(), v.as_bytes()].concat()).unwrap();
+    }
+    let emu = Emulator::start();
+    let openai = &c.values.iter().find(|(k, _)| k == "PROD_OPENAI_API_KEY").unwrap().1;
+    emu.state().probes.accept(Service::Openai, openai);
+    let urls: Vec<(String, String)> =
+        Service::ALL.iter().map(|s| (s.env_var(), format!("{}/_probe/{}", emu.url, s.name()))).collect();
+    let mut env: Vec<(&str, &str)> = urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("APP_FROM_ENV", "CANARYenv-unused-here-0000000000"));
+    let mut runs = Vec::new();
+    for include in ["", "git,binary"] {
+        runs.push((
+            format!("scan {include}"),
+            ws.action(
+                &[
+                    ("mode", "scan"),
+                    ("environment", "production"),
+                    ("secrets", &json),
+                    ("probe", "true"),
+                    ("scan-include", include),
+                ],
+                &env,
+            ),
+        ));
+    }
+    let dotenv: String = c.values.iter().map(|(k, v)| format!("{k}={}\n", serde_json::to_string(v).unwrap())).collect();
+    std::fs::write(root.join("values.env"), &dotenv).unwrap();
+    let mut out = cli(
+        &[
+            "scan",
+            "-e",
+            "production",
+            "-s",
+            "values.env",
+            "--include-git",
+            "--include-binary",
+            "--report-path",
+            "r.json",
+        ],
+        &root,
+    );
+    out.report = std::fs::read_to_string(root.join("r.json")).unwrap_or_default();
+    runs.push(("cli scan".into(), out));
+    for (label, out) in &runs {
+        assert_eq!(out.code, 2, "{label}: {}{}", out.stdout, out.stderr);
+        assert!(out.everything_visible().contains("leaks/file"), "{label}: the scan found nothing to hide");
+        assert_clean(label, out, &c);
+    }
+    assert!(runs[0].1.report.contains("\"status\": \"live\""), "the probe did not run");
+    assert!(runs[1].1.report.contains("leaks/.git/obj"), "`.git` was not searched when asked");
+}

@@ -15,5 +15,7 @@ mod esc_corpus;
 mod fly;
 mod github;
 mod matrix;
+mod probe;
 mod release;
+mod scan;
 mod schema;

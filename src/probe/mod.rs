@@ -1,0 +1,288 @@
+//! Liveness probes: prove that a credential still works by asking its own
+//! service "who am I" with it (`--probe`, the `probe` input; off by default).
+//!
+//! Security: a value is only ever sent to the built-in service its format
+//! names, at that service's own HTTPS host. The manifest can turn a probe on
+//! or off or pick one of the built-in services, but can never name a URL or a
+//! host: a pull request can edit the manifest, and a probe URL there would
+//! send every value it names to whoever wrote it. Base URLs move only through
+//! `SECRET_SYNC_PROBE_<SERVICE>_URL` (set by the workflow, for tests and
+//! self-hosted services), which must be HTTPS or a loopback address.
+//!
+//! Results are findings: a refusal (401/403) is an error ("revoked or
+//! invalid") and holds the value back from every target like any invalid
+//! value; no answer (unreachable, timeout, 429, 5xx) is a warning and never
+//! fails the run by itself at `fail-on: error`.
+
+pub mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+pub use service::{Service, Verdict};
+
+use crate::manifest::{Manifest, Secret};
+use crate::validate::{Finding, Kind, Severity, Validation};
+
+/// Probes in flight at once.
+pub const CONCURRENCY: usize = 8;
+/// Longest a probe may take, connection included (`SECRET_SYNC_PROBE_TIMEOUT_MS`).
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `probe:` setting in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `false`: never probe.
+    Off,
+    /// `true`: the built-in probe of the secret's `format`.
+    Auto,
+    /// `probe: openai`: that built-in probe.
+    Named(Service),
+}
+
+/// Why a manifest may not say where a probe goes.
+pub const NO_CUSTOM: &str = "probes cannot be sent to a URL or host named in the manifest: a pull request can edit the manifest, and would receive the value; use `true`, `false` or a built-in probe";
+
+/// Reads a `probe:` scalar. `coercible` is false for quoted strings (so
+/// `"true"` is not a boolean); `named` allows a service name (secrets only).
+pub fn parse_setting(text: &str, coercible: bool, named: bool) -> Result<Setting, String> {
+    let builtins = Service::names().join(", ");
+    match (coercible, text) {
+        (true, "true") => return Ok(Setting::Auto),
+        (true, "false") => return Ok(Setting::Off),
+        _ => {}
+    }
+    if let Some(s) = Service::parse(text) {
+        return if named {
+            Ok(Setting::Named(s))
+        } else {
+            Err(format!("must be `true` or `false` here (a probe is named per secret), found `{text}`"))
+        };
+    }
+    if text.contains(['/', ':', '.', '@']) {
+        return Err(format!("`{text}` is refused: {NO_CUSTOM} ({builtins})"));
+    }
+    let hint = crate::manifest::suggest::hint(text, Service::ALL.iter().map(|s| s.name()));
+    let expected = if named { format!("`true`, `false` or one of: {builtins}") } else { "`true` or `false`".into() };
+    Err(format!("must be {expected}, found `{text}`{hint}"))
+}
+
+/// The probe a secret gets: its own setting, else its group's, else
+/// `defaults.probe`, else `true` (the format's built-in probe, if any).
+pub fn service_for(m: &Manifest, s: &Secret) -> Option<Service> {
+    let group = s.group.as_ref().and_then(|g| m.groups.iter().find(|d| &d.name == g)).and_then(|g| g.probe);
+    match s.probe.or(group).or(m.defaults.probe).unwrap_or(Setting::Auto) {
+        Setting::Off => None,
+        Setting::Named(x) => Some(x),
+        Setting::Auto => s.format.and_then(Service::for_format),
+    }
+}
+
+/// One secret's probe, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub secret: String,
+    pub service: Service,
+    /// The call made (`GET /v1/models`).
+    pub call: &'static str,
+    pub status: Status,
+    /// How the service answered (`HTTP 401`, `timed out`); empty when live.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Live,
+    Rejected,
+    Inconclusive,
+}
+
+/// Where each service's probe goes: its own host, or the workflow's override.
+pub fn bases() -> Result<Vec<(Service, String)>, String> {
+    Service::ALL
+        .into_iter()
+        .map(|s| {
+            let var = s.env_var();
+            match std::env::var(&var).ok().filter(|v| !v.trim().is_empty()) {
+                None => Ok((s, s.default_base().to_string())),
+                Some(url) if allowed_base(&url) => Ok((s, url)),
+                Some(_) => Err(format!(
+                    "`{var}` must be an https:// URL (or http:// to 127.0.0.1 or localhost, for tests): a probe carries a secret"
+                )),
+            }
+        })
+        .collect()
+}
+
+fn allowed_base(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host =
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Probes every usable value whose secret has a probe, at most
+/// [`CONCURRENCY`] at once; the same value for the same service is asked
+/// once. Adds findings to `v`, marks rejected values unusable, and returns
+/// the results in manifest order.
+pub fn run(rt: &tokio::runtime::Runtime, m: &Manifest, v: &mut Validation) -> Result<Vec<ProbeResult>, String> {
+    let bases = bases()?;
+    // (service, value, indices into v.resolved)
+    let mut asks: Vec<(Service, SecretString, Vec<usize>)> = Vec::new();
+    for (i, r) in v.resolved.iter().enumerate() {
+        let (Some(value), true) = (r.value, r.usable) else { continue };
+        let Some(svc) = service_for(m, r.secret) else { continue };
+        match asks.iter_mut().find(|(s, x, _)| *s == svc && x.expose_secret() == value.expose_secret()) {
+            Some((_, _, idx)) => idx.push(i),
+            None => asks.push((svc, value.clone(), vec![i])),
+        }
+    }
+    if asks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let timeout = std::env::var("SECRET_SYNC_PROBE_TIMEOUT_MS")
+        .ok()
+        .and_then(|t| t.parse::<u64>().ok())
+        .map_or(TIMEOUT, |ms| Duration::from_millis(ms.max(1)));
+    // No redirects: a redirect could carry a header such as `x-api-key` to
+    // another host (reqwest strips only `Authorization` and cookies).
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("secret-sync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|_| "the HTTP client for probes could not be built".to_string())?;
+    let verdicts = rt.block_on(ask_all(client, &bases, &asks, timeout));
+
+    let mut results = Vec::new();
+    for ((svc, _, idx), verdict) in asks.iter().zip(verdicts) {
+        for &i in idx {
+            let r = &mut v.resolved[i];
+            let name = r.secret.name.clone();
+            let (status, detail) = match &verdict {
+                Verdict::Live => (Status::Live, String::new()),
+                Verdict::Rejected(d) => {
+                    r.usable = false;
+                    (Status::Rejected, d.clone())
+                }
+                Verdict::Inconclusive(d) => (Status::Inconclusive, d.clone()),
+            };
+            let finding = |severity, kind, message| Finding {
+                severity,
+                kind,
+                secret: name.clone(),
+                message,
+                line: Some(r.secret.pos.line),
+                col: Some(r.secret.pos.col),
+            };
+            match status {
+                Status::Rejected => v.findings.push(finding(
+                    Severity::Error,
+                    Kind::ProbeRejected,
+                    format!(
+                        "{} refused `{name}` ({} answered {detail}): the credential is revoked or invalid; replace it. It is held back from every target",
+                        svc.title(),
+                        svc.call()
+                    ),
+                )),
+                Status::Inconclusive => v.findings.push(finding(
+                    Severity::Warning,
+                    Kind::ProbeInconclusive,
+                    format!("`{name}` could not be checked with {}: {detail}. The run goes on", svc.title()),
+                )),
+                Status::Live => {}
+            }
+            results.push((i, ProbeResult { secret: name, service: *svc, call: svc.call(), status, detail }));
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+async fn ask_all(
+    client: reqwest::Client,
+    bases: &[(Service, String)],
+    asks: &[(Service, SecretString, Vec<usize>)],
+    timeout: Duration,
+) -> Vec<Verdict> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut set = tokio::task::JoinSet::new();
+    for (n, (svc, value, _)) in asks.iter().enumerate() {
+        let base = bases.iter().find(|(s, _)| s == svc).map(|(_, b)| b.clone()).unwrap_or_default();
+        let (client, value, limit, svc) = (client.clone(), value.clone(), limit.clone(), *svc);
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            // The client's timeout bounds each phase; this bounds the whole.
+            let verdict = tokio::time::timeout(timeout, ask(&client, svc, &base, &value))
+                .await
+                .unwrap_or_else(|_| Verdict::Inconclusive("timed out".into()));
+            (n, verdict)
+        });
+    }
+    let mut out = vec![Verdict::Inconclusive("not run".into()); asks.len()];
+    while let Some(joined) = set.join_next().await {
+        if let Ok((n, verdict)) = joined {
+            out[n] = verdict;
+        }
+    }
+    out
+}
+
+async fn ask(client: &reqwest::Client, svc: Service, base: &str, value: &SecretString) -> Verdict {
+    let mut resp = match svc.request(client, base, value.expose_secret()).send().await {
+        Ok(r) => r,
+        Err(e) if e.is_builder() => return Verdict::Inconclusive("the value cannot be sent in an HTTP header".into()),
+        Err(e) if e.is_timeout() => return Verdict::Inconclusive("timed out".into()),
+        Err(e) => return Verdict::Inconclusive(format!("unreachable ({})", crate::http::transport_reason(&e))),
+    };
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    // Only Slack's and Fly's answers are read, up to 1 MiB, so a
+    // misbehaving service cannot fill memory.
+    let mut body = Vec::new();
+    if matches!(svc, Service::Slack | Service::Fly) {
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() > 1 << 20 {
+                break;
+            }
+        }
+    }
+    svc.verdict(status, &headers, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_and_refuse_hosts() {
+        assert_eq!(parse_setting("true", true, true), Ok(Setting::Auto));
+        assert_eq!(parse_setting("false", true, false), Ok(Setting::Off));
+        assert_eq!(parse_setting("slack", false, true), Ok(Setting::Named(Service::Slack)));
+        assert!(parse_setting("true", false, true).is_err(), "a quoted \"true\" is a string");
+        assert!(parse_setting("slack", true, false).unwrap_err().contains("`true` or `false`"));
+        assert!(parse_setting("https://evil.example/x", false, true).unwrap_err().contains("pull request"));
+        assert!(parse_setting("api.evil.example", false, true).unwrap_err().contains("refused"));
+        assert!(parse_setting("opneai", false, true).unwrap_err().contains("did you mean `openai`"));
+    }
+
+    #[test]
+    fn overrides_must_be_https_or_loopback() {
+        assert!(allowed_base("https://api.example.com"));
+        assert!(allowed_base("http://127.0.0.1:4321/_probe/openai"));
+        assert!(allowed_base("http://localhost"));
+        assert!(!allowed_base("http://api.example.com"));
+        assert!(!allowed_base("http://127.0.0.1.evil.example"));
+        assert!(!allowed_base("ftp://127.0.0.1"));
+    }
+}
