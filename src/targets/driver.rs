@@ -94,6 +94,12 @@ pub enum ApplyError {
     Failed { error: TargetError, written: bool },
 }
 
+impl From<HttpError> for ApplyError {
+    fn from(e: HttpError) -> ApplyError {
+        ApplyError::Failed { error: e.into(), written: false }
+    }
+}
+
 impl From<TargetError> for ApplyError {
     fn from(error: TargetError) -> ApplyError {
         ApplyError::Failed { error, written: false }

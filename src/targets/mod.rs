@@ -141,7 +141,7 @@ pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, 
 
 async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {
     match d.target.kind {
-        TargetKind::Esc => esc::run(ctx, d).await,
+        TargetKind::Esc => driver::drive(ctx, &esc::Esc, d).await,
         TargetKind::Fly => fly::run(ctx, d).await,
         TargetKind::Github => driver::drive(ctx, &github::Github, d).await,
     }

@@ -20,31 +20,34 @@ pub mod auth;
 pub mod definition;
 pub mod edit;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{Context, Desired, TargetOutcome};
+use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
+use super::{Context, Desired};
 use crate::http::{encode, join, HttpError};
 use crate::manifest::TargetSpec;
-use crate::plan::TargetStatus;
 
 /// Default Pulumi Cloud API.
 pub const DEFAULT_API: &str = "https://api.pulumi.com";
 /// Accept header the official client sends.
 const ACCEPT: &str = "application/vnd.pulumi+8";
-/// How often a write is retried after a concurrent edit (409).
-const CONFLICT_RETRIES: usize = 3;
 
 pub struct Settings {
     pub base_url: String,
     pub auth: auth::Auth,
 }
 
-/// A definition as read.
-struct Current {
+/// Pulumi ESC environments.
+pub struct Esc;
+
+/// A definition as read (decrypted: plaintext secrets), and the token that
+/// read it.
+pub struct Current {
     text: String,
-    etag: Option<String>,
     revision: Option<u64>,
+    exists: bool,
+    token: SecretString,
 }
 
 #[derive(Deserialize)]
@@ -53,117 +56,95 @@ struct ErrorBody {
     diagnostics: Vec<serde::de::IgnoredAny>,
 }
 
-pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
+fn spec(d: &Desired) -> (&str, &str, &str, bool) {
     let TargetSpec::Esc { org, project, env, create } = &d.target.spec else {
-        unreachable!("esc::run is only called for ESC targets")
+        unreachable!("the ESC kind is only driven for ESC targets")
     };
-    let full = format!("{org}/{project}/{env}");
-    let token = match ctx.esc.auth.token(&ctx.http, org).await {
-        Ok(t) => t,
-        Err(e) => return TargetOutcome::failed(e),
-    };
-    let api = Api { ctx, org, project, env, full: &full, token: token.expose_secret() };
+    (org, project, env, *create)
+}
 
-    let mut created = false;
-    for _attempt in 0..=CONFLICT_RETRIES {
-        let current = match api.read().await {
-            Ok(Some(c)) => c,
-            Ok(None) if *create => Current { text: String::new(), etag: None, revision: None },
-            Ok(None) => {
-                return TargetOutcome::failed(format!(
-                    "ESC environment `{full}` does not exist: create it (`esc env init {full}`) or set `create: true` on target `esc.{}`",
-                    d.target.name
-                ))
-            }
-            Err(e) => return TargetOutcome::failed(e.to_string()),
-        };
-        let exists = current.revision.is_some();
-        let plan = match definition::parse(&current.text) {
-            Ok(doc) => definition::plan(&doc, &d.keys, ctx.prune),
-            Err(e) => return TargetOutcome::failed(format!("ESC environment `{full}`: {e}")),
-        };
-        let plan = match plan {
-            Ok(p) => p,
-            Err(c) => return TargetOutcome::failed(format!("ESC environment `{full}`: {}", c.0)),
-        };
-        let mut out = TargetOutcome {
-            changes: plan.changes,
-            unrouted: plan.unrouted,
-            revision_before: current.revision,
-            ..TargetOutcome::default()
-        };
-        if !exists {
-            out.warnings.push(format!("ESC environment `{full}` does not exist yet; it is created (`create: true`)"));
-        }
-        if let Some(capped) = ctx.over_delete_cap(plan.deletes, out.changes.clone()) {
-            return TargetOutcome { revision_before: out.revision_before, ..capped };
-        }
-        if plan.ops.is_empty() {
-            out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
-            return out;
-        }
-        let fail_edit = |out: TargetOutcome, e: String| {
-            let mut failed = TargetOutcome::failed(format!("ESC environment `{full}`: {e}"));
-            failed.changes = out.changes;
-            failed.revision_before = out.revision_before;
-            failed
-        };
-        if !ctx.writes() {
-            // The same edit on the decrypted text, so a definition the editor
-            // cannot handle fails in `plan` too, before anyone relies on it.
-            if let Err(e) = edit::apply(&current.text, &plan.ops) {
-                return fail_edit(out, e);
-            }
-            out.status = Some(TargetStatus::Planned);
-            return out;
-        }
-        // The text to edit: as stored (see the module comment). A change
-        // between the two reads is a concurrent edit: plan again.
-        let (base, etag) = if exists {
-            match api.read_stored().await {
-                Ok(Some(s)) if s.revision == current.revision => (s.text, s.etag),
-                Ok(_) => continue,
-                Err(e) => return fail_edit(out, e.to_string()),
-            }
-        } else {
-            (String::new(), None)
-        };
-        let new_text = match edit::apply(&base, &plan.ops) {
-            Ok(t) => t,
-            Err(e) => return fail_edit(out, e),
-        };
-        if !exists && !created {
-            if let Err(e) = api.create().await {
-                return TargetOutcome::failed(e.to_string());
-            }
-            created = true;
-        }
-        match api.update(&new_text, etag.as_deref()).await {
-            Ok(Written(rev)) => {
-                out.status = Some(TargetStatus::Synced);
-                out.written = true;
-                out.revision_after = rev;
-                if let Some(before) = current.revision {
-                    out.rollback = Some(format!("esc env version rollback {full}@{before}"));
-                }
-                return out;
-            }
-            Err(WriteError::Conflict) => {
-                tracing::debug!(environment = %full, "concurrent edit; re-reading");
-                continue;
-            }
-            Err(WriteError::Other(e)) => {
-                let mut failed = TargetOutcome::failed(e.to_string());
-                failed.changes = out.changes;
-                failed.revision_before = out.revision_before;
-                return failed;
-            }
+impl Kind for Esc {
+    type Current = Current;
+    type Work = Vec<edit::Op>;
+
+    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
+        let (org, project, env, create) = spec(d);
+        let full = format!("{org}/{project}/{env}");
+        let token = ctx.esc.auth.token(&ctx.http, org).await.map_err(TargetError::new)?;
+        let api = Api { ctx, org, project, env, full: &full, token: token.expose_secret() };
+        match api.read().await? {
+            Some(c) => Ok(Current { text: c.text, revision: c.revision, exists: true, token }),
+            None if create => Ok(Current { text: String::new(), revision: None, exists: false, token }),
+            None => Err(TargetError::new(format!(
+                "ESC environment `{full}` does not exist: create it (`esc env init {full}`) or set `create: true` on target `esc.{}`",
+                d.target.name
+            ))),
         }
     }
-    TargetOutcome::failed(format!(
-        "ESC environment `{full}` kept changing while secret-sync wrote it ({} conflicts); nothing was written. Re-run.",
-        CONFLICT_RETRIES + 1
-    ))
+
+    fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Self::Work>, TargetError> {
+        let (org, project, env, _) = spec(d);
+        let full = format!("{org}/{project}/{env}");
+        let failed = |e: String| TargetError::new(format!("ESC environment `{full}`: {e}"));
+        let doc = definition::parse(&current.text).map_err(|e| failed(e.to_string()))?;
+        let p = definition::plan(&doc, &d.keys, ctx.prune).map_err(|c| failed(c.0))?;
+        // The same edit on the decrypted text, so a definition the editor
+        // cannot handle fails in `plan` too, before anyone relies on it.
+        if !p.ops.is_empty() {
+            edit::apply(&current.text, &p.ops).map_err(failed)?;
+        }
+        let mut plan = Plan::new(p.changes, (!p.ops.is_empty()).then_some(p.ops));
+        plan.unrouted = p.unrouted;
+        plan.deletes = p.deletes;
+        plan.revision = current.revision;
+        if !current.exists {
+            plan.warnings.push(format!("ESC environment `{full}` does not exist yet; it is created (`create: true`)"));
+        }
+        Ok(plan)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        current: &Current,
+        plan: &Plan<Self::Work>,
+        d: &Desired,
+    ) -> Result<Applied, ApplyError> {
+        let (org, project, env, _) = spec(d);
+        let full = format!("{org}/{project}/{env}");
+        let api = Api { ctx, org, project, env, full: &full, token: current.token.expose_secret() };
+        let ops = plan.work.as_ref().expect("the driver applies only plans with work");
+        // The text to edit: as stored (see the module comment). A change
+        // between the two reads is a concurrent edit: plan again.
+        let (base, etag) = if current.exists {
+            match api.read_stored().await? {
+                Some(s) if s.revision == current.revision => (s.text, s.etag),
+                _ => return Err(ApplyError::Conflict),
+            }
+        } else {
+            api.create().await?;
+            (String::new(), None)
+        };
+        let new_text =
+            edit::apply(&base, ops).map_err(|e| TargetError::new(format!("ESC environment `{full}`: {e}")))?;
+        match api.update(&new_text, etag.as_deref()).await {
+            Ok(Written(revision)) => Ok(Applied {
+                changed: true,
+                revision,
+                rollback: current.revision.map(|before| format!("esc env version rollback {full}@{before}")),
+                ..Applied::default()
+            }),
+            Err(WriteError::Conflict) => Err(ApplyError::Conflict),
+            Err(WriteError::Other(e)) => Err(ApplyError::Failed { error: e.into(), written: false }),
+        }
+    }
+}
+
+/// A definition as the service answered it.
+struct Read {
+    text: String,
+    etag: Option<String>,
+    revision: Option<u64>,
 }
 
 struct Written(Option<u64>);
@@ -204,16 +185,16 @@ impl Api<'_> {
     }
 
     /// The decrypted definition, or `None` if the environment does not exist.
-    async fn read(&self) -> Result<Option<Current>, HttpError> {
+    async fn read(&self) -> Result<Option<Read>, HttpError> {
         self.get("/decrypt", format!("reading ESC environment `{}`", self.full)).await
     }
 
     /// The definition as stored (secrets as ciphertext).
-    async fn read_stored(&self) -> Result<Option<Current>, HttpError> {
+    async fn read_stored(&self) -> Result<Option<Read>, HttpError> {
         self.get("", format!("reading the stored definition of ESC environment `{}`", self.full)).await
     }
 
-    async fn get(&self, suffix: &str, what: String) -> Result<Option<Current>, HttpError> {
+    async fn get(&self, suffix: &str, what: String) -> Result<Option<Read>, HttpError> {
         let url = self.url(suffix);
         let r = self.ctx.http.send(&what, || self.req(reqwest::Method::GET, &url)).await?;
         match r.status().as_u16() {
@@ -228,7 +209,7 @@ impl Api<'_> {
             message: format!("{what}: the response could not be read"),
             request_id: None,
         })?;
-        Ok(Some(Current { text, etag, revision }))
+        Ok(Some(Read { text, etag, revision }))
     }
 
     async fn create(&self) -> Result<(), HttpError> {
