@@ -142,6 +142,7 @@ impl RunArgs {
             environment: self.environment,
             secrets_json: None,
             secrets_files: self.secrets_files,
+            consume_secrets_files: false,
             fail_on: self.fail_on,
             report_path: self.report_path,
             style: Style::detect(),

@@ -15,10 +15,12 @@ pub mod diag;
 pub mod duration;
 #[cfg(feature = "emulators")]
 pub mod emulators;
+pub mod escape;
 pub mod formats;
 pub mod github;
 pub mod http;
 pub mod init;
+pub mod input;
 pub mod manifest;
 pub mod report;
 pub mod run;

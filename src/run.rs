@@ -2,7 +2,6 @@
 //! desired state per target → plan → apply → report.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,7 +34,7 @@ pub struct UsageError(pub String);
 pub fn usage_error(style: Style, msg: &str) -> i32 {
     match style {
         Style::Actions => println!("{}", actions::annotation(Level::Error, None, "secret-sync", msg)),
-        Style::Terminal => eprintln!("error: {msg}"),
+        Style::Terminal => eprintln!("error: {}", crate::escape::terminal(msg)),
     }
     exit::USAGE
 }
@@ -51,7 +50,10 @@ pub fn run(cfg: &Config) -> i32 {
     let display = display_path(&cfg.manifest);
     let loaded = manifest::load(&cfg.manifest, &display);
     if let Ok(m) = &loaded {
-        vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())));
+        match values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())) {
+            Ok(v) => vals.extend(v),
+            Err(msg) => return usage_error(cfg.style, &msg),
+        }
     }
     if cfg.style == Style::Actions {
         for line in vals.mask_lines() {
@@ -397,8 +399,10 @@ fn manifest_invalid(cfg: &Config, display: &str, diags: Vec<crate::diag::Diagnos
             status: Status::ManifestInvalid,
             exit_code: exit::VALIDATION_FAILED,
             fail_on: cfg.fail_on,
+            // The outcome message is Markdown of ours; the path in it is not.
             message: format!(
-                "**The manifest `{display}` has {n} error(s)**; nothing was validated or synced. Fix them and re-run."
+                "**The manifest {} has {n} error(s)**; nothing was validated or synced. Fix them and re-run.",
+                crate::escape::markdown(&format!("`{display}`"))
             ),
         },
         counts: Counts::default(),
@@ -428,7 +432,10 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
                 problems.push(format!("{e:#}"));
             }
         }
-        _ => print!("{md}"),
+        // No summary file (older GitHub Enterprise Server): the summary goes
+        // to the log, paused so that no line of it is read as a command.
+        (Style::Actions, None) => print!("{}", actions::paused(&md)),
+        (Style::Terminal, _) => print!("{md}"),
     }
     let artifact_id = upload_artifact(cfg, report, &md);
     if let Some(p) = &cfg.output_path {
@@ -454,9 +461,14 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
             problems.push(format!("{e:#}"));
         }
     }
-    for p in problems {
-        usage_error(cfg.style, &p);
-        code = code.max(exit::SYNC_FAILED);
+    // A report, summary or output that cannot be written is a problem with
+    // how the tool was called (a path, a permission), not a failed sync: exit
+    // 3 when nothing else failed, else keep the run's own exit code.
+    for p in &problems {
+        usage_error(cfg.style, p);
+    }
+    if !problems.is_empty() && code == exit::OK {
+        code = exit::USAGE;
     }
     code
 }
@@ -496,7 +508,7 @@ fn warn(style: Style, title: &str, msg: &str) {
         Style::Actions => {
             println!("{}", actions::annotation(Level::Warning, None, &format!("secret-sync {title}"), msg))
         }
-        Style::Terminal => eprintln!("warning: {msg}"),
+        Style::Terminal => eprintln!("warning: {}", crate::escape::terminal(msg)),
     }
 }
 
@@ -520,7 +532,7 @@ fn pick_environment(m: &Manifest, asked: Option<&str>) -> Result<String, UsageEr
     }
 }
 
-/// The `secrets` input and any `--secrets-file`s, in that order.
+/// The `secrets` input and any secrets files, in that order.
 fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
     use secrecy::ExposeSecret;
     let mut vals = SecretValues::default();
@@ -531,19 +543,30 @@ fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
     }
     for path in &cfg.secrets_files {
         let shown = path.display().to_string();
+        let limit = crate::input::MAX_SECRETS_BYTES;
         let bytes = if shown == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-                UsageError(format!("cannot read secrets from standard input: {}", crate::util::io_reason(&e)))
-            })?;
-            buf
+            crate::input::read_stdin("standard input", limit)
         } else {
-            std::fs::read(path).map_err(|e| {
-                UsageError(format!("cannot read the secrets file `{shown}`: {}", crate::util::io_reason(&e)))
-            })?
-        };
+            crate::input::read_file(path, &format!("the secrets file `{shown}`"), limit)
+        }
+        .map_err(UsageError)?;
+        if cfg.consume_secrets_files && shown != "-" {
+            // Once read, the values need not stay on disk for later steps.
+            if let Err(e) = std::fs::remove_file(path) {
+                warn(
+                    cfg.style,
+                    "secrets file",
+                    &format!(
+                        "could not delete the secrets file `{shown}` after reading it: {}",
+                        crate::util::io_reason(&e)
+                    ),
+                );
+            }
+        }
+        // JSON whatever the file is called: a .env line cannot start with `{`.
+        let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
         let is_json = path.extension().is_some_and(|e| e == "json")
-            || (shown == "-" && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'));
+            || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let parsed = if is_json {
             SecretValues::from_json(&bytes, &shown, Origin::SecretsFile)
         } else {
@@ -566,7 +589,8 @@ pub fn check_manifest(path: &Path, style: Style) -> i32 {
         Ok(m) => {
             let routes: usize = m.secrets.iter().map(|s| s.routes.len()).sum();
             println!(
-                "{display}: ok — {} secrets, {} environments, {} targets, {} routes",
+                "{}: ok — {} secrets, {} environments, {} targets, {} routes",
+                crate::escape::terminal(&display),
                 m.secrets.len(),
                 m.environments.len(),
                 m.targets.len(),
@@ -582,7 +606,7 @@ pub fn check_manifest(path: &Path, style: Style) -> i32 {
                     Style::Terminal => eprintln!("{}", d.terminal()),
                 }
             }
-            eprintln!("{display}: {} error(s)", diags.len());
+            eprintln!("{}: {} error(s)", crate::escape::terminal(&display), diags.len());
             exit::VALIDATION_FAILED
         }
     }
