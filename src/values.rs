@@ -436,9 +436,11 @@ pub fn from_environment<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<
         match std::env::var(n) {
             Ok(v) if !v.is_empty() => out.insert(n.to_string(), SecretString::from(v), Origin::Environment),
             Ok(_) | Err(std::env::VarError::NotPresent) => {}
-            Err(std::env::VarError::NotUnicode(_)) => return Err(format!(
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(format!(
                 "the environment variable `{n}` (`from_env` in the manifest) is not valid UTF-8 text; set it as UTF-8"
-            )),
+            ))
+            }
         }
     }
     Ok(out)

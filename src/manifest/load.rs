@@ -996,3 +996,24 @@ pub fn compile_pattern(p: &str) -> Result<Regex, String> {
             .unwrap_or_else(|| text.lines().last().unwrap_or("invalid").trim().to_string())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_esc_paths_are_found_in_both_directions() {
+        let mut paths = BTreeMap::new();
+        for p in ["a.b", "a.bc", "ab.c", "x"] {
+            paths.insert(p.to_string(), ("S".to_string(), Pos::default()));
+        }
+        let hit = |k: &str| nested_in(&paths, k).map(|(k, _)| k.clone());
+        assert_eq!(hit("a"), Some("a.b".into()), "a path below the new one");
+        assert_eq!(hit("a.b.c"), Some("a.b".into()), "a path above the new one");
+        assert_eq!(hit("x.y.z"), Some("x".into()));
+        assert_eq!(hit("a.bcd"), None, "a longer sibling is not nested");
+        assert_eq!(hit("a.c"), None);
+        assert_eq!(hit("ab"), Some("ab.c".into()));
+        assert_eq!(hit("a.b"), None, "the same path is the exact-key check's business");
+    }
+}

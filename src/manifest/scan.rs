@@ -159,7 +159,7 @@ pub fn events(text: &str) -> Vec<Found> {
                         pos,
                         "control character",
                         format!(
-                            "this string contains {} (written as an escape); a manifest may hold tab and newline, \
+                            "this string contains {}, written as an escape; a manifest may hold tab and newline, \
                              no other control characters: remove it",
                             describe(c)
                         ),

@@ -13,4 +13,5 @@ mod corpus;
 mod esc;
 mod fly;
 mod github;
+mod hostile;
 mod schema;
