@@ -47,6 +47,30 @@ fn read_capped(r: impl Read, what: &str, limit: u64) -> Result<Vec<u8>, String> 
     Ok(buf)
 }
 
+/// Without the UTF-8 byte-order mark that editors on Windows write: it is not
+/// content, in a manifest, a JSON payload or a `.env` file.
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
+/// CRLF and a lone CR (classic Mac) become LF, as YAML reads them; so every
+/// line number reported afterwards is the one an editor shows.
+pub fn normalise_newlines(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut it = bytes.iter().peekable();
+    while let Some(&b) = it.next() {
+        if b == b'\r' {
+            out.push(b'\n');
+            if it.peek() == Some(&&b'\n') {
+                it.next();
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
 fn check_type(meta: &std::fs::Metadata, what: &str) -> Result<(), String> {
     let t = meta.file_type();
     if t.is_file() {
@@ -93,6 +117,12 @@ fn check_len(len: u64, what: &str, limit: u64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strips_the_bom_and_normalises_line_endings() {
+        assert_eq!(normalise_newlines(strip_bom(b"\xef\xbb\xbfa\r\nb\rc\n")), b"a\nb\nc\n");
+        assert_eq!(strip_bom(b"x\xef\xbb\xbf"), b"x\xef\xbb\xbf");
+    }
 
     #[test]
     fn refuses_special_files_and_large_ones() {

@@ -142,7 +142,7 @@ fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, st
         return exit::VALIDATION_FAILED;
     }
     // It parsed, so it is UTF-8; a byte-order mark is not kept.
-    let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes)).into_owned();
+    let text = String::from_utf8_lossy(secret_sync::input::strip_bom(&bytes)).into_owned();
     let edited = match secret_sync::manifest::edit::add_fly_app(&text, req) {
         Ok(t) => t,
         Err(msg) => return run::usage_error(style, &msg),

@@ -564,7 +564,7 @@ fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
             }
         }
         // JSON whatever the file is called: a .env line cannot start with `{`.
-        let body = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+        let body = crate::input::strip_bom(&bytes);
         let is_json = path.extension().is_some_and(|e| e == "json")
             || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let parsed = if is_json {

@@ -123,7 +123,7 @@ impl SecretValues {
 
     /// Parses a JSON object of names to string values.
     pub fn from_json(bytes: &[u8], source: &str, origin: Origin) -> Result<SecretValues, PayloadError> {
-        let bytes = strip_bom(bytes);
+        let bytes = crate::input::strip_bom(bytes);
         let fail = |offset: usize, message: String| {
             let (line, col) = line_col(bytes, offset);
             PayloadError { source: source.to_string(), line, col, message }
@@ -169,7 +169,7 @@ impl SecretValues {
     /// CR end a line as LF does. One pass over the text: every position is
     /// found by moving forward, never by counting from the start again.
     pub fn from_dotenv(bytes: &[u8], source: &str, origin: Origin) -> Result<SecretValues, PayloadError> {
-        let bytes = normalise_newlines(strip_bom(bytes));
+        let bytes = crate::input::normalise_newlines(crate::input::strip_bom(bytes));
         let bytes = bytes.as_slice();
         let fail = |offset: usize, message: &str| {
             let (line, col) = line_col(bytes, offset);
@@ -257,28 +257,6 @@ fn pasted_value(name: &str, rest_of_line: &str) -> bool {
         && name.bytes().any(|b| b.is_ascii_uppercase())
         && !name.contains('_');
     only_padding || (value.is_empty() && mixed)
-}
-
-/// CRLF and a lone CR become LF.
-fn normalise_newlines(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut it = bytes.iter().peekable();
-    while let Some(&b) = it.next() {
-        if b == b'\r' {
-            out.push(b'\n');
-            if it.peek() == Some(&&b'\n') {
-                it.next();
-            }
-        } else {
-            out.push(b);
-        }
-    }
-    out
-}
-
-/// Editors on Windows save a UTF-8 byte-order mark; it is not content.
-fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
 }
 
 /// Reads a quoted value after its opening quote; returns the value and the

@@ -64,7 +64,8 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
             format!("the manifest is {} bytes; the limit is {} bytes", bytes.len(), MAX_MANIFEST_BYTES),
         )]);
     }
-    let bytes = scan::normalise(bytes);
+    // A byte-order mark is not content; CR and CRLF end lines as LF does.
+    let bytes = crate::input::normalise_newlines(crate::input::strip_bom(bytes));
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
         Err(e) => {

@@ -15,32 +15,9 @@ pub type Found = (Pos, &'static str, String);
 /// At most this many bad characters are listed; a binary file has millions.
 const MAX_CHAR_ERRORS: usize = 20;
 
-/// Byte-level clean-up that changes no content: the UTF-8 byte-order mark
-/// editors on Windows write, and line endings. CRLF and a lone CR (classic
-/// Mac) both become LF, as YAML itself reads them, so every line and column
-/// reported afterwards matches what an editor shows.
-pub fn normalise(bytes: &[u8]) -> Vec<u8> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\r' => {
-                out.push(b'\n');
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
 /// Characters YAML does not allow anywhere in a stream (YAML 1.2, 5.1
 /// `c-printable`): C0 controls but tab and line feed (CR is gone after
-/// [`normalise`]), DEL, C1 controls but NEL, U+FFFE and U+FFFF. The YAML
+/// `input::normalise_newlines`), DEL, C1 controls but NEL, U+FFFE and U+FFFF. The YAML
 /// scanner stops at a NUL without an error, which would silently drop the
 /// rest of the manifest; the others it reports a line or two away.
 pub fn forbidden_chars(text: &str) -> Vec<Found> {
@@ -177,11 +154,6 @@ pub fn events(text: &str) -> Vec<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normalises_bom_and_line_endings() {
-        assert_eq!(normalise(b"\xef\xbb\xbfa\r\nb\rc\n"), b"a\nb\nc\n");
-    }
 
     #[test]
     fn finds_every_forbidden_character() {
