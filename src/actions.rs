@@ -72,23 +72,61 @@ pub struct Location {
     pub col: usize,
 }
 
-/// `::error file=F,line=L,col=C,title=T::MSG`
+/// `::error file=F,line=L,col=C,title=T::MSG`. The runner's log shows the
+/// message like a terminal, so control characters and escape sequences from
+/// manifest text are made visible first (`escape::terminal`), then the line is
+/// escaped for the protocol.
 pub fn annotation(level: Level, loc: Option<&Location>, title: &str, msg: &str) -> String {
+    use crate::escape::terminal;
     let mut props = Vec::new();
     if let Some(l) = loc {
-        props.push(format!("file={}", escape_property(&l.file)));
+        props.push(format!("file={}", escape_property(&terminal(&l.file))));
         props.push(format!("line={}", l.line));
         props.push(format!("col={}", l.col));
     }
     if !title.is_empty() {
-        props.push(format!("title={}", escape_property(title)));
+        props.push(format!("title={}", escape_property(&terminal(title))));
     }
     let mut s = format!("::{}", level.command());
     if !props.is_empty() {
         let _ = write!(s, " {}", props.join(","));
     }
-    let _ = write!(s, "::{}", escape_data(msg));
+    let _ = write!(s, "::{}", escape_data(&terminal(msg)));
     s
+}
+
+/// Wraps free text (the summary, when the runner gives no summary file) for
+/// stdout, where the runner reads every line as a possible workflow command:
+/// `::name::` after leading whitespace, and the legacy `##[name]` anywhere in
+/// a line (actions/runner, src/Runner.Common/ActionCommand.cs, `TryParseV2`
+/// and `TryParse`). `::stop-commands::TOKEN` makes the runner ignore every
+/// command until a `::TOKEN::` line (src/Runner.Worker/ActionCommandManager.cs);
+/// the token is random and absent from the text, so nothing in it can end the
+/// pause, and no line of it is run as a command.
+pub fn paused(text: &str) -> String {
+    let token = loop {
+        let t = format!("secret-sync-{}", random_hex());
+        if !text.contains(&t) {
+            break t;
+        }
+    };
+    let nl = if text.ends_with('\n') { "" } else { "\n" };
+    format!("::stop-commands::{token}\n{text}{nl}::{token}::\n")
+}
+
+/// 128 random bits as hex, from the standard library's randomly keyed hasher
+/// (no dependency needed for a token that only has to be unguessable for the
+/// length of one step).
+fn random_hex() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for i in 0..2u8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(i);
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        let _ = write!(out, "{:016x}", h.finish());
+    }
+    out
 }
 
 /// Appends `name<<DELIM ... DELIM` blocks to the `GITHUB_OUTPUT` file. The
@@ -140,11 +178,31 @@ mod tests {
     }
 
     #[test]
+    fn paused_text_cannot_issue_commands() {
+        let text = "| a |\n::add-mask::x\n  ::error::y\nz ##[set-output name=a]b\n";
+        let out = paused(text);
+        let lines: Vec<&str> = out.lines().collect();
+        let token = lines[0].strip_prefix("::stop-commands::").unwrap();
+        assert!(token.len() > 20 && token.starts_with("secret-sync-"));
+        assert_eq!(lines.last().unwrap(), &format!("::{token}::"));
+        assert_eq!(&lines[1..lines.len() - 1], text.lines().collect::<Vec<_>>());
+        assert_ne!(paused(text), out, "the token is random");
+    }
+
+    #[test]
+    fn annotation_shows_control_characters() {
+        assert_eq!(
+            annotation(Level::Error, None, "t\x1b", "a\x1b[31mb\nc"),
+            "::error title=t\\u{1b}::a\\u{1b}[31mb\\nc"
+        );
+    }
+
+    #[test]
     fn annotation_format() {
         let loc = Location { file: "a,b.yml".into(), line: 3, col: 7 };
         assert_eq!(
             annotation(Level::Error, Some(&loc), "unknown key", "50% bad\nx"),
-            "::error file=a%2Cb.yml,line=3,col=7,title=unknown key::50%25 bad%0Ax"
+            "::error file=a%2Cb.yml,line=3,col=7,title=unknown key::50%25 bad\\nx"
         );
     }
 }

@@ -197,6 +197,7 @@ impl RunArgs {
             environment: self.environment,
             secrets_json: None,
             secrets_files: self.secrets_files,
+            consume_secrets_files: false,
             fail_on: self.fail_on,
             targets: TargetSettings {
                 // Tokens never come from flags (they would show in `ps`).

@@ -107,8 +107,12 @@ pub struct Config {
     pub environment: Option<String>,
     /// `${{ toJSON(secrets) }}`, as given to the `secrets` input.
     pub secrets_json: Option<SecretString>,
-    /// Local `.env` or JSON files (`-` = standard input).
+    /// Local `.env` or JSON files (`-` = standard input), or the action's
+    /// `secrets-file`.
     pub secrets_files: Vec<PathBuf>,
+    /// Delete each secrets file once read (the action's `secrets-file`: the
+    /// values then stay on disk no longer than needed).
+    pub consume_secrets_files: bool,
     pub fail_on: FailOn,
     pub targets: TargetSettings,
     /// The targets this job handles (`targets` input); `None` = all.
@@ -206,6 +210,8 @@ pub struct ActionInputs {
     pub shards: Option<String>,
     pub environment: Option<String>,
     pub secrets: Option<SecretString>,
+    #[serde(rename = "secrets-file")]
+    pub secrets_file: Option<String>,
     #[serde(rename = "fail-on")]
     pub fail_on: Option<String>,
     #[serde(rename = "report-path")]
@@ -327,8 +333,22 @@ fn set(v: Option<String>) -> Option<String> {
 }
 
 impl ActionInputs {
+    /// Reads `INPUT_*`. Variables are read as bytes first: `std::env::vars`
+    /// (and so `envy::from_env`) panics on any variable that is not UTF-8, in
+    /// or outside our prefix. One of ours that is not UTF-8 is a usage error
+    /// naming it (never its value); others are none of our business.
     pub fn from_env() -> Result<ActionInputs, String> {
-        envy::prefixed("INPUT_").from_env::<ActionInputs>().map_err(|e| format!("cannot read the action's inputs: {e}"))
+        let mut vars = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            let Some(k) = k.to_str().filter(|k| k.starts_with("INPUT_")) else { continue };
+            let v = v.into_string().map_err(|_| {
+                format!("the environment variable `{k}` is not valid UTF-8 text; pass the input as UTF-8")
+            })?;
+            vars.push((k.to_string(), v));
+        }
+        envy::prefixed("INPUT_")
+            .from_iter::<_, ActionInputs>(vars)
+            .map_err(|e| format!("cannot read the action's inputs: {e}"))
     }
 
     /// The run the inputs ask for: a validate/plan/sync run, or merging the
@@ -357,6 +377,16 @@ impl ActionInputs {
             None => FailOn::Error,
         };
         let secrets_json = secret(self.secrets);
+        // The runner rewrites a path under `${{ runner.temp }}` to the
+        // container's mount of it; a relative path is taken in that directory
+        // too, never in the workspace.
+        let secrets_files: Vec<PathBuf> = set(self.secrets_file)
+            .map(|f| match env_path("RUNNER_TEMP") {
+                Some(dir) if PathBuf::from(&f).is_relative() => dir.join(f),
+                _ => PathBuf::from(f),
+            })
+            .into_iter()
+            .collect();
         let max_deletes = whole("max-deletes", self.max_deletes, DEFAULT_MAX_DELETES, None)?;
         let fly_concurrency = whole("fly-concurrency", self.fly_concurrency, DEFAULT_FLY_CONCURRENCY, Some(1..=32))?;
         let targets = TargetSettings {
@@ -374,7 +404,8 @@ impl ActionInputs {
             manifest: PathBuf::from(set(self.manifest).unwrap_or_else(|| DEFAULT_MANIFEST.into())),
             environment: set(self.environment),
             secrets_json,
-            secrets_files: Vec::new(),
+            consume_secrets_files: !secrets_files.is_empty(),
+            secrets_files,
             fail_on,
             targets,
             selection: crate::select::Selection::parse(&self.targets.unwrap_or_default())?,

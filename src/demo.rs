@@ -93,6 +93,7 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         environment: Some("production".into()),
         secrets_json: None,
         secrets_files: vec![secrets],
+        consume_secrets_files: false,
         fail_on: FailOn::Error,
         selection: None,
         targets: TargetSettings {

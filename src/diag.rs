@@ -22,9 +22,10 @@ impl Diagnostic {
         Location { file: self.file.clone(), line: self.line, col: self.col }
     }
 
-    /// `path:line:col: error: msg`
+    /// `path:line:col: error: msg`, one line whatever the manifest holds.
     pub fn terminal(&self) -> String {
-        format!("{}:{}:{}: error: {}", self.file, self.line, self.col, self.message)
+        use crate::escape::terminal;
+        format!("{}:{}:{}: error: {}", terminal(&self.file), self.line, self.col, terminal(&self.message))
     }
 
     /// `::error file=..,line=..,col=..,title=..::msg`

@@ -15,11 +15,13 @@ pub mod diag;
 pub mod duration;
 #[cfg(feature = "emulators")]
 pub mod emulators;
+pub mod escape;
 pub mod exit;
 pub mod formats;
 pub mod github;
 pub mod http;
 pub mod init;
+pub mod input;
 pub mod manifest;
 pub mod merge;
 pub mod output;

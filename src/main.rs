@@ -138,22 +138,19 @@ fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> Exit 
 /// `add-app`: edit the manifest's text, check the result, and only then write it.
 fn add_app(path: &std::path::Path, req: &secret_sync::manifest::edit::AddApp, style: Style) -> Exit {
     let display = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            return run::usage_error(
-                style,
-                &format!("cannot read the manifest `{display}`: {}", secret_sync::util::io_reason(&e)),
-            )
-        }
+    let bytes = match secret_sync::manifest::read(path, &display) {
+        Ok(b) => b,
+        Err(msg) => return run::usage_error(style, &msg),
     };
-    if let Err(diags) = secret_sync::manifest::parse(text.as_bytes(), &display) {
+    if let Err(diags) = secret_sync::manifest::parse(&bytes, &display) {
         eprintln!("the manifest has errors already; fix them first:");
         for d in diags {
             eprintln!("{}", d.terminal());
         }
         return Exit::ValidationFailed;
     }
+    // It parsed, so it is UTF-8; a byte-order mark is not kept.
+    let text = String::from_utf8_lossy(secret_sync::input::strip_bom(&bytes)).into_owned();
     let edited = match secret_sync::manifest::edit::add_fly_app(&text, req) {
         Ok(t) => t,
         Err(msg) => return run::usage_error(style, &msg),

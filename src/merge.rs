@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::escape::markdown as md;
 use crate::report::{Report, RunOutcome, Status, TargetStatus};
 
 /// Largest report file read (a report of 10,000 targets is a few MiB).
@@ -107,16 +108,16 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
     }
 
     let mut problems = Vec::new();
+    // Shard patterns, file names and target ids come from inputs and the
+    // manifest: into the outcome's Markdown only through its escaping.
+    let code = |text: &str| md(&format!("`{text}`"));
     let label = |s: &Shard| match &s.report.selection {
-        Some(p) => format!("`{}`", p.join(",")),
-        None => format!("`{}` (all targets)", s.file),
+        Some(p) => code(&p.join(",")),
+        None => format!("{} (all targets)", code(&s.file)),
     };
     let present: Vec<String> = shards.iter().filter_map(|s| s.report.selection.as_ref().map(|p| p.join(","))).collect();
-    let missing: Vec<String> = expected
-        .iter()
-        .filter(|e| !present.iter().any(|p| normalise(p) == normalise(e)))
-        .map(|e| format!("`{e}`"))
-        .collect();
+    let missing: Vec<String> =
+        expected.iter().filter(|e| !present.iter().any(|p| normalise(p) == normalise(e))).map(|e| code(e)).collect();
     if !missing.is_empty() {
         problems.push(format!("no report from shard(s) {}", missing.join(", ")));
     }
@@ -134,7 +135,7 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
             // Another environment's target: skipped by every shard alike.
             [] if t.status == TargetStatus::Skipped => targets.push(t.clone()),
             [] => {
-                uncovered.push(format!("`{}`", t.id));
+                uncovered.push(code(&t.id));
                 targets.push(t.clone());
             }
             [(_, only)] => targets.push((*only).clone()),
@@ -142,8 +143,8 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
                 let by: Vec<String> =
                     std::iter::once(handled[0].0).chain(more.iter().map(|(s, _)| *s)).map(label).collect();
                 problems.push(format!(
-                    "target `{}` was handled by {} shards ({}): their `targets` patterns overlap",
-                    t.id,
+                    "target {} was handled by {} shards ({}): their `targets` patterns overlap",
+                    code(&t.id),
                     by.len(),
                     by.join(", ")
                 ));

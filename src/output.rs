@@ -24,7 +24,7 @@ impl Printer {
     pub fn usage_error(&self, msg: &str) -> Exit {
         match self.style {
             Style::Actions => println!("{}", actions::annotation(Level::Error, None, "secret-sync", msg)),
-            Style::Terminal => eprintln!("error: {msg}"),
+            Style::Terminal => eprintln!("error: {}", crate::escape::terminal(msg)),
         }
         Exit::Usage
     }
@@ -34,7 +34,7 @@ impl Printer {
             Style::Actions => {
                 println!("{}", actions::annotation(Level::Warning, None, &format!("secret-sync {title}"), msg))
             }
-            Style::Terminal => eprintln!("warning: {msg}"),
+            Style::Terminal => eprintln!("warning: {}", crate::escape::terminal(msg)),
         }
     }
 

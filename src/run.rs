@@ -2,7 +2,6 @@
 //! desired state per target → plan → apply → report.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,7 +40,10 @@ pub fn run(cfg: &Config) -> Exit {
     let display = display_path(&cfg.manifest);
     let loaded = manifest::load(&cfg.manifest, &display);
     if let Ok(m) = &loaded {
-        vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())));
+        match values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())) {
+            Ok(v) => vals.extend(v),
+            Err(msg) => return out.usage_error(&msg),
+        }
     }
     out.masks(vals.mask_lines(), cfg.targets.tokens());
     tracing::debug!(values = vals.len(), "secret values read");
@@ -281,7 +283,10 @@ pub fn publish(out: &Publish, report: &Report) -> Exit {
                 problems.push(format!("{e:#}"));
             }
         }
-        _ => print!("{md}"),
+        // No summary file (older GitHub Enterprise Server): the summary goes
+        // to the log, paused so that no line of it is read as a command.
+        (Style::Actions, None) => print!("{}", actions::paused(&md)),
+        (Style::Terminal, _) => print!("{md}"),
     }
     let artifact_id = upload_artifact(out, report, &md);
     if let Some(p) = &out.output_path {
@@ -307,9 +312,14 @@ pub fn publish(out: &Publish, report: &Report) -> Exit {
             problems.push(format!("{e:#}"));
         }
     }
-    for p in problems {
-        Printer::new(out.style).usage_error(&p);
-        code = code.max(Exit::SyncFailed);
+    // A report, summary or output that cannot be written is a problem with
+    // how the tool was called (a path, a permission), not a failed sync: exit
+    // 3 when nothing else failed, else keep the run's own exit code.
+    for p in &problems {
+        Printer::new(out.style).usage_error(p);
+    }
+    if !problems.is_empty() && code == Exit::Ok {
+        code = Exit::Usage;
     }
     code
 }
@@ -363,7 +373,7 @@ fn pick_environment(m: &Manifest, asked: Option<&str>) -> Result<String, UsageEr
     }
 }
 
-/// The `secrets` input and any `--secrets-file`s, in that order.
+/// The `secrets` input and any secrets files, in that order.
 fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
     use secrecy::ExposeSecret;
     let mut vals = SecretValues::default();
@@ -374,19 +384,29 @@ fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
     }
     for path in &cfg.secrets_files {
         let shown = path.display().to_string();
+        let limit = crate::input::MAX_SECRETS_BYTES;
         let bytes = if shown == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-                UsageError(format!("cannot read secrets from standard input: {}", crate::util::io_reason(&e)))
-            })?;
-            buf
+            crate::input::read_stdin("standard input", limit)
         } else {
-            std::fs::read(path).map_err(|e| {
-                UsageError(format!("cannot read the secrets file `{shown}`: {}", crate::util::io_reason(&e)))
-            })?
-        };
+            crate::input::read_file(path, &format!("the secrets file `{shown}`"), limit)
+        }
+        .map_err(UsageError)?;
+        if cfg.consume_secrets_files && shown != "-" {
+            // Once read, the values need not stay on disk for later steps.
+            if let Err(e) = std::fs::remove_file(path) {
+                Printer::new(cfg.out.style).warning(
+                    "secrets file",
+                    &format!(
+                        "could not delete the secrets file `{shown}` after reading it: {}",
+                        crate::util::io_reason(&e)
+                    ),
+                );
+            }
+        }
+        // JSON whatever the file is called: a .env line cannot start with `{`.
+        let body = crate::input::strip_bom(&bytes);
         let is_json = path.extension().is_some_and(|e| e == "json")
-            || (shown == "-" && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'));
+            || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
         let parsed = if is_json {
             SecretValues::from_json(&bytes, &shown, Origin::SecretsFile)
         } else {
@@ -409,7 +429,8 @@ pub fn check_manifest(path: &Path, style: Style) -> Exit {
         Ok(m) => {
             let routes: usize = m.secrets.iter().map(|s| s.routes.len()).sum();
             println!(
-                "{display}: ok — {} secrets, {} environments, {} targets, {} routes",
+                "{}: ok — {} secrets, {} environments, {} targets, {} routes",
+                crate::escape::terminal(&display),
                 m.secrets.len(),
                 m.environments.len(),
                 m.targets.len(),
@@ -425,7 +446,7 @@ pub fn check_manifest(path: &Path, style: Style) -> Exit {
                     Style::Terminal => eprintln!("{}", d.terminal()),
                 }
             }
-            eprintln!("{display}: {} error(s)", diags.len());
+            eprintln!("{}: {} error(s)", crate::escape::terminal(&display), diags.len());
             Exit::ValidationFailed
         }
     }

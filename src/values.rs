@@ -47,6 +47,8 @@ pub const RUNNER_SECRETS: &[&str] = &["github_token", "ACTIONS_STEP_DEBUG", "ACT
 #[derive(Default)]
 pub struct SecretValues {
     values: BTreeMap<String, Value>,
+    /// Upper-cased name → name, for case-insensitive lookups in one step.
+    upper: BTreeMap<String, String>,
     /// Values we were given but do not use (`github_token`): still masked.
     ignored: Vec<SecretString>,
 }
@@ -81,7 +83,8 @@ impl SecretValues {
         if let Some((k, v)) = self.values.get_key_value(name) {
             return Some((k.as_str(), v));
         }
-        self.values.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(k, v)| (k.as_str(), v))
+        let k = self.upper.get(&name.to_ascii_uppercase())?;
+        self.values.get_key_value(k).map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -90,15 +93,26 @@ impl SecretValues {
 
     /// Adds values, later sources winning over earlier ones.
     pub fn extend(&mut self, other: SecretValues) {
-        self.values.extend(other.values);
+        for (name, v) in other.values {
+            self.insert_value(name, v);
+        }
         self.ignored.extend(other.ignored);
+    }
+
+    fn insert_value(&mut self, name: String, v: Value) {
+        let first = self.upper.entry(name.to_ascii_uppercase()).or_insert_with(|| name.clone());
+        if name < *first {
+            // The smallest spelling answers, as a search in name order would.
+            *first = name.clone();
+        }
+        self.values.insert(name, v);
     }
 
     pub fn insert(&mut self, name: String, secret: SecretString, origin: Origin) {
         if RUNNER_SECRETS[..1].iter().any(|r| r.eq_ignore_ascii_case(&name)) {
             self.ignored.push(secret);
         } else {
-            self.values.insert(name, Value { secret, origin });
+            self.insert_value(name, Value { secret, origin });
         }
     }
 
@@ -109,7 +123,7 @@ impl SecretValues {
 
     /// Parses a JSON object of names to string values.
     pub fn from_json(bytes: &[u8], source: &str, origin: Origin) -> Result<SecretValues, PayloadError> {
-        let bytes = strip_bom(bytes);
+        let bytes = crate::input::strip_bom(bytes);
         let fail = |offset: usize, message: String| {
             let (line, col) = line_col(bytes, offset);
             PayloadError { source: source.to_string(), line, col, message }
@@ -151,9 +165,12 @@ impl SecretValues {
     /// Parses `.env` text: `NAME=value`, `export NAME=value`, `#` comments,
     /// values optionally in double quotes (with `\n`, `\"`, `\\` escapes,
     /// possibly over several lines) or single quotes (literal). Unquoted
-    /// values end at ` #` and are trimmed, as dotenv tools do.
+    /// values end at ` #` and are trimmed, as dotenv tools do. CRLF and a lone
+    /// CR end a line as LF does. One pass over the text: every position is
+    /// found by moving forward, never by counting from the start again.
     pub fn from_dotenv(bytes: &[u8], source: &str, origin: Origin) -> Result<SecretValues, PayloadError> {
-        let bytes = strip_bom(bytes);
+        let bytes = crate::input::normalise_newlines(crate::input::strip_bom(bytes));
+        let bytes = bytes.as_slice();
         let fail = |offset: usize, message: &str| {
             let (line, col) = line_col(bytes, offset);
             PayloadError { source: source.to_string(), line, col, message: message.to_string() }
@@ -162,6 +179,7 @@ impl SecretValues {
         let mut out = SecretValues::default();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut pos = 0;
+        let mut line_no = 1;
         while pos < text.len() {
             let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
             let line = &text[pos..line_end];
@@ -169,6 +187,7 @@ impl SecretValues {
             let indent = line.len() - trimmed.len();
             if trimmed.trim().is_empty() || trimmed.starts_with('#') {
                 pos = line_end + 1;
+                line_no += 1;
                 continue;
             }
             let body = trimmed.strip_prefix("export ").map(str::trim_start).unwrap_or(trimmed);
@@ -183,12 +202,19 @@ impl SecretValues {
                     "invalid name before `=`: use letters, digits and `_`, not starting with a digit",
                 ));
             }
+            let value_at = name_at + eq + 1;
+            let rest = &text[value_at..];
+            if pasted_value(name, &rest[..rest.find('\n').unwrap_or(rest.len())]) {
+                return Err(fail(
+                    name_at,
+                    "this line looks like a pasted value (base64?), not `NAME=value`, so it is neither read nor shown; \
+                     write `NAME=value`, or `NAME=\"\"` for an empty value",
+                ));
+            }
             if let Some(first) = seen.get(name) {
                 return Err(fail(name_at, &format!("`{name}` is set twice (first on line {first})")));
             }
-            seen.insert(name.to_string(), line_col(bytes, name_at).0);
-            let value_at = name_at + eq + 1;
-            let rest = &text[value_at..];
+            seen.insert(name.to_string(), line_no);
             let (value, consumed) = match rest.chars().next() {
                 Some(q @ ('"' | '\'')) => match parse_quoted(&rest[1..], q) {
                     Some((v, n)) => {
@@ -210,15 +236,27 @@ impl SecretValues {
                 }
             };
             out.insert(name.to_string(), SecretString::from(value), origin);
-            pos = value_at + consumed + 1;
+            let next = value_at + consumed + 1;
+            line_no += text.get(pos..next.min(text.len())).map_or(0, |t| t.bytes().filter(|&b| b == b'\n').count());
+            pos = next;
         }
         Ok(out)
     }
 }
 
-/// Editors on Windows save a UTF-8 byte-order mark; it is not content.
-fn strip_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+/// A `.env` line whose "name" is more likely the start of a value pasted on
+/// a line of its own: base64 ends in `=` or `==`, so `bGVha2Vk…=` reads as a
+/// name with an empty value, and that name would be shown as an undeclared
+/// secret. Refused when the value is nothing but `=` signs, or empty while
+/// the name mixes lower- and upper-case letters without a `_` (variable
+/// names are `UPPER_SNAKE` or `lower_snake`; base64 is neither).
+fn pasted_value(name: &str, rest_of_line: &str) -> bool {
+    let value = rest_of_line.trim();
+    let only_padding = !value.is_empty() && value.bytes().all(|b| b == b'=');
+    let mixed = name.bytes().any(|b| b.is_ascii_lowercase())
+        && name.bytes().any(|b| b.is_ascii_uppercase())
+        && !name.contains('_');
+    only_padding || (value.is_empty() && mixed)
 }
 
 /// Reads a quoted value after its opening quote; returns the value and the
@@ -367,17 +405,23 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 }
 
-/// Reads the manifest's `from_env` variables that are set.
-pub fn from_environment<'a>(names: impl IntoIterator<Item = &'a str>) -> SecretValues {
+/// Reads the manifest's `from_env` variables that are set. One that is set
+/// but not UTF-8 is an error naming the variable (not its value): skipping it
+/// would report the secret missing for a reason nobody could see.
+pub fn from_environment<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<SecretValues, String> {
     let mut out = SecretValues::default();
     for n in names {
-        if let Ok(v) = std::env::var(n) {
-            if !v.is_empty() {
-                out.insert(n.to_string(), SecretString::from(v), Origin::Environment);
+        match std::env::var(n) {
+            Ok(v) if !v.is_empty() => out.insert(n.to_string(), SecretString::from(v), Origin::Environment),
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(format!(
+                "the environment variable `{n}` (`from_env` in the manifest) is not valid UTF-8 text; set it as UTF-8"
+            ))
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Exposes a value to a check. Kept here so the places that look at values are

@@ -6,6 +6,7 @@ pub mod edit;
 pub mod load;
 pub mod model;
 pub mod names;
+mod scan;
 pub mod suggest;
 
 pub use load::parse;
@@ -27,8 +28,12 @@ pub enum ManifestError {
 /// Reads and parses the manifest at `path`; `display` is the path shown in
 /// diagnostics (relative to the workspace when in Actions).
 pub fn load(path: &Path, display: &str) -> Result<Manifest, ManifestError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        ManifestError::Unreadable(format!("cannot read the manifest `{display}`: {}", crate::util::io_reason(&e)))
-    })?;
+    let bytes = read(path, display).map_err(ManifestError::Unreadable)?;
     parse(&bytes, display).map_err(ManifestError::Invalid)
+}
+
+/// The manifest's bytes: a regular file of at most
+/// [`crate::input::MAX_MANIFEST_BYTES`].
+pub fn read(path: &Path, display: &str) -> Result<Vec<u8>, String> {
+    crate::input::read_file(path, &format!("the manifest `{display}`"), crate::input::MAX_MANIFEST_BYTES)
 }

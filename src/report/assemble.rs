@@ -84,9 +84,10 @@ pub fn report(facts: Facts, m: &Manifest, resolved: &[Resolved], mut results: Re
 
 /// The report of a run stopped by errors in the manifest itself.
 pub fn manifest_invalid(facts: Facts, diags: Vec<crate::diag::Diagnostic>) -> Report {
+    // The outcome message is Markdown of ours; the path in it is not.
     let message = format!(
-        "**The manifest `{}` has {} error(s)**; nothing was validated or synced. Fix them and re-run.",
-        facts.manifest,
+        "**The manifest {} has {} error(s)**; nothing was validated or synced. Fix them and re-run.",
+        crate::escape::markdown(&format!("`{}`", facts.manifest)),
         diags.len()
     );
     Report {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::cell;
+use crate::escape::markdown as md;
 use crate::probe::{ProbeResult, Status};
 use crate::scan::ScanReport;
 
@@ -26,10 +26,10 @@ pub(super) fn probes(s: &mut String, results: &[ProbeResult]) {
     for r in results.iter().take(MAX_ROWS) {
         let result = match r.status {
             Status::Live => "🟢 live".to_string(),
-            Status::Rejected => format!("🔴 **rejected** — {}", cell(&r.detail)),
-            Status::Inconclusive => format!("🟡 not confirmed — {}", cell(&r.detail)),
+            Status::Rejected => format!("🔴 **rejected** — {}", md(&r.detail)),
+            Status::Inconclusive => format!("🟡 not confirmed — {}", md(&r.detail)),
         };
-        let _ = writeln!(s, "| `{}` | {} | `{}` | {result} |", r.secret, r.service.title(), r.call);
+        let _ = writeln!(s, "| {} | {} | `{}` | {result} |", md(&format!("`{}`", r.secret)), r.service.title(), r.call);
     }
     more(s, results.len());
     s.push('\n');
@@ -59,7 +59,7 @@ pub(super) fn scan(s: &mut String, r: &ScanReport) {
     if !r.unreadable.is_empty() {
         notes.push(format!("unreadable: {}", code_list(&r.unreadable)));
     }
-    let _ = writeln!(s, "{}.\n", cell(&capitalise(&notes.join(" · "))));
+    let _ = writeln!(s, "{}.\n", capitalise(&notes.join(" · ")));
     if !r.too_short.is_empty() {
         let _ = writeln!(
             s,
@@ -76,10 +76,12 @@ pub(super) fn scan(s: &mut String, r: &ScanReport) {
     for l in r.leaks.iter().take(MAX_ROWS) {
         let forms: Vec<&str> = l.forms.iter().map(|f| f.describe()).collect();
         let place = match &l.blob {
-            Some(b) => format!("`{}:{}` (history, blob `{}`)", cell(&l.file), l.line, &b[..b.len().min(12)]),
-            None => format!("`{}:{}`", cell(&l.file), l.line),
+            Some(b) => {
+                format!("{} (history, blob `{}`)", md(&format!("`{}:{}`", l.file, l.line)), &b[..b.len().min(12)])
+            }
+            None => md(&format!("`{}:{}`", l.file, l.line)),
         };
-        let _ = writeln!(s, "| `{}` | {place} | {} |", l.secret, forms.join(", "));
+        let _ = writeln!(s, "| {} | {place} | {} |", md(&format!("`{}`", l.secret)), forms.join(", "));
     }
     more(s, r.leaks.len());
     s.push('\n');
@@ -92,7 +94,7 @@ fn more(s: &mut String, n: usize) {
 }
 
 fn code_list(items: &[String]) -> String {
-    items.iter().map(|i| format!("`{}`", cell(i))).collect::<Vec<_>>().join(", ")
+    items.iter().map(|i| md(&format!("`{i}`"))).collect::<Vec<_>>().join(", ")
 }
 
 fn capitalise(s: &str) -> String {

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Report, Status, TargetStatus};
+use crate::escape::markdown as md;
 use crate::targets::Action;
 use crate::validate::Severity;
 
@@ -28,7 +29,7 @@ pub fn render(r: &Report, limit: usize) -> String {
 fn render_full(r: &Report) -> String {
     let mut s = String::new();
     let c = &r.counts;
-    let _ = writeln!(s, "## secret-sync · `{}` · {}\n", r.environment, r.mode.as_str());
+    let _ = writeln!(s, "## secret-sync · {} · {}\n", md(&format!("`{}`", r.environment)), r.mode.as_str());
     let icon = match r.outcome.status {
         Status::Ok => "✅",
         _ => "❌",
@@ -39,7 +40,7 @@ fn render_full(r: &Report) -> String {
         let _ = writeln!(s, "### Manifest errors ({})\n", r.manifest_errors.len());
         let _ = writeln!(s, "| Where | Problem |\n|---|---|");
         for d in &r.manifest_errors {
-            let _ = writeln!(s, "| `{}:{}:{}` | {} |", d.file, d.line, d.col, cell(&d.message));
+            let _ = writeln!(s, "| {} | {} |", md(&format!("`{}:{}:{}`", d.file, d.line, d.col)), md(&d.message));
         }
         return s;
     }
@@ -62,7 +63,7 @@ fn render_full(r: &Report) -> String {
         );
     }
     if let Some(sel) = &r.selection {
-        let patterns: Vec<String> = sel.iter().map(|p| format!("`{p}`")).collect();
+        let patterns: Vec<String> = sel.iter().map(|p| md(&format!("`{p}`"))).collect();
         let _ = writeln!(
             s,
             "This job handled the targets matching {}: {} of {} in this environment; {} are left to other jobs.\n",
@@ -86,8 +87,15 @@ fn render_full(r: &Report) -> String {
         let _ = writeln!(s, "### {heading} ({})\n", list.len());
         let _ = writeln!(s, "| Secret | Problem | Details | Declared at |\n|---|---|---|---|");
         for f in list {
-            let at = f.line.map(|l| format!("`{}:{l}`", r.manifest)).unwrap_or_else(|| "—".into());
-            let _ = writeln!(s, "| `{}` | {} | {} | {} |", f.secret, f.kind.title(), cell(&f.message), at);
+            let at = f.line.map(|l| md(&format!("`{}:{l}`", r.manifest))).unwrap_or_else(|| "—".into());
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                md(&format!("`{}`", f.secret)),
+                f.kind.title(),
+                md(&f.message),
+                at
+            );
         }
         s.push('\n');
     }
@@ -106,7 +114,7 @@ fn render_full(r: &Report) -> String {
             writeln!(s, "| Target | Destination | Status | Keys | Changes | Held back |\n|---|---|---|---:|---|---|");
         for t in &r.targets {
             let status = match t.status {
-                TargetStatus::Skipped => format!("skipped (`{}`)", t.environment),
+                TargetStatus::Skipped => md(&format!("skipped (`{}`)", t.environment)),
                 TargetStatus::NotSelected => "not selected".into(),
                 TargetStatus::Planned => "planned".into(),
                 TargetStatus::Synced => "synced".into(),
@@ -118,7 +126,7 @@ fn render_full(r: &Report) -> String {
             let held = if t.held_back.is_empty() {
                 "—".to_string()
             } else {
-                t.held_back.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                t.held_back.iter().map(|k| md(&format!("`{k}`"))).collect::<Vec<_>>().join(", ")
             };
             let keys = if matches!(t.status, TargetStatus::Skipped | TargetStatus::NotSelected) {
                 "—".to_string()
@@ -127,9 +135,9 @@ fn render_full(r: &Report) -> String {
             };
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                t.id,
-                cell(&t.destination),
+                "| {} | {} | {} | {} | {} | {} |",
+                md(&format!("`{}`", t.id)),
+                md(&t.destination),
                 status,
                 keys,
                 changes,
@@ -164,8 +172,8 @@ fn render_full(r: &Report) -> String {
         let notes: Vec<String> = notes
             .into_iter()
             .map(|(text, ids)| {
-                let ids: Vec<String> = ids.iter().map(|i| format!("`{i}`")).collect();
-                format!("- {}: {text}", ids.join(", "))
+                let ids: Vec<String> = ids.iter().map(|i| md(&format!("`{i}`"))).collect();
+                format!("- {}: {}", ids.join(", "), md(&text))
             })
             .collect();
         if !notes.is_empty() {
@@ -179,13 +187,13 @@ fn render_full(r: &Report) -> String {
                 .changes
                 .iter()
                 .filter(|c| c.action != Action::Unchanged)
-                .map(|c| format!("{} `{}`", sign(c.action), c.key))
+                .map(|c| format!("{} {}", sign(c.action), md(&format!("`{}`", c.key))))
                 .collect();
             let verb = if t.written { "written" } else { "planned" };
             let _ = writeln!(
                 s,
                 "\n<details><summary><code>{}</code>: {} change(s) {verb}</summary>\n\n{}\n</details>",
-                t.id,
+                md(&t.id),
                 list.len(),
                 list.join("<br>\n")
             );
@@ -204,7 +212,7 @@ fn render_full(r: &Report) -> String {
 fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[crate::report::TargetReport]) {
     use crate::rotation::Rotation;
     if let Some(m) = &g.message {
-        let _ = writeln!(s, "### Rotation and drift\n\nOrg `{}`: not available — {}\n", g.org, m);
+        let _ = writeln!(s, "### Rotation and drift\n\n{}\n", md(&format!("Org `{}`: not available — {}", g.org, m)));
         return;
     }
     let count = |st| g.rotation.iter().filter(|r| r.status == st).count();
@@ -222,10 +230,9 @@ fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[cr
             Rotation::Healthy => "🟢 healthy",
         };
         format!(
-            "| `{}` | `{}` ({}) | {} | {} | {} | {} |",
-            r.secret,
-            r.source,
-            r.scope,
+            "| {} | {} | {} | {} | {} | {} |",
+            md(&format!("`{}`", r.secret)),
+            md(&format!("`{}` ({})", r.source, r.scope)),
             &r.updated_at[..10],
             r.rotate_every,
             &r.due[..10],
@@ -249,11 +256,14 @@ fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[cr
     let Some(d) = &g.drift else { return };
     let _ = writeln!(
         s,
-        "### Drift\n\nCoverage: **{}%** of org `{}`'s {} secrets are read by the manifest ({} managed).\n",
-        d.coverage_percent, g.org, d.org_secrets, d.managed
+        "### Drift\n\nCoverage: **{}%** of org {}'s {} secrets are read by the manifest ({} managed).\n",
+        d.coverage_percent,
+        md(&format!("`{}`", g.org)),
+        d.org_secrets,
+        d.managed
     );
     let names = |v: &[String]| {
-        let shown: Vec<String> = v.iter().take(50).map(|n| format!("`{n}`")).collect();
+        let shown: Vec<String> = v.iter().take(50).map(|n| md(&format!("`{n}`"))).collect();
         let more = if v.len() > 50 { format!(" … and {} more", v.len() - 50) } else { String::new() };
         format!("{}{more}", shown.join(", "))
     };
@@ -272,7 +282,7 @@ fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[cr
         let list: Vec<String> = d
             .not_visible
             .iter()
-            .map(|n| format!("`{}` (`{}`, visibility `{}`)", n.secret, n.source, n.visibility))
+            .map(|n| md(&format!("`{}` (`{}`, visibility `{}`)", n.secret, n.source, n.visibility)))
             .collect();
         let _ = writeln!(
             s,
@@ -284,8 +294,8 @@ fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[cr
     for t in targets.iter().filter(|t| !t.unrouted.is_empty()) {
         let _ = writeln!(
             s,
-            "- At `{}` but not routed there by the manifest ({}): {}",
-            t.id,
+            "- At {} but not routed there by the manifest ({}): {}",
+            md(&format!("`{}`", t.id)),
             t.unrouted.len(),
             names(&t.unrouted)
         );
@@ -316,11 +326,6 @@ fn sign(a: Action) -> &'static str {
         Action::Delete => "−",
         Action::Unchanged => "=",
     }
-}
-
-/// Makes text safe inside a Markdown table cell.
-pub(super) fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 #[cfg(test)]

@@ -163,6 +163,15 @@ fn no_value_appears_in_any_mode_or_error_path() {
         ws.action(&[("environment", "production"), ("secrets", &json)], &[("SECRET_SYNC_TEST_PANIC", "JWT_KEY")]),
     ));
     assert!(runs.last().unwrap().1.stderr.contains("internal error"));
+    // The same payloads through the `secrets-file` input (read from the
+    // runner's temp directory, deleted once read).
+    let temp = ws.dir.path().join("runner_temp");
+    for (label, text) in
+        [("secrets-file", json.clone()), ("truncated secrets-file", json[..json.len() / 3].to_string())]
+    {
+        std::fs::write(temp.join("secrets.json"), &text).unwrap();
+        runs.push((label.into(), ws.action(&[("environment", "production"), ("secrets-file", "secrets.json")], &env)));
+    }
     let broken = Workspace::new();
     broken.manifest_text("version: 1\nsecrets:\n  A: { formt: x }\n  B: [\n");
     runs.push(("broken manifest".into(), broken.action(&[("secrets", &json)], &env)));
@@ -194,6 +203,8 @@ fn no_value_appears_in_any_mode_or_error_path() {
     let code = |l: &str| runs.iter().find(|(x, _)| x == l).unwrap().1.code;
     assert_eq!(code("validate/error"), 2);
     assert_eq!(code("truncated json"), 3);
+    assert_eq!(code("secrets-file"), 2);
+    assert_eq!(code("truncated secrets-file"), 3);
     assert_eq!(code("invalid manifest"), 2);
     let report = &runs[0].1.report;
     for kind in

@@ -14,6 +14,7 @@ mod esc;
 mod esc_corpus;
 mod fly;
 mod github;
+mod hostile;
 mod matrix;
 mod probe;
 mod release;
