@@ -28,13 +28,18 @@ FROM rust:1-alpine3.24@sha256:a10e64dd139b7387337c7fbe8aca31b959b57b2fd4c8ae20a0
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-# `--no-default-features` leaves out the test-only `emulators` feature. The
+# The workspace's other member (test doubles for the tests and the demo) must
+# be present for cargo to read the workspace; it is not built: `-p` below
+# builds the action alone, and without the `demo` feature nothing links it.
+COPY crates ./crates
+# `--no-default-features` leaves out the `demo` feature (and with it the
+# emulators crate). The
 # release profile (Cargo.toml) already sets LTO, one codegen unit, strip and
 # panic=abort. musl targets link statically by default; the final `--version`
 # run proves the binary starts without a dynamic loader. (No `RUN --mount`
 # cache: the runner builds `image: Dockerfile` with whatever Docker it has,
 # and a fresh build gains nothing from it.)
-RUN cargo build --release --locked --no-default-features \
+RUN cargo build --release --locked --no-default-features -p secret-sync \
     && cp target/release/secret-sync /secret-sync \
     && /secret-sync --version
 

@@ -112,19 +112,19 @@ EOF
 }
 
 if [ "${ONLY:-}" = scan ]; then
-  cargo build --quiet --release --locked --no-default-features --target-dir "$out/shipped"
+  cargo build --quiet --release --locked --no-default-features -p secret-sync --target-dir "$out/shipped"
   scan_bench "$out/shipped/release/secret-sync"
   exit 0
 fi
 
 echo "--- building (release profile: LTO, 1 codegen unit, stripped)" >&2
-cargo build --quiet --release --locked --no-default-features --target-dir "$out/shipped"
+cargo build --quiet --release --locked --no-default-features -p secret-sync --target-dir "$out/shipped"
 shipped="$out/shipped/release/secret-sync"
 musl=""
 if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl &&
   command -v musl-gcc >/dev/null 2>&1; then
   CC_x86_64_unknown_linux_musl=musl-gcc \
-    cargo build --quiet --release --locked --no-default-features \
+    cargo build --quiet --release --locked --no-default-features -p secret-sync \
     --target x86_64-unknown-linux-musl --target-dir "$out/musl"
   musl="$out/musl/x86_64-unknown-linux-musl/release/secret-sync"
 fi

@@ -35,7 +35,7 @@ pub enum Command {
     Action,
     /// Sync the bundled Sophia example against local emulators: no credentials, no network.
     /// Serve the emulators on 127.0.0.1 until stdin closes (for the SDK fidelity check).
-    #[cfg(feature = "emulators")]
+    #[cfg(feature = "demo")]
     #[command(hide = true)]
     Emulate {
         /// Port to listen on (0 = any free port; the URL is printed).
@@ -48,7 +48,7 @@ pub enum Command {
         #[arg(long)]
         esc_env: Vec<String>,
     },
-    #[cfg(feature = "emulators")]
+    #[cfg(feature = "demo")]
     Demo {
         /// `plan` to only show what would change.
         #[arg(long, default_value = "sync", value_parser = ["plan", "sync"])]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use crate::config::{Config, FailOn, Mode, Publish, Style, TargetSettings};
-use crate::emulators::{esc::encrypt, Emulator};
+use secret_sync_emulators::{esc::encrypt, Emulator};
 
 const MANIFEST: &str = include_str!("../examples/sophia/secret-sync.yml");
 const SECRETS: &str = include_str!("../examples/sophia/secrets.env");

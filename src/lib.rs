@@ -9,12 +9,10 @@ pub mod actions;
 pub mod artifact;
 pub mod cli;
 pub mod config;
-#[cfg(feature = "emulators")]
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod diag;
 pub mod duration;
-#[cfg(feature = "emulators")]
-pub mod emulators;
 pub mod escape;
 pub mod exit;
 pub mod formats;

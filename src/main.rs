@@ -42,9 +42,9 @@ fn main() -> ExitCode {
             };
             add_app(&manifest, &req, style)
         }
-        #[cfg(feature = "emulators")]
+        #[cfg(feature = "demo")]
         Some(Command::Emulate { port, esc_token, esc_env }) => emulate(port, esc_token, &esc_env),
-        #[cfg(feature = "emulators")]
+        #[cfg(feature = "demo")]
         Some(Command::Demo { mode }) => secret_sync::demo::run(if mode == "plan" { Mode::Plan } else { Mode::Sync }),
         None if style == Style::Actions => action(style),
         None => {
@@ -57,9 +57,9 @@ fn main() -> ExitCode {
 }
 
 /// Serves the emulators until standard input closes.
-#[cfg(feature = "emulators")]
+#[cfg(feature = "demo")]
 fn emulate(port: u16, token: String, envs: &[String]) -> Exit {
-    let emu = secret_sync::emulators::Emulator::start_on(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let emu = secret_sync_emulators::Emulator::start_on(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     {
         let mut st = emu.state();
         st.esc.tokens.insert(token);

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use secret_sync::emulators::Emulator;
+use secret_sync_emulators::Emulator;
 
 use crate::harness::{repo, Workspace};
 

@@ -219,7 +219,7 @@ fn no_value_appears_in_any_mode_or_error_path() {
 /// rejected tokens, with debug logging on. The tokens are canaries too.
 #[test]
 fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
-    use secret_sync::emulators::{Emulator, Fault, FaultKind};
+    use secret_sync_emulators::{Emulator, Fault, FaultKind};
     let mut c = canaries();
     let token = format!("pul-CANARYtoken{}", random_hex(24));
     c.needles.push(token.clone());
@@ -311,8 +311,8 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
 /// others; the outputs are searched as above.
 #[test]
 fn the_scan_and_the_probes_never_show_a_value() {
-    use secret_sync::emulators::Emulator;
     use secret_sync::probe::Service;
+    use secret_sync_emulators::Emulator;
     let c = canaries();
     let json = json_of(&c.values);
     let ws = Workspace::new();
@@ -334,7 +334,7 @@ fn the_scan_and_the_probes_never_show_a_value() {
     }
     let emu = Emulator::start();
     let openai = &c.values.iter().find(|(k, _)| k == "PROD_OPENAI_API_KEY").unwrap().1;
-    emu.state().probes.accept(Service::Openai, openai);
+    emu.state().probes.accept(Service::Openai.name(), openai);
     let urls: Vec<(String, String)> =
         Service::ALL.iter().map(|s| (s.env_var(), format!("{}/_probe/{}", emu.url, s.name()))).collect();
     let mut env: Vec<(&str, &str)> = urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -8,8 +8,8 @@
 //! `.ci/run` builds that binary and runs this with
 //! `SECRET_SYNC_CONTRACT_BIN=target/release/secret-sync cargo test --test e2e contract -- --ignored`.
 
-use secret_sync::emulators::esc::OIDC_PATH;
-use secret_sync::emulators::Emulator;
+use secret_sync_emulators::esc::OIDC_PATH;
+use secret_sync_emulators::Emulator;
 
 use crate::action::sophia_secrets_json;
 use crate::harness::{repo, Workspace};

@@ -1,10 +1,10 @@
 //! Pulumi ESC target, end to end: the binary runs as an action against the
 //! in-process ESC emulator. Request counts are exact.
 
-use secret_sync::emulators::esc::to_json;
-use secret_sync::emulators::esc::{encrypt, OIDC_PATH};
-use secret_sync::emulators::{Emulator, Fault, FaultKind};
 use secret_sync::targets::esc::definition;
+use secret_sync_emulators::esc::to_json;
+use secret_sync_emulators::esc::{encrypt, OIDC_PATH};
+use secret_sync_emulators::{Emulator, Fault, FaultKind};
 use serde_json::Value;
 
 use crate::harness::{repo, Output, Workspace};
@@ -173,7 +173,7 @@ fn plan_sync_and_an_unchanged_second_run() {
     snapshot("esc_one_change", &out);
 }
 
-fn colleague_saves(st: &mut secret_sync::emulators::State) {
+fn colleague_saves(st: &mut secret_sync_emulators::State) {
     let env = st.esc.envs.get_mut(&("acme".into(), "app".into(), "production".into())).unwrap();
     env.text = env.text.replace("beta: true", "beta: true\n    addedByColleague: yes");
     env.revision += 1;

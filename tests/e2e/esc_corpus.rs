@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use secrecy::SecretString;
-use secret_sync::emulators::esc::{decrypt_text, to_json};
-use secret_sync::emulators::Emulator;
 use secret_sync::targets::esc::{definition, edit};
 use secret_sync::targets::{Action, DesiredKey};
+use secret_sync_emulators::esc::{decrypt_text, to_json};
+use secret_sync_emulators::Emulator;
 use serde_json::Value as Json;
 use yaml_edit::{Mapping, YamlFile};
 

@@ -2,8 +2,8 @@
 //! runs as an action against the Fly (and ESC) emulator. Request counts are
 //! exact.
 
-use secret_sync::emulators::{Emulator, Fault, FaultKind};
 use secret_sync::manifest::{TargetKind, TargetSpec};
+use secret_sync_emulators::{Emulator, Fault, FaultKind};
 
 use crate::action::sophia_secrets_json;
 use crate::harness::{repo, Output, Workspace};

@@ -1,7 +1,7 @@
 //! The GitHub side, end to end against the GitHub emulator: rotation age and
 //! drift from org metadata, GitHub secrets as a target, `init`.
 
-use secret_sync::emulators::{Emulator, Fault, FaultKind};
+use secret_sync_emulators::{Emulator, Fault, FaultKind};
 
 use crate::harness::{cli, repo, Output, Workspace};
 

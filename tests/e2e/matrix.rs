@@ -2,7 +2,7 @@
 //! example's production targets over jobs, `merge-reports` folds their
 //! reports into one. Request counts are exact.
 
-use secret_sync::emulators::{Emulator, Fault, FaultKind};
+use secret_sync_emulators::{Emulator, Fault, FaultKind};
 
 use crate::action::sophia_secrets_json;
 use crate::harness::{repo, Output, Workspace};

@@ -2,8 +2,8 @@
 //! `probe: true` against the emulated "who am I" endpoint of each built-in
 //! service. Request counts are exact (no retries: a probe asks once).
 
-use secret_sync::emulators::{Emulator, Fault, FaultKind};
 use secret_sync::probe::Service;
+use secret_sync_emulators::{Emulator, Fault, FaultKind};
 
 use crate::harness::{Output, Workspace};
 
@@ -64,7 +64,7 @@ fn secrets_json() -> String {
 fn emulator() -> Emulator {
     let emu = Emulator::start();
     for (_, s, v) in VALUES {
-        emu.state().probes.accept(*s, v);
+        emu.state().probes.accept(s.name(), v);
     }
     emu
 }
@@ -137,9 +137,9 @@ fn revoked_or_invalid_credentials_are_errors_and_held_back() {
     let emu = emulator();
     {
         let mut st = emu.state();
-        st.probes.revoke(Service::Slack, VALUES[2].2);
-        st.probes.revoke(Service::Openai, VALUES[0].2);
-        st.probes.revoke(Service::Fly, VALUES[5].2);
+        st.probes.revoke(Service::Slack.name(), VALUES[2].2);
+        st.probes.revoke(Service::Openai.name(), VALUES[0].2);
+        st.probes.revoke(Service::Fly.name(), VALUES[5].2);
     }
     let ws = Workspace::new();
     ws.manifest_text(MANIFEST);

@@ -9,7 +9,34 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use super::{Reply, Req, State};
-use crate::probe::Service;
+
+/// The services emulated, by the name their path takes (`/_probe/openai`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Openai,
+    Anthropic,
+    Slack,
+    Github,
+    Stripe,
+    Fly,
+    Pulumi,
+}
+
+impl Service {
+    pub const ALL: [Service; 7] = [
+        Service::Openai,
+        Service::Anthropic,
+        Service::Slack,
+        Service::Github,
+        Service::Stripe,
+        Service::Fly,
+        Service::Pulumi,
+    ];
+
+    pub fn parse(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| format!("{s:?}").eq_ignore_ascii_case(name))
+    }
+}
 
 #[derive(Default)]
 pub struct Probes {
@@ -18,11 +45,14 @@ pub struct Probes {
 }
 
 impl Probes {
-    pub fn accept(&mut self, s: Service, token: &str) {
+    /// `service` by its path name (`openai`); an unknown name is a bug in a test.
+    pub fn accept(&mut self, service: &str, token: &str) {
+        let s = Service::parse(service).expect("an emulated service");
         self.live.insert((s, token.to_string()));
     }
 
-    pub fn revoke(&mut self, s: Service, token: &str) {
+    pub fn revoke(&mut self, service: &str, token: &str) {
+        let s = Service::parse(service).expect("an emulated service");
         self.live.remove(&(s, token.to_string()));
         self.revoked.insert((s, token.to_string()));
     }

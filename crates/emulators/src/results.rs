@@ -54,7 +54,7 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     };
     let s = |k: &str| body[k].as_str().unwrap_or_default().to_string();
     let (run, job, name) = (s("workflow_run_backend_id"), s("workflow_job_run_backend_id"), s("name"));
-    if run.is_empty() || job.is_empty() || crate::artifact::check_name(&name).is_err() {
+    if run.is_empty() || job.is_empty() || !valid_artifact_name(&name) {
         return Some(twirp(400, "invalid_argument", "missing backend ids or invalid name"));
     }
     Some(match method {
@@ -107,4 +107,11 @@ fn blob(res: &mut Results, id: &str, r: &Req) -> Reply {
     };
     a.blob = Some(r.body.to_vec());
     Reply { status: 201, headers: Vec::new(), body: Vec::new() }
+}
+
+/// Artifact names may not be empty nor contain `" : < > | * ? \r \n \ /`
+/// (actions/toolkit, packages/artifact `path-and-artifact-name-validation.ts`).
+fn valid_artifact_name(name: &str) -> bool {
+    !name.trim().is_empty()
+        && !name.chars().any(|c| matches!(c, '"' | ':' | '<' | '>' | '|' | '*' | '?' | '\r' | '\n' | '\\' | '/'))
 }

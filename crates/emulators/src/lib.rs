@@ -1,4 +1,4 @@
-//! In-process emulators of the services secret-sync talks to, on
+//! Emulators of the services secret-sync talks to, on
 //! 127.0.0.1: one HTTP server hosts them all, each under the paths its real
 //! API uses (so every client only needs its base URL pointed here). They are
 //! stateful, follow `shared/api-notes.md` (paths, status codes, error
@@ -317,7 +317,18 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub use crate::util::{b64, unb64};
+/// Standard base64 with padding, as GitHub's public keys and sealed values
+/// are written.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Standard base64, padded or not; `None` when it is not base64.
+pub fn unb64(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD_NO_PAD.decode(s.trim_end_matches('=')).ok()
+}
 
 #[cfg(test)]
 mod tests {

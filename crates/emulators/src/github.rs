@@ -80,7 +80,7 @@ impl GitHub {
     }
 
     fn public_key(&self) -> String {
-        crate::util::b64(st_secret_key().public_key().as_bytes())
+        super::b64(st_secret_key().public_key().as_bytes())
     }
 }
 
@@ -144,7 +144,7 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         }
         ("GET", ["public-key"]) => Reply::json(200, json!({ "key_id": KEY_ID, "key": public_key })),
         ("PUT", [name]) => {
-            if crate::manifest::names::github_secret(name).is_err() {
+            if !valid_secret_name(name) {
                 return Some(message(422, "Invalid request: invalid secret name"));
             }
             let Ok(body) = serde_json::from_slice::<Json>(r.body) else {
@@ -155,7 +155,7 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             }
             let plain = body["encrypted_value"]
                 .as_str()
-                .and_then(crate::util::unb64)
+                .and_then(super::unb64)
                 .and_then(|sealed| st_secret_key().unseal(&sealed).ok())
                 .and_then(|p| String::from_utf8(p).ok());
             let Some(plain) = plain else {
@@ -183,4 +183,14 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
 /// The emulator's fixed private key (its public half is served).
 fn st_secret_key() -> crypto_box::SecretKey {
     crypto_box::SecretKey::from([7u8; 32])
+}
+
+/// GitHub's rule for secret names (docs.github.com, "Using secrets in GitHub
+/// Actions", naming your secrets): only alphanumerics and underscores, not
+/// starting with a digit or with `GITHUB_` (case-insensitive).
+fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+        && !name.to_ascii_uppercase().starts_with("GITHUB_")
 }
