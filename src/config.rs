@@ -60,8 +60,8 @@ impl FailOn {
         [FailOn::Error, FailOn::Warning, FailOn::Never].into_iter().find(|f| f.as_str() == s)
     }
 
-    pub fn fails(self, severity: crate::validate::Severity) -> bool {
-        use crate::validate::Severity::*;
+    pub fn fails(self, severity: crate::diag::Severity) -> bool {
+        use crate::diag::Severity::*;
         match self {
             FailOn::Error => severity == Error,
             FailOn::Warning => matches!(severity, Error | Warning),

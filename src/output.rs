@@ -7,8 +7,8 @@ use secrecy::SecretString;
 use crate::actions::{self, Level, Location};
 use crate::config::Style;
 use crate::diag::Diagnostic;
+use crate::diag::{Finding, Severity};
 use crate::exit::Exit;
-use crate::validate::{Finding, Severity};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diag::{Finding, Kind, Severity};
 use crate::duration::Period;
 use crate::github::inventory::Inventory;
 use crate::github::GhError;
 use crate::manifest::Manifest;
 use crate::validate::Resolved;
-use crate::validate::{Finding, Kind, Severity};
 use crate::values::SecretValues;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

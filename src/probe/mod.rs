@@ -24,8 +24,9 @@ use serde::Serialize;
 
 pub use service::{Service, Verdict};
 
+use crate::diag::{Finding, Kind, Severity};
 use crate::manifest::{Manifest, Secret};
-use crate::validate::{Finding, Kind, Severity, Validation};
+use crate::validate::Validation;
 
 /// Probes in flight at once.
 pub const CONCURRENCY: usize = 8;

@@ -3,13 +3,14 @@
 //! the inputs, these put them together, the renderers print the result.
 
 use crate::config::{FailOn, Mode};
+use crate::diag::Finding;
 use crate::manifest::{Manifest, Target};
 use crate::plan::{Action, TargetOutcome, TargetStatus};
 use crate::report::{
     Counts, GithubReport, Report, RunInfo, RunOutcome, SecretState, SecretStatus, Status, TargetReport, Tool,
     REPORT_VERSION,
 };
-use crate::validate::{Finding, Resolved};
+use crate::validate::Resolved;
 
 /// What the report says about the run itself.
 pub struct Facts {
@@ -267,8 +268,8 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::{Kind, Severity};
     use crate::plan::Change;
-    use crate::validate::{Kind, Severity};
 
     fn finding(severity: Severity) -> Finding {
         Finding { severity, kind: Kind::Missing, secret: "A".into(), message: "m".into(), line: Some(3), col: None }

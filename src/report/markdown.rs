@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use super::{Report, Status, TargetStatus};
+use crate::diag::Severity;
 use crate::escape::markdown as md;
 use crate::targets::Action;
-use crate::validate::Severity;
 
 /// GitHub drops a step summary larger than 1 MiB whole; stay under it.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -332,8 +332,8 @@ fn sign(a: Action) -> &'static str {
 mod tests {
     use super::*;
     use crate::config::{FailOn, Mode};
+    use crate::diag::{Finding, Kind};
     use crate::report::{Counts, Report, RunOutcome, Tool, REPORT_VERSION};
-    use crate::validate::{Finding, Kind};
 
     #[test]
     fn summary_is_cut_below_the_limit_with_a_note() {

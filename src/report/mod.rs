@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{FailOn, Mode};
 use crate::diag::Diagnostic;
+use crate::diag::{Finding, Severity};
 pub use crate::plan::{Change, TargetStatus};
 pub use crate::rotation::GithubReport;
-use crate::validate::{Finding, Severity};
 
 /// Version of the JSON report's shape; bumped on any incompatible change.
 pub const REPORT_VERSION: u32 = 1;

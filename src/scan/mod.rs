@@ -25,8 +25,8 @@ use serde::Serialize;
 pub use forms::{Form, MIN_LEN};
 
 use crate::actions::{self, Level, Location};
+use crate::diag::{Finding, Kind, Severity};
 use crate::manifest::Manifest;
-use crate::validate::{Finding, Kind, Severity};
 use crate::values::SecretValues;
 
 /// What to scan and what to skip.
