@@ -17,6 +17,7 @@ use crate::http::{join, Http};
 const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService";
 
 /// Where and as whom to upload, from the runner's environment.
+#[derive(Debug, Clone)]
 pub struct Runtime {
     pub results_url: String,
     pub token: SecretString,

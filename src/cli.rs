@@ -214,6 +214,7 @@ impl RunArgs {
             probe: self.probe,
             scan: crate::scan::Options::default(),
             out: config::Publish::local(self.report_path),
+            runner: config::Runner::from_env(),
         }
     }
 }

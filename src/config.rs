@@ -122,6 +122,7 @@ pub struct Config {
     /// What `scan` mode searches.
     pub scan: crate::scan::Options,
     pub out: Publish,
+    pub runner: Runner,
 }
 
 /// Where a report goes: shared by a run and by `merge-reports`.
@@ -137,6 +138,9 @@ pub struct Publish {
     /// Upload the report as a run artifact.
     pub artifact: ArtifactMode,
     pub artifact_name: String,
+    /// `ACTIONS_RESULTS_URL` and `ACTIONS_RUNTIME_TOKEN`: the artifact service.
+    pub artifact_service: Option<crate::artifact::Runtime>,
+    pub http: crate::http::Policy,
 }
 
 impl Publish {
@@ -150,6 +154,8 @@ impl Publish {
             output_path: env_path("GITHUB_OUTPUT"),
             artifact: ArtifactMode::Off,
             artifact_name: DEFAULT_ARTIFACT_NAME.into(),
+            artifact_service: None,
+            http: crate::http::Policy::from_env(),
         }
     }
 }
@@ -366,7 +372,7 @@ impl ActionInputs {
             if reports.is_empty() {
                 return Err("input `reports` is required with `mode: merge-reports`: the folder the shards' report artifacts were downloaded to".into());
             }
-            return Ok(ActionTask::Merge { reports, shards: list(self.shards), out });
+            return Ok(ActionTask::Merge { reports, shards: list(self.shards), out: Box::new(out) });
         }
         let mode = Mode::parse(&mode_text).ok_or_else(|| {
             format!("input `mode` must be one of validate, plan, sync, scan, merge-reports; got `{mode_text}`")
@@ -412,6 +418,7 @@ impl ActionInputs {
             probe: boolean("probe", self.probe)?,
             scan,
             out,
+            runner: Runner::from_env(),
         })))
     }
 
@@ -437,6 +444,8 @@ impl ActionInputs {
             output_path: env_path("GITHUB_OUTPUT"),
             artifact,
             artifact_name,
+            artifact_service: crate::artifact::Runtime::from_env(),
+            http: crate::http::Policy::from_env(),
         })
     }
 }
@@ -444,7 +453,7 @@ impl ActionInputs {
 /// What the action was asked to do.
 pub enum ActionTask {
     Run(Box<Config>),
-    Merge { reports: Vec<PathBuf>, shards: Vec<String>, out: Publish },
+    Merge { reports: Vec<PathBuf>, shards: Vec<String>, out: Box<Publish> },
 }
 
 /// `scan-include`: a comma-separated list of `git` and `binary`. The
@@ -474,4 +483,63 @@ fn default_report_path() -> PathBuf {
 
 pub fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// What the runner (or the shell) says about where the run happens, read
+/// once at start: the run's identity, the services' base URLs, the OIDC and
+/// artifact endpoints, HTTP tuning and the clock. Nothing after start-up
+/// reads the environment for these.
+#[derive(Debug)]
+pub struct Runner {
+    /// `GITHUB_REPOSITORY` (`owner/name`), and the run it belongs to.
+    pub repository: Option<String>,
+    pub repository_owner: Option<String>,
+    pub run_id: String,
+    pub run_attempt: String,
+    pub event: String,
+    pub sha: String,
+    pub git_ref: String,
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN` (a job with `id-token: write`).
+    pub id_token_request: Option<(String, SecretString)>,
+    /// Base URLs, from the variables the official tools read.
+    pub github_api: String,
+    pub fly_api: String,
+    pub fly_flaps: String,
+    pub http: crate::http::Policy,
+    /// Seconds since the epoch at start (`SECRET_SYNC_NOW` fixes it).
+    pub now: i64,
+}
+
+impl Runner {
+    pub fn from_env() -> Runner {
+        // `var` fails (never panics) on a value that is not UTF-8: such a
+        // variable is treated as unset.
+        let get = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let or = |k: &str, default: &str| get(k).unwrap_or_else(|| default.to_string());
+        Runner {
+            repository: get("GITHUB_REPOSITORY").filter(|r| r.contains('/')),
+            repository_owner: get("GITHUB_REPOSITORY_OWNER"),
+            run_id: or("GITHUB_RUN_ID", ""),
+            run_attempt: or("GITHUB_RUN_ATTEMPT", ""),
+            event: or("GITHUB_EVENT_NAME", ""),
+            sha: or("GITHUB_SHA", ""),
+            git_ref: or("GITHUB_REF", ""),
+            id_token_request: get("ACTIONS_ID_TOKEN_REQUEST_URL")
+                .zip(get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(SecretString::from)),
+            github_api: or("GITHUB_API_URL", crate::github::DEFAULT_API),
+            fly_api: or("FLY_API_BASE_URL", crate::targets::fly::DEFAULT_API),
+            fly_flaps: or("FLY_FLAPS_BASE_URL", crate::targets::fly::DEFAULT_FLAPS),
+            http: crate::http::Policy::from_env(),
+            now: crate::util::now_secs(),
+        }
+    }
+
+    /// The org whose metadata is read: the `github-org` input, else the
+    /// repository's owner.
+    pub fn org(&self, asked: Option<&str>) -> Option<String> {
+        asked
+            .map(str::to_string)
+            .or_else(|| self.repository_owner.clone())
+            .or_else(|| self.repository.as_ref().and_then(|r| r.split('/').next().map(str::to_string)))
+    }
 }

@@ -108,6 +108,7 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         },
         probe: false,
         scan: crate::scan::Options::default(),
+        runner: crate::config::Runner::from_env(),
         out: Publish {
             style: Style::Terminal,
             report_path: None,
@@ -116,6 +117,8 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
             output_path: None,
             artifact: crate::config::ArtifactMode::Off,
             artifact_name: crate::config::DEFAULT_ARTIFACT_NAME.into(),
+            artifact_service: None,
+            http: crate::http::Policy::default(),
         },
     };
     let code = crate::run::run(&cfg);

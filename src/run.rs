@@ -132,8 +132,8 @@ fn facts(cfg: &Config, environment: String, manifest: String) -> assemble::Facts
         environment,
         manifest,
         selection: cfg.selection.as_ref().map(|s| s.patterns.clone()),
-        generated_at: crate::util::now_rfc3339(),
-        run: RunInfo::from_env(),
+        generated_at: crate::util::rfc3339(cfg.runner.now),
+        run: RunInfo::of(&cfg.runner),
     }
 }
 
@@ -156,15 +156,9 @@ fn context(
     use crate::targets::esc::auth::{Auth, Source};
     let t = &cfg.targets;
     let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
-    let source = match (
-        &t.esc_token,
-        std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) {
-        (Some(tok), _, _) => Source::Token(tok.clone()),
-        (None, Ok(url), Ok(tok)) if !url.is_empty() && !tok.is_empty() => {
-            Source::Oidc { request_url: url, request_token: SecretString::from(tok) }
-        }
+    let source = match (&t.esc_token, &cfg.runner.id_token_request) {
+        (Some(tok), _) => Source::Token(tok.clone()),
+        (None, Some((url, tok))) => Source::Oidc { request_url: url.clone(), request_token: tok.clone() },
         _ => Source::None,
     };
     let style = cfg.out.style;
@@ -178,15 +172,15 @@ fn context(
     targets::Context {
         mode: cfg.mode,
         http: crate::http::Http::new(
-            crate::http::Policy::from_env(),
+            cfg.runner.http.clone(),
             &["X-Pulumi-Request-ID", "fly-request-id", "x-github-request-id"],
         ),
         prune: t.prune,
         max_deletes: t.max_deletes,
         esc: targets::esc::Settings { base_url: esc_base.clone(), auth: Auth::new(source, esc_base, Box::new(mask)) },
         fly: targets::fly::Settings {
-            api_url: env_or("FLY_API_BASE_URL", targets::fly::DEFAULT_API),
-            flaps_url: env_or("FLY_FLAPS_BASE_URL", targets::fly::DEFAULT_FLAPS),
+            api_url: cfg.runner.fly_api.clone(),
+            flaps_url: cfg.runner.fly_flaps.clone(),
             token: t.fly_token.clone(),
             owned_keys: owned_keys(m, crate::manifest::TargetKind::Fly),
         },
@@ -211,8 +205,7 @@ fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHu
     let token = cfg.targets.github_token.as_ref()?;
     // octocrab's client spawns a worker task when it is built.
     let _inside = rt.enter();
-    let api = env_or("GITHUB_API_URL", crate::github::DEFAULT_API);
-    GitHub::new(&api, token, crate::http::Policy::from_env()).ok().map(Arc::new)
+    GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone()).ok().map(Arc::new)
 }
 
 /// Rotation and drift from GitHub's metadata, when there is a token and an
@@ -226,25 +219,14 @@ fn github_metadata(
     resolved: &[validate::Resolved],
     vals: &SecretValues,
 ) -> crate::rotation::Assessment {
-    let repo = std::env::var("GITHUB_REPOSITORY").ok().filter(|r| r.contains('/'));
-    let org = cfg
-        .targets
-        .github_org
-        .clone()
-        .or_else(|| std::env::var("GITHUB_REPOSITORY_OWNER").ok().filter(|o| !o.is_empty()))
-        .or_else(|| repo.as_ref().and_then(|r| r.split('/').next().map(str::to_string)));
-    match (gh, org) {
+    let repo = cfg.runner.repository.as_deref();
+    match (gh, cfg.runner.org(cfg.targets.github_org.as_deref())) {
         (Some(gh), Some(org)) => {
-            let read = rt.block_on(crate::github::inventory::Inventory::read(gh, &org, repo.as_deref()));
-            crate::rotation::assess(read, &org, m, env, resolved, vals, crate::util::now_secs())
+            let read = rt.block_on(crate::github::inventory::Inventory::read(gh, &org, repo));
+            crate::rotation::assess(read, &org, m, env, resolved, vals, cfg.runner.now)
         }
         _ => crate::rotation::Assessment::default(),
     }
-}
-
-/// A base URL from the variable the official tool reads, else its default.
-fn env_or(var: &str, default: &str) -> String {
-    std::env::var(var).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -328,7 +310,7 @@ pub fn publish(out: &Publish, report: &Report) -> Exit {
 /// possible. A refusal is a warning: the report is on disk either way.
 fn upload_artifact(out: &Publish, report: &Report, md: &str) -> Option<String> {
     use crate::config::ArtifactMode;
-    let runtime = match (out.artifact, crate::artifact::Runtime::from_env()) {
+    let runtime = match (out.artifact, out.artifact_service.clone()) {
         (ArtifactMode::Off, _) | (ArtifactMode::Auto, None) => return None,
         (ArtifactMode::On, None) => {
             Printer::new(out.style).warning( "artifact", "`upload-artifact: true` but the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN); the report was not uploaded");
@@ -339,7 +321,7 @@ fn upload_artifact(out: &Publish, report: &Report, md: &str) -> Option<String> {
     let json = serde_json::to_string_pretty(report).expect("the report serialises") + "\n";
     let files: [(&str, &[u8]); 2] =
         [("secret-sync-report.json", json.as_bytes()), ("secret-sync-summary.md", md.as_bytes())];
-    let http = crate::http::Http::new(crate::http::Policy::from_env(), &["x-github-request-id"]);
+    let http = crate::http::Http::new(out.http.clone(), &["x-github-request-id"]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     match rt.block_on(crate::artifact::upload(&http, &runtime, &out.artifact_name, &files)) {
         Ok(id) => Some(id),

@@ -75,19 +75,15 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
-    pub fn from_env() -> Option<RunInfo> {
-        let get = |k: &str| std::env::var(k).unwrap_or_default();
-        let repository = get("GITHUB_REPOSITORY");
-        if repository.is_empty() {
-            return None;
-        }
+    /// The run, when the runner named one.
+    pub fn of(r: &crate::config::Runner) -> Option<RunInfo> {
         Some(RunInfo {
-            repository,
-            run_id: get("GITHUB_RUN_ID"),
-            run_attempt: get("GITHUB_RUN_ATTEMPT"),
-            event: get("GITHUB_EVENT_NAME"),
-            sha: get("GITHUB_SHA"),
-            git_ref: get("GITHUB_REF"),
+            repository: r.repository.clone()?,
+            run_id: r.run_id.clone(),
+            run_attempt: r.run_attempt.clone(),
+            event: r.event.clone(),
+            sha: r.sha.clone(),
+            git_ref: r.git_ref.clone(),
         })
     }
 }
