@@ -31,25 +31,15 @@ pub fn usage_error(style: Style, msg: &str) -> Exit {
 /// Runs validate / plan / sync and returns the exit code.
 pub fn run(cfg: &Config) -> Exit {
     let out = Printer::new(cfg.out.style);
-    // Values and the manifest are read before anything is printed, so the
-    // masks are the first lines the runner sees.
-    let mut vals = match read_values(cfg) {
-        Ok(v) => v,
-        Err(UsageError(msg)) => return out.usage_error(&msg),
-    };
     let display = display_path(&cfg.manifest);
-    let loaded = manifest::load(&cfg.manifest, &display);
-    if let Ok(m) = &loaded {
-        match values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref())) {
-            Ok(v) => vals.extend(v),
-            Err(msg) => return out.usage_error(&msg),
-        }
-    }
+    let (vals, loaded) = match read_inputs(cfg, &display) {
+        Ok(x) => x,
+        Err(msg) => return out.usage_error(&msg),
+    };
+    // The masks are the first lines the runner sees.
     out.masks(vals.mask_lines(), cfg.targets.tokens());
-    tracing::debug!(values = vals.len(), "secret values read");
     #[cfg(debug_assertions)]
     test_panic(&vals);
-
     let m = match loaded {
         Ok(m) => m,
         Err(ManifestError::Unreadable(msg)) => return out.usage_error(&msg),
@@ -65,33 +55,15 @@ pub fn run(cfg: &Config) -> Exit {
     };
     let rt = runtime();
     let mut v = validate::validate(&m, &env, &vals);
-    // Probes before planning: a rejected credential is held back like any
-    // invalid value.
-    let probes = match cfg.probe {
-        true => match crate::probe::run(&rt, &m, &mut v) {
-            Ok(p) => p,
-            Err(msg) => return out.usage_error(&msg),
-        },
-        false => Vec::new(),
+    let gh = github_client(cfg, &rt);
+    let checked = match checks(cfg, &rt, gh.as_deref(), &m, &env, &mut v, &vals) {
+        Ok(c) => c,
+        Err(msg) => return out.usage_error(&msg),
     };
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
     // Targets another job of a matrix handles (`targets` input).
     let (desired, not_selected): (Vec<_>, Vec<_>) =
         desired.into_iter().partition(|d| cfg.selection.as_ref().is_none_or(|s| s.selects(&d.target.id())));
-
-    let gh = github_client(cfg, &rt);
-    let assessed = github_metadata(cfg, &rt, gh.as_deref(), &m, &env, &v.resolved, &vals);
-    let mut findings: Vec<_> = v.findings.iter().cloned().chain(assessed.findings).collect();
-    let scan = match cfg.mode {
-        Mode::Scan => match crate::scan::run(&cfg.scan, &m, &vals) {
-            Ok((report, leaks)) => {
-                findings.extend(leaks);
-                Some(report)
-            }
-            Err(msg) => return out.usage_error(&msg),
-        },
-        _ => None,
-    };
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
@@ -99,29 +71,68 @@ pub fn run(cfg: &Config) -> Exit {
         let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
         desired.into_iter().map(|d| (d, none())).collect()
     } else {
-        let ctx = context(cfg, &m, values_failing, gh.clone(), assessed.source_updated);
+        let ctx = context(cfg, &m, values_failing, gh, checked.source_updated);
         rt.block_on(targets::run_all(Arc::new(ctx), desired))
     };
-    let handled = outcomes.iter().map(|(d, o)| assemble::Handled {
-        target: &d.target,
-        keys: d.keys.len(),
-        held_back: d.held_back.clone(),
-        outcome: o.clone(),
-    });
     let results = assemble::Results {
-        findings,
+        findings: checked.findings,
         values_failing,
-        targets: handled.collect(),
+        targets: outcomes.iter().map(assemble::Handled::of).collect(),
         not_selected: not_selected.iter().map(|d| &d.target).collect(),
         skipped,
-        github: assessed.report,
-        probes,
-        scan,
+        github: checked.github,
+        probes: checked.probes,
+        scan: checked.scan,
     };
     let report = assemble::report(facts(cfg, env, display), &m, &v.resolved, results);
     out.annotations(report.scan.iter().flat_map(crate::scan::annotations));
     out.findings(&report.findings, &report.manifest);
     publish(&cfg.out, &report)
+}
+
+/// The values and the manifest, read before anything is printed.
+fn read_inputs(cfg: &Config, display: &str) -> Result<(SecretValues, Result<Manifest, ManifestError>), String> {
+    let mut vals = read_values(cfg).map_err(|UsageError(msg)| msg)?;
+    let loaded = manifest::load(&cfg.manifest, display);
+    if let Ok(m) = &loaded {
+        vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref()))?);
+    }
+    tracing::debug!(values = vals.len(), "secret values read");
+    Ok((vals, loaded))
+}
+
+/// What the checks on values found besides validation.
+struct Checked {
+    findings: Vec<crate::diag::Finding>,
+    probes: Vec<crate::probe::ProbeResult>,
+    scan: Option<crate::scan::ScanReport>,
+    github: Option<crate::rotation::GithubReport>,
+    source_updated: HashMap<String, i64>,
+}
+
+/// Probes (a rejected credential is then held back like any invalid
+/// value), rotation and drift from GitHub's metadata, and the leak scan.
+fn checks(
+    cfg: &Config,
+    rt: &tokio::runtime::Runtime,
+    gh: Option<&GitHub>,
+    m: &Manifest,
+    env: &str,
+    v: &mut validate::Validation,
+    vals: &SecretValues,
+) -> Result<Checked, String> {
+    let probes = if cfg.probe { crate::probe::run(rt, m, v)? } else { Vec::new() };
+    let assessed = github_metadata(cfg, rt, gh, m, env, &v.resolved, vals);
+    let mut findings: Vec<_> = v.findings.iter().cloned().chain(assessed.findings).collect();
+    let scan = match cfg.mode {
+        Mode::Scan => {
+            let (report, leaks) = crate::scan::run(&cfg.scan, m, vals)?;
+            findings.extend(leaks);
+            Some(report)
+        }
+        _ => None,
+    };
+    Ok(Checked { findings, probes, scan, github: assessed.report, source_updated: assessed.source_updated })
 }
 
 /// What the report says about the run itself.

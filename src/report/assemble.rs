@@ -49,6 +49,13 @@ pub struct Handled<'a> {
     pub outcome: TargetOutcome,
 }
 
+impl<'a> Handled<'a> {
+    /// A target's desired state and what happened there.
+    pub fn of((d, outcome): &'a (crate::targets::Desired, TargetOutcome)) -> Handled<'a> {
+        Handled { target: &d.target, keys: d.keys.len(), held_back: d.held_back.clone(), outcome: outcome.clone() }
+    }
+}
+
 /// The report of a run over a valid manifest.
 pub fn report(facts: Facts, m: &Manifest, resolved: &[Resolved], mut results: Results) -> Report {
     sort_findings(&mut results.findings);
