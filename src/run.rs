@@ -181,7 +181,7 @@ fn context(
         }
     };
     targets::Context {
-        mode: cfg.mode,
+        sync: cfg.mode == Mode::Sync,
         http: crate::http::Http::new(
             cfg.runner.http.clone(),
             &["X-Pulumi-Request-ID", "fly-request-id", "x-github-request-id"],

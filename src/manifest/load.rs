@@ -795,14 +795,14 @@ impl Walker<'_> {
     }
 
     /// A `probe:` setting. Anything that is not a plain value (a mapping
-    /// with a URL, say) is refused: see `crate::probe::NO_CUSTOM`.
-    fn probe(&mut self, node: &Node, what: &str, named: bool) -> Option<crate::probe::Setting> {
+    /// with a URL, say) is refused: see `super::probe::NO_CUSTOM`.
+    fn probe(&mut self, node: &Node, what: &str, named: bool) -> Option<super::probe::Setting> {
         if !matches!(node, Node::Scalar(_)) {
-            self.err(pos_of(node), "custom probe refused", format!("{what}: {}", crate::probe::NO_CUSTOM));
+            self.err(pos_of(node), "custom probe refused", format!("{what}: {}", super::probe::NO_CUSTOM));
             return None;
         }
         let s = self.scalar(node, what)?;
-        match crate::probe::parse_setting(s.as_str(), s.may_coerce(), named) {
+        match super::probe::parse_setting(s.as_str(), s.may_coerce(), named) {
             Ok(p) => Some(p),
             Err(why) => {
                 let title = if why.contains("pull request") { "custom probe refused" } else { "invalid value" };
@@ -815,7 +815,7 @@ impl Walker<'_> {
     /// `probe: true` needs a format with a built-in probe, and a named probe
     /// must be the format's own: a value is only sent to its own service.
     fn check_probe(&mut self, s: &Secret, pos: Pos) {
-        use crate::probe::{Service, Setting};
+        use super::probe::{Service, Setting};
         let own = s.format.and_then(Service::for_format);
         match (s.probe, own) {
             (Some(Setting::Auto), None) => self.err(

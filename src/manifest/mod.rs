@@ -6,6 +6,7 @@ pub mod edit;
 pub mod load;
 pub mod model;
 pub mod names;
+pub mod probe;
 mod scan;
 pub mod suggest;
 

@@ -35,7 +35,7 @@ pub struct Defaults {
     pub warn_before: Period,
     pub fly_deploy: Deploy,
     /// `probe:` for every secret without its own or its group's.
-    pub probe: Option<crate::probe::Setting>,
+    pub probe: Option<crate::manifest::probe::Setting>,
 }
 
 impl Default for Defaults {
@@ -59,7 +59,7 @@ pub struct GroupDecl {
     pub description: Option<String>,
     pub rotate_every: Option<Period>,
     /// `probe:` for the group's secrets (`true`/`false`).
-    pub probe: Option<crate::probe::Setting>,
+    pub probe: Option<crate::manifest::probe::Setting>,
 }
 
 /// The environment used when a manifest declares none.
@@ -179,7 +179,7 @@ pub struct Secret {
     /// An environment variable of the step that may carry the value.
     pub from_env: Option<String>,
     /// `probe:`: off, the format's built-in probe, or a named built-in one.
-    pub probe: Option<crate::probe::Setting>,
+    pub probe: Option<crate::manifest::probe::Setting>,
     pub routes: Vec<Route>,
 }
 

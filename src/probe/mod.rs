@@ -22,7 +22,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-pub use service::{Service, Verdict};
+pub use crate::manifest::probe::{parse_setting, Service, Setting, NO_CUSTOM};
+pub use service::Verdict;
 
 use crate::diag::{Finding, Kind, Severity};
 use crate::manifest::{Manifest, Secret};
@@ -32,44 +33,6 @@ use crate::validate::Validation;
 pub const CONCURRENCY: usize = 8;
 /// Longest a probe may take, connection included (`SECRET_SYNC_PROBE_TIMEOUT_MS`).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A `probe:` setting in the manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setting {
-    /// `false`: never probe.
-    Off,
-    /// `true`: the built-in probe of the secret's `format`.
-    Auto,
-    /// `probe: openai`: that built-in probe.
-    Named(Service),
-}
-
-/// Why a manifest may not say where a probe goes.
-pub const NO_CUSTOM: &str = "probes cannot be sent to a URL or host named in the manifest: a pull request can edit the manifest, and would receive the value; use `true`, `false` or a built-in probe";
-
-/// Reads a `probe:` scalar. `coercible` is false for quoted strings (so
-/// `"true"` is not a boolean); `named` allows a service name (secrets only).
-pub fn parse_setting(text: &str, coercible: bool, named: bool) -> Result<Setting, String> {
-    let builtins = Service::names().join(", ");
-    match (coercible, text) {
-        (true, "true") => return Ok(Setting::Auto),
-        (true, "false") => return Ok(Setting::Off),
-        _ => {}
-    }
-    if let Some(s) = Service::parse(text) {
-        return if named {
-            Ok(Setting::Named(s))
-        } else {
-            Err(format!("must be `true` or `false` here (a probe is named per secret), found `{text}`"))
-        };
-    }
-    if text.contains(['/', ':', '.', '@']) {
-        return Err(format!("`{text}` is refused: {NO_CUSTOM} ({builtins})"));
-    }
-    let hint = crate::manifest::suggest::hint(text, Service::ALL.iter().map(|s| s.name()));
-    let expected = if named { format!("`true`, `false` or one of: {builtins}") } else { "`true` or `false`".into() };
-    Err(format!("must be {expected}, found `{text}`{hint}"))
-}
 
 /// The probe a secret gets: its own setting, else its group's, else
 /// `defaults.probe`, else `true` (the format's built-in probe, if any).

@@ -5,22 +5,9 @@
 
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder};
-use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::formats::Format;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    Openai,
-    Anthropic,
-    Slack,
-    Github,
-    Stripe,
-    Fly,
-    Pulumi,
-}
+pub use crate::manifest::probe::Service;
 
 /// What a probe's answer says about the credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,63 +21,6 @@ pub enum Verdict {
 }
 
 impl Service {
-    pub const ALL: [Service; 7] = [
-        Service::Openai,
-        Service::Anthropic,
-        Service::Slack,
-        Service::Github,
-        Service::Stripe,
-        Service::Fly,
-        Service::Pulumi,
-    ];
-
-    /// The name used in the manifest (`probe: openai`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Openai => "openai",
-            Service::Anthropic => "anthropic",
-            Service::Slack => "slack",
-            Service::Github => "github",
-            Service::Stripe => "stripe",
-            Service::Fly => "fly",
-            Service::Pulumi => "pulumi",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Service::Openai => "OpenAI",
-            Service::Anthropic => "Anthropic",
-            Service::Slack => "Slack",
-            Service::Github => "GitHub",
-            Service::Stripe => "Stripe",
-            Service::Fly => "Fly.io",
-            Service::Pulumi => "Pulumi Cloud",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Service> {
-        Service::ALL.into_iter().find(|x| x.name() == s)
-    }
-
-    pub fn names() -> Vec<&'static str> {
-        Service::ALL.iter().map(|s| s.name()).collect()
-    }
-
-    /// The built-in probe for values of a format, if the format has one.
-    pub fn for_format(f: Format) -> Option<Service> {
-        match f {
-            Format::Openai => Some(Service::Openai),
-            Format::Anthropic => Some(Service::Anthropic),
-            Format::SlackBot | Format::SlackApp | Format::SlackUser => Some(Service::Slack),
-            Format::Github => Some(Service::Github),
-            Format::Stripe => Some(Service::Stripe),
-            Format::Fly => Some(Service::Fly),
-            Format::Pulumi => Some(Service::Pulumi),
-            _ => None,
-        }
-    }
-
     /// The service's own API host: the only place its values are ever sent.
     pub fn default_base(self) -> &'static str {
         match self {
@@ -254,6 +184,7 @@ fn fly(body: &[u8]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::Format;
 
     #[test]
     fn statuses_map_to_verdicts() {

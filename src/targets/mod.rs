@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use crate::config::Mode;
 use crate::http::Http;
 use crate::manifest::{Manifest, Target, TargetKind};
 pub use crate::plan::{Action, Change, TargetOutcome, TargetStatus};
@@ -75,7 +74,8 @@ pub fn desired<'a>(m: &'a Manifest, env: &str, resolved: &[Resolved<'_>]) -> (Ve
 
 /// Settings shared by every target of a run.
 pub struct Context {
-    pub mode: Mode,
+    /// `sync` mode: changes are to be written (`plan` only reads).
+    pub sync: bool,
     pub http: Http,
     pub prune: bool,
     pub max_deletes: usize,
@@ -90,7 +90,7 @@ pub struct Context {
 
 impl Context {
     pub fn writes(&self) -> bool {
-        self.mode == Mode::Sync && !self.hold_writes
+        self.sync && !self.hold_writes
     }
 
     /// A failed outcome when pruning would delete more than `max-deletes`:

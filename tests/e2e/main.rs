@@ -5,6 +5,7 @@
 mod harness;
 
 mod action;
+mod architecture;
 mod artifact;
 mod canary;
 mod cli;
