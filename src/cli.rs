@@ -139,8 +139,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub github_org: Option<String>,
     /// Fly apps processed at once.
-    #[arg(long, default_value_t = crate::config::DEFAULT_FLY_CONCURRENCY)]
+    #[arg(long, default_value_t = crate::config::DEFAULT_CONCURRENCY)]
     pub fly_concurrency: usize,
+    /// ESC environments processed at once.
+    #[arg(long, default_value_t = crate::config::DEFAULT_CONCURRENCY)]
+    pub esc_concurrency: usize,
+    /// GitHub repositories and environments processed at once.
+    #[arg(long, default_value_t = crate::config::DEFAULT_CONCURRENCY)]
+    pub github_concurrency: usize,
     /// Only these targets: glob patterns over target ids (`fly:*`, `esc:sophia-*`), comma-separated.
     #[arg(long, value_parser = parse_selection)]
     pub targets: Option<crate::select::Selection>,
@@ -204,7 +210,11 @@ impl RunArgs {
                 esc_token: std::env::var("PULUMI_ACCESS_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 esc_api_url: self.esc_api_url,
                 fly_token: std::env::var("FLY_API_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
-                fly_concurrency: self.fly_concurrency,
+                concurrency: crate::targets::Concurrency {
+                    esc: self.esc_concurrency,
+                    fly: self.fly_concurrency,
+                    github: self.github_concurrency,
+                },
                 github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 github_org: self.github_org,
                 prune: self.prune,

@@ -185,7 +185,8 @@ pub struct TargetSettings {
     /// The org whose secrets metadata is read (default: the repository's owner).
     pub github_org: Option<String>,
     /// Fly apps processed at once.
-    pub fly_concurrency: usize,
+    /// Targets handled at once, per service.
+    pub concurrency: crate::targets::Concurrency,
     /// Delete keys this manifest owns but no longer routes.
     pub prune: bool,
     /// Most deletions allowed per target and run.
@@ -200,7 +201,7 @@ impl TargetSettings {
 }
 
 pub const DEFAULT_MAX_DELETES: usize = 10;
-pub const DEFAULT_FLY_CONCURRENCY: usize = 4;
+pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// The action's inputs as the runner passes them (`INPUT_*`), read with envy.
 /// Every field is optional here: defaults come from action.yml, and an empty
@@ -234,6 +235,10 @@ pub struct ActionInputs {
     pub github_org: Option<String>,
     #[serde(rename = "fly-concurrency")]
     pub fly_concurrency: Option<String>,
+    #[serde(rename = "esc-concurrency")]
+    pub esc_concurrency: Option<String>,
+    #[serde(rename = "github-concurrency")]
+    pub github_concurrency: Option<String>,
     pub prune: Option<String>,
     #[serde(rename = "upload-artifact")]
     pub upload_artifact: Option<String>,
@@ -394,13 +399,17 @@ impl ActionInputs {
             .into_iter()
             .collect();
         let max_deletes = whole("max-deletes", self.max_deletes, DEFAULT_MAX_DELETES, None)?;
-        let fly_concurrency = whole("fly-concurrency", self.fly_concurrency, DEFAULT_FLY_CONCURRENCY, Some(1..=32))?;
+        let concurrency = crate::targets::Concurrency {
+            esc: whole("esc-concurrency", self.esc_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
+            fly: whole("fly-concurrency", self.fly_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
+            github: whole("github-concurrency", self.github_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
+        };
         let targets = TargetSettings {
             esc_token: secret(self.esc_token),
             fly_token: secret(self.fly_token),
             github_token: secret(self.github_token),
             github_org: set(self.github_org),
-            fly_concurrency,
+            concurrency,
             esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
             prune: boolean("prune", self.prune)?,
             max_deletes,

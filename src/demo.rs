@@ -100,7 +100,7 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
             esc_token: Some(SecretString::from(TOKEN)),
             esc_api_url: Some(emu.url.clone()),
             fly_token: Some(SecretString::from(FLY_TOKEN)),
-            fly_concurrency: crate::config::DEFAULT_FLY_CONCURRENCY,
+            concurrency: crate::targets::Concurrency::default(),
             github_token: Some(SecretString::from(GITHUB_TOKEN)),
             github_org: Some("ai-cherry".into()),
             prune: false,

@@ -1,7 +1,6 @@
 //! One run, one direction: inputs → manifest → values → validation →
 //! desired state per target → plan → apply → report.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -56,7 +55,7 @@ pub fn run(cfg: &Config) -> Exit {
     let rt = runtime();
     let mut v = validate::validate(&m, &env, &vals);
     let gh = github_client(cfg, &rt);
-    let checked = match checks(cfg, &rt, gh.as_deref(), &m, &env, &mut v, &vals) {
+    let checked = match checks(cfg, &rt, &m, &mut v, &vals) {
         Ok(c) => c,
         Err(msg) => return out.usage_error(&msg),
     };
@@ -67,20 +66,28 @@ pub fn run(cfg: &Config) -> Exit {
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
-    let outcomes = if matches!(cfg.mode, Mode::Validate | Mode::Scan) {
+    // GitHub's metadata (rotation, drift, the sources' ages) is read while
+    // the targets run; only GitHub targets wait for the ages.
+    let (ages, ages_rx) = tokio::sync::watch::channel(None);
+    let metadata = async {
+        let assessed = github_metadata(cfg, gh.as_deref(), &m, &env, &v.resolved, &vals).await;
+        let _ = ages.send(Some(Arc::new(assessed.source_updated.clone())));
+        assessed
+    };
+    let (assessed, outcomes) = if matches!(cfg.mode, Mode::Validate | Mode::Scan) {
         let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
-        desired.into_iter().map(|d| (d, none())).collect()
+        (rt.block_on(metadata), desired.into_iter().map(|d| (d, none())).collect())
     } else {
-        let ctx = context(cfg, &m, values_failing, gh, checked.source_updated);
-        rt.block_on(targets::run_all(Arc::new(ctx), desired))
+        let ctx = Arc::new(context(cfg, &m, values_failing, gh.clone(), ages_rx));
+        rt.block_on(async { tokio::join!(metadata, targets::run_all(ctx, desired)) })
     };
     let results = assemble::Results {
-        findings: checked.findings,
+        findings: checked.findings.into_iter().chain(assessed.findings).collect(),
         values_failing,
         targets: outcomes.iter().map(assemble::Handled::of).collect(),
         not_selected: not_selected.iter().map(|d| &d.target).collect(),
         skipped,
-        github: checked.github,
+        github: assessed.report,
         probes: checked.probes,
         scan: checked.scan,
     };
@@ -106,24 +113,19 @@ struct Checked {
     findings: Vec<crate::diag::Finding>,
     probes: Vec<crate::probe::ProbeResult>,
     scan: Option<crate::scan::ScanReport>,
-    github: Option<crate::rotation::GithubReport>,
-    source_updated: HashMap<String, i64>,
 }
 
 /// Probes (a rejected credential is then held back like any invalid
-/// value), rotation and drift from GitHub's metadata, and the leak scan.
+/// value) and the leak scan.
 fn checks(
     cfg: &Config,
     rt: &tokio::runtime::Runtime,
-    gh: Option<&GitHub>,
     m: &Manifest,
-    env: &str,
     v: &mut validate::Validation,
     vals: &SecretValues,
 ) -> Result<Checked, String> {
     let probes = if cfg.probe { crate::probe::run(rt, m, v)? } else { Vec::new() };
-    let assessed = github_metadata(cfg, rt, gh, m, env, &v.resolved, vals);
-    let mut findings: Vec<_> = v.findings.iter().cloned().chain(assessed.findings).collect();
+    let mut findings = v.findings.clone();
     let scan = match cfg.mode {
         Mode::Scan => {
             let (report, leaks) = crate::scan::run(&cfg.scan, m, vals)?;
@@ -132,7 +134,7 @@ fn checks(
         }
         _ => None,
     };
-    Ok(Checked { findings, probes, scan, github: assessed.report, source_updated: assessed.source_updated })
+    Ok(Checked { findings, probes, scan })
 }
 
 /// What the report says about the run itself.
@@ -162,7 +164,7 @@ fn context(
     m: &Manifest,
     hold_writes: bool,
     gh: Option<Arc<GitHub>>,
-    source_updated: HashMap<String, i64>,
+    source_updated: targets::github::SourceAges,
 ) -> targets::Context {
     use crate::targets::esc::auth::{Auth, Source};
     let t = &cfg.targets;
@@ -195,7 +197,7 @@ fn context(
             token: t.fly_token.clone(),
             owned_keys: owned_keys(m, crate::manifest::TargetKind::Fly),
         },
-        fly_concurrency: t.fly_concurrency,
+        concurrency: t.concurrency,
         github: targets::github::Settings {
             client: gh,
             source_updated,
@@ -221,19 +223,18 @@ fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHu
 
 /// Rotation and drift from GitHub's metadata, when there is a token and an
 /// org (the `github-org` input, else the repository's owner).
-fn github_metadata(
+async fn github_metadata(
     cfg: &Config,
-    rt: &tokio::runtime::Runtime,
     gh: Option<&GitHub>,
     m: &Manifest,
     env: &str,
-    resolved: &[validate::Resolved],
+    resolved: &[validate::Resolved<'_>],
     vals: &SecretValues,
 ) -> crate::rotation::Assessment {
     let repo = cfg.runner.repository.as_deref();
     match (gh, cfg.runner.org(cfg.targets.github_org.as_deref())) {
         (Some(gh), Some(org)) => {
-            let read = rt.block_on(crate::github::inventory::Inventory::read(gh, &org, repo));
+            let read = crate::github::inventory::Inventory::read(gh, &org, repo).await;
             crate::rotation::assess(read, &org, m, env, resolved, vals, cfg.runner.now)
         }
         _ => crate::rotation::Assessment::default(),

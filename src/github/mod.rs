@@ -102,6 +102,14 @@ pub struct GitHub {
 }
 
 const PER_PAGE: usize = 100;
+/// Pages of a listing read at once: reads only, well under GitHub's limit
+/// of concurrent requests.
+const PAGES_AT_ONCE: usize = 4;
+
+/// One page holds everything: fewer than a full page, or all of the total.
+fn first_is_last(got: usize, total: usize) -> bool {
+    got < PER_PAGE || got >= total
+}
 
 impl GitHub {
     pub fn new(api_url: &str, token: &SecretString, policy: Policy) -> Result<GitHub, String> {
@@ -116,25 +124,35 @@ impl GitHub {
         Ok(GitHub { octo, policy })
     }
 
-    /// Every secret of a scope, page by page (octocrab's `get_secrets()` reads one page).
+    /// Every secret of a scope (octocrab's `get_secrets()` reads one page).
+    /// The first page says how many there are; the other pages are then read
+    /// a few at a time rather than one after another.
     pub async fn list(&self, scope: &Scope) -> Result<Vec<SecretMeta>, GhError> {
-        let mut all = Vec::new();
-        for page in 1.. {
-            let what = format!("listing the secrets of {}", scope.describe());
-            let path = format!("{}?per_page={PER_PAGE}&page={page}", scope.path());
-            let (status, body, _) = self.send(&what, Method::Get, &path, None).await?;
-            if status != 200 {
-                return Err(error(&what, status));
-            }
-            let p: Page = serde_json::from_str(&body)
-                .map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })?;
-            let n = p.secrets.len();
-            all.extend(p.secrets);
-            if n < PER_PAGE || all.len() >= p.total_count {
-                break;
-            }
+        use futures_util::{StreamExt, TryStreamExt};
+        let first = self.page(scope, 1).await?;
+        let pages = first.total_count.div_ceil(PER_PAGE).max(1);
+        let mut all = first.secrets;
+        if first_is_last(all.len(), first.total_count) {
+            return Ok(all);
         }
+        let rest: Vec<Page> = futures_util::stream::iter(2..=pages)
+            .map(|n| self.page(scope, n))
+            .buffered(PAGES_AT_ONCE)
+            .try_collect()
+            .await?;
+        all.extend(rest.into_iter().flat_map(|p| p.secrets));
         Ok(all)
+    }
+
+    async fn page(&self, scope: &Scope, page: usize) -> Result<Page, GhError> {
+        let what = format!("listing the secrets of {}", scope.describe());
+        let path = format!("{}?per_page={PER_PAGE}&page={page}", scope.path());
+        let (status, body, _) = self.send(&what, Method::Get, &path, None).await?;
+        if status != 200 {
+            return Err(error(&what, status));
+        }
+        serde_json::from_str(&body)
+            .map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })
     }
 
     pub async fn public_key(&self, scope: &Scope) -> Result<PublicKey, GhError> {

@@ -22,8 +22,10 @@ use crate::manifest::TargetSpec;
 pub struct Settings {
     /// `None` without a token.
     pub client: Option<Arc<GitHub>>,
-    /// Upper-cased source name → when its value last changed (epoch secs).
-    pub source_updated: HashMap<String, i64>,
+    /// Upper-cased source name → when its value last changed (epoch secs),
+    /// once the org's metadata has been read: it is read while the other
+    /// targets already run, and only GitHub targets wait for it.
+    pub source_updated: SourceAges,
     /// Names the manifest routes to some GitHub target: the only keys pruning may delete.
     pub owned_keys: Vec<String>,
 }
@@ -31,10 +33,16 @@ pub struct Settings {
 /// GitHub repository and environment secrets.
 pub struct Github;
 
-/// The secrets at one scope: upper-cased name → when its value last changed.
+/// When each source secret last changed, published once the metadata read
+/// is done (`None` until then).
+pub type SourceAges = tokio::sync::watch::Receiver<Option<Arc<HashMap<String, i64>>>>;
+
+/// The secrets at one scope: upper-cased name → when its value last changed;
+/// and the sources' ages.
 pub struct Current {
     scope: Scope,
     existing: HashMap<String, Option<i64>>,
+    sources: Arc<HashMap<String, i64>>,
 }
 
 /// What a sync writes: indexes of the desired keys to put, names to delete.
@@ -71,11 +79,22 @@ impl Kind for Github {
             None => Scope::Repo(repo.clone()),
         };
         let list = gh.list(&scope).await?;
-        Ok(Current { scope, existing: list.into_iter().map(|s| (s.name.to_ascii_uppercase(), s.updated())).collect() })
+        let mut ages = ctx.github.source_updated.clone();
+        // The sender publishes once, whatever the read found; a dropped
+        // sender (no metadata read at all) leaves the ages empty.
+        let sources = match ages.wait_for(Option::is_some).await {
+            Ok(v) => v.clone().unwrap_or_default(),
+            Err(_) => Arc::default(),
+        };
+        Ok(Current {
+            scope,
+            existing: list.into_iter().map(|s| (s.name.to_ascii_uppercase(), s.updated())).collect(),
+            sources,
+        })
     }
 
     fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
-        Ok(plan(current, d, &ctx.github.source_updated, &ctx.github.owned_keys, ctx.prune))
+        Ok(plan(current, d, &current.sources, &ctx.github.owned_keys, ctx.prune))
     }
 
     async fn apply(
@@ -201,6 +220,7 @@ mod tests {
         Current {
             scope: Scope::Repo("o/r".into()),
             existing: existing.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+            sources: Arc::default(),
         }
     }
 

@@ -82,8 +82,8 @@ pub struct Context {
     pub esc: esc::Settings,
     pub fly: fly::Settings,
     pub github: github::Settings,
-    /// Fly apps processed at once.
-    pub fly_concurrency: usize,
+    /// Targets handled at once, per service.
+    pub concurrency: Concurrency,
     /// Write nothing (validation failed): plan only.
     pub hold_writes: bool,
 }
@@ -108,35 +108,68 @@ impl Context {
     }
 }
 
-/// How many ESC environments (and GitHub targets) are handled at once.
-const CONCURRENCY: usize = 4;
+/// How many targets of each service are handled at once: each service has
+/// its own bound, so a slow ESC environment never holds back a GitHub
+/// repository. (Writes to one GitHub repository stay serial: GitHub asks
+/// integrators to send mutating requests one at a time.)
+#[derive(Debug, Clone, Copy)]
+pub struct Concurrency {
+    pub esc: usize,
+    pub fly: usize,
+    pub github: usize,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Concurrency { esc: 4, fly: 4, github: 4 }
+    }
+}
+
+impl Concurrency {
+    fn of(&self, kind: TargetKind) -> usize {
+        match kind {
+            TargetKind::Esc => self.esc,
+            TargetKind::Fly => self.fly,
+            TargetKind::Github => self.github,
+        }
+        .max(1)
+    }
+}
 
 /// Plans (and in `sync`, applies) every target, a bounded number of each kind
 /// at a time. One target's failure is its own outcome; the others carry on.
 pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, TargetOutcome)> {
-    let fly = Arc::new(tokio::sync::Semaphore::new(ctx.fly_concurrency.max(1)));
-    let other = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let limits: std::collections::HashMap<TargetKind, Arc<tokio::sync::Semaphore>> =
+        TargetKind::ALL.iter().map(|k| (*k, Arc::new(tokio::sync::Semaphore::new(ctx.concurrency.of(*k))))).collect();
+    let desired: Vec<Arc<Desired>> = desired.into_iter().map(Arc::new).collect();
     let mut set = tokio::task::JoinSet::new();
-    for (i, d) in desired.into_iter().enumerate() {
-        let sem = if d.target.kind == TargetKind::Fly { fly.clone() } else { other.clone() };
-        let ctx = ctx.clone();
+    for (i, d) in desired.iter().enumerate() {
+        let sem = limits[&d.target.kind].clone();
+        let (ctx, d) = (ctx.clone(), d.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
-            let outcome = run_one(&ctx, &d).await;
-            (i, d, outcome)
+            (i, run_one(&ctx, &d).await)
         });
     }
-    let mut done = Vec::new();
+    let mut outcomes: Vec<Option<TargetOutcome>> = vec![None; desired.len()];
     while let Some(r) = set.join_next().await {
-        match r {
-            Ok(x) => done.push(x),
-            // A panic inside a target: the process-wide hook has reported it
-            // (without its message); nothing to attribute it to here.
-            Err(_) => continue,
+        // A panic inside a target: the process-wide hook has reported where
+        // (without its message); the target is reported as failed below.
+        if let Ok((i, o)) = r {
+            outcomes[i] = Some(o);
         }
     }
-    done.sort_by_key(|(i, _, _)| *i);
-    done.into_iter().map(|(_, d, o)| (d, o)).collect()
+    desired
+        .into_iter()
+        .zip(outcomes)
+        .map(|(d, o)| {
+            let d = Arc::try_unwrap(d).unwrap_or_else(|_| unreachable!("every task has ended"));
+            let o = o.unwrap_or_else(|| {
+                TargetOutcome::failed("internal error while handling this target (a bug: please report it)".into())
+            });
+            (d, o)
+        })
+        .collect()
 }
 
 async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {

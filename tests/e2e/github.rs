@@ -203,3 +203,30 @@ fn init_writes_a_manifest_that_checks_and_validates_against_the_schema() {
         !String::from_utf8_lossy(&out.stdout).contains(FULL) && !String::from_utf8_lossy(&out.stderr).contains(FULL)
     );
 }
+
+/// The org's metadata is read while the targets run: a GitHub target lists
+/// its secrets at once, and only its plan waits for the sources' ages. With
+/// the first org page held back, the target's list arrives before the rest of
+/// the metadata, and its write after all of it.
+#[test]
+fn the_metadata_read_overlaps_the_targets() {
+    let emu = emulator();
+    emu.fault(
+        Fault::on("GET", "/orgs/acme/actions/secrets", 1, FaultKind::Delay(std::time::Duration::from_millis(600)))
+            .exact(),
+    );
+    let ws = workspace();
+    let out = run(&ws, &emu, FULL, "sync");
+    assert_eq!(out.code, 0, "{}", out.summary);
+    let log = emu.log();
+    let at = |method: &str, path: &str| {
+        log.iter().position(|l| l.method == method && l.path == path).unwrap_or_else(|| panic!("{method} {path}"))
+    };
+    let target_list = at("GET", "/repos/acme/site/actions/secrets");
+    let repo_metadata = at("GET", "/repos/ai-cherry/sophia/actions/secrets");
+    let first_write = at("PUT", "/repos/acme/site/actions/secrets/OPENAI_KEY");
+    assert!(target_list < repo_metadata, "the target waited for the metadata before reading: {log:?}");
+    assert!(repo_metadata < first_write, "the target wrote before the sources' ages were known: {log:?}");
+    // The pages after the first: each read once.
+    assert_eq!(emu.count_exact("GET", "/orgs/acme/actions/secrets"), 3);
+}
