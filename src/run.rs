@@ -143,6 +143,7 @@ pub fn run(cfg: &Config) -> i32 {
                 Action::Update => counts.updates += 1,
                 Action::Delete => counts.deletes += 1,
                 Action::Unchanged => counts.unchanged += 1,
+                Action::Unverified => counts.unverified += 1,
             }
         }
         target_reports.push(TargetReport {
@@ -279,7 +280,6 @@ fn context(
         max_deletes: t.max_deletes,
         esc: targets::esc::Settings { base_url: esc_base.clone(), auth: Auth::new(source, esc_base, Box::new(mask)) },
         fly: targets::fly::Settings {
-            api_url: env_or("FLY_API_BASE_URL", targets::fly::DEFAULT_API),
             flaps_url: env_or("FLY_FLAPS_BASE_URL", targets::fly::DEFAULT_FLAPS),
             token: t.fly_token.clone(),
             owned_keys: owned_keys(m, crate::manifest::TargetKind::Fly),
@@ -368,7 +368,15 @@ fn ok_message(mode: Mode, c: &Counts) -> String {
     match mode {
         Mode::Validate => format!("**Valid**: {present}."),
         Mode::Plan => {
-            format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope)
+            let unverified = match c.unverified {
+                0 => String::new(),
+                n => format!(" and {n} unverified key(s) a sync would write and then prove changed or not"),
+            };
+            format!(
+                "**Plan**: {present}; {} change(s) planned{unverified} across {} target(s).",
+                c.changed(),
+                c.targets_in_scope
+            )
         }
         Mode::Sync => {
             format!("**Synced**: {present}; {} change(s) written across {} target(s).", c.changed(), c.targets_in_scope)
@@ -446,6 +454,7 @@ fn publish(cfg: &Config, report: &Report) -> i32 {
             ("notices", c.notices.to_string()),
             ("missing", c.secrets_missing.to_string()),
             ("changed", c.changed().to_string()),
+            ("unverified", c.unverified.to_string()),
             ("failed", c.targets_failed.to_string()),
             ("report-path", cfg.report_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
             ("artifact-id", artifact_id.unwrap_or_default()),
