@@ -30,6 +30,8 @@ pub struct Api<'a> {
     /// Set on every lease this run takes, so a lease whose answer was lost
     /// can be recognised as ours.
     lease_description: String,
+    /// What was learnt after a lost answer, for the report.
+    notes: std::sync::Mutex<Vec<String>>,
 }
 
 /// The answer to a secrets write.
@@ -48,7 +50,23 @@ pub enum WriteError {
 
 impl<'a> Api<'a> {
     pub fn new(ctx: &'a Context, app: &'a str, auth: String) -> Api<'a> {
-        Api { ctx, app, auth, pacer: Pacer::default(), lease_description: format!("secret-sync run {}", run_nonce()) }
+        Api {
+            ctx,
+            app,
+            auth,
+            pacer: Pacer::default(),
+            lease_description: format!("secret-sync run {}", run_nonce()),
+            notes: Default::default(),
+        }
+    }
+
+    pub fn note(&self, text: String) {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).push(text);
+    }
+
+    /// The notes so far.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn req(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
@@ -143,8 +161,14 @@ impl<'a> Api<'a> {
                 Ok(nonce) => return Ok(nonce),
                 Err(Acquire::Refused(e)) => return Err(e),
                 Err(Acquire::Lost(e)) => match self.find_lease(m).await? {
-                    Found::Ours(nonce) => return Ok(nonce),
-                    Found::None if attempt == 0 => continue,
+                    Found::Ours(nonce) => {
+                        self.note(format!("the lease of machine `{}` read back is this run's", m.id));
+                        return Ok(nonce);
+                    }
+                    Found::None if attempt == 0 => {
+                        self.note(format!("machine `{}` showed no lease, so it was asked for again", m.id));
+                        continue;
+                    }
                     Found::None => return Err(e),
                     Found::OursWithoutNonce => {
                         return Err(format!(
@@ -262,8 +286,10 @@ impl<'a> Api<'a> {
                     last = u.error.to_string();
                     let now = self.get(m).await?;
                     if now.instance_id != m.instance_id {
+                        self.note(format!("machine `{}` read back shows the update took", m.id));
                         return Ok(now.instance_id);
                     }
+                    self.note(format!("machine `{}` read back shows no update, so it was sent again", m.id));
                 }
             }
         }

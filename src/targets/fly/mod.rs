@@ -78,6 +78,12 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
     }
     if !p.writes() {
         out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
+        if !p.changes.is_empty() {
+            out.message = Some(format!(
+                "Fly's legacy MD5 digests prove all {} key(s) unchanged: nothing to write",
+                p.changes.len()
+            ));
+        }
         return out;
     }
     if !ctx.writes() {
@@ -99,24 +105,35 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
     let version = show(written.version);
     if !plan::changes_anything(&out.changes) {
         out.status = Some(TargetStatus::Unchanged);
-        out.message = Some(format!("{proof}; nothing to restart or stage"));
+        out.message = Some(with_notes(&api, format!("{proof}; nothing to restart or stage")));
         return out;
     }
     if *deploy == Deploy::Stage {
         out.status = Some(TargetStatus::Synced);
-        out.message = Some(format!("{proof}; secrets staged (version {version}); the next deploy picks them up"));
+        out.message =
+            Some(with_notes(&api, format!("{proof}; secrets staged (version {version}); the next deploy picks them up")));
         return out;
     }
     let roll = roll(&api, written.version).await;
     out.status = Some(if roll.error.is_some() { TargetStatus::Failed } else { TargetStatus::Synced });
-    out.message = Some(match &roll.error {
+    let message = match &roll.error {
         None => format!("{proof}; secrets version {version}; {}", roll.summary()),
         Some(e) => format!(
             "{proof}; secrets were written (version {version}) but the update of the machines stopped after {}: {e}. Finish it with `fly secrets deploy -a {app}`",
             roll.summary()
         ),
-    });
+    };
+    out.message = Some(with_notes(&api, message));
     out
+}
+
+/// The message, then what was recovered from lost answers, if anything.
+fn with_notes(api: &Api<'_>, message: String) -> String {
+    let notes = api.notes();
+    if notes.is_empty() {
+        return message;
+    }
+    format!("{message}. Recovered from lost answers: {}", notes.join("; "))
 }
 
 /// What a `plan` says a sync would do.
@@ -140,15 +157,17 @@ fn proof(p: &Plan, settled: &[super::Change]) -> String {
     let was_unverified = |k: &str| p.changes.iter().any(|c| c.key == k && c.action == Action::Unverified);
     let n = |a| settled.iter().filter(|c| c.action == a && was_unverified(&c.key)).count();
     let (same, moved) = (n(Action::Unchanged), n(Action::Update));
-    let others = settled.iter().filter(|c| matches!(c.action, Action::Create | Action::Delete)).count();
+    let count = |a| settled.iter().filter(|c| c.action == a).count();
     let mut parts = Vec::new();
     match (same, moved) {
         (0, 0) => {}
         (s, 0) => parts.push(format!("the write proved all {s} present key(s) unchanged")),
         (s, m) => parts.push(format!("the write proved {s} present key(s) unchanged and {m} updated")),
     }
-    if others > 0 {
-        parts.push(format!("{others} created or deleted"));
+    for (n, what) in [(count(Action::Create), "created"), (count(Action::Delete), "deleted")] {
+        if n > 0 {
+            parts.push(format!("{n} key(s) {what}"));
+        }
     }
     if parts.is_empty() {
         "written".into()
@@ -191,9 +210,11 @@ async fn write(
             Err(WriteError::Lost(e)) => {
                 let now = api.list_secrets(None).await?;
                 if plan::landed(p, before, &now) {
+                    api.note("the secrets read back show the write took".into());
                     let version = if need_version { api.current_version().await } else { None };
                     return Ok((Written { version, digests: None }, now));
                 }
+                api.note("the secrets read back could not show the write, so the same values were sent again".into());
                 lost = Some(e);
             }
         }
@@ -215,10 +236,13 @@ struct Roll {
 
 impl Roll {
     fn summary(&self) -> String {
-        let mut s = format!(
-            "{} machine(s) restarted one at a time, {} updated without starting (stopped, suspended or standby)",
-            self.rolled, self.quiet
-        );
+        let mut s = format!("{} machine(s) restarted one at a time", self.rolled);
+        if self.quiet > 0 {
+            s.push_str(&format!(
+                ", {} updated without starting (stopped, suspended or standby: they read the secrets at their next start)",
+                self.quiet
+            ));
+        }
         if self.left > 0 {
             s.push_str(&format!(", {} left alone (release command, console or not a Fly Launch machine)", self.left));
         }
