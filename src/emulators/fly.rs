@@ -247,7 +247,10 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             if r.query_param("version").and_then(|v| v.parse::<u64>().ok()).is_some_and(|v| v > app.version) {
                 return Some(err(400, "secrets version not yet available"));
             }
-            Reply::json(200, json!({ "secrets": app.secrets.iter().map(|(n, (d, _))| secret_json(n, Some(d))).collect::<Vec<_>>() }))
+            Reply::json(
+                200,
+                json!({ "secrets": app.secrets.iter().map(|(n, (d, _))| secret_json(n, Some(d))).collect::<Vec<_>>() }),
+            )
         }
         // fly-go flaps/flaps_secrets.go (UpdateAppSecrets: `{"values": {name: value | null}}`,
         // null unsets) → secrets_types.go `UpdateAppSecretsResp` `{secrets, version}`.
@@ -282,7 +285,9 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         ("GET", ["machines"]) => Reply::json(200, Json::Array(app.machines.iter().map(machine_json).collect())),
         (method, ["machines", id, rest @ ..]) => {
             let version = app.version;
-            let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else { return Some(err(404, "machine not found")) };
+            let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else {
+                return Some(err(404, "machine not found"));
+            };
             machine(m, method, rest, r, next, version)
         }
         _ => err(404, "not found"),

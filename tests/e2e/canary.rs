@@ -268,7 +268,11 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
     // Lost answers: a lease and the secrets write (recovered by reading back).
     emu.fault(Fault::on("POST", "/v1/apps/acme-api/machines/acme-api-m0/lease", 1, FaultKind::Lost).exact());
     runs.push(("sync", run("sync", &token)));
-    assert!(runs.last().unwrap().1.summary.contains("Recovered from lost answers"), "{}", runs.last().unwrap().1.summary);
+    assert!(
+        runs.last().unwrap().1.summary.contains("Recovered from lost answers"),
+        "{}",
+        runs.last().unwrap().1.summary
+    );
     // Fly's opaque digests: a plan shows the keys as unverified.
     runs.push(("plan unverified", run("plan", &token)));
     assert!(runs.last().unwrap().1.summary.contains("unverified"), "{}", runs.last().unwrap().1.summary);

@@ -106,7 +106,11 @@ impl<'a> Api<'a> {
 
     /// One write (`POST /v1/apps/{app}/secrets`, `{"values": {K: v | null}}`),
     /// sent once. `set` are the keys whose digests the caller needs back.
-    pub async fn write_secrets(&self, values: &serde_json::Map<String, Json>, set: &[String]) -> Result<Written, WriteError> {
+    pub async fn write_secrets(
+        &self,
+        values: &serde_json::Map<String, Json>,
+        set: &[String],
+    ) -> Result<Written, WriteError> {
         let what = format!("writing the secrets of Fly app `{}`", self.app);
         let url = self.url("/secrets");
         let body = json!({ "values": values });
@@ -254,7 +258,13 @@ impl<'a> Api<'a> {
     /// a second time. (If Fly kept the `instance_id` on an update — its docs
     /// say an update "potentially" changes it — that costs one extra update
     /// of the same config, never a lost one.)
-    pub async fn update(&self, m: &Machine, nonce: &str, version: Option<u64>, skip_launch: bool) -> Result<String, String> {
+    pub async fn update(
+        &self,
+        m: &Machine,
+        nonce: &str,
+        version: Option<u64>,
+        skip_launch: bool,
+    ) -> Result<String, String> {
         let what = format!("updating machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "");
         let mut body = json!({ "config": m.config });
@@ -265,7 +275,7 @@ impl<'a> Api<'a> {
             body["skip_launch"] = json!(true);
         }
         let mut last = String::new();
-        for _ in 0..2 {
+        for attempt in 0..2 {
             self.pacer.wait("update").await;
             let sent = self
                 .ctx
@@ -289,7 +299,9 @@ impl<'a> Api<'a> {
                         self.note(format!("machine `{}` read back shows the update took", m.id));
                         return Ok(now.instance_id);
                     }
-                    self.note(format!("machine `{}` read back shows no update, so it was sent again", m.id));
+                    if attempt == 0 {
+                        self.note(format!("machine `{}` read back shows no update, so it was sent again", m.id));
+                    }
                 }
             }
         }
@@ -316,10 +328,8 @@ impl<'a> Api<'a> {
     pub async fn wait_started(&self, m: &Machine, instance: &str) -> Result<(), String> {
         let what = format!("waiting for machine `{}` of Fly app `{}` to start", m.id, self.app);
         let secs = (self.ctx.http.policy.timeout.as_secs() * 2 / 3).clamp(1, WAIT_CAP_SECS);
-        let url = self.machine_url(
-            &m.id,
-            &format!("/wait?instance_id={}&state=started&timeout={secs}", encode(instance)),
-        );
+        let url =
+            self.machine_url(&m.id, &format!("/wait?instance_id={}&state=started&timeout={secs}", encode(instance)));
         let deadline = Instant::now() + WAIT_LIMIT;
         loop {
             self.pacer.wait("wait").await;
@@ -327,9 +337,7 @@ impl<'a> Api<'a> {
             match r.status().as_u16() {
                 200..=299 => return Ok(()),
                 408 if Instant::now() < deadline => continue,
-                408 => {
-                    return Err(format!("{what}: it did not start within {} minutes", WAIT_LIMIT.as_secs() / 60))
-                }
+                408 => return Err(format!("{what}: it did not start within {} minutes", WAIT_LIMIT.as_secs() / 60)),
                 _ => return Err(self.explain(&what, &r).to_string()),
             }
         }

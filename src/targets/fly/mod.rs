@@ -110,8 +110,10 @@ pub async fn run(ctx: &Context, d: &Desired) -> Outcome {
     }
     if *deploy == Deploy::Stage {
         out.status = Some(TargetStatus::Synced);
-        out.message =
-            Some(with_notes(&api, format!("{proof}; secrets staged (version {version}); the next deploy picks them up")));
+        out.message = Some(with_notes(
+            &api,
+            format!("{proof}; secrets staged (version {version}); the next deploy picks them up"),
+        ));
         return out;
     }
     let roll = roll(&api, written.version).await;
@@ -142,11 +144,11 @@ fn plan_note(p: &Plan, deploy: Deploy) -> String {
     let mut s = String::new();
     if unverified > 0 {
         s.push_str(&format!(
-            "Fly's digests cannot prove {unverified} present key(s) unchanged: a sync writes them and keeps as changed only those whose digest the write moves; "
+            "{unverified} present key(s) unverified (Fly's digests are opaque): a sync writes them and counts as updated only those whose digest the write moves; "
         ));
     }
     s.push_str(match deploy {
-        Deploy::Restart => "an app where something changed has its machines updated one at a time",
+        Deploy::Restart => "only an app where something changed has its machines updated",
         Deploy::Stage => "changes are staged; the next deploy picks them up",
     });
     s
