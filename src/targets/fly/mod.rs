@@ -164,6 +164,7 @@ fn proof(p: &Plan, settled: &[super::Change]) -> String {
     match (same, moved) {
         (0, 0) => {}
         (s, 0) => parts.push(format!("the write proved all {s} present key(s) unchanged")),
+        (0, m) => parts.push(format!("the write proved {m} present key(s) updated")),
         (s, m) => parts.push(format!("the write proved {s} present key(s) unchanged and {m} updated")),
     }
     for (n, what) in [(count(Action::Create), "created"), (count(Action::Delete), "deleted")] {
