@@ -97,11 +97,10 @@ impl<'a> Api<'a> {
             return Err(self.explain(&what, &r).to_string());
         }
         let v: Json = r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
-        let list = v["secrets"].as_array().ok_or_else(|| format!("{what}: the response has no secrets list"))?;
-        Ok(list
-            .iter()
-            .filter_map(|s| Some((s["name"].as_str()?.to_string(), s["digest"].as_str()?.to_ascii_lowercase())))
-            .collect())
+        if !v["secrets"].is_array() {
+            return Err(format!("{what}: the response has no secrets list"));
+        }
+        Ok(digests(&v))
     }
 
     /// One write (`POST /v1/apps/{app}/secrets`, `{"values": {K: v | null}}`),
@@ -125,12 +124,7 @@ impl<'a> Api<'a> {
         // The answer came: the write happened. An unreadable body only
         // costs the digests and version, which a re-list recovers.
         let v: Json = r.json().await.unwrap_or(Json::Null);
-        let answered: Listing = v["secrets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| Some((s["name"].as_str()?.to_string(), s["digest"].as_str()?.to_ascii_lowercase())))
-            .collect();
+        let answered = digests(&v);
         let complete = set.iter().all(|k| answered.contains_key(k));
         Ok(Written { version: v["version"].as_u64(), digests: complete.then_some(answered) })
     }
@@ -354,6 +348,16 @@ impl<'a> Api<'a> {
         };
         self.ctx.http.status_error(what, r, &hint)
     }
+}
+
+/// Name → digest of each entry of `secrets` that has both (fly-go `AppSecret`).
+fn digests(v: &Json) -> Listing {
+    v["secrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["name"].as_str()?.to_string(), s["digest"].as_str()?.to_ascii_lowercase())))
+        .collect()
 }
 
 enum Acquire {
