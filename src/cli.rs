@@ -209,7 +209,11 @@ impl RunArgs {
                 // Tokens never come from flags (they would show in `ps`).
                 esc_token: std::env::var("PULUMI_ACCESS_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 esc_api_url: self.esc_api_url,
-                fly_token: std::env::var("FLY_API_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+                // flyctl reads FLY_ACCESS_TOKEN first (internal/config/config.go).
+                fly_token: ["FLY_ACCESS_TOKEN", "FLY_API_TOKEN"]
+                    .iter()
+                    .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()))
+                    .map(SecretString::from),
                 concurrency: crate::targets::Concurrency {
                     esc: self.esc_concurrency,
                     fly: self.fly_concurrency,

@@ -512,7 +512,6 @@ pub struct Runner {
     pub id_token_request: Option<(String, SecretString)>,
     /// Base URLs, from the variables the official tools read.
     pub github_api: String,
-    pub fly_api: String,
     pub fly_flaps: String,
     pub http: crate::http::Policy,
     /// Seconds since the epoch at start (`SECRET_SYNC_NOW` fixes it).
@@ -536,7 +535,6 @@ impl Runner {
             id_token_request: get("ACTIONS_ID_TOKEN_REQUEST_URL")
                 .zip(get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(SecretString::from)),
             github_api: or("GITHUB_API_URL", crate::github::DEFAULT_API),
-            fly_api: or("FLY_API_BASE_URL", crate::targets::fly::DEFAULT_API),
             fly_flaps: or("FLY_FLAPS_BASE_URL", crate::targets::fly::DEFAULT_FLAPS),
             http: crate::http::Policy::from_env(),
             now: crate::util::now_secs(),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use crate::config::{Config, FailOn, Mode, Publish, Style, TargetSettings};
+use secret_sync_emulators::fly::Kind;
 use secret_sync_emulators::{esc::encrypt, Emulator};
 
 const MANIFEST: &str = include_str!("../examples/sophia/secret-sync.yml");
@@ -30,15 +31,27 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
                 encrypt("sk-proj-an-old-key-that-was-rotated-000000")
             ),
         );
-        // Every Fly app of the example, with two machines each, one key set
-        // by hand long ago and one the manifest does not know.
+        // Every Fly app of the example, with two running machines each, one
+        // key set by hand long ago and one the manifest does not know. The
+        // first app also has an auto-stopped machine (updated without being
+        // woken) and a `fly console` machine (left alone).
         st.fly.tokens.insert(FLY_TOKEN.into());
         if let Ok(m) = crate::manifest::parse(MANIFEST.as_bytes(), "demo") {
-            for t in &m.targets {
-                if let crate::manifest::TargetSpec::Fly { app, .. } = &t.spec {
-                    st.fly.add_app(app, 2);
-                    st.fly.set(app, "SENTRY_DSN", "https://old@o0.ingest.sentry.io/1");
-                    st.fly.set(app, "FLY_POSTGRES_PRIMARY", "set-by-fly-postgres-attach");
+            let apps: Vec<&String> = m
+                .targets
+                .iter()
+                .filter_map(|t| match &t.spec {
+                    crate::manifest::TargetSpec::Fly { app, .. } => Some(app),
+                    _ => None,
+                })
+                .collect();
+            for (i, app) in apps.iter().enumerate() {
+                st.fly.add_app(app, 2);
+                st.fly.set(app, "SENTRY_DSN", "https://old@o0.ingest.sentry.io/1");
+                st.fly.set(app, "FLY_POSTGRES_PRIMARY", "set-by-fly-postgres-attach");
+                if i == 0 {
+                    st.fly.add_machine(app, &format!("{app}-stopped"), Kind::App("stopped"));
+                    st.fly.add_machine(app, &format!("{app}-console"), Kind::Console);
                 }
             }
         }

@@ -96,14 +96,42 @@ impl Http {
     /// retrying transient failures. `what` names the operation in errors
     /// ("reading ESC environment acme/app/prod"). Any status is returned to
     /// the caller once retries are done; only transport failures are errors.
+    /// For reads and idempotent writes only: see [`Http::send_once`].
     pub async fn send(&self, what: &str, make: impl Fn() -> RequestBuilder) -> Result<Response, HttpError> {
+        self.send_with(what, make, Replay::Idempotent).await.map_err(|u| u.error)
+    }
+
+    /// Like [`Http::send`], for a poll whose 408 means "not yet": a 408 is
+    /// returned to the caller at once (its loop decides), never retried here.
+    pub async fn poll(&self, what: &str, make: impl Fn() -> RequestBuilder) -> Result<Response, HttpError> {
+        self.send_with(what, make, Replay::Poll).await.map_err(|u| u.error)
+    }
+
+    /// Sends a request that must not be applied twice (a lease, a machine
+    /// update, a secrets write). Only what certainly never reached the
+    /// service is retried: a failed connect, and a 429 (a rate limiter
+    /// refuses before the request is processed). A timeout, a dropped
+    /// connection, a 408 or a 5xx may have been applied: that comes back as
+    /// [`Unanswered`] for the caller to re-read what is there. fly-go's
+    /// flaps client likewise retries only GETs (flaps/flaps.go, `do`).
+    pub async fn send_once(&self, what: &str, make: impl Fn() -> RequestBuilder) -> Result<Response, Unanswered> {
+        self.send_with(what, make, Replay::Once).await
+    }
+
+    async fn send_with(
+        &self,
+        what: &str,
+        make: impl Fn() -> RequestBuilder,
+        replay: Replay,
+    ) -> Result<Response, Unanswered> {
         let mut attempt = 0;
         loop {
             let result = make().send().await;
             let retry_in = match &result {
-                Ok(r) if transient(r.status()) => Some(self.wait(attempt, retry_after(r))),
+                Ok(r) if replay.retries_status(r.status()) => Some(self.wait(attempt, retry_after(r))),
                 Ok(_) => None,
-                Err(e) if e.is_timeout() || e.is_connect() => Some(self.wait(attempt, None)),
+                Err(e) if e.is_connect() => Some(self.wait(attempt, None)),
+                Err(e) if e.is_timeout() && replay != Replay::Once => Some(self.wait(attempt, None)),
                 Err(_) => None,
             };
             match (retry_in, attempt < self.policy.retries) {
@@ -113,11 +141,21 @@ impl Http {
                     attempt += 1;
                 }
                 _ => {
-                    return result.map_err(|e| HttpError {
-                        status: None,
-                        message: format!("{what}: {}", transport_reason(&e)),
-                        request_id: None,
-                    })
+                    return match result {
+                        Ok(r) if replay == Replay::Once && ambiguous(r.status()) => Err(Unanswered {
+                            error: self.status_error(what, &r, "the service may or may not have applied it"),
+                            may_have_applied: true,
+                        }),
+                        Ok(r) => Ok(r),
+                        Err(e) => Err(Unanswered {
+                            may_have_applied: !e.is_connect(),
+                            error: HttpError {
+                                status: None,
+                                message: format!("{what}: {}", transport_reason(&e)),
+                                request_id: None,
+                            },
+                        }),
+                    }
                 }
             }
         }
@@ -162,8 +200,43 @@ impl Policy {
     }
 }
 
+/// How a request may be repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Reads and idempotent writes: retry 408, 429, 5xx and timeouts.
+    Idempotent,
+    /// A server-side wait: as `Idempotent`, but a 408 goes to the caller.
+    Poll,
+    /// Must not be applied twice: retry only a refused connect and a 429.
+    Once,
+}
+
+impl Replay {
+    fn retries_status(self, s: StatusCode) -> bool {
+        match self {
+            Replay::Idempotent => transient(s),
+            Replay::Poll => s != StatusCode::REQUEST_TIMEOUT && transient(s),
+            Replay::Once => s == StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+}
+
+/// A request that got no usable answer.
+#[derive(Debug, Clone)]
+pub struct Unanswered {
+    pub error: HttpError,
+    /// The request may have reached the service and been applied (a timeout,
+    /// a dropped connection, a 408 or a 5xx), as opposed to never sent.
+    pub may_have_applied: bool,
+}
+
 fn transient(s: StatusCode) -> bool {
     s == StatusCode::REQUEST_TIMEOUT || s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
+}
+
+/// Answers after which a non-repeatable request may or may not have taken effect.
+fn ambiguous(s: StatusCode) -> bool {
+    s == StatusCode::REQUEST_TIMEOUT || s.is_server_error()
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).

@@ -32,6 +32,10 @@ pub enum Action {
     Update,
     Unchanged,
     Delete,
+    /// Present at the target, and nothing can prove it equal to the desired
+    /// value before writing it (Fly's opaque digests). `plan` shows it as
+    /// such; `sync` writes it and reports what the write proved.
+    Unverified,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -192,7 +192,6 @@ fn context(
         max_deletes: t.max_deletes,
         esc: targets::esc::Settings { base_url: esc_base.clone(), auth: Auth::new(source, esc_base, Box::new(mask)) },
         fly: targets::fly::Settings {
-            api_url: cfg.runner.fly_api.clone(),
             flaps_url: cfg.runner.fly_flaps.clone(),
             token: t.fly_token.clone(),
             owned_keys: owned_keys(m, crate::manifest::TargetKind::Fly),
@@ -298,6 +297,7 @@ pub fn publish(out: &Publish, report: &Report) -> Exit {
             ("notices", c.notices.to_string()),
             ("missing", c.secrets_missing.to_string()),
             ("changed", c.changed().to_string()),
+            ("unverified", c.unverified.to_string()),
             ("failed", c.targets_failed.to_string()),
             ("report-path", out.report_output.clone().unwrap_or_default()),
             ("artifact-id", artifact_id.unwrap_or_default()),

@@ -29,7 +29,8 @@ impl Service {
             Service::Slack => "https://slack.com",
             Service::Github => "https://api.github.com",
             Service::Stripe => "https://api.stripe.com",
-            Service::Fly => crate::targets::fly::DEFAULT_API,
+            // Fly's GraphQL API (fly-go `resource_user.go`, `viewer`).
+            Service::Fly => "https://api.fly.io",
             Service::Pulumi => crate::targets::esc::DEFAULT_API,
         }
     }

@@ -248,7 +248,15 @@ fn ok_message(mode: Mode, c: &Counts) -> String {
         Mode::Validate => format!("**Valid**: {present}."),
         Mode::Scan => format!("**No leaks found**: {present}; no managed value is in the workspace."),
         Mode::Plan => {
-            format!("**Plan**: {present}; {} change(s) planned across {} target(s).", c.changed(), c.targets_in_scope)
+            let unverified = match c.unverified {
+                0 => String::new(),
+                n => format!(" and {n} unverified key(s) a sync would write and then prove changed or not"),
+            };
+            format!(
+                "**Plan**: {present}; {} change(s) planned{unverified} across {} target(s).",
+                c.changed(),
+                c.targets_in_scope
+            )
         }
         Mode::Sync => {
             format!("**Synced**: {present}; {} change(s) written across {} target(s).", c.changed(), c.targets_in_scope)
@@ -259,13 +267,14 @@ fn ok_message(mode: Mode, c: &Counts) -> String {
 impl Counts {
     /// Adds up the changes of `targets` and counts the failed ones.
     pub fn count_changes(&mut self, targets: &[TargetReport]) {
-        (self.creates, self.updates, self.deletes, self.unchanged) = (0, 0, 0, 0);
+        (self.creates, self.updates, self.deletes, self.unchanged, self.unverified) = (0, 0, 0, 0, 0);
         for c in targets.iter().flat_map(|t| &t.changes) {
             match c.action {
                 Action::Create => self.creates += 1,
                 Action::Update => self.updates += 1,
                 Action::Delete => self.deletes += 1,
                 Action::Unchanged => self.unchanged += 1,
+                Action::Unverified => self.unverified += 1,
             }
         }
         self.targets_failed = targets.iter().filter(|t| t.status == TargetStatus::Failed).count();

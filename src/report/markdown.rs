@@ -53,13 +53,22 @@ fn render_full(r: &Report) -> String {
         c.secrets_declared, c.secrets_required, c.secrets_present, c.secrets_missing, c.errors, c.warnings, c.notices
     );
     if c.targets_in_scope + c.targets_skipped > 0 {
-        let _ =
-            writeln!(s, "| Targets | Skipped (other environments) | Failed | Create | Update | Delete | Unchanged |");
-        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            c.targets_in_scope, c.targets_skipped, c.targets_failed, c.creates, c.updates, c.deletes, c.unchanged
+            "| Targets | Skipped (other environments) | Failed | Create | Update | Delete | Unchanged | Unverified |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.targets_in_scope,
+            c.targets_skipped,
+            c.targets_failed,
+            c.creates,
+            c.updates,
+            c.deletes,
+            c.unchanged,
+            c.unverified
         );
     }
     if let Some(sel) = &r.selection {
@@ -190,11 +199,16 @@ fn render_full(r: &Report) -> String {
                 .map(|c| format!("{} {}", sign(c.action), md(&format!("`{}`", c.key))))
                 .collect();
             let verb = if t.written { "written" } else { "planned" };
+            let unverified = t.changes.iter().filter(|c| c.action == Action::Unverified).count();
+            let what = match (list.len() - unverified, unverified) {
+                (n, 0) => format!("{n} change(s) {verb}"),
+                (0, u) => format!("{u} unverified"),
+                (n, u) => format!("{n} change(s) {verb}, {u} unverified"),
+            };
             let _ = writeln!(
                 s,
-                "\n<details><summary><code>{}</code>: {} change(s) {verb}</summary>\n\n{}\n</details>",
+                "\n<details><summary><code>{}</code>: {what}</summary>\n\n{}\n</details>",
                 md(&t.id),
-                list.len(),
                 list.join("<br>\n")
             );
         }
@@ -202,8 +216,14 @@ fn render_full(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "<sub>secret-sync {} · report v{} · values are never shown; names and rules only.</sub>",
-        r.tool.version, r.report_version
+        "<sub>secret-sync {} · report v{} · values are never shown; names and rules only.{}</sub>",
+        r.tool.version,
+        r.report_version,
+        if c.unverified > 0 {
+            " `?` unverified: present at the target, and nothing proves it equal to the desired value before a write."
+        } else {
+            ""
+        }
     );
     s
 }
@@ -303,15 +323,15 @@ fn github_section(s: &mut String, g: &crate::report::GithubReport, targets: &[cr
     s.push('\n');
 }
 
-/// `+3 ~1 −0`, or `—` when nothing changes.
+/// `+3 ~1 −0 ?2`, or `—` when nothing changes.
 fn change_counts(changes: &[crate::targets::Change]) -> String {
     let n = |a| changes.iter().filter(|c| c.action == a).count();
-    let (c, u, d) = (n(Action::Create), n(Action::Update), n(Action::Delete));
-    if c + u + d == 0 {
+    let (c, u, d, v) = (n(Action::Create), n(Action::Update), n(Action::Delete), n(Action::Unverified));
+    if c + u + d + v == 0 {
         return if changes.is_empty() { "—".into() } else { format!("{} unchanged", changes.len()) };
     }
     let mut parts = Vec::new();
-    for (count, sign) in [(c, "+"), (u, "~"), (d, "−")] {
+    for (count, sign) in [(c, "+"), (u, "~"), (d, "−"), (v, "?")] {
         if count > 0 {
             parts.push(format!("{sign}{count}"));
         }
@@ -325,6 +345,7 @@ fn sign(a: Action) -> &'static str {
         Action::Update => "~",
         Action::Delete => "−",
         Action::Unchanged => "=",
+        Action::Unverified => "?",
     }
 }
 

@@ -14,8 +14,11 @@ use crate::diag::{Finding, Severity};
 pub use crate::plan::{Change, TargetStatus};
 pub use crate::rotation::GithubReport;
 
-/// Version of the JSON report's shape; bumped on any incompatible change.
-pub const REPORT_VERSION: u32 = 1;
+/// Version of the JSON report's shape; bumped on any incompatible change:
+/// a field removed, renamed or retyped, or a value added to an enum field
+/// (`action`, `status`, …), since consumers match on those. Adding a field
+/// is compatible. v2: `action` gained `unverified`, `counts` `unverified`.
+pub const REPORT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -137,6 +140,9 @@ pub struct Counts {
     pub updates: usize,
     pub deletes: usize,
     pub unchanged: usize,
+    /// Keys present at a target that nothing proved equal to the desired
+    /// value (`plan` on Fly apps; in `sync`, only where a write failed).
+    pub unverified: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -236,6 +236,8 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
         st.esc.seed("acme/app/production", "values:\n  region: eu-west-1\n");
         st.fly.tokens.insert(fly_token.clone());
         st.fly.add_app("acme-api", 2);
+        st.fly.add_machine("acme-api", "acme-api-stopped", secret_sync_emulators::fly::Kind::App("stopped"));
+        st.fly.add_machine("acme-api", "acme-api-console", secret_sync_emulators::fly::Kind::Console);
         st.github.tokens.insert(gh_token.clone());
         st.github.org_secret("acme", "PLACEHOLDER_KEY", "2025-01-01T00:00:00Z", "all");
         st.github.add_repo("acme/site");
@@ -274,7 +276,20 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
         Fault::on("POST", "/v1/apps/acme-api/secrets", 1, FaultKind::Status { code: 422, retry_after: None }).exact(),
     );
     runs.push(("rejected write", run("sync", &token)));
+    // Lost answers: a lease and the secrets write (recovered by reading back).
+    emu.fault(Fault::on("POST", "/v1/apps/acme-api/machines/acme-api-m0/lease", 1, FaultKind::Lost).exact());
     runs.push(("sync", run("sync", &token)));
+    assert!(
+        runs.last().unwrap().1.summary.contains("Recovered from lost answers"),
+        "{}",
+        runs.last().unwrap().1.summary
+    );
+    // Fly's opaque digests: a plan shows the keys as unverified.
+    runs.push(("plan unverified", run("plan", &token)));
+    assert!(runs.last().unwrap().1.summary.contains("unverified"), "{}", runs.last().unwrap().1.summary);
+    emu.fault(Fault::on("POST", "/v1/apps/acme-api/secrets", 1, FaultKind::Lost).exact());
+    runs.push(("lost write", run("sync", &token)));
+    assert!(runs.last().unwrap().1.summary.contains("sent again"), "{}", runs.last().unwrap().1.summary);
     assert_eq!(emu.count("PATCH", "acme/app/production"), 2, "the second sync did not write");
     runs.push(("rejected token", run("sync", &format!("pul-CANARYother{}", random_hex(20)))));
     assert!(runs[1].1.summary.contains("HTTP 400"), "{}", runs[1].1.summary);
@@ -286,7 +301,7 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
         Some(jwt),
         "the sealed box did not arrive"
     );
-    assert_eq!(emu.state().fly.updates("acme-api"), 2, "the Fly sync did not restart the machines");
+    assert_eq!(emu.state().fly.updates("acme-api"), 3, "the Fly sync did not update the machines");
     emu.fault(
         Fault::on(
             "POST",
@@ -298,7 +313,11 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
     );
     emu.state().fly.set("acme-api", "OPENAI_API_KEY", "sk-proj-changed-elsewhere");
     runs.push(("failed machine update", run("sync", &token)));
-    assert!(runs.last().unwrap().1.summary.contains("rolling update stopped"), "{}", runs.last().unwrap().1.summary);
+    assert!(
+        runs.last().unwrap().1.summary.contains("update of the machines stopped"),
+        "{}",
+        runs.last().unwrap().1.summary
+    );
     for (label, out) in &runs {
         assert_clean(label, out, &c);
     }

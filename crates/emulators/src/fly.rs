@@ -1,18 +1,25 @@
-//! Fly.io: the GraphQL API (`POST /graphql`: `app.secrets` with MD5 digests,
-//! `setSecrets`, `unsetSecrets`) and the Machines API (`/v1/apps/…`: app,
-//! secrets with a monotonically increasing version, machines, leases,
-//! updates, waits), as `shared/api-notes.md` records them.
+//! Fly.io: the Machines API (`/v1/apps/…`: app, secrets with a monotonically
+//! increasing version, machines, leases, updates, waits) and, for
+//! compatibility, the GraphQL secrets routes (`POST /graphql`). Each route
+//! names the file of the official clients (superfly/fly-go, superfly/flyctl)
+//! or Fly's docs (superfly/docs) it follows.
 //!
-//! Unconfirmed, chosen and marked here: the GraphQL error for a token without
-//! access to an app (Fly's wording is not known; we send
-//! `Not authorized to access this app`); the 16-hex-char digest of the
-//! Machines API secrets list (its algorithm is unknown; we send a truncated
-//! FNV hash, and secret-sync never relies on it); the exact shape of a lease
-//! response beyond `data.nonce`.
+//! Digests are opaque, as Fly's are: a keyed hash with a random key per app
+//! (16 hex chars), so a client can only compare a digest with an earlier one
+//! of the same app — never compute one. A legacy app ([`Fly::set_legacy`])
+//! shows 32-hex MD5 digests, as apps whose secrets predate Fly's current
+//! store do (api-notes, "Fly.io").
+//!
+//! Unconfirmed, chosen and marked here: whether the write's answer carries
+//! each secret's digest (fly-go's type allows it; [`App::answer_digests`]
+//! switches it off so both cases are tested); whether a lease's
+//! `description` is echoed by `GET …/lease` (the docs' example shows the
+//! field); the GraphQL error for a token without access to an app.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Value as Json};
+use sha2::{Digest as _, Sha256};
 
 use super::{Reply, Req, State};
 
@@ -26,12 +33,49 @@ pub struct Fly {
     next: u64,
 }
 
-#[derive(Default)]
 pub struct App {
-    /// Name → (md5 hex digest of the value, the value itself for tests).
+    /// Name → (digest as Fly shows it, the value itself for tests).
     pub secrets: BTreeMap<String, (String, String)>,
     pub version: u64,
     pub machines: Vec<Machine>,
+    /// Digests are MD5 hex of the value (an app from before Fly's current store).
+    pub legacy_md5: bool,
+    /// The write's answer lists each secret with its digest. UNCONFIRMED for
+    /// the real API (fly-go `UpdateAppSecretsResp` has the field, `omitempty`).
+    pub answer_digests: bool,
+    /// The key of this app's digests: opaque to every client.
+    digest_key: [u8; 16],
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App {
+            secrets: BTreeMap::new(),
+            version: 0,
+            machines: Vec::new(),
+            legacy_md5: false,
+            answer_digests: true,
+            digest_key: random_key(),
+        }
+    }
+}
+
+impl App {
+    /// The digest Fly would show for `value` in this app.
+    pub fn digest(&self, value: &str) -> String {
+        if self.legacy_md5 {
+            return format!("{:x}", md5::compute(value.as_bytes()));
+        }
+        let mut h = Sha256::new();
+        h.update(self.digest_key);
+        h.update(value.as_bytes());
+        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn store(&mut self, name: &str, value: &str) {
+        let d = self.digest(value);
+        self.secrets.insert(name.to_string(), (d, value.to_string()));
+    }
 }
 
 pub struct Machine {
@@ -39,54 +83,138 @@ pub struct Machine {
     pub state: String,
     pub instance_id: String,
     pub config: Json,
-    pub lease: Option<String>,
-    /// `min_secrets_version` of each update, in order.
-    pub updates: Vec<Option<u64>>,
+    pub lease: Option<Lease>,
+    /// Each update received, in order.
+    pub updates: Vec<Update>,
+    /// How many waits answer 408 after an update that starts it (a slow boot).
+    pub boot_waits: u32,
+    pending_boot: u32,
+}
+
+pub struct Lease {
+    pub nonce: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Update {
+    pub min_secrets_version: Option<u64>,
+    pub skip_launch: bool,
+}
+
+/// The kinds of machine an app can have, as fly-go tells them apart
+/// (machine_types.go: `IsFlyAppsPlatform`, `IsFlyAppsReleaseCommand`,
+/// `IsFlyAppsConsole`; metadata keys `fly_platform_version`, `fly_process_group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A Fly-platform machine of process group `app` in this state.
+    App(&'static str),
+    /// A stopped Fly-platform machine that is a standby for another (`config.standbys`).
+    Standby,
+    /// The machine `fly deploy` runs the release command on.
+    ReleaseCommand,
+    /// A `fly console` machine.
+    Console,
+    /// A machine created outside Fly Launch (no platform metadata).
+    Unmanaged,
+    Destroyed,
 }
 
 impl Fly {
-    /// Adds an app with `machines` started machines (and one destroyed one,
-    /// which a rolling update must skip).
+    /// Adds an app with `machines` started Fly-platform machines (and one
+    /// destroyed one, which an update must skip).
     pub fn add_app(&mut self, name: &str, machines: usize) {
-        let mut app = App::default();
+        self.apps.insert(name.to_string(), App::default());
         for i in 0..machines {
-            app.machines.push(Machine {
-                id: format!("{name}-m{i}"),
-                state: "started".into(),
-                instance_id: format!("inst-{i}-0"),
-                config: json!({ "image": format!("registry.fly.io/{name}:v1"), "guest": { "cpus": 1, "memory_mb": 256 } }),
-                lease: None,
-                updates: Vec::new(),
-            });
+            self.add_machine(name, &format!("{name}-m{i}"), Kind::App("started"));
         }
-        app.machines.push(Machine {
-            id: format!("{name}-old"),
-            state: "destroyed".into(),
-            instance_id: "inst-old".into(),
-            config: json!({}),
+        self.add_machine(name, &format!("{name}-old"), Kind::Destroyed);
+    }
+
+    /// Adds one machine of `kind` to `app`.
+    pub fn add_machine(&mut self, app: &str, id: &str, kind: Kind) {
+        let a = self.apps.get_mut(app).expect("app exists");
+        let group = match kind {
+            Kind::ReleaseCommand => "fly_app_release_command",
+            Kind::Console => "fly_app_console",
+            _ => "app",
+        };
+        let mut config = json!({
+            "image": format!("registry.fly.io/{app}:v1"),
+            "guest": { "cpus": 1, "memory_mb": 256 },
+            "metadata": { "fly_platform_version": "v2", "fly_process_group": group },
+        });
+        if kind == Kind::Unmanaged {
+            config["metadata"] = json!({});
+        }
+        if kind == Kind::Standby {
+            let first = a.machines.first().map(|m| m.id.clone()).unwrap_or_default();
+            config["standbys"] = json!([first]);
+        }
+        let state = match kind {
+            Kind::App(s) => s,
+            Kind::Standby => "stopped",
+            Kind::ReleaseCommand => "stopped",
+            Kind::Console | Kind::Unmanaged => "started",
+            Kind::Destroyed => "destroyed",
+        };
+        a.machines.push(Machine {
+            id: id.to_string(),
+            state: state.into(),
+            instance_id: format!("inst-{id}-0"),
+            config,
             lease: None,
             updates: Vec::new(),
+            boot_waits: 0,
+            pending_boot: 0,
         });
-        self.apps.insert(name.to_string(), app);
     }
 
     /// Sets a secret directly (as if someone ran `fly secrets set`).
     pub fn set(&mut self, app: &str, name: &str, value: &str) {
         let a = self.apps.get_mut(app).expect("app exists");
         a.version += 1;
-        a.secrets.insert(name.into(), (md5hex(value), value.into()));
+        a.store(name, value);
+    }
+
+    /// Makes `app` a legacy app: MD5 digests, for what it holds and what it gets.
+    pub fn set_legacy(&mut self, app: &str) {
+        let a = self.apps.get_mut(app).expect("app exists");
+        a.legacy_md5 = true;
+        let values: Vec<(String, String)> = a.secrets.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect();
+        for (k, v) in values {
+            a.store(&k, &v);
+        }
     }
 
     /// Machine updates made so far, over all machines of `app`.
     pub fn updates(&self, app: &str) -> usize {
         self.apps.get(app).map(|a| a.machines.iter().map(|m| m.updates.len()).sum()).unwrap_or(0)
     }
+
+    /// Leases held on machines of `app`.
+    pub fn leases(&self, app: &str) -> usize {
+        self.apps.get(app).map(|a| a.machines.iter().filter(|m| m.lease.is_some()).count()).unwrap_or(0)
+    }
+
+    pub fn machine(&self, app: &str, id: &str) -> &Machine {
+        self.apps[app].machines.iter().find(|m| m.id == id).expect("machine exists")
+    }
 }
 
-fn md5hex(v: &str) -> String {
-    format!("{:x}", md5::compute(v.as_bytes()))
+fn random_key() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = [0u8; 16];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
 }
 
+/// flaps errors: status ≥ 300, `{"error": …}`, request id in `fly-request-id`
+/// (fly-go flaps/flaps.go, `handleAPIError`, `headerFlyRequestId`).
 fn err(code: u16, msg: &str) -> Reply {
     Reply::json(code, json!({ "error": msg })).with_header("fly-request-id", "emu-fly-req")
 }
@@ -110,74 +238,128 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     let next = fly.next;
     let Some(app) = fly.apps.get_mut(app_name) else { return Some(err(404, "app not found")) };
     Some(match (r.method, &parts[1..]) {
+        // fly-go flaps/flaps_apps.go (GetApp).
         ("GET", []) => Reply::json(200, json!({ "name": app_name, "status": "deployed" })),
-        ("GET", ["secrets"]) => Reply::json(200, json!({ "secrets": app.secrets.iter().map(|(n, (d, _))| json!({ "name": n, "digest": &d[..16], "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z" })).collect::<Vec<_>>() })),
+        // fly-go flaps/flaps_secrets.go (ListAppSecrets, `?version=` = the
+        // least secrets version to read, flyctl internal/appsecrets/secrets.go
+        // `List`); fly-go secrets_types.go (`ListAppSecretsResp`, `AppSecret`).
+        ("GET", ["secrets"]) => {
+            if r.query_param("version").and_then(|v| v.parse::<u64>().ok()).is_some_and(|v| v > app.version) {
+                return Some(err(400, "secrets version not yet available"));
+            }
+            Reply::json(
+                200,
+                json!({ "secrets": app.secrets.iter().map(|(n, (d, _))| secret_json(n, Some(d))).collect::<Vec<_>>() }),
+            )
+        }
+        // fly-go flaps/flaps_secrets.go (UpdateAppSecrets: `{"values": {name: value | null}}`,
+        // null unsets) → secrets_types.go `UpdateAppSecretsResp` `{secrets, version}`.
         ("POST", ["secrets"]) => {
             let Ok(body) = serde_json::from_slice::<Json>(r.body) else { return Some(err(400, "invalid JSON")) };
             let Some(values) = body["values"].as_object() else { return Some(err(400, "values is required")) };
+            if values.values().any(|v| !v.is_null() && !v.is_string()) {
+                return Some(err(400, "values must be strings or null"));
+            }
             for (k, v) in values {
-                match v {
-                    Json::Null => {
+                match v.as_str() {
+                    None => {
                         app.secrets.remove(k);
                     }
-                    Json::String(s) => {
-                        app.secrets.insert(k.clone(), (md5hex(s), s.clone()));
-                    }
-                    _ => return Some(err(400, "values must be strings or null")),
+                    Some(s) => app.store(k, s),
                 }
             }
             app.version += 1;
-            Reply::json(200, json!({ "secrets": app.secrets.keys().map(|n| json!({ "name": n })).collect::<Vec<_>>(), "version": app.version }))
+            let digests = app.answer_digests;
+            let secrets: Vec<Json> =
+                app.secrets.iter().map(|(n, (d, _))| secret_json(n, digests.then_some(d.as_str()))).collect();
+            Reply::json(200, json!({ "secrets": secrets, "version": app.version }))
         }
+        // fly-go flaps/flaps_secrets.go (DeleteAppSecret) → `{version}`.
         ("DELETE", ["secrets", name]) => {
             app.secrets.remove(*name);
             app.version += 1;
             Reply::json(200, json!({ "version": app.version }))
         }
-        ("GET", ["machines"]) => Reply::json(
-            200,
-            Json::Array(
-                app.machines
-                    .iter()
-                    .map(|m| json!({ "id": m.id, "state": m.state, "region": "iad", "instance_id": m.instance_id, "config": m.config }))
-                    .collect(),
-            ),
-        ),
+        // fly-go flaps/flaps_machines.go (List): every machine, destroyed too;
+        // clients filter (ListFlyAppsMachines).
+        ("GET", ["machines"]) => Reply::json(200, Json::Array(app.machines.iter().map(machine_json).collect())),
         (method, ["machines", id, rest @ ..]) => {
             let version = app.version;
-            let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else { return Some(err(404, "machine not found")) };
+            let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else {
+                return Some(err(404, "machine not found"));
+            };
             machine(m, method, rest, r, next, version)
         }
         _ => err(404, "not found"),
     })
 }
 
+fn secret_json(name: &str, digest: Option<&str>) -> Json {
+    let mut s = json!({ "name": name, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z" });
+    if let Some(d) = digest {
+        s["digest"] = json!(d);
+    }
+    s
+}
+
+fn lease_json(m: &Machine, l: &Lease) -> Json {
+    json!({ "status": "success", "data": {
+        "nonce": l.nonce, "expires_at": 1_900_000_000, "owner": "ci@example.com",
+        "description": l.description, "version": format!("lease-{}", m.id) } })
+}
+
 fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, version: u64) -> Reply {
     let nonce = r.header("fly-machine-lease-nonce");
     match (method, rest) {
+        // superfly/docs machines/api/machines-resource ("Create a Machine
+        // lease": body `{description, ttl}`, 201, 409 while another holds it,
+        // reference/machines/_lease_resp.erb for both bodies); fly-go
+        // flaps/flaps_machines.go (AcquireLease, `?ttl=`), machine_types.go
+        // (`MachineLease`).
         ("POST", ["lease"]) => {
             if m.lease.is_some() {
-                return err(409, "machine is already leased");
+                return Reply::json(
+                    409,
+                    json!({ "status": "error", "message": format!("machine ID {} lease currently held by ci@example.com", m.id), "code": "invalid" }),
+                );
             }
-            let n = format!("nonce-{next}");
-            m.lease = Some(n.clone());
-            Reply::json(
-                200,
-                json!({ "status": "success", "data": { "nonce": n, "expires_at": 1_900_000_000, "owner": "secret-sync", "description": "" } }),
-            )
+            let body: Json = serde_json::from_slice(r.body).unwrap_or(Json::Null);
+            let lease = Lease {
+                nonce: format!("nonce-{next}"),
+                description: body["description"].as_str().unwrap_or_default().to_string(),
+            };
+            let reply = Reply::json(201, lease_json(m, &lease));
+            m.lease = Some(lease);
+            reply
         }
+        // superfly/docs machines-resource ("Get a Machine lease": 200, 404);
+        // fly-go flaps/flaps_machines.go (FindLease). The docs say the nonce
+        // comes from "the create or get lease response".
+        ("GET", ["lease"]) => match &m.lease {
+            Some(l) => Reply::json(200, lease_json(m, l)),
+            None => err(404, "lease not found"),
+        },
+        // superfly/docs machines-resource ("Release a Machine lease": the
+        // nonce header is required; 200, 400); fly-go ReleaseLease.
         ("DELETE", ["lease"]) => {
-            if m.lease.as_deref() != nonce {
-                return err(409, "lease nonce does not match");
+            if m.lease.as_ref().map(|l| l.nonce.as_str()) != nonce {
+                return err(400, "lease nonce does not match");
             }
             m.lease = None;
-            Reply::json(200, json!({ "status": "success" }))
+            Reply::json(200, json!({ "ok": true }))
         }
+        // fly-go flaps/flaps_machines.go (Update, nonce header) with
+        // machine_types.go `LaunchMachineInput` (`config`, `skip_launch`,
+        // `min_secrets_version`); the answer is the machine with a new
+        // `instance_id` (superfly/docs machines-resource: "Every Update
+        // request potentially changes the instance_id"). `skip_launch`
+        // leaves a stopped or suspended machine as it is (flyctl
+        // internal/command/deploy/machines_launchinput.go, shouldSkipLaunch).
         ("POST", []) => {
-            if m.state == "destroyed" {
+            if matches!(m.state.as_str(), "destroyed" | "destroying") {
                 return err(400, "machine is destroyed");
             }
-            if m.lease.is_none() || m.lease.as_deref() != nonce {
+            if m.lease.is_none() || m.lease.as_ref().map(|l| l.nonce.as_str()) != nonce {
                 return err(412, "lease is required to update this machine");
             }
             let Ok(body) = serde_json::from_slice::<Json>(r.body) else { return err(400, "invalid JSON") };
@@ -188,33 +370,61 @@ fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, ver
             if body["config"] != m.config {
                 return err(400, "the config changed: secret-sync must send the machine's current config");
             }
-            m.updates.push(min);
+            let skip_launch = body["skip_launch"].as_bool().unwrap_or(false);
+            m.updates.push(Update { min_secrets_version: min, skip_launch });
             m.instance_id = format!("inst-{}-{next}", m.id);
-            json_machine(m)
+            if !skip_launch {
+                m.state = "started".into();
+                m.pending_boot = m.boot_waits;
+            }
+            Reply::json(200, machine_json(m))
         }
+        // fly-go flaps/flaps_machines_wait.go (Wait: `state`, `timeout` in
+        // seconds, capped at 60 by the proxy, `proxyTimeoutThreshold`);
+        // superfly/docs machines-resource ("Wait for a Machine": `instance_id`,
+        // 200, 400, 408 when the timeout expires first). A wait here answers
+        // at once: 408 while the machine is not (yet) in the state.
         ("GET", ["wait"]) => {
-            if r.query_param("instance_id").as_deref() != Some(m.instance_id.as_str()) {
+            if r.query_param("instance_id").is_some_and(|i| i != m.instance_id) {
                 return err(400, "instance_id does not match");
+            }
+            let timeout = r.query_param("timeout").and_then(|t| t.parse::<u64>().ok()).unwrap_or(60);
+            if timeout > 60 {
+                // Stricter than Fly (whose proxy would cut the request at
+                // 60 s): a client that asks for more is wrong either way.
+                return err(400, "timeout above the 60 s the proxy allows");
+            }
+            let want = r.query_param("state").unwrap_or_else(|| "started".into());
+            if m.state != want {
+                return err(408, "timed out waiting for machine state");
+            }
+            if m.pending_boot > 0 {
+                m.pending_boot -= 1;
+                return err(408, "timed out waiting for machine state");
             }
             Reply::json(200, json!({ "ok": true }))
         }
-        ("GET", []) => json_machine(m),
+        // fly-go flaps/flaps_machines.go (Get).
+        ("GET", []) => Reply::json(200, machine_json(m)),
         _ => err(404, "not found"),
     }
 }
 
-fn json_machine(m: &Machine) -> Reply {
-    Reply::json(200, json!({ "id": m.id, "state": "started", "instance_id": m.instance_id, "config": m.config }))
+fn machine_json(m: &Machine) -> Json {
+    json!({ "id": m.id, "state": m.state, "region": "iad", "instance_id": m.instance_id, "config": m.config })
 }
 
+/// fly-go's rule (auth.go, tokens/tokens.go): macaroons go with
+/// `FlyV1`, others with `Bearer`.
 fn authorized(fly: &Fly, r: &Req) -> bool {
     let h = r.header("authorization").unwrap_or_default();
     let token = h.strip_prefix("FlyV1 ").or_else(|| h.strip_prefix("Bearer ")).unwrap_or_default();
-    // Macaroons go with FlyV1, others with Bearer (fly-go's rule).
     let macaroon = ["fm1r_", "fm1a_", "fm2_"].iter().any(|p| token.starts_with(p));
     fly.tokens.contains(token) && (macaroon == h.starts_with("FlyV1 "))
 }
 
+/// The GraphQL secrets routes (fly-go resource_secrets.go), kept so older
+/// clients still find them. The digest is the same opaque one.
 fn graphql(fly: &mut Fly, r: &Req) -> Reply {
     if !authorized(fly, r) {
         // UNCONFIRMED: the status and wording Fly uses for a bad token here.
@@ -242,7 +452,7 @@ fn graphql(fly: &mut Fly, r: &Req) -> Reply {
         } else {
             for s in input["secrets"].as_array().into_iter().flatten() {
                 let (Some(k), Some(v)) = (s["key"].as_str(), s["value"].as_str()) else { continue };
-                app.secrets.insert(k.into(), (md5hex(v), v.into()));
+                app.store(k, v);
             }
         }
         app.version += 1;
@@ -267,4 +477,21 @@ fn graphql(fly: &mut Fly, r: &Req) -> Reply {
         .map(|(n, (d, _))| json!({ "name": n, "digest": d, "createdAt": "2026-01-01T00:00:00Z" }))
         .collect();
     Reply::json(200, json!({ "data": { "app": { "secrets": secrets } } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_opaque_per_app_and_stable_per_value() {
+        let (a, b) = (App::default(), App::default());
+        assert_eq!(a.digest("v").len(), 16);
+        assert_eq!(a.digest("v"), a.digest("v"), "same value, same app: same digest");
+        assert_ne!(a.digest("v"), a.digest("w"));
+        assert_ne!(a.digest("v"), b.digest("v"), "another app's key");
+        assert_ne!(&format!("{:x}", md5::compute("v"))[..16], a.digest("v"));
+        let legacy = App { legacy_md5: true, ..App::default() };
+        assert_eq!(legacy.digest("romance"), "b9e37b7b239ee4aefc75352fe3fa6dc6");
+    }
 }

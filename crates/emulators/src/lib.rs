@@ -34,6 +34,9 @@ pub enum FaultKind {
     Delay(Duration),
     /// Answer normally, then change the state (another writer's edit).
     After(Box<dyn FnMut(&mut State) + Send>),
+    /// Apply the request, then close the connection without answering: the
+    /// client cannot tell whether it took effect (a lost answer).
+    Lost,
 }
 
 pub struct Fault {
@@ -204,10 +207,19 @@ impl Drop for Emulator {
     }
 }
 
-async fn handle(
-    state: Arc<Mutex<State>>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+/// The answer a [`FaultKind::Lost`] fault withholds.
+#[derive(Debug)]
+struct LostAnswer;
+
+impl std::fmt::Display for LostAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("answer dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for LostAnswer {}
+
+async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, LostAnswer> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -215,18 +227,19 @@ async fn handle(
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
     // Faults are decided under the lock, delays are served outside it.
-    let (fault, delay, after) = {
+    let (fault, delay, after, lost) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.log.push(Logged { method: method.clone(), path: path.clone() });
         let idx = st.faults.iter().position(|f| f.matches(&method, &path));
         match idx {
-            None => (None, None, None),
+            None => (None, None, None, false),
             Some(i) => {
                 st.faults[i].times -= 1;
                 match &mut st.faults[i].kind {
-                    FaultKind::Status { code, retry_after } => (Some((*code, *retry_after)), None, None),
-                    FaultKind::Delay(d) => (None, Some(*d), None),
-                    FaultKind::After(_) => (None, None, Some(i)),
+                    FaultKind::Status { code, retry_after } => (Some((*code, *retry_after)), None, None, false),
+                    FaultKind::Delay(d) => (None, Some(*d), None, false),
+                    FaultKind::After(_) => (None, None, Some(i), false),
+                    FaultKind::Lost => (None, None, None, true),
                 }
             }
         }
@@ -253,6 +266,10 @@ async fn handle(
         }
         reply
     };
+    if lost {
+        // An error from the service makes hyper close the connection unanswered.
+        return Err(LostAnswer);
+    }
     let mut resp = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
         resp = resp.header(k, v);

@@ -1,0 +1,316 @@
+//! Fly.io apps as a target.
+//!
+//! Plan: one read per app of its secrets and their digests (Machines API,
+//! `GET /v1/apps/{app}/secrets`). Fly's digests are opaque (api-notes,
+//! "Fly.io"), so a present key is proven unchanged only by evidence — a
+//! legacy MD5 digest that matches ([`plan::LegacyMd5`]) — and is otherwise
+//! *unverified*. Sync: one write per app of the created, unverified and
+//! deleted keys; the digests after the write, compared with those before,
+//! prove each unverified key unchanged or updated ([`plan::settle`]). Only an
+//! app where something was created, updated or deleted is rolled (`deploy:
+//! restart`) or staged: its Fly-platform machines get the new secrets
+//! version as flyctl gives it ([`machines`]). An app whose write changed
+//! nothing restarts nothing.
+
+pub mod api;
+pub mod machines;
+pub mod plan;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value as Json;
+
+use self::api::{Api, WriteError, Written};
+use self::machines::Treatment;
+use self::plan::{Listing, Plan};
+use super::{Action, Context, Desired, TargetOutcome};
+use crate::manifest::{Deploy, TargetSpec};
+use crate::plan::TargetStatus;
+
+pub const DEFAULT_FLAPS: &str = "https://api.machines.dev";
+
+pub struct Settings {
+    pub flaps_url: String,
+    pub token: Option<SecretString>,
+    /// Names the manifest gives Fly keys anywhere: the only keys pruning may delete.
+    pub owned_keys: Vec<String>,
+}
+
+/// `Authorization` as fly-go builds it (auth.go, tokens/tokens.go):
+/// macaroons (`fm1r_`, `fm1a_`, `fm2_`, as `fly tokens create` prints them,
+/// often already prefixed) use the `FlyV1` scheme, anything else is a bearer
+/// token.
+pub fn authorization(token: &str) -> String {
+    let t = token.trim();
+    if t.starts_with("FlyV1 ") {
+        return t.to_string();
+    }
+    if ["fm1r_", "fm1a_", "fm2_"].iter().any(|p| t.starts_with(p)) {
+        return format!("FlyV1 {t}");
+    }
+    format!("Bearer {t}")
+}
+
+pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
+    let TargetSpec::Fly { app, deploy } = &d.target.spec else {
+        unreachable!("fly::run is only called for Fly targets")
+    };
+    let Some(token) = ctx.fly.token.as_ref() else {
+        return TargetOutcome::failed(
+            "no Fly.io token: set the `fly-token` input (`fly tokens create org` covers every app of an org)".into(),
+        );
+    };
+    let api = Api::new(ctx, app, authorization(token.expose_secret()));
+    let before = match api.list_secrets(None).await {
+        Ok(l) => l,
+        Err(e) => return TargetOutcome::failed(e),
+    };
+    let p = plan::plan(&before, &d.keys, &d.held_back, &ctx.fly.owned_keys, ctx.prune, &plan::LegacyMd5);
+    let mut out =
+        TargetOutcome { changes: p.changes.clone(), unrouted: p.unrouted.clone(), ..TargetOutcome::default() };
+    if !ctx.prune && !p.deletable.is_empty() {
+        out.warnings.push(format!(
+            "{} key(s) the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
+            p.deletable.len(),
+            p.deletable.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if let Some(capped) = ctx.over_delete_cap(p.deletable.len(), out.changes.clone()) {
+        return capped;
+    }
+    if !p.writes() {
+        out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
+        if !p.changes.is_empty() {
+            out.message = Some(format!(
+                "Fly's legacy MD5 digests prove all {} key(s) unchanged: nothing to write",
+                p.changes.len()
+            ));
+        }
+        return out;
+    }
+    if !ctx.writes() {
+        out.status = Some(TargetStatus::Planned);
+        out.message = Some(plan_note(&p, *deploy));
+        return out;
+    }
+    let (written, after) = match write(&api, &p, d, &before, *deploy == Deploy::Restart).await {
+        Ok(w) => w,
+        Err(e) => {
+            out.status = Some(TargetStatus::Failed);
+            out.message = Some(e);
+            return out;
+        }
+    };
+    out.written = true;
+    out.changes = plan::settle(&p, &before, &after);
+    let proof = proof(&p, &out.changes);
+    let version = show(written.version);
+    if !plan::changes_anything(&out.changes) {
+        out.status = Some(TargetStatus::Unchanged);
+        out.message = Some(with_notes(&api, format!("{proof}; nothing to restart or stage")));
+        return out;
+    }
+    if *deploy == Deploy::Stage {
+        out.status = Some(TargetStatus::Synced);
+        out.message = Some(with_notes(
+            &api,
+            format!("{proof}; secrets staged (version {version}); the next deploy picks them up"),
+        ));
+        return out;
+    }
+    let roll = roll(&api, written.version).await;
+    out.status = Some(if roll.error.is_some() { TargetStatus::Failed } else { TargetStatus::Synced });
+    let message = match &roll.error {
+        None => format!("{proof}; secrets version {version}; {}", roll.summary()),
+        Some(e) => format!(
+            "{proof}; secrets were written (version {version}) but the update of the machines stopped after {}: {e}. Finish it with `fly secrets deploy -a {app}`",
+            roll.summary()
+        ),
+    };
+    out.message = Some(with_notes(&api, message));
+    out
+}
+
+/// The message, then what was recovered from lost answers, if anything.
+fn with_notes(api: &Api<'_>, message: String) -> String {
+    let notes = api.notes();
+    if notes.is_empty() {
+        return message;
+    }
+    format!("{message}. Recovered from lost answers: {}", notes.join("; "))
+}
+
+/// What a `plan` says a sync would do.
+fn plan_note(p: &Plan, deploy: Deploy) -> String {
+    let unverified = p.changes.iter().filter(|c| c.action == Action::Unverified).count();
+    let mut s = String::new();
+    if unverified > 0 {
+        s.push_str(&format!(
+            "{unverified} present key(s) unverified (Fly's digests are opaque): a sync writes them and counts as updated only those whose digest the write moves; "
+        ));
+    }
+    s.push_str(match deploy {
+        Deploy::Restart => "only an app where something changed has its machines updated",
+        Deploy::Stage => "changes are staged; the next deploy picks them up",
+    });
+    s
+}
+
+/// "the write proved 12 key(s) unchanged, 1 updated".
+fn proof(p: &Plan, settled: &[super::Change]) -> String {
+    let was_unverified = |k: &str| p.changes.iter().any(|c| c.key == k && c.action == Action::Unverified);
+    let n = |a| settled.iter().filter(|c| c.action == a && was_unverified(&c.key)).count();
+    let (same, moved) = (n(Action::Unchanged), n(Action::Update));
+    let count = |a| settled.iter().filter(|c| c.action == a).count();
+    let mut parts = Vec::new();
+    match (same, moved) {
+        (0, 0) => {}
+        (s, 0) => parts.push(format!("the write proved all {s} present key(s) unchanged")),
+        (0, m) => parts.push(format!("the write proved {m} present key(s) updated")),
+        (s, m) => parts.push(format!("the write proved {s} present key(s) unchanged and {m} updated")),
+    }
+    for (n, what) in [(count(Action::Create), "created"), (count(Action::Delete), "deleted")] {
+        if n > 0 {
+            parts.push(format!("{n} key(s) {what}"));
+        }
+    }
+    if parts.is_empty() {
+        "written".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// Writes the plan's keys in one request and returns the answer with the
+/// digests after it. A lost answer is not sent again blindly: the secrets
+/// are listed again; if they show the write took, they are the evidence
+/// (and the version is read with flyctl's probe when machines need it);
+/// if they cannot show it, the same values are written once more — setting
+/// a key to the value it has changes nothing, and the new answer decides.
+async fn write(
+    api: &Api<'_>,
+    p: &Plan,
+    d: &Desired,
+    before: &Listing,
+    need_version: bool,
+) -> Result<(Written, Listing), String> {
+    let mut values = serde_json::Map::new();
+    for k in d.keys.iter().filter(|k| p.set.contains(&k.key)) {
+        values.insert(k.key.clone(), Json::String(k.value.expose_secret().to_string()));
+    }
+    for k in &p.unset {
+        values.insert(k.clone(), Json::Null);
+    }
+    let mut lost = None;
+    for _ in 0..2 {
+        match api.write_secrets(&values, &p.set).await {
+            Ok(w) => {
+                let after = match &w.digests {
+                    Some(l) => l.clone(),
+                    None => api.list_secrets(w.version).await?,
+                };
+                return Ok((w, after));
+            }
+            Err(WriteError::Refused(e)) => return Err(e),
+            Err(WriteError::Lost(e)) => {
+                let now = api.list_secrets(None).await?;
+                if plan::landed(p, before, &now) {
+                    api.note("the secrets read back show the write took".into());
+                    let version = if need_version { api.current_version().await } else { None };
+                    return Ok((Written { version, digests: None }, now));
+                }
+                api.note("the secrets read back could not show the write, so the same values were sent again".into());
+                lost = Some(e);
+            }
+        }
+    }
+    Err(format!(
+        "{}; twice no answer came and the secrets read back do not show the write. Nothing was restarted; run again",
+        lost.unwrap_or_default()
+    ))
+}
+
+/// What happened to an app's machines.
+#[derive(Default)]
+struct Roll {
+    rolled: usize,
+    quiet: usize,
+    left: usize,
+    error: Option<String>,
+}
+
+impl Roll {
+    fn summary(&self) -> String {
+        let mut s = format!("{} machine(s) restarted one at a time", self.rolled);
+        if self.quiet > 0 {
+            s.push_str(&format!(
+                ", {} updated without starting (stopped, suspended or standby: they read the secrets at their next start)",
+                self.quiet
+            ));
+        }
+        if self.left > 0 {
+            s.push_str(&format!(", {} left alone (release command, console or not a Fly Launch machine)", self.left));
+        }
+        s
+    }
+}
+
+/// Gives the app's machines the new secrets, one at a time under a lease:
+/// running ones are updated and waited for, the others updated with
+/// `skip_launch` (see [`machines`]).
+async fn roll(api: &Api<'_>, version: Option<u64>) -> Roll {
+    let mut roll = Roll::default();
+    let list = match api.machines().await {
+        Ok(l) => l,
+        Err(e) => {
+            roll.error = Some(e);
+            return roll;
+        }
+    };
+    for m in &list {
+        let t = m.treatment();
+        if t == Treatment::Leave {
+            roll.left += usize::from(!matches!(m.state.as_str(), "destroyed" | "destroying"));
+            continue;
+        }
+        if roll.error.is_some() {
+            continue;
+        }
+        let nonce = match api.lease(m).await {
+            Ok(n) => n,
+            Err(e) => {
+                roll.error = Some(e);
+                continue;
+            }
+        };
+        let skip_launch = t == Treatment::UpdateWithoutStart;
+        let result = match api.update(m, &nonce, version, skip_launch).await {
+            Ok(instance) if !skip_launch => api.wait_started(m, &instance).await,
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        api.release(m, &nonce).await;
+        match result {
+            Ok(()) if skip_launch => roll.quiet += 1,
+            Ok(()) => roll.rolled += 1,
+            Err(e) => roll.error = Some(e),
+        }
+    }
+    roll
+}
+
+fn show(v: Option<u64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_schemes_follow_fly_go() {
+        assert_eq!(authorization("FlyV1 fm2_abc"), "FlyV1 fm2_abc");
+        assert_eq!(authorization("fm2_abc"), "FlyV1 fm2_abc");
+        assert_eq!(authorization("fm1r_abc"), "FlyV1 fm1r_abc");
+        assert_eq!(authorization("fo1_abc"), "Bearer fo1_abc");
+    }
+}
