@@ -75,7 +75,10 @@ pub struct Applied {
     /// The changes as the write proved them, when it proves more than the
     /// plan knew (Fly settles unverified keys); `None` keeps the plan's.
     pub changes: Option<Vec<Change>>,
-    /// `false` when the write turned out to change nothing.
+    /// Something was sent to the target.
+    pub written: bool,
+    /// `false` when the write turned out to change nothing (Fly: every key
+    /// proven unchanged by the write).
     pub changed: bool,
     pub revision: Option<u64>,
     pub rollback: Option<String>,
@@ -157,6 +160,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
         }
         if plan.work.is_none() {
             out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
+            out.message = plan.note.clone();
             return out;
         }
         if !ctx.writes() {
@@ -169,14 +173,17 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
                 if let Some(changes) = a.changes {
                     out.changes = changes;
                 }
-                out.written = a.changed;
+                out.written = a.written;
                 out.revision_after = a.revision;
                 out.rollback = a.rollback;
                 out.message = a.message;
                 out.warnings.extend(a.warnings);
                 out.status = Some(if a.changed { TargetStatus::Synced } else { TargetStatus::Unchanged });
                 if let Some(e) = a.failed_after_write {
-                    return failed(e, out);
+                    out.status = Some(TargetStatus::Failed);
+                    out.message = Some(e.to_string());
+                    out.http_status = e.status;
+                    out.request_id = e.request_id;
                 }
                 return out;
             }

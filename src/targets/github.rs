@@ -125,7 +125,7 @@ impl Kind for Github {
             gh.delete(scope, n).await.map_err(|e| partly(e, written))?;
             written = true;
         }
-        Ok(Applied { changed: true, ..Applied::default() })
+        Ok(Applied { written: true, changed: true, ..Applied::default() })
     }
 }
 

@@ -129,6 +129,7 @@ impl Kind for Esc {
             edit::apply(&base, ops).map_err(|e| TargetError::new(format!("ESC environment `{full}`: {e}")))?;
         match api.update(&new_text, etag.as_deref()).await {
             Ok(Written(revision)) => Ok(Applied {
+                written: true,
                 changed: true,
                 revision,
                 rollback: current.revision.map(|before| format!("esc env version rollback {full}@{before}")),

@@ -22,9 +22,9 @@ use serde_json::Value as Json;
 use self::api::{Api, WriteError, Written};
 use self::machines::Treatment;
 use self::plan::{Listing, Plan};
-use super::{Action, Context, Desired, TargetOutcome};
+use super::driver::{Applied, ApplyError, Kind, Plan as DriverPlan, TargetError};
+use super::{Action, Context, Desired};
 use crate::manifest::{Deploy, TargetSpec};
-use crate::plan::TargetStatus;
 
 pub const DEFAULT_FLAPS: &str = "https://api.machines.dev";
 
@@ -50,84 +50,102 @@ pub fn authorization(token: &str) -> String {
     format!("Bearer {t}")
 }
 
-pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
+/// Fly.io apps.
+pub struct Fly;
+
+/// An app's secrets as read, and how to authenticate.
+pub struct Current {
+    before: Listing,
+    auth: String,
+}
+
+fn spec(d: &Desired) -> (&str, Deploy) {
     let TargetSpec::Fly { app, deploy } = &d.target.spec else {
-        unreachable!("fly::run is only called for Fly targets")
+        unreachable!("the Fly kind is only driven for Fly targets")
     };
-    let Some(token) = ctx.fly.token.as_ref() else {
-        return TargetOutcome::failed(
-            "no Fly.io token: set the `fly-token` input (`fly tokens create org` covers every app of an org)".into(),
-        );
-    };
-    let api = Api::new(ctx, app, authorization(token.expose_secret()));
-    let before = match api.list_secrets(None).await {
-        Ok(l) => l,
-        Err(e) => return TargetOutcome::failed(e),
-    };
-    let p = plan::plan(&before, &d.keys, &d.held_back, &ctx.fly.owned_keys, ctx.prune, &plan::LegacyMd5);
-    let mut out =
-        TargetOutcome { changes: p.changes.clone(), unrouted: p.unrouted.clone(), ..TargetOutcome::default() };
-    if !ctx.prune && !p.deletable.is_empty() {
-        out.warnings.push(format!(
-            "{} key(s) the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
-            p.deletable.len(),
-            p.deletable.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-        ));
+    (app, *deploy)
+}
+
+impl Kind for Fly {
+    type Current = Current;
+    type Work = Plan;
+
+    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
+        let (app, _) = spec(d);
+        let Some(token) = ctx.fly.token.as_ref() else {
+            return Err(TargetError::new(
+                "no Fly.io token: set the `fly-token` input (`fly tokens create org` covers every app of an org)",
+            ));
+        };
+        let auth = authorization(token.expose_secret());
+        let before = Api::new(ctx, app, auth.clone()).list_secrets(None).await.map_err(TargetError::new)?;
+        Ok(Current { before, auth })
     }
-    if let Some(capped) = ctx.over_delete_cap(p.deletable.len(), out.changes.clone()) {
-        return capped;
-    }
-    if !p.writes() {
-        out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
-        if !p.changes.is_empty() {
-            out.message = Some(format!(
+
+    fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<DriverPlan<Plan>, TargetError> {
+        let (_, deploy) = spec(d);
+        let p = plan::plan(&current.before, &d.keys, &d.held_back, &ctx.fly.owned_keys, ctx.prune, &plan::LegacyMd5);
+        let mut out = DriverPlan::new(p.changes.clone(), None);
+        out.unrouted = p.unrouted.clone();
+        out.deletes = p.deletable.len();
+        if !ctx.prune && !p.deletable.is_empty() {
+            out.warnings.push(format!(
+                "{} key(s) the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
+                p.deletable.len(),
+                p.deletable.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if p.writes() {
+            out.note = Some(plan_note(&p, deploy));
+            out.work = Some(p);
+        } else if !p.changes.is_empty() {
+            out.note = Some(format!(
                 "Fly's legacy MD5 digests prove all {} key(s) unchanged: nothing to write",
                 p.changes.len()
             ));
         }
-        return out;
+        Ok(out)
     }
-    if !ctx.writes() {
-        out.status = Some(TargetStatus::Planned);
-        out.message = Some(plan_note(&p, *deploy));
-        return out;
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        current: &Current,
+        plan: &DriverPlan<Plan>,
+        d: &Desired,
+    ) -> Result<Applied, ApplyError> {
+        let (app, deploy) = spec(d);
+        let p = plan.work.as_ref().expect("the driver applies only plans with work");
+        let api = Api::new(ctx, app, current.auth.clone());
+        let (written, after) = write(&api, p, d, &current.before, deploy == Deploy::Restart)
+            .await
+            .map_err(|e| ApplyError::Failed { error: TargetError::new(e), written: false })?;
+        let changes = plan::settle(p, &current.before, &after);
+        let proof = proof(p, &changes);
+        let version = show(written.version);
+        let changed = plan::changes_anything(&changes);
+        let mut applied = Applied { written: true, changed, ..Applied::default() };
+        let message = if !changed {
+            format!("{proof}; nothing to restart or stage")
+        } else if deploy == Deploy::Stage {
+            format!("{proof}; secrets staged (version {version}); the next deploy picks them up")
+        } else {
+            let roll = roll(&api, written.version).await;
+            match &roll.error {
+                None => format!("{proof}; secrets version {version}; {}", roll.summary()),
+                Some(e) => {
+                    applied.failed_after_write = Some(TargetError::new(with_notes(&api, format!(
+                        "{proof}; secrets were written (version {version}) but the update of the machines stopped after {}: {e}. Finish it with `fly secrets deploy -a {app}`",
+                        roll.summary()
+                    ))));
+                    String::new()
+                }
+            }
+        };
+        applied.changes = Some(changes);
+        applied.message = Some(with_notes(&api, message));
+        Ok(applied)
     }
-    let (written, after) = match write(&api, &p, d, &before, *deploy == Deploy::Restart).await {
-        Ok(w) => w,
-        Err(e) => {
-            out.status = Some(TargetStatus::Failed);
-            out.message = Some(e);
-            return out;
-        }
-    };
-    out.written = true;
-    out.changes = plan::settle(&p, &before, &after);
-    let proof = proof(&p, &out.changes);
-    let version = show(written.version);
-    if !plan::changes_anything(&out.changes) {
-        out.status = Some(TargetStatus::Unchanged);
-        out.message = Some(with_notes(&api, format!("{proof}; nothing to restart or stage")));
-        return out;
-    }
-    if *deploy == Deploy::Stage {
-        out.status = Some(TargetStatus::Synced);
-        out.message = Some(with_notes(
-            &api,
-            format!("{proof}; secrets staged (version {version}); the next deploy picks them up"),
-        ));
-        return out;
-    }
-    let roll = roll(&api, written.version).await;
-    out.status = Some(if roll.error.is_some() { TargetStatus::Failed } else { TargetStatus::Synced });
-    let message = match &roll.error {
-        None => format!("{proof}; secrets version {version}; {}", roll.summary()),
-        Some(e) => format!(
-            "{proof}; secrets were written (version {version}) but the update of the machines stopped after {}: {e}. Finish it with `fly secrets deploy -a {app}`",
-            roll.summary()
-        ),
-    };
-    out.message = Some(with_notes(&api, message));
-    out
 }
 
 /// The message, then what was recovered from lost answers, if anything.
