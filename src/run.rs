@@ -193,6 +193,7 @@ fn context(
         esc: targets::esc::Settings { base_url: esc_base.clone(), auth: Auth::new(source, esc_base, Box::new(mask)) },
         fly: targets::fly::Settings {
             flaps_url: cfg.runner.fly_flaps.clone(),
+            pacer: Default::default(),
             token: t.fly_token.clone(),
             owned_keys: owned_keys(m, crate::manifest::TargetKind::Fly),
         },

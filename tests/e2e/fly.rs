@@ -526,3 +526,37 @@ fn snapshot(name: &str, out: &Output) {
     insta::assert_snapshot!(format!("{name}__summary"), out.summary);
     insta::assert_json_snapshot!(format!("{name}__report"), out.report_json(), { ".tool.version" => "[version]" });
 }
+
+/// Fly counts its rate limit per action and per Machine (or app): a
+/// nine-Machine app is rolled with no Machine seeing more than three calls of
+/// one action in any second, and each Machine gets exactly one lease, one
+/// update, one wait and one release.
+#[test]
+fn machines_are_paced_per_machine_and_action() {
+    let (emu, ws) = small(|fly| {
+        fly.apps.remove("acme-api");
+        fly.add_app("acme-api", 9);
+    });
+    let out = run_small(&ws, &emu, &small_values(SESSION));
+    assert_eq!(out.code, 0, "{}", out.summary);
+    let log = emu.log();
+    let mut calls: std::collections::BTreeMap<(String, String), Vec<std::time::Instant>> = Default::default();
+    for l in log.iter().filter(|l| l.path.starts_with("/v1/apps/acme-api/machines/")) {
+        let rest = l.path.trim_start_matches("/v1/apps/acme-api/machines/");
+        let (machine, action) = rest.split_once('/').unwrap_or((rest, ""));
+        calls.entry((machine.to_string(), format!("{} {action}", l.method))).or_default().push(l.at);
+    }
+    let machines: std::collections::BTreeSet<&str> = calls.keys().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(machines.len(), 9, "{calls:?}");
+    for ((machine, action), times) in &calls {
+        for (i, t) in times.iter().enumerate() {
+            let within = times[i..].iter().filter(|u| u.duration_since(*t) < std::time::Duration::from_secs(1)).count();
+            assert!(within <= 3, "{machine}: {within} `{action}` calls within a second");
+        }
+    }
+    for m in &machines {
+        for action in ["POST lease", "POST ", "GET wait", "DELETE lease"] {
+            assert_eq!(calls[&(m.to_string(), action.to_string())].len(), 1, "{m}: {action}");
+        }
+    }
+}

@@ -22,6 +22,8 @@ use hyper::{Request, Response};
 /// One request as the emulator saw it (no bodies or headers are kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logged {
+    /// When it arrived (for rate checks: requests per action per second).
+    pub at: std::time::Instant,
     pub method: String,
     pub path: String,
 }
@@ -229,7 +231,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     // Faults are decided under the lock, delays are served outside it.
     let (fault, delay, after, lost) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        st.log.push(Logged { method: method.clone(), path: path.clone() });
+        st.log.push(Logged { at: std::time::Instant::now(), method: method.clone(), path: path.clone() });
         let idx = st.faults.iter().position(|f| f.matches(&method, &path));
         match idx {
             None => (None, None, None, false),

@@ -4,7 +4,7 @@
 //! sent once ([`Http::send_once`]) and, when no answer came back, what is
 //! there is read again to learn whether they took effect.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -26,7 +26,6 @@ pub struct Api<'a> {
     ctx: &'a Context,
     pub app: &'a str,
     auth: String,
-    pacer: Pacer,
     /// Set on every lease this run takes, so a lease whose answer was lost
     /// can be recognised as ours.
     lease_description: String,
@@ -50,14 +49,7 @@ pub enum WriteError {
 
 impl<'a> Api<'a> {
     pub fn new(ctx: &'a Context, app: &'a str, auth: String) -> Api<'a> {
-        Api {
-            ctx,
-            app,
-            auth,
-            pacer: Pacer::default(),
-            lease_description: format!("secret-sync run {}", run_nonce()),
-            notes: Default::default(),
-        }
+        Api { ctx, app, auth, lease_description: format!("secret-sync run {}", run_nonce()), notes: Default::default() }
     }
 
     pub fn note(&self, text: String) {
@@ -88,7 +80,7 @@ impl<'a> Api<'a> {
         let what = format!("reading the secrets of Fly app `{}`", self.app);
         let query = min_version.map(|v| format!("?version={v}")).unwrap_or_default();
         let url = self.url(&format!("/secrets{query}"));
-        self.pacer.wait("secrets-list").await;
+        self.ctx.fly.pacer.wait("secrets-list", self.app).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
         if r.status() == 404 {
             return Err(format!("Fly app `{}` does not exist (or the token's org cannot see it)", self.app));
@@ -113,7 +105,7 @@ impl<'a> Api<'a> {
         let what = format!("writing the secrets of Fly app `{}`", self.app);
         let url = self.url("/secrets");
         let body = json!({ "values": values });
-        self.pacer.wait("secrets-write").await;
+        self.ctx.fly.pacer.wait("secrets-write", self.app).await;
         let r = match self.ctx.http.send_once(&what, || self.req(Method::POST, &url).json(&body)).await {
             Ok(r) => r,
             Err(u) => return Err(lost_or_refused(u)),
@@ -142,7 +134,7 @@ impl<'a> Api<'a> {
     pub async fn machines(&self) -> Result<Vec<Machine>, String> {
         let what = format!("listing the machines of Fly app `{}`", self.app);
         let url = self.url("/machines");
-        self.pacer.wait("machines-list").await;
+        self.ctx.fly.pacer.wait("machines-list", self.app).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
         if !r.status().is_success() {
             return Err(self.explain(&what, &r).to_string());
@@ -187,7 +179,7 @@ impl<'a> Api<'a> {
         // Fly's docs describe it (machines-resource, "Create a Machine lease").
         let url = self.machine_url(&m.id, &format!("/lease?ttl={LEASE_TTL_SECS}"));
         let body = json!({ "description": self.lease_description, "ttl": LEASE_TTL_SECS });
-        self.pacer.wait("lease").await;
+        self.ctx.fly.pacer.wait("lease", &m.id).await;
         let r = match self.ctx.http.send_once(&what, || self.req(Method::POST, &url).json(&body)).await {
             Ok(r) => r,
             Err(u) if u.may_have_applied => return Err(Acquire::Lost(u.error.to_string())),
@@ -211,7 +203,7 @@ impl<'a> Api<'a> {
     async fn find_lease(&self, m: &Machine) -> Result<Found, String> {
         let what = format!("reading the lease of machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "/lease");
-        self.pacer.wait("lease-read").await;
+        self.ctx.fly.pacer.wait("lease-read", &m.id).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
         if r.status() == 404 {
             return Ok(Found::None);
@@ -234,7 +226,7 @@ impl<'a> Api<'a> {
     /// the TTL passes, so it is not an error.
     pub async fn release(&self, m: &Machine, nonce: &str) {
         let url = self.machine_url(&m.id, "/lease");
-        self.pacer.wait("release").await;
+        self.ctx.fly.pacer.wait("release", &m.id).await;
         let _ = self
             .ctx
             .http
@@ -270,7 +262,7 @@ impl<'a> Api<'a> {
         }
         let mut last = String::new();
         for attempt in 0..2 {
-            self.pacer.wait("update").await;
+            self.ctx.fly.pacer.wait("update", &m.id).await;
             let sent = self
                 .ctx
                 .http
@@ -306,7 +298,7 @@ impl<'a> Api<'a> {
     async fn get(&self, m: &Machine) -> Result<Machine, String> {
         let what = format!("reading machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "");
-        self.pacer.wait("get").await;
+        self.ctx.fly.pacer.wait("get", &m.id).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
         if !r.status().is_success() {
             return Err(self.explain(&what, &r).to_string());
@@ -326,7 +318,7 @@ impl<'a> Api<'a> {
             self.machine_url(&m.id, &format!("/wait?instance_id={}&state=started&timeout={secs}", encode(instance)));
         let deadline = Instant::now() + WAIT_LIMIT;
         loop {
-            self.pacer.wait("wait").await;
+            self.ctx.fly.pacer.wait("wait", &m.id).await;
             let r = self.ctx.http.poll(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
             match r.status().as_u16() {
                 200..=299 => return Ok(()),
@@ -393,31 +385,74 @@ fn run_nonce() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Fly's documented limit is about one request per second per action and
-/// app, with bursts of three: a token bucket per action.
+/// Fly's documented limit (superfly/docs `machines/api/working-with-machines-api`,
+/// "Rate limits"): about one request per second per action, bursts of three,
+/// counted per Machine for Machine actions and per app for app actions. So
+/// the pacer keeps one window per (action, Machine or app): updating nine
+/// Machines of an app never waits, while a fourth lease of one Machine
+/// within three seconds does. One pacer serves the whole run.
 #[derive(Default)]
-struct Pacer {
-    sent: tokio::sync::Mutex<HashMap<&'static str, VecDeque<Instant>>>,
+pub struct Pacer {
+    /// Per (action, Machine or app): the theoretical arrival time of the next
+    /// request (GCRA, the token bucket written as one instant).
+    next: std::sync::Mutex<HashMap<(&'static str, String), Instant>>,
 }
 
 impl Pacer {
-    const BURST: usize = 3;
-    const WINDOW: Duration = Duration::from_secs(1);
+    /// One request per second on average…
+    const INTERVAL: Duration = Duration::from_secs(1);
+    /// …with bursts of three: two intervals of tolerance.
+    const TOLERANCE: Duration = Duration::from_secs(2);
 
-    async fn wait(&self, action: &'static str) {
-        let mut sent = self.sent.lock().await;
-        let q = sent.entry(action).or_default();
-        let now = Instant::now();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= Self::WINDOW * Self::BURST as u32) {
-            q.pop_front();
+    /// Waits until `action` on `id` may be sent, and records it.
+    pub async fn wait(&self, action: &'static str, id: &str) {
+        let delay = self.reserve(action, id, Instant::now());
+        if !delay.is_zero() {
+            tracing::debug!(action, id, delay_ms = delay.as_millis() as u64, "pacing to Fly's rate limit");
+            tokio::time::sleep(delay).await;
         }
-        if q.len() >= Self::BURST {
-            let oldest = q[q.len() - Self::BURST];
-            let ready = oldest + Self::WINDOW * Self::BURST as u32;
-            if ready > now {
-                tokio::time::sleep(ready - now).await;
+    }
+
+    /// How long a request made at `now` must wait; its slot is then taken.
+    fn reserve(&self, action: &'static str, id: &str, now: Instant) -> Duration {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let tat = next.get(&(action, id.to_string())).copied().unwrap_or(now).max(now);
+        let delay = tat.checked_sub(Self::TOLERANCE).map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+        next.insert((action, id.to_string()), tat + Self::INTERVAL);
+        delay
+    }
+}
+
+#[cfg(test)]
+mod pacing {
+    use super::*;
+
+    #[test]
+    fn windows_are_per_action_and_machine() {
+        let p = Pacer::default();
+        let t0 = Instant::now();
+        // Nine machines, each leased, updated, waited for and released: no wait.
+        for m in 0..9 {
+            for action in ["lease", "update", "wait", "release"] {
+                assert_eq!(p.reserve(action, &format!("m{m}"), t0), Duration::ZERO, "{action} m{m}");
             }
         }
-        q.push_back(Instant::now());
+        // The same action on one machine: three at once, then one a second.
+        for _ in 0..3 {
+            assert_eq!(p.reserve("lease", "x", t0), Duration::ZERO);
+        }
+        assert_eq!(p.reserve("lease", "x", t0), Duration::from_secs(1));
+        assert_eq!(p.reserve("lease", "x", t0 + Duration::from_secs(1)), Duration::from_secs(1));
+        // After a quiet spell the burst is back.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert_eq!(p.reserve("lease", "x", later), Duration::ZERO);
+        }
+        // An app action is counted per app.
+        for _ in 0..3 {
+            assert_eq!(p.reserve("secrets-list", "app-a", t0), Duration::ZERO);
+        }
+        assert_eq!(p.reserve("secrets-list", "app-b", t0), Duration::ZERO);
+        assert!(p.reserve("secrets-list", "app-a", t0) > Duration::ZERO);
     }
 }

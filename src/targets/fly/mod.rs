@@ -30,6 +30,8 @@ pub const DEFAULT_FLAPS: &str = "https://api.machines.dev";
 
 pub struct Settings {
     pub flaps_url: String,
+    /// Paces every Fly request of the run to Fly's rate limits.
+    pub pacer: api::Pacer,
     pub token: Option<SecretString>,
     /// Names the manifest gives Fly keys anywhere: the only keys pruning may delete.
     pub owned_keys: Vec<String>,
