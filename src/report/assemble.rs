@@ -70,6 +70,20 @@ pub fn report(facts: Facts, m: &Manifest, resolved: &[Resolved], mut results: Re
     counts.targets_skipped = results.skipped.len();
     let outcome = verdict(facts.mode, facts.fail_on, &counts, &results.findings, results.values_failing);
     Report {
+        counts,
+        findings: results.findings,
+        secrets,
+        targets,
+        github: results.github,
+        probes: results.probes,
+        scan: results.scan,
+        ..empty(facts, outcome)
+    }
+}
+
+/// A report of the run `facts` describe with `outcome` and nothing else yet.
+fn empty(facts: Facts, outcome: RunOutcome) -> Report {
+    Report {
         report_version: REPORT_VERSION,
         tool: Tool::default(),
         generated_at: facts.generated_at,
@@ -79,14 +93,14 @@ pub fn report(facts: Facts, m: &Manifest, resolved: &[Resolved], mut results: Re
         manifest: facts.manifest,
         selection: facts.selection,
         outcome,
-        counts,
+        counts: Counts::default(),
         manifest_errors: Vec::new(),
-        findings: results.findings,
-        secrets,
-        targets,
-        github: results.github,
-        probes: results.probes,
-        scan: results.scan,
+        findings: Vec::new(),
+        secrets: Vec::new(),
+        targets: Vec::new(),
+        github: None,
+        probes: Vec::new(),
+        scan: None,
     }
 }
 
@@ -98,30 +112,13 @@ pub fn manifest_invalid(facts: Facts, diags: Vec<crate::diag::Diagnostic>) -> Re
         crate::escape::markdown(&format!("`{}`", facts.manifest)),
         diags.len()
     );
-    Report {
-        report_version: REPORT_VERSION,
-        tool: Tool::default(),
-        generated_at: facts.generated_at,
-        run: facts.run,
-        mode: facts.mode,
-        environment: facts.environment,
-        manifest: facts.manifest,
-        selection: facts.selection,
-        outcome: RunOutcome {
-            status: Status::ManifestInvalid,
-            exit_code: Status::ManifestInvalid.exit().code(),
-            fail_on: facts.fail_on,
-            message,
-        },
-        counts: Counts::default(),
-        manifest_errors: diags,
-        findings: Vec::new(),
-        secrets: Vec::new(),
-        targets: Vec::new(),
-        github: None,
-        probes: Vec::new(),
-        scan: None,
-    }
+    let outcome = RunOutcome {
+        status: Status::ManifestInvalid,
+        exit_code: Status::ManifestInvalid.exit().code(),
+        fail_on: facts.fail_on,
+        message,
+    };
+    Report { manifest_errors: diags, ..empty(facts, outcome) }
 }
 
 /// Errors first, then by place in the manifest, then by name.

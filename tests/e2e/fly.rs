@@ -42,21 +42,29 @@ fn apps_of(secret: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every production target of the Sophia example has a home: its ESC
+/// environment, its GitHub repositories, and each Fly app with `machines`
+/// started machines. Tokens: (ESC, Fly, GitHub).
+pub fn sophia_services(st: &mut secret_sync_emulators::State, tokens: (&str, &str, &str), machines: usize) {
+    st.esc.tokens.insert(tokens.0.into());
+    st.esc.seed("ai-cherry/sophia/production", "values: {}\n");
+    st.fly.tokens.insert(tokens.1.into());
+    st.github.tokens.insert(tokens.2.into());
+    st.github.orgs.entry("ai-cherry".into()).or_default();
+    st.github.add_repo("ai-cherry/sophia");
+    st.github.add_repo("ai-cherry/sophia-infra");
+    st.github.add_env("ai-cherry/sophia-dashboard", "production");
+    for (_, app, _) in apps() {
+        st.fly.add_app(&app, machines);
+    }
+}
+
 fn emulator() -> Emulator {
     let emu = Emulator::start();
     {
         let mut st = emu.state();
-        st.esc.tokens.insert(ESC_TOKEN.into());
-        st.esc.seed("ai-cherry/sophia/production", "values: {}\n");
-        st.fly.tokens.insert(FLY_TOKEN.into());
-        // The example's GitHub targets, so every target of the run has a home.
-        st.github.tokens.insert(GH_TOKEN.into());
-        st.github.orgs.entry("ai-cherry".into()).or_default();
-        st.github.add_repo("ai-cherry/sophia");
-        st.github.add_repo("ai-cherry/sophia-infra");
-        st.github.add_env("ai-cherry/sophia-dashboard", "production");
+        sophia_services(&mut st, (ESC_TOKEN, FLY_TOKEN, GH_TOKEN), 2);
         for (_, app, _) in apps() {
-            st.fly.add_app(&app, 2);
             st.fly.set(&app, UNMANAGED.0, UNMANAGED.1);
         }
     }

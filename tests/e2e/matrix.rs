@@ -16,21 +16,7 @@ const SHARDS: [&str; 3] = ["esc:*,github:*", "fly:[a-m]*", "fly:[n-z]*"];
 
 fn emulator() -> Emulator {
     let emu = Emulator::start();
-    {
-        let mut st = emu.state();
-        st.esc.tokens.insert(ESC_TOKEN.into());
-        st.esc.seed("ai-cherry/sophia/production", "values: {}\n");
-        st.fly.tokens.insert(FLY_TOKEN.into());
-        st.github.tokens.insert(GH_TOKEN.into());
-        st.github.orgs.entry("ai-cherry".into()).or_default();
-        st.github.add_repo("ai-cherry/sophia");
-        st.github.add_repo("ai-cherry/sophia-infra");
-        st.github.add_env("ai-cherry/sophia-dashboard", "production");
-        for app in ["gong", "hubspot", "slack", "notion", "browser", "orchestrator", "dashboard"] {
-            st.fly.add_app(&format!("sophia-{app}"), 1);
-        }
-        st.fly.add_app("sophiaai-mcp-lambda-v2", 1);
-    }
+    crate::fly::sophia_services(&mut emu.state(), (ESC_TOKEN, FLY_TOKEN, GH_TOKEN), 1);
     emu
 }
 
