@@ -138,6 +138,9 @@ pub struct RunArgs {
     /// Fly apps processed at once.
     #[arg(long, default_value_t = crate::config::DEFAULT_FLY_CONCURRENCY)]
     pub fly_concurrency: usize,
+    /// How long to wait for restarted Kubernetes workloads to roll out: `300`, `90s`, `5m`.
+    #[arg(long, default_value = "5m", value_parser = crate::config::parse_timeout)]
+    pub kubernetes_rollout_timeout: std::time::Duration,
     /// Only these targets: glob patterns over target ids (`fly:*`, `esc:sophia-*`), comma-separated.
     #[arg(long, value_parser = parse_selection)]
     pub targets: Option<crate::select::Selection>,
@@ -164,6 +167,9 @@ impl RunArgs {
                 esc_api_url: self.esc_api_url,
                 fly_token: std::env::var("FLY_API_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 fly_concurrency: self.fly_concurrency,
+                // The cluster comes from KUBECONFIG (or ~/.kube/config), as for kubectl.
+                kubeconfig: None,
+                rollout_timeout: self.kubernetes_rollout_timeout,
                 github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 github_org: self.github_org,
                 prune: self.prune,

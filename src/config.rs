@@ -169,6 +169,11 @@ pub struct TargetSettings {
     pub github_org: Option<String>,
     /// Fly apps processed at once.
     pub fly_concurrency: usize,
+    /// A kubeconfig's content (the `kubeconfig` input); without it the
+    /// `KUBECONFIG` file(s), `~/.kube/config` or the in-cluster service account.
+    pub kubeconfig: Option<SecretString>,
+    /// How long to wait for the restarted workloads of one Kubernetes target.
+    pub rollout_timeout: std::time::Duration,
     /// Delete keys this manifest owns but no longer routes.
     pub prune: bool,
     /// Most deletions allowed per target and run.
@@ -184,6 +189,21 @@ impl TargetSettings {
 
 pub const DEFAULT_MAX_DELETES: usize = 10;
 pub const DEFAULT_FLY_CONCURRENCY: usize = 4;
+/// `kubectl rollout status` waits forever by default; a job should not.
+pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A timeout as `300`, `90s` or `5m` (seconds unless `m` is given).
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (digits, mult) = match t.strip_suffix('m') {
+        Some(d) => (d, 60),
+        None => (t.strip_suffix('s').unwrap_or(t), 1),
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 && n <= 24 * 3600 / mult => Ok(std::time::Duration::from_secs(n * mult)),
+        _ => Err(format!("`{t}` is not a timeout: write seconds (`300`, `90s`) or minutes (`5m`), up to a day")),
+    }
+}
 
 /// The action's inputs as the runner passes them (`INPUT_*`), read with envy.
 /// Every field is optional here: defaults come from action.yml, and an empty
@@ -215,6 +235,9 @@ pub struct ActionInputs {
     pub github_org: Option<String>,
     #[serde(rename = "fly-concurrency")]
     pub fly_concurrency: Option<String>,
+    pub kubeconfig: Option<SecretString>,
+    #[serde(rename = "kubernetes-rollout-timeout")]
+    pub kubernetes_rollout_timeout: Option<String>,
     pub prune: Option<String>,
     #[serde(rename = "upload-artifact")]
     pub upload_artifact: Option<String>,
@@ -354,6 +377,11 @@ impl ActionInputs {
             github_token: secret(self.github_token),
             github_org: set(self.github_org),
             fly_concurrency,
+            kubeconfig: secret(self.kubeconfig),
+            rollout_timeout: match set(self.kubernetes_rollout_timeout) {
+                Some(t) => parse_timeout(&t).map_err(|e| format!("input `kubernetes-rollout-timeout`: {e}"))?,
+                None => DEFAULT_ROLLOUT_TIMEOUT,
+            },
             esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
             prune: boolean("prune", self.prune)?,
             max_deletes,

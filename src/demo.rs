@@ -100,6 +100,8 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
             esc_api_url: Some(emu.url.clone()),
             fly_token: Some(SecretString::from(FLY_TOKEN)),
             fly_concurrency: crate::config::DEFAULT_FLY_CONCURRENCY,
+            kubeconfig: None,
+            rollout_timeout: crate::config::DEFAULT_ROLLOUT_TIMEOUT,
             github_token: Some(SecretString::from(GITHUB_TOKEN)),
             github_org: Some("ai-cherry".into()),
             prune: false,

@@ -10,6 +10,7 @@
 pub mod esc;
 pub mod fly;
 pub mod github;
+pub mod kubernetes;
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use crate::validate::Resolved;
 
 /// One key a target should hold.
 pub struct DesiredKey {
-    /// The key at the target (ESC path, Fly or GitHub secret name).
+    /// The key at the target (ESC path, Fly or GitHub secret name, Kubernetes Secret key).
     pub key: String,
     /// The manifest secret it comes from.
     pub secret: String,
@@ -81,6 +82,7 @@ pub struct Context {
     pub esc: esc::Settings,
     pub fly: fly::Settings,
     pub github: github::Settings,
+    pub kubernetes: kubernetes::Settings,
     /// Fly apps processed at once.
     pub fly_concurrency: usize,
     /// Write nothing (validation failed): plan only.
@@ -143,5 +145,6 @@ async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {
         TargetKind::Esc => esc::run(ctx, d).await,
         TargetKind::Fly => fly::run(ctx, d).await,
         TargetKind::Github => github::run(ctx, d).await,
+        TargetKind::Kubernetes => kubernetes::run(ctx, d).await,
     }
 }
