@@ -13,6 +13,7 @@ mod corpus;
 mod esc;
 mod fly;
 mod github;
+mod kubernetes;
 mod matrix;
 mod release;
 mod schema;

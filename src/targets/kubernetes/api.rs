@@ -116,7 +116,7 @@ impl Api<'_> {
     /// `spec.template.metadata.annotations`; kubernetes/kubectl
     /// `pkg/polymorphichelpers/objectrestarter.go`). Returns the object.
     pub async fn restart(&self, w: &Workload, at: &str) -> Result<Json, String> {
-        let what = format!("restarting {w} in namespace `{}`", self.namespace);
+        let what = format!("restarting `{w}` in namespace `{}`", self.namespace);
         let path = format!("{}?fieldManager={FIELD_MANAGER}", self.workload_path(w));
         let body =
             json!({ "spec": { "template": { "metadata": { "annotations": { RESTARTED_AT: at } } } } }).to_string();
@@ -138,7 +138,7 @@ impl Api<'_> {
 
     /// One GET of a workload, for its rollout status.
     pub async fn workload(&self, w: &Workload) -> Result<Json, String> {
-        let what = format!("reading the rollout status of {w} in namespace `{}`", self.namespace);
+        let what = format!("reading the rollout status of `{w}` in namespace `{}`", self.namespace);
         let path = self.workload_path(w);
         let r = self.conn.http.send(&what, || self.req(Method::GET, &path)).await.map_err(|e| e.to_string())?;
         if r.status().as_u16() != 200 {

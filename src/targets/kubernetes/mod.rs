@@ -144,7 +144,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
                     "a sync applies the Secret with server-side apply (field manager `secret-sync`){then}"
                 )])
                 .collect::<Vec<_>>()
-                .join(". "),
+                .join("; "),
         );
         return out;
     }
@@ -179,7 +179,7 @@ pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
     }
     let failed = conflict_note.is_some() || !failures.is_empty();
     out.status = Some(if failed { TargetStatus::Failed } else { TargetStatus::Synced });
-    out.message = Some(notes.join(". "));
+    out.message = Some(notes.join("; "));
     out
 }
 
@@ -191,7 +191,13 @@ async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<Strin
     if workloads.is_empty() {
         return failures;
     }
-    let at = crate::util::now_rfc3339();
+    // The real clock, to the nanosecond: kubectl writes whole seconds, so a
+    // second restart within the same second changes nothing and rolls
+    // nothing; this value always differs (and is still RFC 3339).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let at = chrono::DateTime::from_timestamp(now.as_secs() as i64, now.subsec_nanos())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_default();
     let deadline = Instant::now() + ctx.kubernetes.rollout_timeout;
     let ns = api.namespace;
     let mut restarted = Vec::new();
@@ -199,7 +205,7 @@ async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<Strin
         match api.restart(w, &at).await {
             // kubectl refuses to restart a paused Deployment: it would never roll.
             Ok(obj) if obj["spec"]["paused"] == true => failures.push(format!(
-                "{w} is paused, so it was annotated but will not roll out; run `kubectl rollout resume {w} -n {ns}`"
+                "`{w}` is paused, so it was annotated but will not roll out; run `kubectl rollout resume {w} -n {ns}`"
             )),
             Ok(_) => restarted.push(w),
             Err(e) => failures.push(e),
@@ -222,11 +228,11 @@ async fn wait(ctx: &Context, api: &Api<'_>, w: &Workload, deadline: Instant) -> 
         match rollout::progress(w.kind.as_str(), &obj) {
             rollout::Progress::Done => return Ok(()),
             rollout::Progress::Failed(why) => {
-                return Err(format!("{w} did not roll out: {why}; see `kubectl rollout status {w} -n {ns}`"))
+                return Err(format!("`{w}` did not roll out: {why}; see `kubectl rollout status {w} -n {ns}`"))
             }
             rollout::Progress::Waiting(state) if Instant::now() >= deadline => {
                 return Err(format!(
-                    "{w} did not finish rolling out within {}s ({state}); see `kubectl rollout status {w} -n {ns}`",
+                    "`{w}` did not finish rolling out within {}s ({state}); see `kubectl rollout status {w} -n {ns}`",
                     ctx.kubernetes.rollout_timeout.as_secs()
                 ))
             }
@@ -247,7 +253,7 @@ fn conflict_message(conflicts: &[plan::Conflict], ns: &str, secret: &str) -> Str
         })
         .collect();
     format!(
-        "{} key(s) of Secret `{ns}/{secret}` belong to another field manager and were not overwritten: {}. Stop routing them here, or have that manager drop them (e.g. remove the key from its manifest) so secret-sync can own them",
+        "{} key(s) of Secret `{ns}/{secret}` belong to another field manager and were not overwritten: {} (stop routing them here, or have that manager drop them so secret-sync can own them)",
         conflicts.len(),
         each.join(", ")
     )
