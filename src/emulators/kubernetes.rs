@@ -22,6 +22,10 @@ use super::{Reply, Req, State};
 pub struct Kubernetes {
     /// Accepted bearer tokens.
     pub tokens: HashSet<String>,
+    /// Requests without credentials are served (kube-apiserver's
+    /// `--anonymous-auth` with RBAC allowing `system:anonymous`). kubectl
+    /// sends no token to an `http://` server, so the kubectl check needs it.
+    pub anonymous: bool,
     /// Namespaces the token may not touch (403).
     pub forbidden: HashSet<String>,
     pub namespaces: BTreeSet<String>,
@@ -114,7 +118,10 @@ impl Kubernetes {
     /// takes the key from every other manager, as any non-apply write does.
     pub fn update_key(&mut self, ns: &str, name: &str, manager: &str, key: &str, value: &str) {
         let rv = self.next();
-        let s = self.secrets.entry((ns.into(), name.into())).or_insert_with(|| Secret { kind: "Opaque".into(), ..Secret::default() });
+        let s = self
+            .secrets
+            .entry((ns.into(), name.into()))
+            .or_insert_with(|| Secret { kind: "Opaque".into(), ..Secret::default() });
         s.data.insert(key.into(), value.as_bytes().to_vec());
         for m in &mut s.managed {
             m.keys.remove(key);
@@ -137,7 +144,10 @@ impl Kubernetes {
     /// `Update`), sharing ownership with whoever owns them already.
     pub fn seed(&mut self, ns: &str, name: &str, manager: &str, operation: &str, keys: &[(&str, &str)]) {
         let rv = self.next();
-        let s = self.secrets.entry((ns.into(), name.into())).or_insert_with(|| Secret { kind: "Opaque".into(), ..Secret::default() });
+        let s = self
+            .secrets
+            .entry((ns.into(), name.into()))
+            .or_insert_with(|| Secret { kind: "Opaque".into(), ..Secret::default() });
         for (k, v) in keys {
             s.data.insert(k.to_string(), v.as_bytes().to_vec());
         }
@@ -195,16 +205,21 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         return None;
     }
     let k = &mut st.kubernetes;
-    // Authentication (reference: "Authenticating", bearer tokens): without
-    // a known token every request, discovery included, is 401.
-    let token = r.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
-    if !k.tokens.contains(token) {
+    // Authentication (reference: "Authenticating", bearer tokens; anonymous
+    // requests): an unknown token is 401 on every request, discovery
+    // included; no token at all is 401 unless anonymous requests are on.
+    let auth = r.header("authorization");
+    let token = auth.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    if !(k.tokens.contains(token) || auth.is_none() && k.anonymous) {
         return Some(status(401, "Unauthorized", "Unauthorized", Json::Null));
     }
     let parts: Vec<String> = p.split('/').skip(1).map(super::percent_decode).collect();
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     Some(match (r.method, parts.as_slice()) {
-        ("GET", ["version"]) => ok(200, json!({ "major": "1", "minor": "32", "gitVersion": "v1.32.0-secret-sync-emulator", "platform": "linux/amd64" })),
+        ("GET", ["version"]) => ok(
+            200,
+            json!({ "major": "1", "minor": "32", "gitVersion": "v1.32.0-secret-sync-emulator", "platform": "linux/amd64" }),
+        ),
         ("GET", ["api"]) => discovery_api(),
         ("GET", ["apis"]) => discovery_apis(),
         ("GET", ["api", "v1"]) => resources_core(),
@@ -213,7 +228,9 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         // (`--validate=false` makes that explicit).
         (_, ["openapi", ..]) => status(404, "NotFound", "the server could not find the requested resource", Json::Null),
         (_, ["api", "v1", "namespaces", ns, rest @ ..]) if k.forbidden.contains(*ns) => forbidden(r.method, ns, rest),
-        (_, ["apis", "apps", "v1", "namespaces", ns, rest @ ..]) if k.forbidden.contains(*ns) => forbidden(r.method, ns, rest),
+        (_, ["apis", "apps", "v1", "namespaces", ns, rest @ ..]) if k.forbidden.contains(*ns) => {
+            forbidden(r.method, ns, rest)
+        }
         ("GET", ["api", "v1", "namespaces", ns, "secrets"]) => list_secrets(k, ns),
         ("GET", ["api", "v1", "namespaces", ns, "secrets", name]) => match k.secret(ns, name) {
             Some(s) => ok(200, secret_json(ns, name, s)),
@@ -254,14 +271,20 @@ fn forbidden(method: &str, ns: &str, rest: &[&str]) -> Reply {
 
 /// `GET /api` (reference: "Discovery API", APIVersions).
 fn discovery_api() -> Reply {
-    ok(200, json!({ "kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1" }] }))
+    ok(
+        200,
+        json!({ "kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1" }] }),
+    )
 }
 
 /// `GET /apis` (reference: "Discovery API", APIGroupList; the unaggregated
 /// form, which clients fall back to when the aggregated one is not offered).
 fn discovery_apis() -> Reply {
     let v = json!({ "groupVersion": "apps/v1", "version": "v1" });
-    ok(200, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [{ "name": "apps", "versions": [v], "preferredVersion": v }] }))
+    ok(
+        200,
+        json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [{ "name": "apps", "versions": [v], "preferredVersion": v }] }),
+    )
 }
 
 fn resource(name: &str, kind: &str, namespaced: bool, short: &[&str], verbs: &[&str]) -> Json {
@@ -271,20 +294,26 @@ fn resource(name: &str, kind: &str, namespaced: bool, short: &[&str], verbs: &[&
 /// `GET /api/v1` (reference: "Discovery API", APIResourceList).
 fn resources_core() -> Reply {
     let all = ["create", "delete", "get", "list", "patch", "update", "watch"];
-    ok(200, json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
+    ok(
+        200,
+        json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
         resource("namespaces", "Namespace", false, &["ns"], &all),
         resource("secrets", "Secret", true, &[], &all),
-    ] }))
+    ] }),
+    )
 }
 
 /// `GET /apis/apps/v1`.
 fn resources_apps() -> Reply {
     let all = ["create", "delete", "get", "list", "patch", "update", "watch"];
-    ok(200, json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1", "resources": [
+    ok(
+        200,
+        json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1", "resources": [
         resource("daemonsets", "DaemonSet", true, &["ds"], &all),
         resource("deployments", "Deployment", true, &["deploy"], &all),
         resource("statefulsets", "StatefulSet", true, &["sts"], &all),
-    ] }))
+    ] }),
+    )
 }
 
 /// A Secret as the API returns it (reference: Secret v1; ObjectMeta
@@ -314,7 +343,10 @@ fn secret_json(ns: &str, name: &str, s: &Secret) -> Json {
 fn list_secrets(k: &Kubernetes, ns: &str) -> Reply {
     let items: Vec<Json> =
         k.secrets.iter().filter(|((n, _), _)| n == ns).map(|((n, name), s)| secret_json(n, name, s)).collect();
-    ok(200, json!({ "kind": "SecretList", "apiVersion": "v1", "metadata": { "resourceVersion": k.version.to_string() }, "items": items }))
+    ok(
+        200,
+        json!({ "kind": "SecretList", "apiVersion": "v1", "metadata": { "resourceVersion": k.version.to_string() }, "items": items }),
+    )
 }
 
 /// `PATCH /api/v1/namespaces/{ns}/secrets/{name}` (patchCoreV1NamespacedSecret).
@@ -322,7 +354,12 @@ fn list_secrets(k: &Kubernetes, ns: &str) -> Reply {
 fn patch_secret(k: &mut Kubernetes, r: &Req, ns: &str, name: &str) -> Reply {
     let ctype = r.header("content-type").unwrap_or("");
     if !ctype.starts_with("application/apply-patch+yaml") {
-        return status(415, "UnsupportedMediaType", "the emulator serves only server-side apply on secrets", Json::Null);
+        return status(
+            415,
+            "UnsupportedMediaType",
+            "the emulator serves only server-side apply on secrets",
+            Json::Null,
+        );
     }
     // "fieldManager is required for apply requests" (PatchOptions).
     let Some(manager) = r.query_param("fieldManager").filter(|m| !m.is_empty()) else {
@@ -348,7 +385,12 @@ fn patch_secret(k: &mut Kubernetes, r: &Req, ns: &str, name: &str) -> Reply {
         match v.as_str().and_then(crate::util::unb64) {
             Some(bytes) => applied.insert(key.clone(), bytes),
             None => {
-                return status(422, "Invalid", "data: illegal base64 data", json!({ "name": name, "kind": "Secret", "causes": [{ "reason": "FieldValueInvalid", "field": format!("data[{key}]") }] }))
+                return status(
+                    422,
+                    "Invalid",
+                    "data: illegal base64 data",
+                    json!({ "name": name, "kind": "Secret", "causes": [{ "reason": "FieldValueInvalid", "field": format!("data[{key}]") }] }),
+                )
             }
         };
     }
@@ -357,24 +399,39 @@ fn patch_secret(k: &mut Kubernetes, r: &Req, ns: &str, name: &str) -> Reply {
     }
     let key = (ns.to_string(), name.to_string());
     let created = !k.secrets.contains_key(&key);
-    let mut s = k.secrets.get(&key).cloned().unwrap_or_else(|| Secret {
-        kind: body["type"].as_str().unwrap_or("Opaque").to_string(),
-        ..Secret::default()
-    });
+    let mut s = k
+        .secrets
+        .get(&key)
+        .cloned()
+        .unwrap_or_else(|| Secret { kind: body["type"].as_str().unwrap_or("Opaque").to_string(), ..Secret::default() });
     let before = s.clone();
     // Conflicts: a key set to a different value that another manager owns.
-    let mut causes = Vec::new();
+    let mut conflicts: Vec<(String, String)> = Vec::new();
     for (key, value) in &applied {
         if s.data.get(key).is_none_or(|have| have == value) {
             continue;
         }
-        for m in s.managed.iter().filter(|m| m.keys.contains(key) && !(m.manager == manager && m.operation == "Apply")) {
-            causes.push(json!({ "type": "FieldManagerConflict", "message": format!("conflict with \"{}\" using v1", m.manager), "field": format!(".data.{key}") }));
+        for m in s.managed.iter().filter(|m| m.keys.contains(key) && !(m.manager == manager && m.operation == "Apply"))
+        {
+            conflicts.push((m.manager.clone(), format!(".data.{key}")));
         }
     }
-    if !causes.is_empty() && !force {
-        let n = causes.len();
-        return status(409, "Conflict", &format!("Apply failed with {n} conflict{}", if n == 1 { "" } else { "s" }), json!({ "causes": causes }));
+    if !conflicts.is_empty() && !force {
+        // The message as the API server words it (k8s.io/apiserver field
+        // manager, `NewConflictError`): kubectl shows only this message.
+        let message = match conflicts.as_slice() {
+            [(m, f)] => format!("Apply failed with 1 conflict: conflict with \"{m}\" using v1: {f}"),
+            many => {
+                let fields: Vec<String> =
+                    many.iter().map(|(m, f)| format!("conflict with \"{m}\" using v1: {f}")).collect();
+                format!("Apply failed with {} conflicts: {}", many.len(), fields.join("\n"))
+            }
+        };
+        let causes: Vec<Json> = conflicts
+            .iter()
+            .map(|(m, f)| json!({ "type": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using v1"), "field": f }))
+            .collect();
+        return status(409, "Conflict", &message, json!({ "causes": causes }));
     }
     let previous: BTreeSet<String> = s
         .managed
@@ -495,14 +552,21 @@ fn list_workloads(k: &mut Kubernetes, r: &Req, kind: &str, ns: &str) -> Reply {
             body.push_str(&json!({ "type": "MODIFIED", "object": item }).to_string());
             body.push('\n');
         }
-        return Reply { status: 200, headers: vec![("Content-Type".into(), "application/json".into())], body: body.into_bytes() };
+        return Reply {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.into_bytes(),
+        };
     }
     let list_kind = match kind {
         "deployment" => "DeploymentList",
         "statefulset" => "StatefulSetList",
         _ => "DaemonSetList",
     };
-    ok(200, json!({ "kind": list_kind, "apiVersion": "apps/v1", "metadata": { "resourceVersion": version.to_string() }, "items": items }))
+    ok(
+        200,
+        json!({ "kind": list_kind, "apiVersion": "apps/v1", "metadata": { "resourceVersion": version.to_string() }, "items": items }),
+    )
 }
 
 /// `PATCH /apis/apps/v1/namespaces/{ns}/{resource}/{name}` with a strategic
@@ -512,8 +576,15 @@ fn list_workloads(k: &mut Kubernetes, r: &Req, kind: &str, ns: &str) -> Reply {
 /// `metadata.generation` and starts a rollout.
 fn patch_workload(k: &mut Kubernetes, r: &Req, kind: &str, ns: &str, name: &str) -> Reply {
     let ctype = r.header("content-type").unwrap_or("");
-    if !(ctype.starts_with("application/strategic-merge-patch+json") || ctype.starts_with("application/merge-patch+json")) {
-        return status(415, "UnsupportedMediaType", "the emulator serves strategic merge and merge patches on workloads", Json::Null);
+    if !(ctype.starts_with("application/strategic-merge-patch+json")
+        || ctype.starts_with("application/merge-patch+json"))
+    {
+        return status(
+            415,
+            "UnsupportedMediaType",
+            "the emulator serves strategic merge and merge patches on workloads",
+            Json::Null,
+        );
     }
     let Ok(patch) = serde_json::from_slice::<Json>(r.body) else {
         return status(400, "BadRequest", "the patch is not JSON", Json::Null);
@@ -555,7 +626,13 @@ fn patch_workload(k: &mut Kubernetes, r: &Req, kind: &str, ns: &str, name: &str)
 mod tests {
     use super::*;
 
-    fn req<'a>(method: &'a str, path: &'a str, query: &'a str, headers: &'a hyper::HeaderMap, body: &'a [u8]) -> Req<'a> {
+    fn req<'a>(
+        method: &'a str,
+        path: &'a str,
+        query: &'a str,
+        headers: &'a hyper::HeaderMap,
+        body: &'a [u8],
+    ) -> Req<'a> {
         Req { method, path, query, headers, body }
     }
 
@@ -563,7 +640,8 @@ mod tests {
         let mut h = hyper::HeaderMap::new();
         h.insert("authorization", "Bearer t".parse().unwrap());
         h.insert("content-type", "application/apply-patch+yaml".parse().unwrap());
-        let body = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "s" }, "data": data }).to_string();
+        let body =
+            json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "s" }, "data": data }).to_string();
         let q = format!("fieldManager={manager}");
         route(st, &req("PATCH", "/api/v1/namespaces/ns/secrets/s", &q, &h, body.as_bytes())).unwrap()
     }

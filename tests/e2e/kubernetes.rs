@@ -74,7 +74,8 @@ fn run_with(ws: &Workspace, kubeconfig: &str, secrets: &str, extra: &[(&str, &st
         ("kubernetes-rollout-timeout", "5"),
     ];
     inputs.extend_from_slice(extra);
-    let env = [("SECRET_SYNC_K8S_POLL_MS", "5"), ("SECRET_SYNC_HTTP_BACKOFF_MS", "5"), ("SECRET_SYNC_HTTP_RETRIES", "1")];
+    let env =
+        [("SECRET_SYNC_K8S_POLL_MS", "5"), ("SECRET_SYNC_HTTP_BACKOFF_MS", "5"), ("SECRET_SYNC_HTTP_RETRIES", "1")];
     let out = ws.action(&inputs, &env);
     let shown = out.everything_visible();
     assert!(!shown.contains(TOKEN), "the cluster token was shown");
@@ -122,7 +123,10 @@ fn first_sync_then_nothing_then_one_key() {
     {
         let st = emu.state();
         let k = &st.kubernetes;
-        assert_eq!(k.value(NS, "api-secrets", "database-url").as_deref(), Some("postgres://app:db-password-k8s-e2e@db.internal:5432/app"));
+        assert_eq!(
+            k.value(NS, "api-secrets", "database-url").as_deref(),
+            Some("postgres://app:db-password-k8s-e2e@db.internal:5432/app")
+        );
         assert_eq!(k.value(NS, "api-secrets", "SLACK_TOKEN").as_deref(), Some(SLACK));
         assert_eq!(k.applied_by(NS, "api-secrets", "secret-sync"), ["OPENAI_API_KEY", "SLACK_TOKEN", "database-url"]);
         assert_eq!(k.applied_by(NS2, "jobs", "secret-sync"), ["OPENAI_API_KEY"]);
@@ -158,11 +162,15 @@ fn first_sync_then_nothing_then_one_key() {
     assert_eq!(emu.count("PATCH", DS) + emu.count("GET", DS), 0, "the other target's workload is untouched");
     assert_eq!(emu.log().len(), 2 + 1 + 2 + 4);
     let changes = target(&out, "kubernetes:api")["changes"].clone();
-    let changed: Vec<&serde_json::Value> = changes.as_array().unwrap().iter().filter(|c| c["action"] != "unchanged").collect();
+    let changed: Vec<&serde_json::Value> =
+        changes.as_array().unwrap().iter().filter(|c| c["action"] != "unchanged").collect();
     assert_eq!(changed, [&serde_json::json!({ "key": "SLACK_TOKEN", "action": "update" })]);
     {
         let st = emu.state();
-        assert_eq!(st.kubernetes.value(NS, "api-secrets", "SLACK_TOKEN").as_deref(), Some("xoxb-k8s-e2e-slack-token-00000002"));
+        assert_eq!(
+            st.kubernetes.value(NS, "api-secrets", "SLACK_TOKEN").as_deref(),
+            Some("xoxb-k8s-e2e-slack-token-00000002")
+        );
         assert_eq!(st.kubernetes.workload("deployment", NS, "api").restarts.len(), 2);
         assert_eq!(st.kubernetes.workload("daemonset", NS2, "agent").restarts.len(), 1);
     }
@@ -235,7 +243,11 @@ fn prune_removes_only_keys_secret_sync_alone_owns() {
         let st = emu.state();
         let k = &st.kubernetes;
         assert_eq!(k.value(NS, "api-secrets", "OLD_KEY"), None, "pruned");
-        assert_eq!(k.value(NS, "api-secrets", "SHARED_OLD").as_deref(), Some("shared"), "another manager's share kept it");
+        assert_eq!(
+            k.value(NS, "api-secrets", "SHARED_OLD").as_deref(),
+            Some("shared"),
+            "another manager's share kept it"
+        );
         assert_eq!(k.value(NS, "api-secrets", "HELM_RELEASE").as_deref(), Some("set-by-helm"));
         assert_eq!(k.applied_by(NS, "api-secrets", "secret-sync"), ["OPENAI_API_KEY", "SLACK_TOKEN", "database-url"]);
     }
@@ -296,7 +308,11 @@ fn credential_and_access_errors_are_clear_per_target() {
 
     // 401: a token the cluster does not know.
     let out = run_with(&ws, &kubeconfig(&emu.url, "k8s-e2e-wrong-token-0000000000000"), &secrets(SLACK), &[]);
-    assert!(msg(&out, "kubernetes:api").contains("HTTP 401: the cluster rejected the credentials"), "{}", msg(&out, "kubernetes:api"));
+    assert!(
+        msg(&out, "kubernetes:api").contains("HTTP 401: the cluster rejected the credentials"),
+        "{}",
+        msg(&out, "kubernetes:api")
+    );
     assert_eq!(emu.count("PATCH", "/"), 0);
 
     // 403 in one namespace, 404 (no such namespace) in the other.
@@ -330,6 +346,80 @@ fn kubeconfig_file_from_the_environment() {
     assert_eq!(out.code, 0, "{}", out.summary);
     assert_eq!(target(&out, "kubernetes:api")["status"], "planned");
     assert_eq!(emu.log().len(), 2, "one read per target, no write");
+}
+
+/// The real `kubectl` (v1.32 on these machines) against the emulator: if
+/// the official client cannot read, apply, restart and watch a rollout
+/// there, the emulator is wrong. `.ci/run` runs it; it fails, saying so,
+/// where kubectl is not installed.
+#[test]
+#[ignore = "needs kubectl; .ci/run runs it with --ignored"]
+fn kubectl_against_the_emulator() {
+    use std::process::Command;
+    assert!(
+        Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success()),
+        "kubectl is not installed: this check runs the real kubectl against the emulator (install it: https://kubernetes.io/docs/tasks/tools/)"
+    );
+    let emu = emulator();
+    // kubectl withholds its token from an http:// server (it sent none in
+    // every request here), so the emulator serves anonymous requests, as an
+    // API server with anonymous auth on would; secret-sync still sends its token.
+    emu.state().kubernetes.anonymous = true;
+    let ws = workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(&config, kubeconfig(&emu.url, TOKEN)).unwrap();
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .args(args)
+            .args(["--request-timeout", "10s"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("KUBECONFIG", &config)
+            .env("KUBECACHEDIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    };
+
+    assert_eq!(run(&ws, &emu, &secrets(SLACK)).code, 0);
+    // get: the Secret secret-sync applied, with its ownership.
+    let (ok, text) = kubectl(&["get", "secret", "api-secrets", "-n", NS, "-o", "json", "--show-managed-fields"]);
+    assert!(ok, "{text}");
+    let obj: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(obj["data"]["SLACK_TOKEN"], secret_sync::util::b64(SLACK.as_bytes()));
+    assert!(obj["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["manager"] == "secret-sync" && m["operation"] == "Apply"));
+
+    // apply --server-side: kubectl becomes the manager of its own key…
+    let manifest = dir.path().join("extra.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-secrets\n  namespace: apps\nstringData:\n  EXTRA: from-kubectl\n").unwrap();
+    let (ok, text) = kubectl(&["apply", "--server-side", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert!(ok && text.contains("secret/api-secrets serverside-applied"), "{text}");
+    assert_eq!(emu.state().kubernetes.applied_by(NS, "api-secrets", "kubectl"), ["EXTRA"]);
+    // …and is refused a key secret-sync owns, as secret-sync is refused kubectl's.
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-secrets\n  namespace: apps\nstringData:\n  EXTRA: from-kubectl\n  SLACK_TOKEN: overwritten\n").unwrap();
+    let (ok, text) = kubectl(&["apply", "--server-side", "--validate=false", "-f", manifest.to_str().unwrap()]);
+    assert!(!ok && text.contains("conflict with \"secret-sync\"") && text.contains(".data.SLACK_TOKEN"), "{text}");
+
+    // rollout restart and rollout status.
+    let (ok, text) = kubectl(&["rollout", "restart", "deployment/api", "-n", NS]);
+    assert!(ok && text.contains("deployment.apps/api restarted"), "{text}");
+    assert_eq!(emu.state().kubernetes.workload("deployment", NS, "api").restarts.len(), 2);
+    let (ok, text) = kubectl(&["rollout", "status", "deployment/api", "-n", NS, "--timeout=30s"]);
+    assert!(ok && text.contains("successfully rolled out"), "{text}");
+    let (ok, text) = kubectl(&["rollout", "status", "statefulset/worker", "-n", NS, "--timeout=30s"]);
+    assert!(ok, "{text}");
+
+    // secret-sync again: unchanged, kubectl's key left alone.
+    let out = run(&ws, &emu, &secrets(SLACK));
+    assert_eq!(target(&out, "kubernetes:api")["status"], "unchanged", "{}", out.summary);
+    assert_eq!(emu.state().kubernetes.value(NS, "api-secrets", "EXTRA").as_deref(), Some("from-kubectl"));
 }
 
 fn snapshot(name: &str, out: &Output) {
