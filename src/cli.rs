@@ -147,6 +147,9 @@ pub struct RunArgs {
     /// GitHub repositories and environments processed at once.
     #[arg(long, default_value_t = crate::config::DEFAULT_CONCURRENCY)]
     pub github_concurrency: usize,
+    /// How long to wait for restarted Kubernetes workloads to roll out: `300`, `90s`, `5m`.
+    #[arg(long, default_value = "5m", value_parser = crate::config::parse_timeout)]
+    pub kubernetes_rollout_timeout: std::time::Duration,
     /// Only these targets: glob patterns over target ids (`fly:*`, `esc:sophia-*`), comma-separated.
     #[arg(long, value_parser = parse_selection)]
     pub targets: Option<crate::select::Selection>,
@@ -218,7 +221,11 @@ impl RunArgs {
                     esc: self.esc_concurrency,
                     fly: self.fly_concurrency,
                     github: self.github_concurrency,
+                    kubernetes: crate::config::DEFAULT_CONCURRENCY,
                 },
+                // The cluster comes from KUBECONFIG (or ~/.kube/config), as for kubectl.
+                kubeconfig: None,
+                rollout_timeout: self.kubernetes_rollout_timeout,
                 github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
                 github_org: self.github_org,
                 prune: self.prune,

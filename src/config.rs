@@ -187,6 +187,11 @@ pub struct TargetSettings {
     /// Fly apps processed at once.
     /// Targets handled at once, per service.
     pub concurrency: crate::targets::Concurrency,
+    /// A kubeconfig's content (the `kubeconfig` input); without it the
+    /// `KUBECONFIG` file(s), `~/.kube/config` or the in-cluster service account.
+    pub kubeconfig: Option<SecretString>,
+    /// How long to wait for the restarted workloads of one Kubernetes target.
+    pub rollout_timeout: std::time::Duration,
     /// Delete keys this manifest owns but no longer routes.
     pub prune: bool,
     /// Most deletions allowed per target and run.
@@ -202,6 +207,21 @@ impl TargetSettings {
 
 pub const DEFAULT_MAX_DELETES: usize = 10;
 pub const DEFAULT_CONCURRENCY: usize = 4;
+/// `kubectl rollout status` waits forever by default; a job should not.
+pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A timeout as `300`, `90s` or `5m` (seconds unless `m` is given).
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (digits, mult) = match t.strip_suffix('m') {
+        Some(d) => (d, 60),
+        None => (t.strip_suffix('s').unwrap_or(t), 1),
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 && n <= 24 * 3600 / mult => Ok(std::time::Duration::from_secs(n * mult)),
+        _ => Err(format!("`{t}` is not a timeout: write seconds (`300`, `90s`) or minutes (`5m`), up to a day")),
+    }
+}
 
 /// The action's inputs as the runner passes them (`INPUT_*`), read with envy.
 /// Every field is optional here: defaults come from action.yml, and an empty
@@ -239,6 +259,9 @@ pub struct ActionInputs {
     pub esc_concurrency: Option<String>,
     #[serde(rename = "github-concurrency")]
     pub github_concurrency: Option<String>,
+    pub kubeconfig: Option<SecretString>,
+    #[serde(rename = "kubernetes-rollout-timeout")]
+    pub kubernetes_rollout_timeout: Option<String>,
     pub prune: Option<String>,
     #[serde(rename = "upload-artifact")]
     pub upload_artifact: Option<String>,
@@ -403,6 +426,7 @@ impl ActionInputs {
             esc: whole("esc-concurrency", self.esc_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
             fly: whole("fly-concurrency", self.fly_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
             github: whole("github-concurrency", self.github_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
+            kubernetes: DEFAULT_CONCURRENCY,
         };
         let targets = TargetSettings {
             esc_token: secret(self.esc_token),
@@ -410,6 +434,11 @@ impl ActionInputs {
             github_token: secret(self.github_token),
             github_org: set(self.github_org),
             concurrency,
+            kubeconfig: secret(self.kubeconfig),
+            rollout_timeout: match set(self.kubernetes_rollout_timeout) {
+                Some(t) => parse_timeout(&t).map_err(|e| format!("input `kubernetes-rollout-timeout`: {e}"))?,
+                None => DEFAULT_ROLLOUT_TIMEOUT,
+            },
             esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
             prune: boolean("prune", self.prune)?,
             max_deletes,

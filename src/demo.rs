@@ -114,6 +114,8 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
             esc_api_url: Some(emu.url.clone()),
             fly_token: Some(SecretString::from(FLY_TOKEN)),
             concurrency: crate::targets::Concurrency::default(),
+            kubeconfig: None,
+            rollout_timeout: crate::config::DEFAULT_ROLLOUT_TIMEOUT,
             github_token: Some(SecretString::from(GITHUB_TOKEN)),
             github_org: Some("ai-cherry".into()),
             prune: false,

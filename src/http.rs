@@ -80,12 +80,19 @@ pub struct Http {
 
 impl Http {
     pub fn new(policy: Policy, request_id_headers: &'static [&'static str]) -> Http {
-        let client = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .user_agent(concat!("secret-sync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
-        Http { client, policy, request_id_headers }
+        Http::with_tls(reqwest::Client::builder(), policy, request_id_headers).expect("the HTTP client builds")
+    }
+
+    /// The same, from a builder that already carries TLS settings (a
+    /// cluster's CA and client certificate from a kubeconfig).
+    pub fn with_tls(
+        builder: reqwest::ClientBuilder,
+        policy: Policy,
+        request_id_headers: &'static [&'static str],
+    ) -> Result<Http, reqwest::Error> {
+        let client =
+            builder.timeout(policy.timeout).user_agent(concat!("secret-sync/", env!("CARGO_PKG_VERSION"))).build()?;
+        Ok(Http { client, policy, request_id_headers })
     }
 
     pub fn request(&self, method: Method, url: &str) -> RequestBuilder {

@@ -182,7 +182,19 @@ fn context(
             }
         }
     };
+    // The kubeconfig is read only when a Kubernetes target may need it.
+    let kubernetes = if m.targets.iter().any(|t| t.kind == crate::manifest::TargetKind::Kubernetes) {
+        targets::kubernetes::Settings::load(
+            t.kubeconfig.as_ref(),
+            crate::http::Policy::from_env(),
+            t.rollout_timeout,
+            &mask,
+        )
+    } else {
+        targets::kubernetes::Settings::none()
+    };
     targets::Context {
+        kubernetes,
         sync: cfg.mode == Mode::Sync,
         http: crate::http::Http::new(
             cfg.runner.http.clone(),
@@ -190,7 +202,10 @@ fn context(
         ),
         prune: t.prune,
         max_deletes: t.max_deletes,
-        esc: targets::esc::Settings { base_url: esc_base.clone(), auth: Auth::new(source, esc_base, Box::new(mask)) },
+        esc: targets::esc::Settings {
+            base_url: esc_base.clone(),
+            auth: Auth::new(source, esc_base, Box::new(move |s: &SecretString| mask(s))),
+        },
         fly: targets::fly::Settings {
             flaps_url: cfg.runner.fly_flaps.clone(),
             pacer: Default::default(),

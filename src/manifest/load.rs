@@ -32,6 +32,7 @@ const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
 const ESC_KEYS: &[&str] = &["environment", "path", "create"];
 const FLY_KEYS: &[&str] = &["environment", "app", "deploy"];
 const GITHUB_KEYS: &[&str] = &["environment", "repo", "env"];
+const KUBERNETES_KEYS: &[&str] = &["environment", "namespace", "secret", "restart"];
 const SECRET_KEYS: &[&str] = &[
     "description",
     "group",
@@ -46,7 +47,7 @@ const SECRET_KEYS: &[&str] = &[
     "probe",
     "to",
 ];
-const ROUTE_KEYS: &[&str] = &["esc", "fly", "github", "path", "env_var", "as"];
+const ROUTE_KEYS: &[&str] = &["esc", "fly", "github", "kubernetes", "path", "env_var", "as"];
 
 /// Parses manifest bytes. `file` is the path shown in diagnostics.
 pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
@@ -561,6 +562,7 @@ impl Walker<'_> {
                 TargetKind::Esc => ESC_KEYS,
                 TargetKind::Fly => FLY_KEYS,
                 TargetKind::Github => GITHUB_KEYS,
+                TargetKind::Kubernetes => KUBERNETES_KEYS,
             },
             &what,
         );
@@ -641,8 +643,67 @@ impl Walker<'_> {
                 let env = self.opt_string(map, "env", &what);
                 TargetSpec::Github { repo, env }
             }
+            TargetKind::Kubernetes => self.kubernetes(&name, pos, map, &what)?,
         };
         Some(Target { kind, name, pos, environment, spec })
+    }
+
+    /// `namespace` (required), `secret` (default: the target name) and
+    /// `restart: [deployment/x, statefulset/y, daemonset/z]`.
+    fn kubernetes(&mut self, name: &str, pos: Pos, map: &MarkedMappingNode, what: &str) -> Option<TargetSpec> {
+        let Some(n) = map.get_node("namespace") else {
+            self.err(pos, "missing key", format!("{what} needs `namespace:` (the namespace of the Secret)"));
+            return None;
+        };
+        let namespace = self.string(n, &format!("`namespace` of {what}"))?;
+        if !self.check_name(pos_of(n), &namespace, "namespace", names::k8s_namespace) {
+            return None;
+        }
+        let secret = match map.get_node("secret") {
+            Some(n) => {
+                let s = self.string(n, &format!("`secret` of {what}"))?;
+                if !self.check_name(pos_of(n), &s, "Secret name", names::k8s_object) {
+                    return None;
+                }
+                s
+            }
+            None => {
+                if !self.check_name(pos, name, "Secret name (from the target name)", names::k8s_object) {
+                    return None;
+                }
+                name.to_string()
+            }
+        };
+        let mut restart: Vec<Workload> = Vec::new();
+        if let Some(n) = map.get_node("restart") {
+            let mut ok = true;
+            for (item, ipos) in self.names(n, &format!("`restart` of {what}")) {
+                let parsed = item.split_once('/').and_then(|(k, w)| Some((WorkloadKind::parse(k)?, w)));
+                match parsed {
+                    Some((kind, w)) if names::k8s_object(w).is_ok() => {
+                        let wl = Workload { kind, name: w.to_string() };
+                        if restart.contains(&wl) {
+                            self.err(ipos, "duplicate workload", format!("`restart` of {what} lists `{wl}` twice"));
+                            ok = false;
+                        } else {
+                            restart.push(wl);
+                        }
+                    }
+                    _ => {
+                        self.err(
+                            ipos,
+                            "invalid workload",
+                            format!("`{item}` in `restart` of {what} is not a workload: write `deployment/NAME`, `statefulset/NAME` or `daemonset/NAME`"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if !ok {
+                return None;
+            }
+        }
+        Some(TargetSpec::Kubernetes { namespace, secret, restart })
     }
 
     fn secrets(&mut self, node: &Node, m: &Manifest) -> Vec<Secret> {
@@ -893,7 +954,7 @@ impl Walker<'_> {
                     self.err(
                         pos_of(entry),
                         "missing key",
-                        format!("an entry of {what} names no target: add `esc:`, `fly:` or `github:`"),
+                        format!("an entry of {what} names no target: add `esc:`, `fly:`, `github:` or `kubernetes:`"),
                     );
                     continue;
                 }
@@ -907,7 +968,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            for (key, only) in [("path", "esc"), ("env_var", "esc"), ("as", "fly` or `github")] {
+            for (key, only) in [("path", "esc"), ("env_var", "esc"), ("as", "fly`, `github` or `kubernetes")] {
                 let allowed = match key {
                     "as" => kind != TargetKind::Esc,
                     _ => kind == TargetKind::Esc,
@@ -937,6 +998,7 @@ impl Walker<'_> {
                 TargetKind::Esc => (names::esc_path, "ESC path"),
                 TargetKind::Fly => (names::env_var, "Fly secret name"),
                 TargetKind::Github => (names::github_secret, "GitHub secret name"),
+                TargetKind::Kubernetes => (names::k8s_secret_key, "Kubernetes Secret key"),
             };
             if !self.check_name(key_pos, &key, label, rule) {
                 continue;

@@ -80,16 +80,18 @@ pub enum TargetKind {
     Esc,
     Fly,
     Github,
+    Kubernetes,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 3] = [TargetKind::Esc, TargetKind::Fly, TargetKind::Github];
+    pub const ALL: [TargetKind; 4] = [TargetKind::Esc, TargetKind::Fly, TargetKind::Github, TargetKind::Kubernetes];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TargetKind::Esc => "esc",
             TargetKind::Fly => "fly",
             TargetKind::Github => "github",
+            TargetKind::Kubernetes => "kubernetes",
         }
     }
 }
@@ -133,15 +135,83 @@ impl Target {
             TargetSpec::Fly { app, .. } => app.clone(),
             TargetSpec::Github { repo, env: Some(e) } => format!("{repo} (environment {e})"),
             TargetSpec::Github { repo, env: None } => repo.clone(),
+            TargetSpec::Kubernetes { namespace, secret, .. } => format!("{namespace}/{secret}"),
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum TargetSpec {
-    Esc { org: String, project: String, env: String, create: bool },
-    Fly { app: String, deploy: Deploy },
-    Github { repo: String, env: Option<String> },
+    Esc {
+        org: String,
+        project: String,
+        env: String,
+        create: bool,
+    },
+    Fly {
+        app: String,
+        deploy: Deploy,
+    },
+    Github {
+        repo: String,
+        env: Option<String>,
+    },
+    /// One `Secret` in one namespace, and the workloads restarted when its data changes.
+    Kubernetes {
+        namespace: String,
+        secret: String,
+        restart: Vec<Workload>,
+    },
+}
+
+/// The kinds of workload a Kubernetes target can restart (apps/v1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    /// As `kubectl` writes it (`deployment/api`); also its short names.
+    pub fn parse(s: &str) -> Option<WorkloadKind> {
+        match s {
+            "deployment" | "deployments" | "deploy" => Some(WorkloadKind::Deployment),
+            "statefulset" | "statefulsets" | "sts" => Some(WorkloadKind::StatefulSet),
+            "daemonset" | "daemonsets" | "ds" => Some(WorkloadKind::DaemonSet),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployment",
+            WorkloadKind::StatefulSet => "statefulset",
+            WorkloadKind::DaemonSet => "daemonset",
+        }
+    }
+
+    /// The apps/v1 resource (URL path segment).
+    pub fn resource(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployments",
+            WorkloadKind::StatefulSet => "statefulsets",
+            WorkloadKind::DaemonSet => "daemonsets",
+        }
+    }
+}
+
+/// A workload to restart: `deployment/api`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub name: String,
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind.as_str(), self.name)
+    }
 }
 
 /// In which environments a secret must have a value.
@@ -196,7 +266,8 @@ pub struct Route {
     pub kind: TargetKind,
     pub target: String,
     pub pos: Pos,
-    /// The key at the target: the ESC path under `values`, or the Fly/GitHub name.
+    /// The key at the target: the ESC path under `values`, or the Fly/GitHub
+    /// name, or the key under the Kubernetes Secret's `data`.
     pub key: String,
     /// ESC only: also expose as `values.environmentVariables.<name>`.
     pub env_var: Option<String>,

@@ -11,6 +11,7 @@ pub mod driver;
 pub mod esc;
 pub mod fly;
 pub mod github;
+pub mod kubernetes;
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use crate::validate::Resolved;
 
 /// One key a target should hold.
 pub struct DesiredKey {
-    /// The key at the target (ESC path, Fly or GitHub secret name).
+    /// The key at the target (ESC path, Fly or GitHub secret name, Kubernetes Secret key).
     pub key: String,
     /// The manifest secret it comes from.
     pub secret: String,
@@ -82,6 +83,7 @@ pub struct Context {
     pub esc: esc::Settings,
     pub fly: fly::Settings,
     pub github: github::Settings,
+    pub kubernetes: kubernetes::Settings,
     /// Targets handled at once, per service.
     pub concurrency: Concurrency,
     /// Write nothing (validation failed): plan only.
@@ -91,6 +93,21 @@ pub struct Context {
 impl Context {
     pub fn writes(&self) -> bool {
         self.sync && !self.hold_writes
+    }
+
+    /// A failed outcome when pruning would delete more than `max-deletes`
+    /// (for kinds not yet driven by [`driver::drive`], which checks this
+    /// itself): then nothing at all is written to the target.
+    pub fn over_delete_cap(&self, deletes: usize, changes: Vec<Change>) -> Option<TargetOutcome> {
+        (self.prune && deletes > self.max_deletes).then(|| TargetOutcome {
+            changes,
+            status: Some(TargetStatus::Failed),
+            message: Some(format!(
+                "pruning would delete {deletes} keys, more than `max-deletes` ({}); nothing was written to this target. Review the manifest or raise `max-deletes`.",
+                self.max_deletes
+            )),
+            ..TargetOutcome::default()
+        })
     }
 }
 
@@ -103,11 +120,12 @@ pub struct Concurrency {
     pub esc: usize,
     pub fly: usize,
     pub github: usize,
+    pub kubernetes: usize,
 }
 
 impl Default for Concurrency {
     fn default() -> Self {
-        Concurrency { esc: 4, fly: 4, github: 4 }
+        Concurrency { esc: 4, fly: 4, github: 4, kubernetes: 4 }
     }
 }
 
@@ -117,6 +135,7 @@ impl Concurrency {
             TargetKind::Esc => self.esc,
             TargetKind::Fly => self.fly,
             TargetKind::Github => self.github,
+            TargetKind::Kubernetes => self.kubernetes,
         }
         .max(1)
     }
@@ -163,5 +182,6 @@ async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {
         TargetKind::Esc => driver::drive(ctx, &esc::Esc, d).await,
         TargetKind::Fly => driver::drive(ctx, &fly::Fly, d).await,
         TargetKind::Github => driver::drive(ctx, &github::Github, d).await,
+        TargetKind::Kubernetes => kubernetes::run(ctx, d).await,
     }
 }

@@ -400,3 +400,85 @@ fn the_scan_and_the_probes_never_show_a_value() {
     assert!(runs[0].1.report.contains("\"status\": \"live\""), "the probe did not run");
     assert!(runs[1].1.report.contains("leaks/.git/obj"), "`.git` was not searched when asked");
 }
+
+/// The same search through Kubernetes targets: a plan, a sync that creates
+/// the Secret and rolls a workload, a key another manager owns (conflict),
+/// a stuck rollout, a rejected token and a kubeconfig that is not YAML —
+/// with the cluster token a canary too.
+#[test]
+fn no_value_or_token_appears_through_the_kubernetes_paths() {
+    use secret_sync_emulators::Emulator;
+    let mut c = canaries();
+    let token = format!("CANARYk8s{}", random_hex(24));
+    c.needles.push(token.clone());
+    c.needles.push(base64(token.as_bytes()));
+    let manifest = r#"
+version: 1
+environments:
+  production: { source_prefix: PROD_ }
+targets:
+  kubernetes:
+    api: { environment: production, namespace: apps, secret: api, restart: [deployment/api] }
+secrets:
+  OPENAI_API_KEY: { to: [ { kubernetes: api } ] }
+  TLS_KEY: { format: pem, to: [ { kubernetes: api, as: tls.key } ] }
+  JWT_KEY: { format: jwt, to: [ { kubernetes: api } ] }
+  WRONG_FORMAT_KEY: { format: openai, to: [ { kubernetes: api } ] }
+"#;
+    let json = json_of(&c.values);
+    let emu = Emulator::start();
+    {
+        let mut st = emu.state();
+        st.kubernetes.tokens.insert(token.clone());
+        st.kubernetes.add_namespace("apps");
+        st.kubernetes.add_workload("deployment", "apps", "api", 2);
+    }
+    let ws = Workspace::new();
+    ws.manifest_text(manifest);
+    let kubeconfig = |tok: &str| {
+        format!("current-context: e\nclusters: [{{ name: c, cluster: {{ server: '{}' }} }}]\ncontexts: [{{ name: e, context: {{ cluster: c, user: u }} }}]\nusers: [{{ name: u, user: {{ token: '{tok}' }} }}]\n", emu.url)
+    };
+    let env =
+        [("SECRET_SYNC_LOG", "secret_sync=trace"), ("SECRET_SYNC_K8S_POLL_MS", "5"), ("SECRET_SYNC_HTTP_RETRIES", "0")];
+    let run = |mode: &str, kc: &str| {
+        ws.action(
+            &[
+                ("mode", mode),
+                ("environment", "production"),
+                ("secrets", &json),
+                ("fail-on", "never"),
+                ("kubeconfig", kc),
+                ("kubernetes-rollout-timeout", "1"),
+            ],
+            &env,
+        )
+    };
+    let mut runs = vec![("plan", run("plan", &kubeconfig(&token)))];
+    runs.push(("sync", run("sync", &kubeconfig(&token))));
+    assert_eq!(emu.state().kubernetes.workload("deployment", "apps", "api").restarts.len(), 1, "{}", runs[1].1.summary);
+    let pem = &c.values.iter().find(|(k, _)| k == "TLS_KEY").unwrap().1;
+    assert_eq!(
+        emu.state().kubernetes.value("apps", "api", "tls.key").as_ref(),
+        Some(pem),
+        "the PEM did not arrive intact"
+    );
+    // Someone edits a routed key by hand, and the rollout sticks.
+    emu.state().kubernetes.update_key("apps", "api", "kubectl-edit", "OPENAI_API_KEY", "CANARYedited-by-hand-value");
+    c.needles.push("CANARYedited-by-hand-value".into());
+    emu.state().kubernetes.workload_mut("deployment", "apps", "api").stuck = true;
+    emu.state().kubernetes.update_key("apps", "api", "kubectl-edit", "JWT_KEY", "CANARYanother-hand-edit");
+    runs.push(("conflict", run("sync", &kubeconfig(&token))));
+    assert!(
+        runs[2].1.summary.contains("`OPENAI_API_KEY` (managed by `kubectl-edit (Update)`)"),
+        "{}",
+        runs[2].1.summary
+    );
+    runs.push(("rejected token", run("sync", &kubeconfig(&format!("CANARYwrong{}", random_hex(20))))));
+    assert!(runs[3].1.summary.contains("HTTP 401"), "{}", runs[3].1.summary);
+    runs.push(("broken kubeconfig", run("sync", &format!("users: [{{ name: u, user: {{ token: {token} }}\n  - ]"))));
+    assert!(runs[4].1.summary.contains("not a valid kubeconfig"), "{}", runs[4].1.summary);
+    for (label, out) in &runs {
+        assert_clean(label, out, &c);
+    }
+    assert!(runs[0].1.mask_lines().iter().any(|l| l.contains(&token)), "the cluster token was not masked");
+}

@@ -16,6 +16,7 @@ mod esc_corpus;
 mod fly;
 mod github;
 mod hostile;
+mod kubernetes;
 mod matrix;
 mod probe;
 mod release;

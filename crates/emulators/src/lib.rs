@@ -8,6 +8,7 @@
 pub mod esc;
 pub mod fly;
 pub mod github;
+pub mod kubernetes;
 pub mod probes;
 pub mod results;
 
@@ -78,6 +79,7 @@ pub struct State {
     pub esc: esc::Esc,
     pub fly: fly::Fly,
     pub github: github::GitHub,
+    pub kubernetes: kubernetes::Kubernetes,
     pub results: results::Results,
     pub probes: probes::Probes,
 }
@@ -281,7 +283,9 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
 
 /// The error body each service uses for an injected status.
 fn fault_reply(path: &str, code: u16) -> Reply {
-    if path.starts_with("/api/") {
+    if path.starts_with("/api/v1/") || path.starts_with("/apis/") {
+        kubernetes::status(code, "InternalError", "injected fault", serde_json::Value::Null)
+    } else if path.starts_with("/api/") {
         esc::error(code, "injected fault").with_header("X-Pulumi-Request-ID", "emu-fault")
     } else if path == "/graphql" {
         Reply::json(code, serde_json::json!({ "errors": [{ "message": "injected fault" }] }))
@@ -300,6 +304,11 @@ fn fault_reply(path: &str, code: u16) -> Reply {
 }
 
 fn route(st: &mut State, r: &Req) -> Reply {
+    // Before ESC: Kubernetes owns `/api`, `/api/v1…` and `/apis…`; ESC's
+    // paths are all under `/api/` with other second segments.
+    if let Some(reply) = kubernetes::route(st, r) {
+        return reply;
+    }
     if let Some(reply) = esc::route(st, r) {
         return reply;
     }

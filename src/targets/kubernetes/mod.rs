@@ -1,0 +1,268 @@
+//! Kubernetes Secrets as a target: one `Secret` per target, kept in step
+//! with server-side apply, then a rolling restart of the workloads that
+//! read it.
+//!
+//! `read`: one GET of the Secret (its data and `managedFields`).
+//! `plan`: pure (see [`plan`]): which keys change, which conflict with other
+//! field managers, and the whole apply body.
+//! `apply`: one server-side apply PATCH when the data changes; then, only
+//! then, each listed workload's pod template gets the restart annotation and
+//! its rollout is awaited, within `kubernetes-rollout-timeout`.
+
+pub mod api;
+pub mod kubeconfig;
+pub mod plan;
+pub mod rollout;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Context, Desired, TargetOutcome};
+use crate::http::{Http, Policy};
+use crate::manifest::{TargetSpec, Workload};
+use crate::plan::TargetStatus;
+use api::{Api, ApplyError};
+use kubeconfig::{Auth, Cluster};
+
+/// A cluster connection shared by every Kubernetes target of a run.
+pub struct Conn {
+    pub http: Http,
+    pub server: String,
+    pub origin: String,
+    pub auth: Auth,
+    /// Said on every target of the cluster (`insecure-skip-tls-verify`).
+    pub warning: Option<String>,
+}
+
+pub struct Settings {
+    /// The connection, or why there is none (said per target).
+    pub conn: Result<Arc<Conn>, String>,
+    pub rollout_timeout: Duration,
+    /// Between rollout status reads (`SECRET_SYNC_K8S_POLL_MS`; tests use short ones).
+    pub poll: Duration,
+}
+
+impl Settings {
+    /// For runs without Kubernetes targets.
+    pub fn none() -> Settings {
+        Settings { conn: Err("no cluster configured".into()), rollout_timeout: Duration::ZERO, poll: Duration::ZERO }
+    }
+
+    /// Finds the cluster (see [`kubeconfig`]) and registers its credentials
+    /// with `mask` before anything else can print.
+    pub fn load(
+        input: Option<&SecretString>,
+        policy: Policy,
+        rollout_timeout: Duration,
+        mask: &dyn Fn(&SecretString),
+    ) -> Settings {
+        let poll = std::env::var("SECRET_SYNC_K8S_POLL_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(2));
+        let conn = kubeconfig::load(input, &kubeconfig::Env::from_process()).and_then(|c| {
+            for s in c.secrets() {
+                mask(s);
+            }
+            connect(c, policy)
+        });
+        Settings { conn: conn.map(Arc::new), rollout_timeout, poll }
+    }
+}
+
+/// `Audit-Id`: the request id the API server returns on every response.
+const REQUEST_ID: &[&str] = &["Audit-Id"];
+
+fn connect(c: Cluster, policy: Policy) -> Result<Conn, String> {
+    let builder = c.client()?;
+    let http = Http::with_tls(builder, policy, REQUEST_ID)
+        .map_err(|_| format!("cannot set up TLS for {} with its certificates", c.origin))?;
+    let warning = c.insecure.then(|| {
+        format!("TLS verification is off for {} (`insecure-skip-tls-verify: true`), as the kubeconfig asks", c.origin)
+    });
+    Ok(Conn { http, server: c.server, origin: c.origin, auth: c.auth, warning })
+}
+
+pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
+    let TargetSpec::Kubernetes { namespace, secret, restart } = &d.target.spec else {
+        unreachable!("kubernetes::run is only called for Kubernetes targets")
+    };
+    let conn = match &ctx.kubernetes.conn {
+        Ok(c) => c.clone(),
+        Err(e) => return TargetOutcome::failed(e.clone()),
+    };
+    let api = Api { conn: &conn, namespace };
+
+    // read
+    let current = match api.read_secret(secret).await {
+        Ok(c) => c,
+        Err(e) => return TargetOutcome::failed(e),
+    };
+    // plan
+    let desired: Vec<(&str, &[u8])> =
+        d.keys.iter().map(|k| (k.key.as_str(), k.value.expose_secret().as_bytes())).collect();
+    let held: Vec<&str> = d.held_back.iter().map(String::as_str).collect();
+    let p = plan::plan(current.as_ref(), &desired, &held, ctx.prune);
+
+    let mut out =
+        TargetOutcome { changes: p.changes.clone(), unrouted: p.unrouted.clone(), ..TargetOutcome::default() };
+    out.warnings.extend(conn.warning.clone());
+    if !p.kept.is_empty() {
+        out.warnings.push(format!(
+            "{} key(s) secret-sync wrote before and the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
+            p.kept.len(),
+            ticks(&p.kept)
+        ));
+    }
+    if let Some(capped) = ctx.over_delete_cap(p.deletes(), out.changes.clone()) {
+        return TargetOutcome { warnings: out.warnings, unrouted: out.unrouted, ..capped };
+    }
+    let conflict_note = (!p.conflicts.is_empty()).then(|| conflict_message(&p.conflicts, namespace, secret));
+    if !p.changes_data() {
+        out.status = Some(match (&conflict_note, ctx.writes()) {
+            (Some(_), _) => TargetStatus::Failed,
+            (None, true) => TargetStatus::Unchanged,
+            (None, false) => TargetStatus::Planned,
+        });
+        out.message = conflict_note;
+        return out;
+    }
+    if !ctx.writes() {
+        out.status = Some(if conflict_note.is_some() { TargetStatus::Failed } else { TargetStatus::Planned });
+        let then = if restart.is_empty() {
+            String::new()
+        } else {
+            format!(", then restarts {} and waits for the rollout", list(restart))
+        };
+        out.message = Some(
+            conflict_note
+                .into_iter()
+                .chain([format!(
+                    "a sync applies the Secret with server-side apply (field manager `secret-sync`){then}"
+                )])
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        return out;
+    }
+
+    // apply
+    match api.apply_secret(secret, &p.apply).await {
+        Ok(()) => {}
+        Err(ApplyError::Conflicts(c)) => {
+            // Another manager took a key between the read and the write:
+            // nothing was written.
+            out.status = Some(TargetStatus::Failed);
+            out.message = Some(format!("nothing was written: {}", conflict_message(&c, namespace, secret)));
+            return out;
+        }
+        Err(ApplyError::Other(e)) => {
+            out.status = Some(TargetStatus::Failed);
+            out.message = Some(e);
+            return out;
+        }
+    }
+    out.written = true;
+    let failures = roll(ctx, &api, restart).await;
+    let mut notes: Vec<String> = conflict_note.iter().cloned().collect();
+    if failures.is_empty() {
+        notes.push(if restart.is_empty() {
+            "applied with server-side apply (field manager `secret-sync`)".into()
+        } else {
+            format!("applied with server-side apply; {} restarted and rolled out", list(restart))
+        });
+    } else {
+        notes.push(format!("the Secret was written, but {}", failures.join("; ")));
+    }
+    let failed = conflict_note.is_some() || !failures.is_empty();
+    out.status = Some(if failed { TargetStatus::Failed } else { TargetStatus::Synced });
+    out.message = Some(notes.join("; "));
+    out
+}
+
+/// Restarts every listed workload, then waits for each to roll out, all
+/// within one deadline. Returns what failed, per workload; one failing does
+/// not stop the others.
+async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<String> {
+    let mut failures = Vec::new();
+    if workloads.is_empty() {
+        return failures;
+    }
+    // The real clock, to the nanosecond: kubectl writes whole seconds, so a
+    // second restart within the same second changes nothing and rolls
+    // nothing; this value always differs (and is still RFC 3339).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let at = chrono::DateTime::from_timestamp(now.as_secs() as i64, now.subsec_nanos())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_default();
+    let deadline = Instant::now() + ctx.kubernetes.rollout_timeout;
+    let ns = api.namespace;
+    let mut restarted = Vec::new();
+    for w in workloads {
+        match api.restart(w, &at).await {
+            // kubectl refuses to restart a paused Deployment: it would never roll.
+            Ok(obj) if obj["spec"]["paused"] == true => failures.push(format!(
+                "`{w}` is paused, so it was annotated but will not roll out; run `kubectl rollout resume {w} -n {ns}`"
+            )),
+            Ok(_) => restarted.push(w),
+            Err(e) => failures.push(e),
+        }
+    }
+    for w in restarted {
+        if let Err(e) = wait(ctx, api, w, deadline).await {
+            failures.push(e);
+        }
+    }
+    failures
+}
+
+/// Reads `w` every poll interval until it has rolled out, or the deadline.
+async fn wait(ctx: &Context, api: &Api<'_>, w: &Workload, deadline: Instant) -> Result<(), String> {
+    let ns = api.namespace;
+    loop {
+        tokio::time::sleep(ctx.kubernetes.poll.min(deadline.saturating_duration_since(Instant::now()))).await;
+        let obj = api.workload(w).await?;
+        match rollout::progress(w.kind.as_str(), &obj) {
+            rollout::Progress::Done => return Ok(()),
+            rollout::Progress::Failed(why) => {
+                return Err(format!("`{w}` did not roll out: {why}; see `kubectl rollout status {w} -n {ns}`"))
+            }
+            rollout::Progress::Waiting(state) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "`{w}` did not finish rolling out within {}s ({state}); see `kubectl rollout status {w} -n {ns}`",
+                    ctx.kubernetes.rollout_timeout.as_secs()
+                ))
+            }
+            rollout::Progress::Waiting(_) => {}
+        }
+    }
+}
+
+fn conflict_message(conflicts: &[plan::Conflict], ns: &str, secret: &str) -> String {
+    let each: Vec<String> = conflicts
+        .iter()
+        .map(|c| {
+            format!(
+                "`{}` (managed by {})",
+                c.key,
+                c.managers.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "{} key(s) of Secret `{ns}/{secret}` belong to another field manager and were not overwritten: {} (stop routing them here, or have that manager drop them so secret-sync can own them)",
+        conflicts.len(),
+        each.join(", ")
+    )
+}
+
+fn ticks(keys: &[String]) -> String {
+    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn list(workloads: &[Workload]) -> String {
+    workloads.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+}
