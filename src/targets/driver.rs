@@ -61,11 +61,24 @@ pub struct Plan<W> {
     pub work: Option<W>,
     /// What a sync would do besides writing (a restart), said in `plan`.
     pub note: Option<String>,
+    /// Something planning found that fails the target whatever is written
+    /// (a key another Kubernetes field manager owns): the rest is still
+    /// written in `sync`.
+    pub failure: Option<TargetError>,
 }
 
 impl<W> Plan<W> {
     pub fn new(changes: Vec<Change>, work: Option<W>) -> Plan<W> {
-        Plan { changes, deletes: 0, unrouted: Vec::new(), warnings: Vec::new(), revision: None, work, note: None }
+        Plan {
+            changes,
+            deletes: 0,
+            unrouted: Vec::new(),
+            warnings: Vec::new(),
+            revision: None,
+            work,
+            note: None,
+            failure: None,
+        }
     }
 }
 
@@ -158,15 +171,13 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
             ));
             return out;
         }
-        if plan.work.is_none() {
-            out.status = Some(if ctx.writes() { TargetStatus::Unchanged } else { TargetStatus::Planned });
+        if plan.work.is_none() || !ctx.writes() {
+            out.status = Some(match (&plan.work, ctx.writes()) {
+                (None, true) => TargetStatus::Unchanged,
+                _ => TargetStatus::Planned,
+            });
             out.message = plan.note.clone();
-            return out;
-        }
-        if !ctx.writes() {
-            out.status = Some(TargetStatus::Planned);
-            out.message = plan.note.clone();
-            return out;
+            return with_failure(out, &plan.failure);
         }
         match kind.apply(ctx, &current, &plan, d).await {
             Ok(a) => {
@@ -185,7 +196,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
                     out.http_status = e.status;
                     out.request_id = e.request_id;
                 }
-                return out;
+                return with_failure(out, &plan.failure);
             }
             Err(ApplyError::Conflict) => {
                 tracing::debug!(target = %d.target.id(), "the target changed while it was written; reading it again");
@@ -205,6 +216,18 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
         )),
         TargetOutcome::default(),
     )
+}
+
+/// `out` failed by what planning found, its message first.
+fn with_failure(mut out: TargetOutcome, failure: &Option<TargetError>) -> TargetOutcome {
+    if let Some(f) = failure {
+        out.status = Some(TargetStatus::Failed);
+        out.message = Some(match out.message.take() {
+            Some(m) if !m.is_empty() => format!("{f}; {m}"),
+            _ => f.to_string(),
+        });
+    }
+    out
 }
 
 /// `out` as failed with `e`: the message, status and request id kept.

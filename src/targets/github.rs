@@ -186,7 +186,7 @@ fn plan(
     }
     let deletes = delete.len();
     let work = (!put.is_empty() || !delete.is_empty()).then_some(Work { put, delete });
-    Plan { changes, deletes, unrouted, warnings, revision: None, work, note: None }
+    Plan { changes, deletes, unrouted, warnings, work, ..Plan::new(Vec::new(), None) }
 }
 
 #[cfg(test)]

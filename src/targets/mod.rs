@@ -94,21 +94,6 @@ impl Context {
     pub fn writes(&self) -> bool {
         self.sync && !self.hold_writes
     }
-
-    /// A failed outcome when pruning would delete more than `max-deletes`
-    /// (for kinds not yet driven by [`driver::drive`], which checks this
-    /// itself): then nothing at all is written to the target.
-    pub fn over_delete_cap(&self, deletes: usize, changes: Vec<Change>) -> Option<TargetOutcome> {
-        (self.prune && deletes > self.max_deletes).then(|| TargetOutcome {
-            changes,
-            status: Some(TargetStatus::Failed),
-            message: Some(format!(
-                "pruning would delete {deletes} keys, more than `max-deletes` ({}); nothing was written to this target. Review the manifest or raise `max-deletes`.",
-                self.max_deletes
-            )),
-            ..TargetOutcome::default()
-        })
-    }
 }
 
 /// How many targets of each service are handled at once: each service has
@@ -182,6 +167,6 @@ async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {
         TargetKind::Esc => driver::drive(ctx, &esc::Esc, d).await,
         TargetKind::Fly => driver::drive(ctx, &fly::Fly, d).await,
         TargetKind::Github => driver::drive(ctx, &github::Github, d).await,
-        TargetKind::Kubernetes => kubernetes::run(ctx, d).await,
+        TargetKind::Kubernetes => driver::drive(ctx, &kubernetes::Kubernetes, d).await,
     }
 }

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Context, Desired, TargetOutcome};
+use super::driver::{Applied, ApplyError as DriverApplyError, Kind, Plan as DriverPlan, TargetError};
+use super::{Context, Desired};
 use crate::http::{Http, Policy};
 use crate::manifest::{TargetSpec, Workload};
-use crate::plan::TargetStatus;
 use api::{Api, ApplyError};
 use kubeconfig::{Auth, Cluster};
 
@@ -86,101 +86,103 @@ fn connect(c: Cluster, policy: Policy) -> Result<Conn, String> {
     Ok(Conn { http, server: c.server, origin: c.origin, auth: c.auth, warning })
 }
 
-pub async fn run(ctx: &Context, d: &Desired) -> TargetOutcome {
+/// Kubernetes Secrets.
+pub struct Kubernetes;
+
+/// The Secret as read (`None`: it does not exist yet) and the connection.
+pub struct Read {
+    secret: Option<plan::Current>,
+    conn: Arc<Conn>,
+}
+
+fn spec(d: &Desired) -> (&str, &str, &[Workload]) {
     let TargetSpec::Kubernetes { namespace, secret, restart } = &d.target.spec else {
-        unreachable!("kubernetes::run is only called for Kubernetes targets")
+        unreachable!("the Kubernetes kind is only driven for Kubernetes targets")
     };
-    let conn = match &ctx.kubernetes.conn {
-        Ok(c) => c.clone(),
-        Err(e) => return TargetOutcome::failed(e.clone()),
-    };
-    let api = Api { conn: &conn, namespace };
+    (namespace, secret, restart)
+}
 
-    // read
-    let current = match api.read_secret(secret).await {
-        Ok(c) => c,
-        Err(e) => return TargetOutcome::failed(e),
-    };
-    // plan
-    let desired: Vec<(&str, &[u8])> =
-        d.keys.iter().map(|k| (k.key.as_str(), k.value.expose_secret().as_bytes())).collect();
-    let held: Vec<&str> = d.held_back.iter().map(String::as_str).collect();
-    let p = plan::plan(current.as_ref(), &desired, &held, ctx.prune);
+impl Kind for Kubernetes {
+    type Current = Read;
+    type Work = plan::Plan;
 
-    let mut out =
-        TargetOutcome { changes: p.changes.clone(), unrouted: p.unrouted.clone(), ..TargetOutcome::default() };
-    out.warnings.extend(conn.warning.clone());
-    if !p.kept.is_empty() {
-        out.warnings.push(format!(
-            "{} key(s) secret-sync wrote before and the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
-            p.kept.len(),
-            ticks(&p.kept)
-        ));
-    }
-    if let Some(capped) = ctx.over_delete_cap(p.deletes(), out.changes.clone()) {
-        return TargetOutcome { warnings: out.warnings, unrouted: out.unrouted, ..capped };
-    }
-    let conflict_note = (!p.conflicts.is_empty()).then(|| conflict_message(&p.conflicts, namespace, secret));
-    if !p.changes_data() {
-        out.status = Some(match (&conflict_note, ctx.writes()) {
-            (Some(_), _) => TargetStatus::Failed,
-            (None, true) => TargetStatus::Unchanged,
-            (None, false) => TargetStatus::Planned,
-        });
-        out.message = conflict_note;
-        return out;
-    }
-    if !ctx.writes() {
-        out.status = Some(if conflict_note.is_some() { TargetStatus::Failed } else { TargetStatus::Planned });
-        let then = if restart.is_empty() {
-            String::new()
-        } else {
-            format!(", then restarts {} and waits for the rollout", list(restart))
-        };
-        out.message = Some(
-            conflict_note
-                .into_iter()
-                .chain([format!(
-                    "a sync applies the Secret with server-side apply (field manager `secret-sync`){then}"
-                )])
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
-        return out;
+    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Read, TargetError> {
+        let (namespace, secret, _) = spec(d);
+        let conn = ctx.kubernetes.conn.clone().map_err(TargetError::new)?;
+        let api = Api { conn: &conn, namespace };
+        let secret = api.read_secret(secret).await.map_err(TargetError::new)?;
+        Ok(Read { secret, conn })
     }
 
-    // apply
-    match api.apply_secret(secret, &p.apply).await {
-        Ok(()) => {}
-        Err(ApplyError::Conflicts(c)) => {
+    fn plan(&self, ctx: &Context, current: &Read, d: &Desired) -> Result<DriverPlan<plan::Plan>, TargetError> {
+        let (namespace, secret, restart) = spec(d);
+        let desired: Vec<(&str, &[u8])> =
+            d.keys.iter().map(|k| (k.key.as_str(), k.value.expose_secret().as_bytes())).collect();
+        let held: Vec<&str> = d.held_back.iter().map(String::as_str).collect();
+        let p = plan::plan(current.secret.as_ref(), &desired, &held, ctx.prune);
+        let mut out = DriverPlan::new(p.changes.clone(), None);
+        out.unrouted = p.unrouted.clone();
+        out.deletes = p.deletes();
+        out.warnings.extend(current.conn.warning.clone());
+        if !p.kept.is_empty() {
+            out.warnings.push(format!(
+                "{} key(s) secret-sync wrote before and the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
+                p.kept.len(),
+                ticks(&p.kept)
+            ));
+        }
+        out.failure =
+            (!p.conflicts.is_empty()).then(|| TargetError::new(conflict_message(&p.conflicts, namespace, secret)));
+        if p.changes_data() {
+            let then = if restart.is_empty() {
+                String::new()
+            } else {
+                format!(", then restarts {} and waits for the rollout", list(restart))
+            };
+            out.note =
+                Some(format!("a sync applies the Secret with server-side apply (field manager `secret-sync`){then}"));
+            out.work = Some(p);
+        }
+        Ok(out)
+    }
+
+    async fn apply(
+        &self,
+        ctx: &Context,
+        current: &Read,
+        plan: &DriverPlan<plan::Plan>,
+        d: &Desired,
+    ) -> Result<Applied, DriverApplyError> {
+        let (namespace, secret, restart) = spec(d);
+        let p = plan.work.as_ref().expect("the driver applies only plans with work");
+        let api = Api { conn: &current.conn, namespace };
+        match api.apply_secret(secret, &p.apply).await {
+            Ok(()) => {}
             // Another manager took a key between the read and the write:
             // nothing was written.
-            out.status = Some(TargetStatus::Failed);
-            out.message = Some(format!("nothing was written: {}", conflict_message(&c, namespace, secret)));
-            return out;
+            Err(ApplyError::Conflicts(c)) => {
+                return Err(TargetError::new(format!(
+                    "nothing was written: {}",
+                    conflict_message(&c, namespace, secret)
+                ))
+                .into())
+            }
+            Err(ApplyError::Other(e)) => return Err(TargetError::new(e).into()),
         }
-        Err(ApplyError::Other(e)) => {
-            out.status = Some(TargetStatus::Failed);
-            out.message = Some(e);
-            return out;
-        }
-    }
-    out.written = true;
-    let failures = roll(ctx, &api, restart).await;
-    let mut notes: Vec<String> = conflict_note.iter().cloned().collect();
-    if failures.is_empty() {
-        notes.push(if restart.is_empty() {
-            "applied with server-side apply (field manager `secret-sync`)".into()
+        let failures = roll(ctx, &api, restart).await;
+        let mut applied = Applied { written: true, changed: true, ..Applied::default() };
+        if failures.is_empty() {
+            applied.message = Some(if restart.is_empty() {
+                "applied with server-side apply (field manager `secret-sync`)".into()
+            } else {
+                format!("applied with server-side apply; {} restarted and rolled out", list(restart))
+            });
         } else {
-            format!("applied with server-side apply; {} restarted and rolled out", list(restart))
-        });
-    } else {
-        notes.push(format!("the Secret was written, but {}", failures.join("; ")));
+            applied.failed_after_write =
+                Some(TargetError::new(format!("the Secret was written, but {}", failures.join("; "))));
+        }
+        Ok(applied)
     }
-    let failed = conflict_note.is_some() || !failures.is_empty();
-    out.status = Some(if failed { TargetStatus::Failed } else { TargetStatus::Synced });
-    out.message = Some(notes.join("; "));
-    out
 }
 
 /// Restarts every listed workload, then waits for each to roll out, all
