@@ -75,6 +75,10 @@ impl Fault {
 pub struct State {
     pub log: Vec<Logged>,
     pub faults: Vec<Fault>,
+    /// Added to every request before it is answered (a network round trip,
+    /// for the scale benchmark); served outside the lock, so requests wait
+    /// side by side as they would on the wire.
+    pub latency: Duration,
     pub esc: esc::Esc,
     pub fly: fly::Fly,
     pub github: github::GitHub,
@@ -175,6 +179,11 @@ impl Emulator {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Every request waits `d` before it is answered (see [`State::latency`]).
+    pub fn set_latency(&self, d: Duration) {
+        self.state().latency = d;
+    }
+
     pub fn fault(&self, f: Fault) {
         self.state().faults.push(f);
     }
@@ -229,11 +238,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
     // Faults are decided under the lock, delays are served outside it.
-    let (fault, delay, after, lost) = {
+    let (latency, (fault, delay, after, lost)) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.log.push(Logged { at: std::time::Instant::now(), method: method.clone(), path: path.clone() });
         let idx = st.faults.iter().position(|f| f.matches(&method, &path));
-        match idx {
+        let decided = match idx {
             None => (None, None, None, false),
             Some(i) => {
                 st.faults[i].times -= 1;
@@ -244,8 +253,12 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                     FaultKind::Lost => (None, None, None, true),
                 }
             }
-        }
+        };
+        (st.latency, decided)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
