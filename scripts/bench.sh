@@ -127,6 +127,8 @@ scale_bench() { # BIN
   local scale="$out/demo/release/examples/scale"
   echo "--- scale: 60 secrets × 8 Fly apps × 1 ESC environment" >&2
   "$scale" "$bin" "$dir" secrets=60 apps=8 esc=1 latency-ms="$ms"
+  echo "--- scale: one app of 9 Machines at zero latency (issue 14: no pacing sleep)" >&2
+  "$scale" "$bin" "$dir" secrets=30 apps=1 esc=1 machines=9 latency-ms=0
   echo "--- scale: 1,000 × 100 × 5 (issue 14)" >&2
   "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms"
   echo "--- scale: 1,000 × 200 × 5, one job, then 8 shards + merge-reports (issue 15)" >&2

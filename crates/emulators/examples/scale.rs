@@ -1,5 +1,5 @@
 //! The scale benchmark of issues 14 and 15: a generated manifest of
-//! S secrets × A Fly apps (2 machines each) × E Pulumi ESC environments, plus
+//! S secrets × A Fly apps (2 Machines each unless `machines=N`) × E Pulumi ESC environments, plus
 //! three GitHub targets, synced by the release `secret-sync` binary (run as
 //! the Actions runner runs it: `INPUT_*`, `GITHUB_ACTIONS=true`) against the
 //! emulators with a latency on every request. Three runs: first, unchanged,
@@ -36,8 +36,6 @@ const GH_EVERY: usize = 10;
 /// GitHub targets: (name, repository, environment).
 const GH_TARGETS: [(&str, &str, Option<&str>); 3] =
     [("gh-web", "acme/web", None), ("gh-infra", "acme/infra", None), ("gh-web-prod", "acme/web", Some("production"))];
-/// Machines per Fly app (started; each app also has a destroyed one).
-const MACHINES: usize = 2;
 /// GitHub's page size for secrets lists (src/github/mod.rs `PER_PAGE`).
 const GH_PAGE: usize = 100;
 /// Runs are stamped at `SECRET_SYNC_NOW`; GitHub stamps writes a few days
@@ -55,15 +53,18 @@ struct Spec {
     latency: Duration,
     shards: usize,
     concurrency: usize,
+    /// Started Machines per Fly app (each also has a destroyed one).
+    machines: usize,
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: scale BIN DIR secrets=N apps=N esc=N latency-ms=N [shards=N] [fly-concurrency=N]";
+    let usage = "usage: scale BIN DIR secrets=N apps=N esc=N latency-ms=N [shards=N] [fly-concurrency=N] [machines=N]";
     // Absolute: each job runs in its own workspace.
     let bin = std::fs::canonicalize(args.next().expect(usage)).expect("BIN exists");
     let dir = std::path::absolute(args.next().expect(usage)).expect("DIR is a path");
-    let mut spec = Spec { secrets: 60, apps: 8, esc: 1, latency: Duration::ZERO, shards: 1, concurrency: 4 };
+    let mut spec =
+        Spec { secrets: 60, apps: 8, esc: 1, latency: Duration::ZERO, shards: 1, concurrency: 4, machines: 2 };
     for a in args {
         let (k, v) = a.split_once('=').expect(usage);
         let n: usize = v.parse().expect(usage);
@@ -74,6 +75,7 @@ fn main() {
             "latency-ms" => spec.latency = Duration::from_millis(n as u64),
             "shards" => spec.shards = n,
             "fly-concurrency" => spec.concurrency = n,
+            "machines" => spec.machines = n,
             _ => panic!("{usage}"),
         }
     }
@@ -184,9 +186,8 @@ fn manifest(spec: &Spec) -> String {
 }
 
 fn secrets_json(spec: &Spec, changed: Option<usize>) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = (0..spec.secrets)
-        .map(|i| (secret_name(i), value(i, if changed == Some(i) { 2 } else { 1 }).into()))
-        .collect();
+    let map: serde_json::Map<String, serde_json::Value> =
+        (0..spec.secrets).map(|i| (secret_name(i), value(i, if changed == Some(i) { 2 } else { 1 }).into())).collect();
     serde_json::Value::Object(map).to_string()
 }
 
@@ -219,7 +220,7 @@ impl<'a> Bench<'a> {
             }
             st.fly.tokens.insert(FLY_TOKEN.into());
             for a in 0..spec.apps {
-                st.fly.add_app(&app_name(&spec, a), MACHINES);
+                st.fly.add_app(&app_name(&spec, a), spec.machines);
             }
             st.github.tokens.insert(GH_TOKEN.into());
             st.github.now = GH_WRITTEN_AT.into();
@@ -251,11 +252,8 @@ impl<'a> Bench<'a> {
         self.emu.clear_log();
         let shards = self.shard_patterns();
         let t0 = Instant::now();
-        let children: Vec<std::process::Child> = shards
-            .iter()
-            .enumerate()
-            .map(|(k, pattern)| self.spawn(run, k, pattern.as_deref(), &secrets))
-            .collect();
+        let children: Vec<std::process::Child> =
+            shards.iter().enumerate().map(|(k, pattern)| self.spawn(run, k, pattern.as_deref(), &secrets)).collect();
         let done: Vec<Child> = children.into_iter().enumerate().map(|(k, c)| self.finish(run, k, c, t0)).collect();
         let wall = t0.elapsed();
         let mut ok = true;
@@ -268,7 +266,8 @@ impl<'a> Bench<'a> {
         let rss = done.iter().filter_map(|c| c.rss_kib).max();
         let slowest = done.iter().map(|c| c.wall).max().unwrap_or_default();
         let label = self.label();
-        let mem = rss.map_or("n/a (no /usr/bin/time)".to_string(), |k| format!("{k} KiB ({:.1} MiB)", k as f64 / 1024.0));
+        let mem =
+            rss.map_or("n/a (no /usr/bin/time)".to_string(), |k| format!("{k} KiB ({:.1} MiB)", k as f64 / 1024.0));
         if self.spec.shards > 1 {
             let merge = self.merge(run);
             ok &= merge.0;
@@ -283,10 +282,10 @@ impl<'a> Bench<'a> {
         } else {
             println!("{label}, {}: wall {}, peak memory {mem}", run.name(), secs(wall));
         }
-        if run == Run::Unchanged {
+        if run == Run::Unchanged && !self.spec.latency.is_zero() {
             let waves = self.spec.apps.div_ceil(fly_shards(&self.spec)).div_ceil(self.spec.concurrency);
             let model = self.spec.latency * (waves as u32 + 2);
-            let ratio = if model.is_zero() { 0.0 } else { slowest.as_secs_f64() / model.as_secs_f64() };
+            let ratio = slowest.as_secs_f64() / model.as_secs_f64();
             // Without a record of what was written, each app costs two
             // sequential round trips (its list, then the write that proves
             // its keys unchanged), so the waves are twice as long.
@@ -297,7 +296,7 @@ impl<'a> Bench<'a> {
                 secs(model),
                 secs(slowest),
                 secs(per_app),
-                if per_app.is_zero() { 0.0 } else { slowest.as_secs_f64() / per_app.as_secs_f64() }
+                slowest.as_secs_f64() / per_app.as_secs_f64()
             );
         }
         ok & self.check_requests(run, changed)
@@ -307,11 +306,12 @@ impl<'a> Bench<'a> {
         let s = &self.spec;
         let jobs = if s.shards > 1 { format!(", {} shards", s.shards) } else { String::new() };
         format!(
-            "scale {}×{}×{} (+{} GitHub), {} ms, fly-concurrency {}{jobs}",
+            "scale {}×{}×{} (+{} GitHub, {} Machines an app), {} ms, fly-concurrency {}{jobs}",
             s.secrets,
             s.apps,
             s.esc,
             GH_TARGETS.len(),
+            s.machines,
             s.latency.as_millis(),
             s.concurrency
         )
@@ -479,7 +479,7 @@ impl<'a> Bench<'a> {
             // release per machine).
             let mut c = Counts::from([("fly secrets list", 1), ("fly secrets write", 1)]);
             if n > 0 {
-                c.insert("fly machine calls", 1 + 4 * MACHINES);
+                c.insert("fly machine calls", 1 + 4 * s.machines);
             }
             lim.insert(format!("fly {}", app_name(s, a)), c);
         }
@@ -510,11 +510,10 @@ impl<'a> Bench<'a> {
             *seen.entry(target).or_default().entry(kind).or_default() += 1;
         }
         let mut by_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-        for (t, c) in &limits {
+        for c in limits.values() {
             for (k, n) in c {
                 by_kind.entry(k).or_default().1 += n;
             }
-            let _ = t;
         }
         for c in seen.values() {
             for (k, n) in c {
@@ -566,7 +565,9 @@ fn classify(method: &str, path: &str) -> (String, &'static str) {
         ("GET", ["v1", "apps", a, "secrets"]) => (format!("fly {a}"), "fly secrets list"),
         ("POST", ["v1", "apps", a, "secrets"]) => (format!("fly {a}"), "fly secrets write"),
         (_, ["v1", "apps", a, "machines", ..]) => (format!("fly {a}"), "fly machine calls"),
-        ("GET", ["orgs", _, "actions", "secrets"]) => ("github metadata".into(), "github metadata (org pages + repository)"),
+        ("GET", ["orgs", _, "actions", "secrets"]) => {
+            ("github metadata".into(), "github metadata (org pages + repository)")
+        }
         ("GET", ["repos", o, n, "actions", "secrets"]) if format!("{o}/{n}") == RUNNER_REPO => {
             ("github metadata".into(), "github metadata (org pages + repository)")
         }

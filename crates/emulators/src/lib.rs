@@ -364,6 +364,27 @@ pub fn unb64(s: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    /// The latency is served on every request, whatever the route.
+    #[test]
+    fn every_request_waits_the_latency() {
+        let emu = super::Emulator::start();
+        emu.set_latency(Duration::from_millis(150));
+        let addr = emu.url.trim_start_matches("http://").to_string();
+        for path in ["/v1/apps/none/secrets", "/nowhere"] {
+            let t0 = Instant::now();
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            s.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+            assert!(t0.elapsed() >= Duration::from_millis(150), "{path} answered before the latency");
+        }
+        assert_eq!(emu.log().len(), 2);
+    }
+
     #[test]
     fn decodes_percent_escapes() {
         assert_eq!(super::percent_decode("urn%3Apulumi%3Aorg%3Aacme"), "urn:pulumi:org:acme");
