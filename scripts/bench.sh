@@ -25,7 +25,12 @@
 # `check-manifest` on a generated manifest of 40,000 ESC routes and `validate`
 # on a generated .env of 100,000 lines (each was quadratic once: 42 s and 24 s).
 #
+# Then the scale runs of issues 14 and 15 (see scale_bench below): 60×8×1,
+# 1,000×100×5 and 1,000×200×5 (one job, then 8 shards + merge-reports) at
+# 50 ms per request, about 80 s in all.
+#
 #   ONLY=scan scripts/bench.sh   # the scan benchmark alone
+#   ONLY=scale scripts/bench.sh  # the scale benchmark alone (LATENCY_MS=50)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,6 +115,32 @@ EOF
   echo "scan, planted values found: $found of 5"
   [ "$found" = 5 ]
 }
+
+# Scale (issues 14 and 15): the release binary syncs generated manifests
+# against the emulators with LATENCY_MS (default 50) on every request;
+# crates/emulators/examples/scale.rs prints wall time, peak memory and the
+# requests by kind against the limit for a first, an unchanged and a one-key
+# run, and fails if any target's requests are off the limit.
+scale_bench() { # BIN
+  local bin="$1" ms="${LATENCY_MS:-50}" dir="$out/scale"
+  cargo build --quiet --release --locked -p secret-sync-emulators --example scale --target-dir "$out/demo"
+  local scale="$out/demo/release/examples/scale"
+  echo "--- scale: 60 secrets × 8 Fly apps × 1 ESC environment" >&2
+  "$scale" "$bin" "$dir" secrets=60 apps=8 esc=1 latency-ms="$ms"
+  echo "--- scale: one app of 9 Machines at zero latency (issue 14: no pacing sleep)" >&2
+  "$scale" "$bin" "$dir" secrets=30 apps=1 esc=1 machines=9 latency-ms=0
+  echo "--- scale: 1,000 × 100 × 5 (issue 14)" >&2
+  "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms"
+  echo "--- scale: 1,000 × 200 × 5, one job, then 8 shards + merge-reports (issue 15)" >&2
+  "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms"
+  "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms" shards=8
+}
+
+if [ "${ONLY:-}" = scale ]; then
+  cargo build --quiet --release --locked --no-default-features -p secret-sync --target-dir "$out/shipped"
+  scale_bench "$out/shipped/release/secret-sync"
+  exit 0
+fi
 
 if [ "${ONLY:-}" = scan ]; then
   cargo build --quiet --release --locked --no-default-features -p secret-sync --target-dir "$out/shipped"
@@ -239,3 +270,4 @@ echo "--- one edit of a 5,000-line ESC definition" >&2
 cargo run --quiet --release --locked --target-dir "$out/demo" --example esc_edit_bench -- "$runs"
 echo "--- leak scan" >&2
 scan_bench "$shipped"
+scale_bench "$shipped"

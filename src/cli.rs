@@ -47,6 +47,9 @@ pub enum Command {
         /// ESC environments (`org/project/env`) to create empty.
         #[arg(long)]
         esc_env: Vec<String>,
+        /// Milliseconds every request waits before it is answered (a network round trip).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
     #[cfg(feature = "demo")]
     Demo {

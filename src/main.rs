@@ -43,7 +43,9 @@ fn main() -> ExitCode {
             add_app(&manifest, &req, style)
         }
         #[cfg(feature = "demo")]
-        Some(Command::Emulate { port, esc_token, esc_env }) => emulate(port, esc_token, &esc_env),
+        Some(Command::Emulate { port, esc_token, esc_env, latency_ms }) => {
+            emulate(port, esc_token, &esc_env, std::time::Duration::from_millis(latency_ms))
+        }
         #[cfg(feature = "demo")]
         Some(Command::Demo { mode }) => secret_sync::demo::run(if mode == "plan" { Mode::Plan } else { Mode::Sync }),
         None if style == Style::Actions => action(style),
@@ -58,10 +60,11 @@ fn main() -> ExitCode {
 
 /// Serves the emulators until standard input closes.
 #[cfg(feature = "demo")]
-fn emulate(port: u16, token: String, envs: &[String]) -> Exit {
+fn emulate(port: u16, token: String, envs: &[String], latency: std::time::Duration) -> Exit {
     let emu = secret_sync_emulators::Emulator::start_on(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     {
         let mut st = emu.state();
+        st.latency = latency;
         st.esc.tokens.insert(token);
         for e in envs {
             st.esc.seed(e, "");

@@ -76,6 +76,10 @@ impl Fault {
 pub struct State {
     pub log: Vec<Logged>,
     pub faults: Vec<Fault>,
+    /// Added to every request before it is answered (a network round trip,
+    /// for the scale benchmark); served outside the lock, so requests wait
+    /// side by side as they would on the wire.
+    pub latency: Duration,
     pub esc: esc::Esc,
     pub fly: fly::Fly,
     pub github: github::GitHub,
@@ -177,6 +181,11 @@ impl Emulator {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Every request waits `d` before it is answered (see [`State::latency`]).
+    pub fn set_latency(&self, d: Duration) {
+        self.state().latency = d;
+    }
+
     pub fn fault(&self, f: Fault) {
         self.state().faults.push(f);
     }
@@ -231,11 +240,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
     // Faults are decided under the lock, delays are served outside it.
-    let (fault, delay, after, lost) = {
+    let (latency, (fault, delay, after, lost)) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.log.push(Logged { at: std::time::Instant::now(), method: method.clone(), path: path.clone() });
         let idx = st.faults.iter().position(|f| f.matches(&method, &path));
-        match idx {
+        let decided = match idx {
             None => (None, None, None, false),
             Some(i) => {
                 st.faults[i].times -= 1;
@@ -246,8 +255,12 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                     FaultKind::Lost => (None, None, None, true),
                 }
             }
-        }
+        };
+        (st.latency, decided)
     };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
@@ -360,6 +373,27 @@ pub fn unb64(s: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    /// The latency is served on every request, whatever the route.
+    #[test]
+    fn every_request_waits_the_latency() {
+        let emu = super::Emulator::start();
+        emu.set_latency(Duration::from_millis(150));
+        let addr = emu.url.trim_start_matches("http://").to_string();
+        for path in ["/v1/apps/none/secrets", "/nowhere"] {
+            let t0 = Instant::now();
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            let mut answer = String::new();
+            s.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+            assert!(t0.elapsed() >= Duration::from_millis(150), "{path} answered before the latency");
+        }
+        assert_eq!(emu.log().len(), 2);
+    }
+
     #[test]
     fn decodes_percent_escapes() {
         assert_eq!(super::percent_decode("urn%3Apulumi%3Aorg%3Aacme"), "urn:pulumi:org:acme");
