@@ -33,7 +33,6 @@ pub enum Command {
     Scan(ScanArgs),
     /// Run as the GitHub Action, reading `INPUT_*` variables (the container's default).
     Action,
-    /// Sync the bundled Sophia example against local emulators: no credentials, no network.
     /// Serve the emulators on 127.0.0.1 until stdin closes (for the SDK fidelity check).
     #[cfg(feature = "demo")]
     #[command(hide = true)]
@@ -51,6 +50,7 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
     },
+    /// Sync the bundled Sophia example against local emulators: no credentials, no network.
     #[cfg(feature = "demo")]
     Demo {
         /// `plan` to only show what would change.
