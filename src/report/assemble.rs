@@ -40,6 +40,7 @@ pub struct Results<'a> {
     pub github: Option<GithubReport>,
     pub probes: Vec<crate::probe::ProbeResult>,
     pub scan: Option<crate::scan::ScanReport>,
+    pub state: Option<crate::report::StateReport>,
 }
 
 pub struct Handled<'a> {
@@ -86,6 +87,7 @@ pub fn report(facts: Facts, m: &Manifest, resolved: &[Resolved], mut results: Re
         targets,
         github: results.github,
         probes: results.probes,
+        state: results.state,
         scan: results.scan,
     }
 }
@@ -120,6 +122,7 @@ pub fn manifest_invalid(facts: Facts, diags: Vec<crate::diag::Diagnostic>) -> Re
         targets: Vec::new(),
         github: None,
         probes: Vec::new(),
+        state: None,
         scan: None,
     }
 }
@@ -176,6 +179,7 @@ fn handled(h: Handled) -> TargetReport {
         message: o.message,
         http_status: o.http_status,
         request_id: o.request_id,
+        record: o.record,
         ..untouched(h.target, TargetStatus::Failed)
     }
 }
@@ -201,6 +205,7 @@ fn untouched(t: &Target, status: TargetStatus) -> TargetReport {
         message: None,
         http_status: None,
         request_id: None,
+        record: None,
     }
 }
 

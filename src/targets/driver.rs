@@ -61,11 +61,22 @@ pub struct Plan<W> {
     pub work: Option<W>,
     /// What a sync would do besides writing (a restart), said in `plan`.
     pub note: Option<String>,
+    /// What the state record proved.
+    pub record: Option<crate::plan::RecordProof>,
 }
 
 impl<W> Plan<W> {
     pub fn new(changes: Vec<Change>, work: Option<W>) -> Plan<W> {
-        Plan { changes, deletes: 0, unrouted: Vec::new(), warnings: Vec::new(), revision: None, work, note: None }
+        Plan {
+            changes,
+            deletes: 0,
+            unrouted: Vec::new(),
+            warnings: Vec::new(),
+            revision: None,
+            work,
+            note: None,
+            record: None,
+        }
     }
 }
 
@@ -148,6 +159,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
             unrouted: plan.unrouted.clone(),
             warnings: plan.warnings.clone(),
             revision_before: plan.revision,
+            record: plan.record.clone(),
             ..TargetOutcome::default()
         };
         if ctx.prune && plan.deletes > ctx.max_deletes {

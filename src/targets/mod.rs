@@ -11,6 +11,7 @@ pub mod driver;
 pub mod esc;
 pub mod fly;
 pub mod github;
+pub mod ledger;
 
 use std::sync::Arc;
 
@@ -86,6 +87,8 @@ pub struct Context {
     pub concurrency: Concurrency,
     /// Write nothing (validation failed): plan only.
     pub hold_writes: bool,
+    /// The state record (Fly and GitHub): read at the start, updated by writes.
+    pub ledger: ledger::Ledger,
 }
 
 impl Context {
