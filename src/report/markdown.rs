@@ -236,10 +236,8 @@ fn render_full(r: &Report) -> String {
 
 /// "state record: 3 owned, 2 unchanged by record, 1 unverified; adopted `X`".
 fn record_note(r: &crate::plan::RecordProof, written: bool) -> String {
-    let mut s = format!(
-        "state record: {} owned, {} unchanged by record, {} unverified",
-        r.owned, r.unchanged, r.unverified
-    );
+    let mut s =
+        format!("state record: {} owned, {} unchanged by record, {} unverified", r.owned, r.unchanged, r.unverified);
     if !r.adopted.is_empty() {
         let keys: Vec<String> = r.adopted.iter().map(|k| format!("`{k}`")).collect();
         let verb = if written { "adopted" } else { "would adopt" };
@@ -270,8 +268,12 @@ fn state_section(s: &mut String, st: &crate::report::StateReport) {
         }
         (None, false) => line.push_str("; not written."),
     }
-    let _ = writeln!(s, "{}
-", md(&line));
+    let _ = writeln!(
+        s,
+        "{}
+",
+        md(&line)
+    );
 }
 
 /// Rotation and drift from GitHub's metadata.

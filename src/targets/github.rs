@@ -23,11 +23,11 @@ use secrecy::ExposeSecret;
 
 use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
 use super::ledger::Ledger;
-use crate::plan::RecordProof;
-use crate::state::Proof;
 use super::{Action, Change, Context, Desired};
 use crate::github::{seal, GhError, GitHub, Scope};
 use crate::manifest::TargetSpec;
+use crate::plan::RecordProof;
+use crate::state::Proof;
 
 pub struct Settings {
     /// `None` without a token.
@@ -144,7 +144,13 @@ impl Kind for Github {
 /// Puts the plan's keys one at a time (GitHub asks for mutating requests
 /// in series); `done` gets the index of each key written, also when a later
 /// one fails.
-async fn put_all(gh: &GitHub, scope: &Scope, work: &Work, d: &Desired, done: &mut Vec<usize>) -> Result<(), TargetError> {
+async fn put_all(
+    gh: &GitHub,
+    scope: &Scope,
+    work: &Work,
+    d: &Desired,
+    done: &mut Vec<usize>,
+) -> Result<(), TargetError> {
     if work.put.is_empty() {
         return Ok(());
     }
@@ -380,6 +386,10 @@ mod tests {
         // Without a record nothing is deleted, and the plan says why.
         let p = plan(&cur, &d, &HashMap::new(), &ledger(None), true);
         assert_eq!(p.deletes, 0);
-        assert!(p.warnings[0].contains("pruning deletes nothing here: there is no state record yet"), "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].contains("pruning deletes nothing here: there is no state record yet"),
+            "{:?}",
+            p.warnings
+        );
     }
 }

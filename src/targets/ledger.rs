@@ -28,7 +28,13 @@ pub struct Ledger {
 impl Ledger {
     /// A ledger that keeps a record: `read` as read (`None`: none yet, or
     /// unreadable — `why_none` says which), fingerprints keyed by `key`.
-    pub fn keeping(read: Option<Record>, start: Record, why_none: String, key: Option<StateKey>, now: String) -> Ledger {
+    pub fn keeping(
+        read: Option<Record>,
+        start: Record,
+        why_none: String,
+        key: Option<StateKey>,
+        now: String,
+    ) -> Ledger {
         Ledger { read: read.map(Arc::new), why_none, keeps: true, key, after: Mutex::new(start), now }
     }
 

@@ -21,3 +21,4 @@ mod probe;
 mod release;
 mod scan;
 mod schema;
+mod state;

@@ -235,7 +235,8 @@ fn artifacts(st: &mut State, r: &Req, repo: &str, rest: &[&str], token: &str) ->
         // `actions.downloadArtifact`: GET …/artifacts/{artifact_id}/{archive_format};
         // only `zip` exists. 302 to the archive (a short-lived URL), 410 once expired.
         ("GET", [id, format]) => {
-            let found = ours.then(|| res.artifacts.iter().find(|a| a.id.map(|i| i.to_string()).as_deref() == Some(*id)));
+            let found =
+                ours.then(|| res.artifacts.iter().find(|a| a.id.map(|i| i.to_string()).as_deref() == Some(*id)));
             match found.flatten() {
                 None => message(404, "Not Found"),
                 Some(_) if *format != "zip" => message(404, "Not Found"),

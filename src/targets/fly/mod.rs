@@ -87,7 +87,14 @@ impl Kind for Fly {
         let target = d.target.id();
         let evidence = plan::Recorded { ledger: &ctx.ledger, target: &target };
         let owned = ctx.ledger.owned(&target);
-        let p = plan::plan(&current.before, &d.keys, &d.held_back, owned.as_deref().unwrap_or_default(), ctx.prune, &evidence);
+        let p = plan::plan(
+            &current.before,
+            &d.keys,
+            &d.held_back,
+            owned.as_deref().unwrap_or_default(),
+            ctx.prune,
+            &evidence,
+        );
         let mut out = DriverPlan::new(p.changes.clone(), None);
         out.unrouted = p.unrouted.clone();
         out.deletes = p.deletable.len();
