@@ -55,6 +55,13 @@ impl Ledger {
         self.key.as_ref().map(|k| k.fingerprint(target, key, value))
     }
 
+    /// A Fly digest as the record keeps it: keyed with the state key (a
+    /// digest may derive from the value), nothing without one (then no
+    /// proof can use it anyway: there is no fingerprint either).
+    pub fn sealed(&self, target: &str, key: &str, digest: &str) -> String {
+        self.key.as_ref().map(|k| k.seal_evidence(target, key, digest)).unwrap_or_default()
+    }
+
     /// What the record read proves about `key` at `target` now.
     pub fn prove(&self, target: &str, key: &str, evidence: &str, value: &SecretString) -> Proof {
         match &self.read {

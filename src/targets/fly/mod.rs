@@ -147,7 +147,8 @@ impl Kind for Fly {
             // The digests the write returned are the evidence of the next run.
             let target = d.target.id();
             for k in d.keys.iter().filter(|k| p.set.contains(&k.key)) {
-                ctx.ledger.wrote(&target, &k.key, after.get(&k.key).cloned().unwrap_or_default(), &k.value);
+                let digest = after.get(&k.key).map(|d| ctx.ledger.sealed(&target, &k.key, d)).unwrap_or_default();
+                ctx.ledger.wrote(&target, &k.key, digest, &k.value);
             }
             for k in &p.unset {
                 ctx.ledger.deleted(&target, k);

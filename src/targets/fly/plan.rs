@@ -58,7 +58,8 @@ pub struct Recorded<'a> {
 
 impl Recorded<'_> {
     pub fn proves(&self, key: &str, digest: &str, value: &SecretString) -> bool {
-        self.ledger.prove(self.target, key, digest, value) == crate::state::Proof::Unchanged
+        let sealed = self.ledger.sealed(self.target, key, digest);
+        self.ledger.prove(self.target, key, &sealed, value) == crate::state::Proof::Unchanged
     }
 }
 
