@@ -275,13 +275,9 @@ mod tests {
         let k = StateKey::new(SecretString::from("0123456789abcdef-test-key")).unwrap();
         let mut r = Record::new("m.yml", "e", Some(&k));
         for (key, digest, value) in [("A", "d-a", "x"), ("B", "d-b", "y"), ("C", "d-c", "old")] {
-            r.wrote(
-                "fly:api",
-                key,
-                digest.into(),
-                Some(k.fingerprint("fly:api", key, &SecretString::from(value))),
-                "t",
-            );
+            let fp = k.fingerprint("fly:api", key, &SecretString::from(value));
+            // The record keeps Fly's digest sealed with the state key.
+            r.wrote("fly:api", key, k.seal_evidence("fly:api", key, digest), Some(fp), "t");
         }
         let start = Record::new("m.yml", "e", Some(&k));
         let ledger = crate::targets::ledger::Ledger::keeping(Some(r), start, String::new(), Some(k), "now".into());
