@@ -11,7 +11,7 @@ mod record;
 use crate::config::{Config, Mode, Publish, Style};
 use crate::exit::Exit;
 use crate::github::GitHub;
-use crate::manifest::{self, Manifest, ManifestError};
+use crate::manifest::{self, Manifest, ManifestError, TargetKind};
 use crate::output::Printer;
 use crate::plan::{TargetOutcome, TargetStatus};
 use crate::report::{assemble, markdown, Report, RunInfo};
@@ -80,24 +80,29 @@ pub fn run(cfg: &Config) -> Exit {
         assessed
     };
     let contacts = !matches!(cfg.mode, Mode::Validate | Mode::Scan);
-    let kept = contacts.then(|| record::Kept::new(cfg, &display, &env, state_key));
-    let (assessed, (outcomes, state)) = match &kept {
-        None => {
-            let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
-            (rt.block_on(metadata), (desired.into_iter().map(|d| (d, none())).collect(), None))
-        }
-        Some(kept) => {
-            let run_targets = async {
-                // The record is read once, before any target is planned (the
-                // GitHub metadata read goes on meanwhile).
-                let ledger = kept.read().await;
-                let ctx = Arc::new(context(cfg, values_failing, gh.clone(), ages_rx, ledger));
-                let outcomes = targets::run_all(ctx.clone(), desired).await;
-                let report = kept.write(&ctx.ledger).await;
-                (outcomes, Some(report))
+    // Only Fly and GitHub targets have a record: without one, none is read.
+    let recorded = desired.iter().any(|d| matches!(d.target.kind, TargetKind::Fly | TargetKind::Github));
+    let kept = (contacts && recorded).then(|| record::Kept::new(cfg, &display, &env, state_key));
+    let (assessed, (outcomes, state)) = if !contacts {
+        let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
+        (rt.block_on(metadata), (desired.into_iter().map(|d| (d, none())).collect(), None))
+    } else {
+        let run_targets = async {
+            // The record is read once, before any target is planned (the
+            // GitHub metadata read goes on meanwhile).
+            let ledger = match &kept {
+                Some(k) => k.read().await,
+                None => targets::ledger::Ledger::off("no Fly or GitHub target"),
             };
-            rt.block_on(async { tokio::join!(metadata, run_targets) })
-        }
+            let ctx = Arc::new(context(cfg, values_failing, gh.clone(), ages_rx, ledger));
+            let outcomes = targets::run_all(ctx.clone(), desired).await;
+            let report = match &kept {
+                Some(k) => Some(k.write(&ctx.ledger).await),
+                None => None,
+            };
+            (outcomes, report)
+        };
+        rt.block_on(async { tokio::join!(metadata, run_targets) })
     };
     if let (Some(kept), Some(s)) = (&kept, &state) {
         kept.announce(&out, s);
