@@ -162,6 +162,10 @@ pub struct RunArgs {
     /// Most deletions allowed per target (with --prune).
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DELETES)]
     pub max_deletes: usize,
+    /// The state record of what secret-sync wrote at Fly and GitHub targets (read, then rewritten);
+    /// its fingerprints are keyed by SECRET_SYNC_STATE_KEY.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
     /// Ask each credential's own service whether it still works (OpenAI, Anthropic, Slack, GitHub, Stripe, Fly.io, Pulumi).
     #[arg(long)]
     pub probe: bool,
@@ -237,6 +241,11 @@ impl RunArgs {
             selection: self.targets,
             probe: self.probe,
             scan: crate::scan::Options::default(),
+            state: config::StateSettings {
+                store: self.state_file.map(config::StateStore::File).unwrap_or_default(),
+                // Like the tokens, never from a flag.
+                key: std::env::var("SECRET_SYNC_STATE_KEY").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+            },
             out: config::Publish::local(self.report_path),
             runner: config::Runner::from_env(),
         }

@@ -121,8 +121,45 @@ pub struct Config {
     pub probe: bool,
     /// What `scan` mode searches.
     pub scan: crate::scan::Options,
+    /// The record of what secret-sync wrote at Fly and GitHub targets.
+    pub state: StateSettings,
     pub out: Publish,
     pub runner: Runner,
+}
+
+/// Where the state record is kept, and the key of its fingerprints.
+#[derive(Debug, Default)]
+pub struct StateSettings {
+    pub store: StateStore,
+    /// `state-key` / `SECRET_SYNC_STATE_KEY`: without it, no fingerprints.
+    pub key: Option<SecretString>,
+}
+
+impl StateSettings {
+    /// The secrets among them, to be masked before anything is printed.
+    pub fn secrets(&self) -> impl Iterator<Item = &SecretString> {
+        let token = match &self.store {
+            StateStore::Artifact { token } => token.as_ref(),
+            _ => None,
+        };
+        self.key.iter().chain(token)
+    }
+
+    /// The state key, checked: `Err` says what is wrong with it.
+    pub fn state_key(&self, name: &str) -> Result<Option<crate::state::StateKey>, String> {
+        self.key.clone().map(crate::state::StateKey::new).transpose().map_err(|e| format!("{name}: {e}"))
+    }
+}
+
+#[derive(Debug, Default)]
+pub enum StateStore {
+    /// `state: none`, or locally without `--state-file`.
+    #[default]
+    Off,
+    /// `--state-file PATH`.
+    File(PathBuf),
+    /// A run artifact of this repository, read with this token (`state-token`).
+    Artifact { token: Option<SecretString> },
 }
 
 /// Where a report goes: shared by a run and by `merge-reports`.
@@ -278,6 +315,11 @@ pub struct ActionInputs {
     pub probe: Option<String>,
     #[serde(rename = "scan-include")]
     pub scan_include: Option<String>,
+    pub state: Option<String>,
+    #[serde(rename = "state-key")]
+    pub state_key: Option<SecretString>,
+    #[serde(rename = "state-token")]
+    pub state_token: Option<SecretString>,
 }
 
 /// Where the container's mounted directories are on the runner host.
@@ -422,6 +464,15 @@ impl ActionInputs {
             .into_iter()
             .collect();
         let max_deletes = whole("max-deletes", self.max_deletes, DEFAULT_MAX_DELETES, None)?;
+        let state = StateSettings {
+            store: match set(self.state.take()).as_deref() {
+                None | Some("artifact") => StateStore::Artifact { token: secret(self.state_token.take()) },
+                Some("none") => StateStore::Off,
+                Some(other) => return Err(format!("input `state` must be `artifact` or `none`; got `{other}`")),
+            },
+            key: secret(self.state_key.take()),
+        };
+        state.state_key("input `state-key`")?;
         let concurrency = crate::targets::Concurrency {
             esc: whole("esc-concurrency", self.esc_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
             fly: whole("fly-concurrency", self.fly_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
@@ -455,6 +506,7 @@ impl ActionInputs {
             selection: crate::select::Selection::parse(&self.targets.unwrap_or_default())?,
             probe: boolean("probe", self.probe)?,
             scan,
+            state,
             out,
             runner: Runner::from_env(),
         })))

@@ -123,6 +123,7 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         },
         probe: false,
         scan: crate::scan::Options::default(),
+        state: Default::default(),
         runner: crate::config::Runner::from_env(),
         out: Publish {
             style: Style::Terminal,

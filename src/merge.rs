@@ -232,6 +232,8 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
         targets,
         github: shards.iter().find_map(|s| s.report.github.clone()),
         probes: Vec::new(),
+        // Each shard keeps (and reports) its own record.
+        state: None,
         scan: None,
     })
 }

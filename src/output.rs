@@ -38,6 +38,15 @@ impl Printer {
         }
     }
 
+    pub fn notice(&self, title: &str, msg: &str) {
+        match self.style {
+            Style::Actions => {
+                println!("{}", actions::annotation(Level::Notice, None, &format!("secret-sync {title}"), msg))
+            }
+            Style::Terminal => eprintln!("notice: {}", crate::escape::terminal(msg)),
+        }
+    }
+
     /// Registers values with the runner's masking before anything else is
     /// printed (Actions only: a terminal has no masking).
     pub fn masks<'a>(

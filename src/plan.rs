@@ -44,6 +44,22 @@ pub struct Change {
     pub action: Action,
 }
 
+/// What the state record proved at a Fly or GitHub target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordProof {
+    /// Routed keys the record says secret-sync wrote here.
+    pub owned: usize,
+    /// Keys that were present before secret-sync first wrote them and that
+    /// this run overwrites (`plan`: would overwrite): owned from then on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopted: Vec<String>,
+    /// Keys the record proved unchanged, so not written.
+    pub unchanged: usize,
+    /// Present keys the record could not prove unchanged: the kind's own
+    /// rule decided (Fly: write and compare digests; GitHub: `updated_at`).
+    pub unverified: usize,
+}
+
 /// What happened at one target.
 #[derive(Debug, Clone, Default)]
 pub struct TargetOutcome {
@@ -62,6 +78,8 @@ pub struct TargetOutcome {
     /// A failure's HTTP status and the service's request id, when known.
     pub http_status: Option<u16>,
     pub request_id: Option<String>,
+    /// What the state record proved (Fly and GitHub, when a record is kept).
+    pub record: Option<RecordProof>,
 }
 
 impl TargetOutcome {

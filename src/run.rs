@@ -7,10 +7,11 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::actions;
+mod record;
 use crate::config::{Config, Mode, Publish, Style};
 use crate::exit::Exit;
 use crate::github::GitHub;
-use crate::manifest::{self, Manifest, ManifestError};
+use crate::manifest::{self, Manifest, ManifestError, TargetKind};
 use crate::output::Printer;
 use crate::plan::{TargetOutcome, TargetStatus};
 use crate::report::{assemble, markdown, Report, RunInfo};
@@ -36,7 +37,7 @@ pub fn run(cfg: &Config) -> Exit {
         Err(msg) => return out.usage_error(&msg),
     };
     // The masks are the first lines the runner sees.
-    out.masks(vals.mask_lines(), cfg.targets.tokens());
+    out.masks(vals.mask_lines(), cfg.targets.tokens().chain(cfg.state.secrets()));
     #[cfg(debug_assertions)]
     test_panic(&vals);
     let m = match loaded {
@@ -51,6 +52,10 @@ pub fn run(cfg: &Config) -> Exit {
     let env = match pick_environment(&m, cfg.environment.as_deref()).and_then(|e| check_selection(cfg, &m).map(|_| e)) {
         Ok(e) => e,
         Err(UsageError(msg)) => return out.usage_error(&msg),
+    };
+    let state_key = match cfg.state.state_key("the state key (`state-key`, `SECRET_SYNC_STATE_KEY`)") {
+        Ok(k) => k,
+        Err(msg) => return out.usage_error(&msg),
     };
     let rt = runtime();
     let mut v = validate::validate(&m, &env, &vals);
@@ -74,13 +79,34 @@ pub fn run(cfg: &Config) -> Exit {
         let _ = ages.send(Some(Arc::new(assessed.source_updated.clone())));
         assessed
     };
-    let (assessed, outcomes) = if matches!(cfg.mode, Mode::Validate | Mode::Scan) {
+    let contacts = !matches!(cfg.mode, Mode::Validate | Mode::Scan);
+    // Only Fly and GitHub targets have a record: without one, none is read.
+    let recorded = desired.iter().any(|d| matches!(d.target.kind, TargetKind::Fly | TargetKind::Github));
+    let kept = (contacts && recorded).then(|| record::Kept::new(cfg, &display, &env, state_key));
+    let (assessed, (outcomes, state)) = if !contacts {
         let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
-        (rt.block_on(metadata), desired.into_iter().map(|d| (d, none())).collect())
+        (rt.block_on(metadata), (desired.into_iter().map(|d| (d, none())).collect(), None))
     } else {
-        let ctx = Arc::new(context(cfg, &m, values_failing, gh.clone(), ages_rx));
-        rt.block_on(async { tokio::join!(metadata, targets::run_all(ctx, desired)) })
+        let run_targets = async {
+            // The record is read once, before any target is planned (the
+            // GitHub metadata read goes on meanwhile).
+            let ledger = match &kept {
+                Some(k) => k.read().await,
+                None => targets::ledger::Ledger::off("no Fly or GitHub target"),
+            };
+            let ctx = Arc::new(context(cfg, &m, values_failing, gh.clone(), ages_rx, ledger));
+            let outcomes = targets::run_all(ctx.clone(), desired).await;
+            let report = match &kept {
+                Some(k) => Some(k.write(&ctx.ledger).await),
+                None => None,
+            };
+            (outcomes, report)
+        };
+        rt.block_on(async { tokio::join!(metadata, run_targets) })
     };
+    if let (Some(kept), Some(s)) = (&kept, &state) {
+        kept.announce(&out, s);
+    }
     let results = assemble::Results {
         findings: checked.findings.into_iter().chain(assessed.findings).collect(),
         values_failing,
@@ -90,6 +116,7 @@ pub fn run(cfg: &Config) -> Exit {
         github: assessed.report,
         probes: checked.probes,
         scan: checked.scan,
+        state,
     };
     let report = assemble::report(facts(cfg, env, display), &m, &v.resolved, results);
     out.annotations(report.scan.iter().flat_map(crate::scan::annotations));
@@ -165,6 +192,7 @@ fn context(
     hold_writes: bool,
     gh: Option<Arc<GitHub>>,
     source_updated: targets::github::SourceAges,
+    ledger: targets::ledger::Ledger,
 ) -> targets::Context {
     use crate::targets::esc::auth::{Auth, Source};
     let t = &cfg.targets;
@@ -210,21 +238,12 @@ fn context(
             flaps_url: cfg.runner.fly_flaps.clone(),
             pacer: Default::default(),
             token: t.fly_token.clone(),
-            owned_keys: owned_keys(m, crate::manifest::TargetKind::Fly),
         },
         concurrency: t.concurrency,
-        github: targets::github::Settings {
-            client: gh,
-            source_updated,
-            owned_keys: owned_keys(m, crate::manifest::TargetKind::Github),
-        },
+        github: targets::github::Settings { client: gh, source_updated },
         hold_writes,
+        ledger,
     }
-}
-
-/// Key names the manifest routes to targets of `kind`, anywhere.
-fn owned_keys(m: &Manifest, kind: crate::manifest::TargetKind) -> Vec<String> {
-    m.secrets.iter().flat_map(|s| s.routes.iter()).filter(|r| r.kind == kind).map(|r| r.key.clone()).collect()
 }
 
 /// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner

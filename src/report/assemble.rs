@@ -40,6 +40,7 @@ pub struct Results<'a> {
     pub github: Option<GithubReport>,
     pub probes: Vec<crate::probe::ProbeResult>,
     pub scan: Option<crate::scan::ScanReport>,
+    pub state: Option<crate::report::StateReport>,
 }
 
 pub struct Handled<'a> {
@@ -76,6 +77,7 @@ pub fn report(facts: Facts, m: &Manifest, resolved: &[Resolved], mut results: Re
         targets,
         github: results.github,
         probes: results.probes,
+        state: results.state,
         scan: results.scan,
         ..empty(facts, outcome)
     }
@@ -101,6 +103,7 @@ fn empty(facts: Facts, outcome: RunOutcome) -> Report {
         github: None,
         probes: Vec::new(),
         scan: None,
+        state: None,
     }
 }
 
@@ -173,6 +176,7 @@ fn handled(h: Handled) -> TargetReport {
         message: o.message,
         http_status: o.http_status,
         request_id: o.request_id,
+        record: o.record,
         ..untouched(h.target, TargetStatus::Failed)
     }
 }
@@ -198,6 +202,7 @@ fn untouched(t: &Target, status: TargetStatus) -> TargetReport {
         message: None,
         http_status: None,
         request_id: None,
+        record: None,
     }
 }
 

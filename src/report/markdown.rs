@@ -174,6 +174,9 @@ fn render_full(r: &Report) -> String {
             if let Some(cmd) = &t.rollback {
                 note(&mut notes, id, format!("to undo: `{cmd}`"));
             }
+            if let Some(r) = &t.record {
+                note(&mut notes, id, record_note(r, t.written));
+            }
             for w in &t.warnings {
                 note(&mut notes, id, format!("⚠️ {w}"));
             }
@@ -214,6 +217,9 @@ fn render_full(r: &Report) -> String {
         }
         s.push('\n');
     }
+    if let Some(st) = &r.state {
+        state_section(&mut s, st);
+    }
     let _ = writeln!(
         s,
         "<sub>secret-sync {} · report v{} · values are never shown; names and rules only.{}</sub>",
@@ -226,6 +232,48 @@ fn render_full(r: &Report) -> String {
         }
     );
     s
+}
+
+/// "state record: 3 owned, 2 unchanged by record, 1 unverified; adopted `X`".
+fn record_note(r: &crate::plan::RecordProof, written: bool) -> String {
+    let mut s =
+        format!("state record: {} owned, {} unchanged by record, {} unverified", r.owned, r.unchanged, r.unverified);
+    if !r.adopted.is_empty() {
+        let keys: Vec<String> = r.adopted.iter().map(|k| format!("`{k}`")).collect();
+        let verb = if written { "adopted" } else { "would adopt" };
+        let _ = write!(s, "; {verb} {} (present before secret-sync first wrote it)", keys.join(", "));
+    }
+    s
+}
+
+/// How the state record was read and whether it was written.
+fn state_section(s: &mut String, st: &crate::report::StateReport) {
+    use crate::state::ReadStatus;
+    let read = match st.read {
+        ReadStatus::Off => "off",
+        ReadStatus::Read => "read",
+        ReadStatus::Missing => "missing",
+        ReadStatus::Expired => "expired",
+        ReadStatus::Unreadable => "unreadable",
+    };
+    let mut line = format!("State record ({}): {read}", st.store);
+    if let Some(n) = &st.note {
+        let _ = write!(line, " ({n})");
+    }
+    line.push_str(if st.fingerprints { ", with fingerprints" } else { ", without fingerprints (no `state-key`)" });
+    match (&st.not_written, st.written) {
+        (_, true) => line.push_str("; written."),
+        (Some(why), false) => {
+            let _ = write!(line, "; not written: {why}.");
+        }
+        (None, false) => line.push_str("; not written."),
+    }
+    let _ = writeln!(
+        s,
+        "{}
+",
+        md(&line)
+    );
 }
 
 /// Rotation and drift from GitHub's metadata.
@@ -383,6 +431,7 @@ mod tests {
             targets: Vec::new(),
             github: None,
             probes: Vec::new(),
+            state: None,
             scan: None,
         };
         let full = render(&report, usize::MAX);

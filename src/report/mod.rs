@@ -48,9 +48,31 @@ pub struct Report {
     /// `merge-reports`: probes are per secret, not per shard.
     #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<crate::probe::ProbeResult>,
+    /// The state record of what secret-sync wrote at Fly and GitHub targets
+    /// (`plan` and `sync`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateReport>,
     /// The leak scan (`scan` mode; not part of a sharded sync).
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub scan: Option<crate::scan::ScanReport>,
+}
+
+/// How the state record was read and whether it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateReport {
+    /// Where it is kept: an artifact, a file, or off.
+    pub store: String,
+    pub read: crate::state::ReadStatus,
+    /// Why it was not read (missing, expired, unreadable …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// A state key was given: the record holds keyed fingerprints and can
+    /// prove keys unchanged.
+    pub fingerprints: bool,
+    pub written: bool,
+    /// Why it was not written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_written: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,4 +246,7 @@ pub struct TargetReport {
     pub http_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// What the state record proved here (Fly and GitHub, when a record is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<crate::plan::RecordProof>,
 }

@@ -3,7 +3,8 @@
 //! carry theirs in `values.secretSyncManaged`).
 //!
 //! Per target and key: the target's own evidence right after the write (Fly:
-//! the digest the write returned; GitHub: the secret's `updated_at`), when it
+//! the digest the write returned, sealed with the state key since a digest
+//! may derive from the value; GitHub: the secret's `updated_at`), when it
 //! was written, and — with a state key — a fingerprint of the value: an
 //! HMAC-SHA-256 keyed by the user's secret, over the target, the key and the
 //! value. Never a value, a line of one, or an unkeyed hash of one (a
@@ -54,6 +55,19 @@ impl StateKey {
         hex(&mac.finalize().into_bytes())
     }
 
+    /// Evidence that may derive from the value (a Fly digest: opaque, and
+    /// MD5 of the value on legacy apps) kept keyed, so the record holds no
+    /// unkeyed hash of a value whatever the digest turns out to be.
+    pub fn seal_evidence(&self, target: &str, key: &str, evidence: &str) -> String {
+        let mut mac = self.mac();
+        for part in ["secret-sync evidence v1", target, key] {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        mac.update(evidence.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
     /// Names the key without revealing it, so a record written with another
     /// key is recognised (its fingerprints then prove nothing).
     pub fn id(&self) -> String {
@@ -85,8 +99,9 @@ pub struct Record {
 /// One key secret-sync wrote at one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
-    /// The target's evidence right after the write: an opaque Fly digest, or
-    /// GitHub's `updated_at`.
+    /// The target's evidence right after the write: GitHub's `updated_at`,
+    /// or Fly's digest sealed with the state key ([`StateKey::seal_evidence`];
+    /// empty without a key).
     pub evidence: String,
     pub written_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -297,4 +297,27 @@ mod tests {
         assert!(unzip(&without).unwrap_err().contains("has no"));
         assert!(unzip(b"not a zip").unwrap_err().contains("not a zip"));
     }
+
+    #[test]
+    fn a_state_file_is_read_back_and_a_missing_or_corrupt_one_is_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let store = Store::File(path.clone());
+        let http = Http::new(crate::http::Policy::default(), &[]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let missing = rt.block_on(store.load(&http, "m.yml", "production"));
+        assert_eq!((missing.status, missing.record.is_none()), (ReadStatus::Missing, true));
+        let mut r = Record::new("m.yml", "production", None);
+        r.wrote("github:app", "A", "2026-11-23T11:40:00Z".into(), None, "2026-11-23T11:40:00Z");
+        rt.block_on(store.save(&http, &r)).unwrap();
+        let read = rt.block_on(store.load(&http, "m.yml", "production"));
+        assert_eq!((read.status, read.record), (ReadStatus::Read, Some(r)));
+        let other = rt.block_on(store.load(&http, "m.yml", "staging"));
+        assert_eq!(other.status, ReadStatus::Unreadable);
+        std::fs::write(&path, "{ not a record: hunter2").unwrap();
+        let corrupt = rt.block_on(store.load(&http, "m.yml", "production"));
+        assert_eq!(corrupt.status, ReadStatus::Unreadable);
+        let note = corrupt.note.unwrap();
+        assert!(note.contains("corrupt") && !note.contains("hunter2"), "{note}");
+    }
 }

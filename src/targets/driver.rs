@@ -65,6 +65,8 @@ pub struct Plan<W> {
     /// (a key another Kubernetes field manager owns): the rest is still
     /// written in `sync`.
     pub failure: Option<TargetError>,
+    /// What the state record proved.
+    pub record: Option<crate::plan::RecordProof>,
 }
 
 impl<W> Plan<W> {
@@ -78,6 +80,7 @@ impl<W> Plan<W> {
             work,
             note: None,
             failure: None,
+            record: None,
         }
     }
 }
@@ -161,6 +164,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
             unrouted: plan.unrouted.clone(),
             warnings: plan.warnings.clone(),
             revision_before: plan.revision,
+            record: plan.record.clone(),
             ..TargetOutcome::default()
         };
         if ctx.prune && plan.deletes > ctx.max_deletes {

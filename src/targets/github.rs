@@ -8,6 +8,13 @@
 //! GitHub does not tell us (a value from a local file, or a token that cannot
 //! read org metadata) is only ever created, never rewritten — the report says
 //! so; and a target secret edited by hand after the source looks current.
+//!
+//! The state record lifts both limits where it knows a key: the secret's
+//! `updated_at` right after secret-sync wrote it, and a keyed fingerprint of
+//! the value written. Equal `updated_at` and fingerprint prove the key
+//! unchanged (no write); a moved `updated_at` (someone else wrote it) or
+//! another fingerprint (the value changed) prove it changed (written).
+//! Pruning deletes only keys the record says secret-sync wrote here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,9 +22,12 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 
 use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
+use super::ledger::Ledger;
 use super::{Action, Change, Context, Desired};
 use crate::github::{seal, GhError, GitHub, Scope};
 use crate::manifest::TargetSpec;
+use crate::plan::RecordProof;
+use crate::state::Proof;
 
 pub struct Settings {
     /// `None` without a token.
@@ -26,8 +36,6 @@ pub struct Settings {
     /// once the org's metadata has been read: it is read while the other
     /// targets already run, and only GitHub targets wait for it.
     pub source_updated: SourceAges,
-    /// Names the manifest routes to some GitHub target: the only keys pruning may delete.
-    pub owned_keys: Vec<String>,
 }
 
 /// GitHub repository and environment secrets.
@@ -37,18 +45,24 @@ pub struct Github;
 /// is done (`None` until then).
 pub type SourceAges = tokio::sync::watch::Receiver<Option<Arc<HashMap<String, i64>>>>;
 
-/// The secrets at one scope: upper-cased name → when its value last changed;
-/// and the sources' ages.
+/// The secrets at one scope: upper-cased name → when its value last
+/// changed (as GitHub wrote it, and parsed); and the sources' ages.
 pub struct Current {
     scope: Scope,
-    existing: HashMap<String, Option<i64>>,
+    existing: HashMap<String, Present>,
     sources: Arc<HashMap<String, i64>>,
 }
 
-/// What a sync writes: indexes of the desired keys to put, names to delete.
+pub struct Present {
+    updated_at: String,
+    updated: Option<i64>,
+}
+
+/// What a sync writes: indexes of the desired keys to put, and the names
+/// to delete (as listed, and as the record holds them).
 pub struct Work {
     put: Vec<usize>,
-    delete: Vec<String>,
+    delete: Vec<(String, String)>,
 }
 
 impl From<GhError> for TargetError {
@@ -88,13 +102,16 @@ impl Kind for Github {
         };
         Ok(Current {
             scope,
-            existing: list.into_iter().map(|s| (s.name.to_ascii_uppercase(), s.updated())).collect(),
+            existing: list
+                .into_iter()
+                .map(|s| (s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at }))
+                .collect(),
             sources,
         })
     }
 
     fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
-        Ok(plan(current, d, &current.sources, &ctx.github.owned_keys, ctx.prune))
+        Ok(plan(current, d, &current.sources, &ctx.ledger, ctx.prune))
     }
 
     async fn apply(
@@ -107,25 +124,65 @@ impl Kind for Github {
         let gh = client(ctx)?;
         let work = plan.work.as_ref().expect("the driver applies only plans with work");
         let scope = &current.scope;
-        let mut written = false;
-        let partly = |e: GhError, written: bool| ApplyError::Failed { error: e.into(), written };
-        if !work.put.is_empty() {
-            let key = gh.public_key(scope).await.map_err(|e| partly(e, false))?;
-            for &i in &work.put {
-                let k = &d.keys[i];
-                let sealed = seal(&key.key, k.value.expose_secret()).map_err(|e| ApplyError::Failed {
-                    error: TargetError::new(format!("encrypting `{}` for {}: {e}", k.key, scope.describe())),
-                    written,
-                })?;
-                gh.put(scope, &k.key, &sealed, &key.key_id).await.map_err(|e| partly(e, written))?;
-                written = true;
-            }
+        let target = d.target.id();
+        let mut put = Vec::new();
+        let result = put_all(gh, scope, work, d, &mut put).await;
+        if ctx.ledger.keeps && !put.is_empty() {
+            record_puts(ctx, gh, scope, &target, d, &put).await;
         }
-        for n in &work.delete {
-            gh.delete(scope, n).await.map_err(|e| partly(e, written))?;
+        let mut written = !put.is_empty();
+        result.map_err(|error| ApplyError::Failed { error, written })?;
+        for (listed, recorded) in &work.delete {
+            gh.delete(scope, listed).await.map_err(|e| ApplyError::Failed { error: e.into(), written })?;
+            ctx.ledger.deleted(&target, recorded);
             written = true;
         }
         Ok(Applied { written: true, changed: true, ..Applied::default() })
+    }
+}
+
+/// Puts the plan's keys one at a time (GitHub asks for mutating requests
+/// in series); `done` gets the index of each key written, also when a later
+/// one fails.
+async fn put_all(
+    gh: &GitHub,
+    scope: &Scope,
+    work: &Work,
+    d: &Desired,
+    done: &mut Vec<usize>,
+) -> Result<(), TargetError> {
+    if work.put.is_empty() {
+        return Ok(());
+    }
+    let key = gh.public_key(scope).await?;
+    for &i in &work.put {
+        let k = &d.keys[i];
+        let sealed = seal(&key.key, k.value.expose_secret())
+            .map_err(|e| TargetError::new(format!("encrypting `{}` for {}: {e}", k.key, scope.describe())))?;
+        gh.put(scope, &k.key, &sealed, &key.key_id).await?;
+        done.push(i);
+    }
+    Ok(())
+}
+
+/// Records the keys written with the `updated_at` GitHub gave them: one
+/// list of the scope after the writes (a PUT answers with no body, and one
+/// list costs fewer requests than a GET per key). Should the list fail, the
+/// keys are recorded without evidence: still owned, and rewritten by the
+/// next run (no proof of "unchanged" is ever guessed). A writer between our
+/// PUT and this list would be taken for ours: a window of one request.
+async fn record_puts(ctx: &Context, gh: &GitHub, scope: &Scope, target: &str, d: &Desired, put: &[usize]) {
+    let listed: HashMap<String, String> = match gh.list(scope).await {
+        Ok(l) => l.into_iter().map(|s| (s.name.to_ascii_uppercase(), s.updated_at)).collect(),
+        Err(e) => {
+            tracing::debug!(target, error = %e.message, "the secrets could not be listed after the write");
+            HashMap::new()
+        }
+    };
+    for &i in put {
+        let k = &d.keys[i];
+        let evidence = listed.get(&k.key.to_ascii_uppercase()).cloned().unwrap_or_default();
+        ctx.ledger.wrote(target, &k.key, evidence, &k.value);
     }
 }
 
@@ -134,20 +191,30 @@ fn plan(
     current: &Current,
     d: &Desired,
     source_updated: &HashMap<String, i64>,
-    owned_keys: &[String],
+    ledger: &Ledger,
     prune: bool,
 ) -> Plan<Work> {
     let existing = &current.existing;
+    let target = d.target.id();
     let mut changes = Vec::new();
     let mut unknown = Vec::new();
     let mut put = Vec::new();
+    let mut proof = RecordProof::default();
     for (i, k) in d.keys.iter().enumerate() {
+        let known = ledger.knows(&target, &k.key);
+        proof.owned += usize::from(known);
         let action = match existing.get(&k.key.to_ascii_uppercase()) {
             None => Action::Create,
-            Some(target_updated) => {
+            Some(p) if ledger.prove(&target, &k.key, &p.updated_at, &k.value) == Proof::Unchanged => {
+                proof.unchanged += 1;
+                Action::Unchanged
+            }
+            Some(p) => {
+                proof.unverified += 1;
                 let source = k.source.as_ref().and_then(|s| source_updated.get(&s.to_ascii_uppercase()));
-                match (source, target_updated) {
-                    (Some(src), Some(dst)) if src > dst => Action::Update,
+                match (source, p.updated) {
+                    _ if ledger.moved(&target, &k.key, &p.updated_at, &k.value) => Action::Update,
+                    (Some(src), Some(dst)) if *src > dst => Action::Update,
                     (Some(_), Some(_)) => Action::Unchanged,
                     _ => {
                         unknown.push(format!("`{}`", k.key));
@@ -156,6 +223,9 @@ fn plan(
                 }
             }
         };
+        if action == Action::Update && !known {
+            proof.adopted.push(k.key.clone());
+        }
         if action != Action::Unchanged {
             put.push(i);
         }
@@ -167,17 +237,30 @@ fn plan(
         .map(|k| k.key.to_ascii_uppercase())
         .chain(d.held_back.iter().map(|k| k.to_ascii_uppercase()))
         .collect();
-    let mut deletable: Vec<String> = existing
+    let owned = ledger.owned(&target);
+    let mut deletable: Vec<(String, String)> = existing
         .keys()
-        .filter(|n| !routed.contains(n) && owned_keys.iter().any(|o| o.eq_ignore_ascii_case(n)))
-        .cloned()
+        .filter(|n| !routed.contains(n))
+        .filter_map(|n| {
+            let recorded = owned.as_ref()?.iter().find(|o| o.eq_ignore_ascii_case(n))?;
+            Some((n.clone(), recorded.clone()))
+        })
         .collect();
     deletable.sort();
+    let mut warnings = Vec::new();
+    if prune && owned.is_none() {
+        warnings.push(ledger.no_pruning());
+    } else if !prune && !deletable.is_empty() {
+        warnings.push(format!(
+            "{} key(s) secret-sync wrote here and the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
+            deletable.len(),
+            deletable.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
     let delete = if prune { deletable } else { Vec::new() };
-    changes.extend(delete.iter().map(|n| Change { key: n.clone(), action: Action::Delete }));
+    changes.extend(delete.iter().map(|(n, _)| Change { key: n.clone(), action: Action::Delete }));
     let mut unrouted: Vec<String> = existing.keys().filter(|n| !routed.contains(n)).cloned().collect();
     unrouted.sort();
-    let mut warnings = Vec::new();
     if !unknown.is_empty() {
         warnings.push(format!(
             "GitHub cannot tell when the source of {} last changed, so they are not rewritten (see the README: GitHub as a target)",
@@ -186,7 +269,8 @@ fn plan(
     }
     let deletes = delete.len();
     let work = (!put.is_empty() || !delete.is_empty()).then_some(Work { put, delete });
-    Plan { changes, deletes, unrouted, warnings, work, ..Plan::new(Vec::new(), None) }
+    let record = ledger.keeps.then_some(proof);
+    Plan { changes, deletes, unrouted, warnings, work, record, ..Plan::new(Vec::new(), None) }
 }
 
 #[cfg(test)]
@@ -217,11 +301,34 @@ mod tests {
     }
 
     fn current(existing: &[(&str, Option<i64>)]) -> Current {
+        let at = |t: Option<i64>| t.map(crate::util::rfc3339).unwrap_or_default();
         Current {
             scope: Scope::Repo("o/r".into()),
-            existing: existing.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+            existing: existing
+                .iter()
+                .map(|(n, t)| (n.to_string(), Present { updated: *t, updated_at: at(*t) }))
+                .collect(),
             sources: Arc::default(),
         }
+    }
+
+    fn key() -> crate::state::StateKey {
+        crate::state::StateKey::new(secrecy::SecretString::from("0123456789abcdef-test-key".to_string())).unwrap()
+    }
+
+    /// A ledger whose record says secret-sync wrote `written` (key, updated_at, value) at `github:r`.
+    fn ledger(written: Option<&[(&str, i64, &str)]>) -> Ledger {
+        let k = key();
+        let record = written.map(|w| {
+            let mut r = crate::state::Record::new("m.yml", "e", Some(&k));
+            for (name, at, value) in w {
+                let fp = k.fingerprint("github:r", name, &secrecy::SecretString::from(value.to_string()));
+                r.wrote("github:r", name, crate::util::rfc3339(*at), Some(fp), "then");
+            }
+            r
+        });
+        let start = crate::state::Record::new("m.yml", "e", Some(&k));
+        Ledger::keeping(record, start, "there is no state record yet".into(), Some(k), "now".into())
     }
 
     #[test]
@@ -229,7 +336,7 @@ mod tests {
         let d = desired(&[("NEW", "NEW"), ("OLD", "OLD"), ("SAME", "SAME"), ("UNKNOWN", "NOWHERE")]);
         let cur = current(&[("OLD", Some(100)), ("SAME", Some(300)), ("UNKNOWN", Some(1)), ("HAND_SET", Some(5))]);
         let src: HashMap<String, i64> = [("OLD".to_string(), 200), ("SAME".to_string(), 200)].into();
-        let p = plan(&cur, &d, &src, &[], false);
+        let p = plan(&cur, &d, &src, &ledger(None), false);
         let actions: Vec<(&str, Action)> = p.changes.iter().map(|c| (c.key.as_str(), c.action)).collect();
         assert_eq!(
             actions,
@@ -243,18 +350,46 @@ mod tests {
         assert_eq!(p.work.as_ref().unwrap().put, [0, 1]);
         assert!(p.warnings[0].contains("`UNKNOWN`"));
         assert_eq!(p.unrouted, ["HAND_SET"]);
+        let r = p.record.unwrap();
+        assert_eq!((r.owned, r.unchanged, r.unverified), (0, 0, 3));
+        assert_eq!(r.adopted, ["OLD"], "present before secret-sync wrote it, and overwritten");
     }
 
     #[test]
-    fn prunes_only_owned_keys_when_asked() {
+    fn the_record_proves_unchanged_and_sees_edits_at_the_target_and_in_the_source() {
+        // All values are "v" (see `desired`).
+        let d = desired(&[("SAME", "S"), ("EDITED", "S"), ("NEWVAL", "S")]);
+        let cur = current(&[("SAME", Some(100)), ("EDITED", Some(500)), ("NEWVAL", Some(100))]);
+        let l = ledger(Some(&[("SAME", 100, "v"), ("EDITED", 100, "v"), ("NEWVAL", 100, "old value")]));
+        // The source is older than every target copy: the age rule alone would write nothing.
+        let src: HashMap<String, i64> = [("S".to_string(), 50)].into();
+        let p = plan(&cur, &d, &src, &l, false);
+        let actions: Vec<(&str, Action)> = p.changes.iter().map(|c| (c.key.as_str(), c.action)).collect();
+        assert_eq!(actions, [("SAME", Action::Unchanged), ("EDITED", Action::Update), ("NEWVAL", Action::Update)]);
+        let r = p.record.unwrap();
+        assert_eq!((r.owned, r.unchanged, r.unverified), (3, 1, 2));
+        assert!(r.adopted.is_empty());
+    }
+
+    #[test]
+    fn prunes_only_what_the_record_says_secret_sync_wrote_here() {
         let d = desired(&[("KEEP", "KEEP")]);
         let cur = current(&[("KEEP", Some(1)), ("GONE", Some(1)), ("HAND_SET", Some(1))]);
-        let owned = ["gone".to_string(), "KEEP".to_string()];
-        let p = plan(&cur, &d, &HashMap::new(), &owned, false);
+        let l = ledger(Some(&[("gone", 1, "v"), ("KEEP", 1, "v")]));
+        let p = plan(&cur, &d, &HashMap::new(), &l, false);
         assert!(p.work.is_none() && p.deletes == 0, "no pruning unless asked");
-        let p = plan(&cur, &d, &HashMap::new(), &owned, true);
-        assert_eq!(p.work.as_ref().unwrap().delete, ["GONE"]);
+        assert!(p.warnings[0].contains("`GONE`"), "{:?}", p.warnings);
+        let p = plan(&cur, &d, &HashMap::new(), &l, true);
+        assert_eq!(p.work.as_ref().unwrap().delete, [("GONE".to_string(), "gone".to_string())]);
         assert_eq!(p.deletes, 1);
         assert_eq!(p.changes.last().unwrap(), &Change { key: "GONE".into(), action: Action::Delete });
+        // Without a record nothing is deleted, and the plan says why.
+        let p = plan(&cur, &d, &HashMap::new(), &ledger(None), true);
+        assert_eq!(p.deletes, 0);
+        assert!(
+            p.warnings[0].contains("pruning deletes nothing here: there is no state record yet"),
+            "{:?}",
+            p.warnings
+        );
     }
 }

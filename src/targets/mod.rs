@@ -12,6 +12,7 @@ pub mod esc;
 pub mod fly;
 pub mod github;
 pub mod kubernetes;
+pub mod ledger;
 
 use std::sync::Arc;
 
@@ -88,6 +89,8 @@ pub struct Context {
     pub concurrency: Concurrency,
     /// Write nothing (validation failed): plan only.
     pub hold_writes: bool,
+    /// The state record (Fly and GitHub): read at the start, updated by writes.
+    pub ledger: ledger::Ledger,
 }
 
 impl Context {

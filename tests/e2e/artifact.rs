@@ -48,7 +48,7 @@ fn report_and_summary_are_uploaded_as_one_zip() {
     assert_eq!(emu.count_exact("POST", "/twirp/github.actions.results.api.v1.ArtifactService/FinalizeArtifact"), 1);
 
     let st = emu.state();
-    let a = &st.results.artifacts["secret-sync-report"];
+    let a = st.results.newest("secret-sync-report").expect("uploaded");
     assert_eq!((a.run.as_str(), a.job.as_str()), ("run-backend-7", "job-backend-9"));
     let id = a.id.expect("finalized: size and sha256 matched the upload");
     assert!(out.outputs.contains(&format!("artifact-id<<ghadelimiter_PID_0\n{id}\n")), "{}", out.outputs);

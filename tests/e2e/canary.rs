@@ -324,6 +324,81 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
     assert!(runs[0].1.mask_lines().iter().any(|l| l.contains(&token)), "the token was not masked");
 }
 
+/// The state record is safe to show: it holds keyed fingerprints only —
+/// never a value, a line of one, an encoding of one, or an unkeyed hash
+/// (SHA-256 or MD5 hex, which a dictionary would reverse) of one.
+#[test]
+fn the_state_record_holds_no_value_nor_an_unkeyed_hash_of_one() {
+    use secret_sync_emulators::Emulator;
+    use sha2::Digest;
+    let mut c = canaries();
+    let state_key = format!("CANARYstatekey{}", random_hex(24));
+    c.needles.push(state_key.clone());
+    let mut hashes = Vec::new();
+    for (_, v) in &c.values {
+        let mut forms = vec![v.clone(), v.trim().to_string()];
+        forms.extend(v.lines().map(str::to_string));
+        forms.extend(v.lines().map(|l| l.trim().to_string()));
+        for f in forms.iter().filter(|f| !f.is_empty()) {
+            hashes.push(format!("{:x}", sha2::Sha256::digest(f.as_bytes())));
+            hashes.push(format!("{:x}", md5::compute(f.as_bytes())));
+        }
+    }
+    let (fly_token, gh_token) = (format!("fm2_CANARYfly{}", random_hex(24)), format!("ghp_CANARYgh{}", random_hex(24)));
+    let emu = Emulator::start();
+    {
+        let mut st = emu.state();
+        st.fly.tokens.insert(fly_token.clone());
+        st.fly.add_app("acme-api", 0);
+        // Legacy digests are MD5 of the value: the record must not keep them as they are.
+        st.fly.set_legacy("acme-api");
+        st.github.tokens.insert(gh_token.clone());
+        st.github.orgs.entry("acme".into()).or_default();
+        st.github.add_repo("acme/site");
+        st.results.repository = Some("acme/site".into());
+    }
+    let ws = Workspace::new();
+    ws.manifest_text(&MANIFEST.replace("{ esc: prod, path: openai.apiKey, env_var: OPENAI_API_KEY }, ", ""));
+    let json = json_of(&c.values);
+    let results = format!("{}/", emu.url);
+    for run in 1..=2 {
+        let runtime = crate::state::runtime_token(run);
+        emu.state().results.runtime_token = Some(runtime.clone());
+        let out = ws.action(
+            &[
+                ("mode", "sync"),
+                ("environment", "production"),
+                ("secrets", &json),
+                ("fail-on", "never"),
+                ("fly-token", &fly_token),
+                ("github-token", &gh_token),
+                ("state-token", &gh_token),
+                ("state-key", &state_key),
+                ("upload-artifact", "false"),
+            ],
+            &[
+                ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
+                ("GITHUB_API_URL", emu.url.as_str()),
+                ("GITHUB_REPOSITORY", "acme/site"),
+                ("ACTIONS_RUNTIME_TOKEN", runtime.as_str()),
+                ("ACTIONS_RESULTS_URL", results.as_str()),
+            ],
+        );
+        assert_clean(&format!("state run {run}"), &out, &c);
+    }
+    let record = crate::state::record_text(&emu);
+    let parsed: serde_json::Value = serde_json::from_str(&record).unwrap();
+    assert!(parsed["targets"]["fly:api"]["TLS_KEY"]["fingerprint"].is_string(), "{record}");
+    assert!(parsed["targets"]["github:site"]["JWT_KEY"]["fingerprint"].is_string(), "{record}");
+    for n in &c.needles {
+        assert!(!record.contains(n.as_str()), "the record holds a value (or a form of it)");
+    }
+    assert!(!record.contains("CANARY"), "the record holds a canary fragment");
+    for h in &hashes {
+        assert!(!record.contains(h.as_str()), "the record holds an unkeyed hash of a value");
+    }
+}
+
 /// The leak scan and the probes see every value by design; neither may show
 /// one. Each canary is planted in the workspace in every form the scan
 /// looks for, and probed against emulators that accept some and refuse

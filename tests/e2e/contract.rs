@@ -117,6 +117,6 @@ fn shipped_binary_runs_as_the_runner_runs_it() {
     }
     assert!(out.summary.starts_with("## secret-sync · `production` · sync"));
     assert!(out.outputs.contains("status<<ghadelimiter_PID_0\nok\n"));
-    assert!(emu.state().results.artifacts["secret-sync-report"].id.is_some(), "artifact not finalized");
+    assert!(emu.state().results.newest("secret-sync-report").is_some(), "artifact not finalized");
     assert_eq!(emu.count("POST", "/api/oauth/token"), 1, "OIDC exchange");
 }

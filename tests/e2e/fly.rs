@@ -304,36 +304,6 @@ fn faults_are_reported_per_app() {
     snapshot("fly_faults", &out);
 }
 
-#[test]
-fn pruning_only_deletes_keys_the_manifest_names() {
-    let emu = emulator();
-    let ws = workspace();
-    // OPENAI_API_KEY lingers on the dashboard, which the manifest does not route it to.
-    emu.state().fly.set("sophia-dashboard", "OPENAI_API_KEY", "sk-proj-stale");
-    assert_eq!(run(&ws, &emu, &sophia_secrets_json(&[])).code, 0);
-    assert!(emu.state().fly.apps["sophia-dashboard"].secrets.contains_key("OPENAI_API_KEY"), "deleted without prune");
-    let inputs = [
-        ("mode", "sync"),
-        ("environment", "production"),
-        ("secrets", &sophia_secrets_json(&[])),
-        ("fly-token", FLY_TOKEN),
-        ("esc-api-url", &emu.url),
-        ("esc-token", ESC_TOKEN),
-        ("github-token", GH_TOKEN),
-        ("prune", "true"),
-    ];
-    let env = [
-        ("GITHUB_API_URL", emu.url.as_str()),
-        ("FLY_API_BASE_URL", emu.url.as_str()),
-        ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
-    ];
-    let out = ws.action(&inputs, &env);
-    assert_eq!(out.code, 0, "{}", out.summary);
-    let st = emu.state();
-    assert!(!st.fly.apps["sophia-dashboard"].secrets.contains_key("OPENAI_API_KEY"));
-    assert_eq!(st.fly.apps["sophia-dashboard"].secrets[UNMANAGED.0].1, UNMANAGED.1);
-}
-
 /// Two apps, three keys: small enough to count every request.
 const SMALL: &str = r#"
 version: 1

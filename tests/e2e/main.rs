@@ -22,3 +22,4 @@ mod probe;
 mod release;
 mod scan;
 mod schema;
+mod state;

@@ -28,6 +28,8 @@ pub struct GitHub {
     pub orgs: BTreeMap<String, BTreeMap<String, Meta>>,
     /// `owner/name` → its secrets; environments under `owner/name:env`.
     pub repos: BTreeMap<String, BTreeMap<String, Meta>>,
+    /// Tokens whose job lacks `permissions: actions: read`: 403 on artifacts.
+    pub no_actions_read: HashSet<String>,
     /// Time stamped on writes.
     pub now: String,
 }
@@ -41,6 +43,7 @@ impl Default for GitHub {
             repo_only_tokens: HashSet::new(),
             orgs: BTreeMap::new(),
             repos: BTreeMap::new(),
+            no_actions_read: HashSet::new(),
             now: "2026-11-23T11:40:00Z".into(),
         }
     }
@@ -108,6 +111,9 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     }
     let parts: Vec<String> = r.path.split('/').skip(1).map(super::percent_decode).collect();
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    if let ["repos", o, n, "actions", "artifacts", rest @ ..] = parts.as_slice() {
+        return Some(artifacts(st, r, &format!("{o}/{n}"), rest, token));
+    }
     // Resolve the scope and the rest of the path after `…/secrets`.
     let (scope_key, is_org_scope, rest): (String, bool, &[&str]) = match parts.as_slice() {
         ["orgs", org, "actions", "secrets", rest @ ..] => (org.to_string(), true, rest),
@@ -178,6 +184,72 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         },
         _ => message(404, "Not Found"),
     })
+}
+
+/// The artifacts of a repository's runs, as the REST API shows what the
+/// results service keeps (octokit/plugin-rest-endpoint-methods.js,
+/// `src/generated/endpoints.ts` and `docs/actions/listArtifactsForRepo.md`,
+/// `docs/actions/downloadArtifact.md`; GitHub REST docs "Artifacts").
+fn artifacts(st: &mut State, r: &Req, repo: &str, rest: &[&str], token: &str) -> Reply {
+    if !st.github.repos.contains_key(repo) {
+        return message(404, "Not Found");
+    }
+    // A job token without `actions: read` (the `permissions:` block).
+    if st.github.no_actions_read.contains(token) {
+        return message(403, "Resource not accessible by integration");
+    }
+    let res = &st.results;
+    let ours = res.repository.as_deref() == Some(repo);
+    match (r.method, rest) {
+        // `actions.listArtifactsForRepo`: GET /repos/{owner}/{repo}/actions/artifacts
+        // with `name` (exact match) and `per_page` (≤ 100); newest first.
+        ("GET", []) => {
+            let name = r.query_param("name");
+            let per_page: usize = r.query_param("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
+            let page: usize = r.query_param("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+            let all = if ours { res.finalized(name.as_deref()) } else { Vec::new() };
+            let host = r.header("host").unwrap_or("127.0.0.1");
+            let items: Vec<Json> = all
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|a| {
+                    let id = a.id.unwrap_or_default();
+                    let created = format!("2026-11-23T{:02}:{:02}:{:02}Z", 12 + id / 3600 % 12, id / 60 % 60, id % 60);
+                    json!({
+                        "id": id,
+                        "node_id": format!("MDg6QXJ0aWZhY3Q{id}"),
+                        "name": a.name,
+                        "size_in_bytes": a.blob.as_ref().map(Vec::len).unwrap_or(0),
+                        "url": format!("http://{host}/repos/{repo}/actions/artifacts/{id}"),
+                        "archive_download_url": format!("http://{host}/repos/{repo}/actions/artifacts/{id}/zip"),
+                        "expired": a.expired,
+                        "created_at": created,
+                        "updated_at": created,
+                        "expires_at": "2027-02-21T12:00:00Z",
+                    })
+                })
+                .collect();
+            Reply::json(200, json!({ "total_count": all.len(), "artifacts": items }))
+        }
+        // `actions.downloadArtifact`: GET …/artifacts/{artifact_id}/{archive_format};
+        // only `zip` exists. 302 to the archive (a short-lived URL), 410 once expired.
+        ("GET", [id, format]) => {
+            let found =
+                ours.then(|| res.artifacts.iter().find(|a| a.id.map(|i| i.to_string()).as_deref() == Some(*id)));
+            match found.flatten() {
+                None => message(404, "Not Found"),
+                Some(_) if *format != "zip" => message(404, "Not Found"),
+                Some(a) if a.expired => message(410, "Artifact has expired"),
+                Some(a) => {
+                    let host = r.header("host").unwrap_or("127.0.0.1");
+                    Reply { status: 302, headers: Vec::new(), body: Vec::new() }
+                        .with_header("location", format!("http://{host}/_blob/{}?sig=emulated-download", a.upload_id))
+                }
+            }
+        }
+        _ => message(404, "Not Found"),
+    }
 }
 
 /// The emulator's fixed private key (its public half is served).

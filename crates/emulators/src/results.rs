@@ -3,8 +3,12 @@
 //! them from actions/toolkit. Unconfirmed, chosen here: the Twirp error
 //! bodies (`{"code","msg"}`, Twirp's standard shape) and the blob response
 //! status (201, as Azure Blob Storage answers a Put Blob).
-
-use std::collections::BTreeMap;
+//!
+//! Artifacts are kept across runs, as the service keeps them until they
+//! expire: several runs upload the same name (the state record), and only
+//! one run may not upload a name twice. The GitHub REST emulator lists and
+//! downloads them (`github.rs`); a downloaded archive is served from the
+//! blob path, as the REST API's 302 points at blob storage.
 
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
@@ -19,12 +23,18 @@ pub struct Results {
     pub runtime_token: Option<String>,
     /// `true`: behave like GitHub Enterprise Server (no such service).
     pub disabled: bool,
-    pub artifacts: BTreeMap<String, Artifact>,
+    /// Every artifact uploaded, oldest first.
+    pub artifacts: Vec<Artifact>,
+    /// The repository whose runs upload here (what the REST API lists).
+    pub repository: Option<String>,
     next: u64,
 }
 
 #[derive(Debug, Clone)]
 pub struct Artifact {
+    pub name: String,
+    /// Set by [`Results::expire`]: listed as `expired`, the download is 410.
+    pub expired: bool,
     pub run: String,
     pub job: String,
     pub upload_id: u64,
@@ -62,12 +72,12 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             if body["version"] != 4 {
                 return Some(twirp(400, "invalid_argument", "version must be 4"));
             }
-            if res.artifacts.get(&name).is_some_and(|a| a.id.is_some()) {
+            if res.artifacts.iter().any(|a| a.name == name && a.run == run && a.id.is_some()) {
                 return Some(twirp(409, "already_exists", "an artifact with this name exists in this run"));
             }
             res.next += 1;
             let upload_id = res.next;
-            res.artifacts.insert(name, Artifact { run, job, upload_id, blob: None, id: None });
+            res.artifacts.push(Artifact { name, expired: false, run, job, upload_id, blob: None, id: None });
             let host = r.header("host").unwrap_or("127.0.0.1");
             Reply::json(
                 200,
@@ -75,10 +85,11 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             )
         }
         "FinalizeArtifact" => {
-            let Some(a) = res.artifacts.get_mut(&name) else {
+            let Some(a) = res.artifacts.iter_mut().rev().find(|a| a.name == name && a.run == run && a.id.is_none())
+            else {
                 return Some(twirp(404, "not_found", "no such artifact"));
             };
-            if a.run != run || a.job != job {
+            if a.job != job {
                 return Some(twirp(400, "invalid_argument", "backend ids do not match"));
             }
             let Some(blob) = &a.blob else { return Some(twirp(400, "failed_precondition", "nothing was uploaded")) };
@@ -95,14 +106,45 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     })
 }
 
+impl Results {
+    /// The newest finalized artifact of this name.
+    pub fn newest(&self, name: &str) -> Option<&Artifact> {
+        self.artifacts.iter().rev().find(|a| a.name == name && a.id.is_some())
+    }
+
+    /// Finalized artifacts of this name (all when `None`), newest first.
+    pub fn finalized(&self, name: Option<&str>) -> Vec<&Artifact> {
+        self.artifacts.iter().rev().filter(|a| a.id.is_some() && name.is_none_or(|n| a.name == n)).collect()
+    }
+
+    /// Lets the newest artifact of this name expire (its retention ran out).
+    pub fn expire(&mut self, name: &str) {
+        if let Some(a) = self.artifacts.iter_mut().rev().find(|a| a.name == name && a.id.is_some()) {
+            a.expired = true;
+        }
+    }
+}
+
 fn blob(res: &mut Results, id: &str, r: &Req) -> Reply {
+    if r.method == "GET" {
+        // The archive a REST download redirects to.
+        return match res.artifacts.iter().find(|a| a.upload_id.to_string() == id && a.id.is_some()) {
+            Some(a) if a.expired => twirp(410, "gone", "the artifact has expired"),
+            Some(a) => Reply {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/zip".into())],
+                body: a.blob.clone().unwrap_or_default(),
+            },
+            None => twirp(404, "not_found", "no such blob"),
+        };
+    }
     if r.method != "PUT" {
         return twirp(405, "bad_route", "method not allowed");
     }
     if r.header("x-ms-blob-type") != Some("BlockBlob") {
         return twirp(400, "invalid_argument", "x-ms-blob-type must be BlockBlob");
     }
-    let Some(a) = res.artifacts.values_mut().find(|a| a.upload_id.to_string() == id) else {
+    let Some(a) = res.artifacts.iter_mut().find(|a| a.upload_id.to_string() == id && a.id.is_none()) else {
         return twirp(404, "not_found", "no such upload");
     };
     a.blob = Some(r.body.to_vec());

@@ -33,8 +33,6 @@ pub struct Settings {
     /// Paces every Fly request of the run to Fly's rate limits.
     pub pacer: api::Pacer,
     pub token: Option<SecretString>,
-    /// Names the manifest gives Fly keys anywhere: the only keys pruning may delete.
-    pub owned_keys: Vec<String>,
 }
 
 /// `Authorization` as fly-go builds it (auth.go, tokens/tokens.go):
@@ -86,10 +84,24 @@ impl Kind for Fly {
 
     fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<DriverPlan<Plan>, TargetError> {
         let (_, deploy) = spec(d);
-        let p = plan::plan(&current.before, &d.keys, &d.held_back, &ctx.fly.owned_keys, ctx.prune, &plan::LegacyMd5);
+        let target = d.target.id();
+        let evidence = plan::Recorded { ledger: &ctx.ledger, target: &target };
+        let owned = ctx.ledger.owned(&target);
+        let p = plan::plan(
+            &current.before,
+            &d.keys,
+            &d.held_back,
+            owned.as_deref().unwrap_or_default(),
+            ctx.prune,
+            &evidence,
+        );
         let mut out = DriverPlan::new(p.changes.clone(), None);
         out.unrouted = p.unrouted.clone();
         out.deletes = p.deletable.len();
+        if ctx.prune && owned.is_none() {
+            out.warnings.push(ctx.ledger.no_pruning());
+        }
+        let proof = ctx.ledger.keeps.then(|| record_proof(&ctx.ledger, &target, &current.before, d, &p, &evidence));
         if !ctx.prune && !p.deletable.is_empty() {
             out.warnings.push(format!(
                 "{} key(s) the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
@@ -101,11 +113,20 @@ impl Kind for Fly {
             out.note = Some(plan_note(&p, deploy));
             out.work = Some(p);
         } else if !p.changes.is_empty() {
-            out.note = Some(format!(
-                "Fly's legacy MD5 digests prove all {} key(s) unchanged: nothing to write",
-                p.changes.len()
-            ));
+            let n = p.changes.len();
+            let by_record = proof.as_ref().map_or(0, |r| r.unchanged);
+            out.note = Some(if by_record == n {
+                format!("the state record proves all {n} key(s) unchanged: nothing to write")
+            } else if by_record == 0 {
+                format!("Fly's legacy MD5 digests prove all {n} key(s) unchanged: nothing to write")
+            } else {
+                format!(
+                    "the state record ({by_record}) and Fly's legacy MD5 digests ({}) prove all {n} key(s) unchanged: nothing to write",
+                    n - by_record
+                )
+            });
         }
+        out.record = proof;
         Ok(out)
     }
 
@@ -122,6 +143,17 @@ impl Kind for Fly {
         let (written, after) = write(&api, p, d, &current.before, deploy == Deploy::Restart)
             .await
             .map_err(|e| ApplyError::Failed { error: TargetError::new(e), written: false })?;
+        if ctx.ledger.keeps {
+            // The digests the write returned are the evidence of the next run.
+            let target = d.target.id();
+            for k in d.keys.iter().filter(|k| p.set.contains(&k.key)) {
+                let digest = after.get(&k.key).map(|d| ctx.ledger.sealed(&target, &k.key, d)).unwrap_or_default();
+                ctx.ledger.wrote(&target, &k.key, digest, &k.value);
+            }
+            for k in &p.unset {
+                ctx.ledger.deleted(&target, k);
+            }
+        }
         let changes = plan::settle(p, &current.before, &after);
         let proof = proof(p, &changes);
         let version = show(written.version);
@@ -148,6 +180,34 @@ impl Kind for Fly {
         applied.message = Some(with_notes(&api, message));
         Ok(applied)
     }
+}
+
+/// What the record proved at an app: keys it owns, keys it proved
+/// unchanged, present keys left to write-and-compare, and present keys this
+/// sync adopts (written over though secret-sync never wrote them).
+fn record_proof(
+    ledger: &super::ledger::Ledger,
+    target: &str,
+    before: &Listing,
+    d: &Desired,
+    p: &Plan,
+    evidence: &plan::Recorded<'_>,
+) -> crate::plan::RecordProof {
+    let mut r = crate::plan::RecordProof::default();
+    for k in &d.keys {
+        let known = ledger.knows(target, &k.key);
+        r.owned += usize::from(known);
+        let Some(digest) = before.get(&k.key) else { continue };
+        if evidence.proves(&k.key, digest, &k.value) {
+            r.unchanged += 1;
+        } else if p.set.contains(&k.key) {
+            r.unverified += 1;
+            if !known {
+                r.adopted.push(k.key.clone());
+            }
+        }
+    }
+    r
 }
 
 /// The message, then what was recovered from lost answers, if anything.

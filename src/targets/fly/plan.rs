@@ -47,6 +47,32 @@ impl Evidence for LegacyMd5 {
     }
 }
 
+/// The state record's proof, then Fly's own: a key is unchanged when its
+/// digest equals the one the record kept from secret-sync's write and the
+/// record's fingerprint equals that of today's value.
+pub struct Recorded<'a> {
+    pub ledger: &'a crate::targets::ledger::Ledger,
+    /// The target id the record files the app's keys under.
+    pub target: &'a str,
+}
+
+impl Recorded<'_> {
+    pub fn proves(&self, key: &str, digest: &str, value: &SecretString) -> bool {
+        let sealed = self.ledger.sealed(self.target, key, digest);
+        self.ledger.prove(self.target, key, &sealed, value) == crate::state::Proof::Unchanged
+    }
+}
+
+impl Evidence for Recorded<'_> {
+    fn verdict(&self, key: &str, digest: &str, value: &SecretString) -> Verdict {
+        if self.proves(key, digest, value) {
+            Verdict::Unchanged
+        } else {
+            LegacyMd5.verdict(key, digest, value)
+        }
+    }
+}
+
 /// What to do to one app.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
@@ -69,8 +95,9 @@ impl Plan {
 }
 
 /// The plan for one app: `listing` as read, `keys` as desired, `held_back`
-/// routed keys without a usable value (left alone), `owned` every key name
-/// the manifest routes to any Fly app (the only ones pruning may delete).
+/// routed keys without a usable value (left alone), `owned` the keys the
+/// state record says secret-sync wrote at this app (the only ones pruning
+/// may delete).
 pub fn plan(
     listing: &Listing,
     keys: &[DesiredKey],
@@ -240,5 +267,29 @@ mod tests {
         assert!(settled.iter().all(|c| c.action == Action::Unchanged));
         assert!(!changes_anything(&settled));
         assert!(!landed(&p, &before, &before), "an identical listing cannot show the write happened");
+    }
+
+    #[test]
+    fn the_record_proves_a_key_unchanged_only_with_the_same_digest_and_value() {
+        use crate::state::{Record, StateKey};
+        let k = StateKey::new(SecretString::from("0123456789abcdef-test-key")).unwrap();
+        let mut r = Record::new("m.yml", "e", Some(&k));
+        for (key, digest, value) in [("A", "d-a", "x"), ("B", "d-b", "y"), ("C", "d-c", "old")] {
+            let fp = k.fingerprint("fly:api", key, &SecretString::from(value));
+            // The record keeps Fly's digest sealed with the state key.
+            r.wrote("fly:api", key, k.seal_evidence("fly:api", key, digest), Some(fp), "t");
+        }
+        let start = Record::new("m.yml", "e", Some(&k));
+        let ledger = crate::targets::ledger::Ledger::keeping(Some(r), start, String::new(), Some(k), "now".into());
+        let evidence = Recorded { ledger: &ledger, target: "fly:api" };
+        // A: same digest and value. B: the digest moved (set by hand). C: the value changed.
+        let l = listing(&[("A", "d-a"), ("B", "d-b2"), ("C", "d-c"), ("D", MD5_ROMANCE)]);
+        let keys = [key("A", "x"), key("B", "y"), key("C", "new"), key("D", "romance")];
+        let p = plan(&l, &keys, &[], &[], false, &evidence);
+        assert_eq!(
+            actions(&p.changes),
+            [("A", Action::Unchanged), ("B", Action::Unverified), ("C", Action::Unverified), ("D", Action::Unchanged)],
+            "the legacy MD5 still counts where the record knows nothing"
+        );
     }
 }

@@ -1,0 +1,117 @@
+//! The state record as Fly and GitHub targets see it: the record read at
+//! the start (an input to their pure plans) and the record this run leaves,
+//! which their `apply` updates write by write — so a target that fails
+//! half-way still records what it did write.
+
+use std::sync::{Arc, Mutex};
+
+use secrecy::SecretString;
+
+use crate::state::{Proof, Record, StateKey};
+
+pub struct Ledger {
+    /// The record read at the start; `None` when there is none (then
+    /// pruning deletes nothing and nothing is proven unchanged by it).
+    pub read: Option<Arc<Record>>,
+    /// Why there is no record, said where pruning is held back.
+    pub why_none: String,
+    /// The record is kept at the end of the run (a store that can be
+    /// written): only then do targets spend requests on evidence.
+    pub keeps: bool,
+    pub key: Option<StateKey>,
+    /// The record as this run leaves it.
+    pub after: Mutex<Record>,
+    /// When this run writes (RFC 3339).
+    pub now: String,
+}
+
+impl Ledger {
+    /// A ledger that keeps a record: `read` as read (`None`: none yet, or
+    /// unreadable — `why_none` says which), fingerprints keyed by `key`.
+    pub fn keeping(
+        read: Option<Record>,
+        start: Record,
+        why_none: String,
+        key: Option<StateKey>,
+        now: String,
+    ) -> Ledger {
+        Ledger { read: read.map(Arc::new), why_none, keeps: true, key, after: Mutex::new(start), now }
+    }
+
+    /// No record at all (`state: none`, or a build or run without one).
+    pub fn off(why: &str) -> Ledger {
+        Ledger {
+            read: None,
+            why_none: why.to_string(),
+            keeps: false,
+            key: None,
+            after: Mutex::new(Record::new("", "", None)),
+            now: String::new(),
+        }
+    }
+
+    /// A fingerprint of `value` at `target`/`key`, with a state key.
+    pub fn fingerprint(&self, target: &str, key: &str, value: &SecretString) -> Option<String> {
+        self.key.as_ref().map(|k| k.fingerprint(target, key, value))
+    }
+
+    /// A Fly digest as the record keeps it: keyed with the state key (a
+    /// digest may derive from the value), nothing without one (then no
+    /// proof can use it anyway: there is no fingerprint either).
+    pub fn sealed(&self, target: &str, key: &str, digest: &str) -> String {
+        self.key.as_ref().map(|k| k.seal_evidence(target, key, digest)).unwrap_or_default()
+    }
+
+    /// What the record read proves about `key` at `target` now.
+    pub fn prove(&self, target: &str, key: &str, evidence: &str, value: &SecretString) -> Proof {
+        match &self.read {
+            Some(r) => r.prove(target, key, evidence, self.fingerprint(target, key, value).as_deref()),
+            None => Proof::Unknown,
+        }
+    }
+
+    /// Whether the record proves the key changed since secret-sync wrote it:
+    /// the target's evidence moved (someone else wrote it), or the value's
+    /// fingerprint differs from the one written.
+    pub fn moved(&self, target: &str, key: &str, evidence: &str, value: &SecretString) -> bool {
+        let Some(w) = self.read.as_ref().and_then(|r| r.written(target, key)) else { return false };
+        if w.evidence != evidence {
+            return true;
+        }
+        match (&w.fingerprint, self.fingerprint(target, key, value)) {
+            (Some(then), Some(now)) => *then != now,
+            _ => false,
+        }
+    }
+
+    /// Keys the record says this manifest wrote at `target`; `None` without a record.
+    pub fn owned(&self, target: &str) -> Option<Vec<String>> {
+        self.read.as_ref().map(|r| r.owned(target).into_iter().map(str::to_string).collect())
+    }
+
+    /// The warning of a target whose pruning the missing record holds back.
+    pub fn no_pruning(&self) -> String {
+        format!(
+            "pruning deletes nothing here: {}, so nothing shows which keys secret-sync wrote (it deletes only those)",
+            self.why_none
+        )
+    }
+
+    /// Whether the record knows `key` at `target` (it was written there).
+    pub fn knows(&self, target: &str, key: &str) -> bool {
+        self.read.as_ref().is_some_and(|r| r.written(target, key).is_some())
+    }
+
+    pub fn wrote(&self, target: &str, key: &str, evidence: String, value: &SecretString) {
+        let fp = self.fingerprint(target, key, value);
+        self.lock().wrote(target, key, evidence, fp, &self.now);
+    }
+
+    pub fn deleted(&self, target: &str, key: &str) {
+        self.lock().deleted(target, key);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
+        self.after.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
