@@ -131,6 +131,8 @@ scale_bench() { # BIN
   "$scale" "$bin" "$dir" secrets=30 apps=1 esc=1 machines=9 latency-ms=0
   echo "--- scale: 1,000 × 100 × 5 (issue 14)" >&2
   "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms"
+  echo "--- scale: 1,000 × 100 × 5 with the state record (issue 14: an unchanged run is reads only)" >&2
+  "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms" state=1
   echo "--- scale: 1,000 × 200 × 5, one job, then 8 shards + merge-reports (issue 15)" >&2
   "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms"
   "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms" shards=8

@@ -55,16 +55,28 @@ struct Spec {
     concurrency: usize,
     /// Started Machines per Fly app (each also has a destroyed one).
     machines: usize,
+    /// `state=1`: runs keep the state record (a state key, the emulated
+    /// results service and GitHub's artifact routes), so an unchanged run
+    /// proves Fly and GitHub keys unchanged without writing.
+    state: bool,
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: scale BIN DIR secrets=N apps=N esc=N latency-ms=N [shards=N] [fly-concurrency=N] [machines=N]";
+    let usage = "usage: scale BIN DIR secrets=N apps=N esc=N latency-ms=N [shards=N] [fly-concurrency=N] [machines=N] [state=1]";
     // Absolute: each job runs in its own workspace.
     let bin = std::fs::canonicalize(args.next().expect(usage)).expect("BIN exists");
     let dir = std::path::absolute(args.next().expect(usage)).expect("DIR is a path");
-    let mut spec =
-        Spec { secrets: 60, apps: 8, esc: 1, latency: Duration::ZERO, shards: 1, concurrency: 4, machines: 2 };
+    let mut spec = Spec {
+        secrets: 60,
+        apps: 8,
+        esc: 1,
+        latency: Duration::ZERO,
+        shards: 1,
+        concurrency: 4,
+        machines: 2,
+        state: false,
+    };
     for a in args {
         let (k, v) = a.split_once('=').expect(usage);
         let n: usize = v.parse().expect(usage);
@@ -76,6 +88,7 @@ fn main() {
             "shards" => spec.shards = n,
             "fly-concurrency" => spec.concurrency = n,
             "machines" => spec.machines = n,
+            "state" => spec.state = n != 0,
             _ => panic!("{usage}"),
         }
     }
@@ -225,6 +238,8 @@ impl<'a> Bench<'a> {
             st.github.tokens.insert(GH_TOKEN.into());
             st.github.now = GH_WRITTEN_AT.into();
             st.github.add_repo(RUNNER_REPO);
+            // The artifacts (state records) belong to the repository running the jobs.
+            st.results.repository = Some(RUNNER_REPO.into());
             for (_, repo, env) in GH_TARGETS {
                 match env {
                     Some(e) => st.github.add_env(repo, e),
@@ -249,6 +264,9 @@ impl<'a> Bench<'a> {
             self.emu.state().github.org_secret(ORG, &secret_name(0), BUMPED_AT, "all");
         }
         let secrets = secrets_json(&self.spec, changed);
+        if self.spec.state {
+            self.emu.state().results.runtime_token = Some(runtime_token(run));
+        }
         self.emu.clear_log();
         let shards = self.shard_patterns();
         let t0 = Instant::now();
@@ -358,6 +376,13 @@ impl<'a> Bench<'a> {
         if let Some(t) = targets {
             inputs.push(("targets", t));
         }
+        let runtime = runtime_token(run);
+        if self.spec.state {
+            inputs.push(("state-key", STATE_KEY));
+            inputs.push(("state-token", GH_TOKEN));
+        } else {
+            inputs.push(("state", "none"));
+        }
         let mut cmd = if Path::new("/usr/bin/time").exists() {
             let mut c = Command::new("/usr/bin/time");
             c.arg("-f").arg("%M").arg("-o").arg(root.join("rss")).arg(self.bin);
@@ -382,6 +407,9 @@ impl<'a> Bench<'a> {
             .env("FLY_API_BASE_URL", url)
             .env("FLY_FLAPS_BASE_URL", url)
             .env("PULUMI_BACKEND_URL", url);
+        if self.spec.state {
+            cmd.env("ACTIONS_RUNTIME_TOKEN", &runtime).env("ACTIONS_RESULTS_URL", format!("{url}/"));
+        }
         for (k, v) in inputs {
             cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
         }
@@ -474,18 +502,23 @@ impl<'a> Bench<'a> {
             lim.insert(format!("esc {}", esc_env(e)), c);
         }
         for (a, &n) in fly_keys.iter().enumerate() {
-            // Fly's digests prove nothing: every app gets its one write; a
-            // changed key rolls the machines (list, then lease, update, wait,
-            // release per machine).
-            let mut c = Counts::from([("fly secrets list", 1), ("fly secrets write", 1)]);
+            // Without a record Fly's digests prove nothing: every app gets its
+            // one write. With one, an app whose keys the record proves
+            // unchanged is only read. A changed key rolls the machines (list,
+            // then lease, update, wait, release per machine).
+            let mut c = Counts::from([("fly secrets list", 1)]);
+            if n > 0 || !s.state {
+                c.insert("fly secrets write", 1);
+            }
             if n > 0 {
                 c.insert("fly machine calls", 1 + 4 * s.machines);
             }
             lim.insert(format!("fly {}", app_name(s, a)), c);
         }
         for (g, &n) in gh_keys.iter().enumerate() {
-            // GitHub has no batch write: one PUT per key, after one public-key read.
-            let mut c = Counts::from([("github list", 1)]);
+            // GitHub has no batch write: one PUT per key, after one public-key
+            // read; with the record, one more list reads the new `updated_at`.
+            let mut c = Counts::from([("github list", 1 + usize::from(n > 0 && s.state))]);
             if n > 0 {
                 c.insert("github public key", 1);
                 c.insert("github put", n);
@@ -495,6 +528,19 @@ impl<'a> Bench<'a> {
         // Every job reads the org's metadata (all pages) and the running
         // repository's secrets once: each shard validates every secret.
         let jobs = self.shard_patterns().len();
+        if s.state {
+            // Each job reads its record (a list, then the archive through its
+            // redirect once one exists) and uploads a new one when it wrote
+            // (CreateArtifact, the blob, FinalizeArtifact).
+            let mut c = Counts::from([("state record: artifact list", jobs)]);
+            if run != Run::First {
+                c.insert("state record: download", 2 * jobs);
+            }
+            if run != Run::Unchanged {
+                c.insert("state record: upload", 3 * jobs);
+            }
+            lim.insert("state".into(), c);
+        }
         lim.insert(
             "github metadata".into(),
             Counts::from([("github metadata (org pages + repository)", jobs * (s.secrets.div_ceil(GH_PAGE) + 1))]),
@@ -546,6 +592,18 @@ impl<'a> Bench<'a> {
     }
 }
 
+const STATE_KEY: &str = "scale-bench-state-key-0123456789abcdef";
+
+/// A runtime token like the runner's: a JWT whose `scp` claim names the
+/// results service's run and job; one run id per run of the benchmark (an
+/// artifact name is unique within a run).
+fn runtime_token(run: Run) -> String {
+    use base64::Engine;
+    let claim = format!(r#"{{"scp":"Actions.Results:bench-{}:job"}}"#, run.name());
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claim);
+    format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")
+}
+
 fn gh_scope(g: usize) -> String {
     let (_, repo, env) = GH_TARGETS[g];
     env.map_or(repo.to_string(), |e| format!("{repo}:{e}"))
@@ -575,6 +633,10 @@ fn classify(method: &str, path: &str) -> (String, &'static str) {
         (m, ["repos", o, n, "environments", e, "secrets", rest @ ..]) => {
             gh_kind(format!("github {o}/{n}:{e}"), m, rest)
         }
+        ("GET", ["repos", _, _, "actions", "artifacts"]) => ("state".into(), "state record: artifact list"),
+        ("GET", ["repos", _, _, "actions", "artifacts", _, "zip"]) => ("state".into(), "state record: download"),
+        ("GET", ["_blob", ..]) => ("state".into(), "state record: download"),
+        (_, ["_blob", ..]) | (_, ["twirp", ..]) => ("state".into(), "state record: upload"),
         _ => (format!("other {method} {path}"), "other"),
     }
 }
