@@ -71,42 +71,8 @@ pub fn run(cfg: &Config) -> Exit {
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
-    // GitHub's metadata (rotation, drift, the sources' ages) is read while
-    // the targets run; only GitHub targets wait for the ages.
-    let (ages, ages_rx) = tokio::sync::watch::channel(None);
-    let metadata = async {
-        let assessed = github_metadata(cfg, gh.as_deref(), &m, &env, &v.resolved, &vals).await;
-        let _ = ages.send(Some(Arc::new(assessed.source_updated.clone())));
-        assessed
-    };
-    let contacts = !matches!(cfg.mode, Mode::Validate | Mode::Scan);
-    // Only Fly and GitHub targets have a record: without one, none is read.
-    let recorded = desired.iter().any(|d| matches!(d.target.kind, TargetKind::Fly | TargetKind::Github));
-    let kept = (contacts && recorded).then(|| record::Kept::new(cfg, &display, &env, state_key));
-    let (assessed, (outcomes, state)) = if !contacts {
-        let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
-        (rt.block_on(metadata), (desired.into_iter().map(|d| (d, none())).collect(), None))
-    } else {
-        let run_targets = async {
-            // The record is read once, before any target is planned (the
-            // GitHub metadata read goes on meanwhile).
-            let ledger = match &kept {
-                Some(k) => k.read().await,
-                None => targets::ledger::Ledger::off("no Fly or GitHub target"),
-            };
-            let ctx = Arc::new(context(cfg, &m, values_failing, gh.clone(), ages_rx, ledger));
-            let outcomes = targets::run_all(ctx.clone(), desired).await;
-            let report = match &kept {
-                Some(k) => Some(k.write(&ctx.ledger).await),
-                None => None,
-            };
-            (outcomes, report)
-        };
-        rt.block_on(async { tokio::join!(metadata, run_targets) })
-    };
-    if let (Some(kept), Some(s)) = (&kept, &state) {
-        kept.announce(&out, s);
-    }
+    let inputs = Contact { cfg, out: &out, m: &m, env: &env, display: &display, gh, vals: &vals, state_key };
+    let (assessed, outcomes, state) = contact(&rt, inputs, &v.resolved, desired, values_failing);
     let results = assemble::Results {
         findings: checked.findings.into_iter().chain(assessed.findings).collect(),
         values_failing,
@@ -122,6 +88,65 @@ pub fn run(cfg: &Config) -> Exit {
     out.annotations(report.scan.iter().flat_map(crate::scan::annotations));
     out.findings(&report.findings, &report.manifest);
     publish(&cfg.out, &report)
+}
+
+/// What [`contact`] needs of the run.
+struct Contact<'a> {
+    cfg: &'a Config,
+    out: &'a Printer,
+    m: &'a Manifest,
+    env: &'a str,
+    display: &'a str,
+    gh: Option<Arc<GitHub>>,
+    vals: &'a SecretValues,
+    state_key: Option<crate::state::StateKey>,
+}
+
+/// Reads GitHub's metadata (rotation, drift, the sources' ages) while the
+/// targets are planned — and in `sync` written — with the state record read
+/// before them and written after; only GitHub targets wait for the ages.
+/// In `validate` and `scan` no target is contacted.
+fn contact(
+    rt: &tokio::runtime::Runtime,
+    c: Contact,
+    resolved: &[validate::Resolved<'_>],
+    desired: Vec<targets::Desired>,
+    values_failing: bool,
+) -> (crate::rotation::Assessment, Vec<(targets::Desired, TargetOutcome)>, Option<crate::report::StateReport>) {
+    let cfg = c.cfg;
+    let (ages, ages_rx) = tokio::sync::watch::channel(None);
+    let metadata = async {
+        let assessed = github_metadata(cfg, c.gh.as_deref(), c.m, c.env, resolved, c.vals).await;
+        let _ = ages.send(Some(Arc::new(assessed.source_updated.clone())));
+        assessed
+    };
+    if matches!(cfg.mode, Mode::Validate | Mode::Scan) {
+        let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
+        return (rt.block_on(metadata), desired.into_iter().map(|d| (d, none())).collect(), None);
+    }
+    // Only Fly and GitHub targets have a record: without one, none is read.
+    let recorded = desired.iter().any(|d| matches!(d.target.kind, TargetKind::Fly | TargetKind::Github));
+    let kept = recorded.then(|| record::Kept::new(cfg, c.display, c.env, c.state_key));
+    let run_targets = async {
+        // The record is read once, before any target is planned (the
+        // GitHub metadata read goes on meanwhile).
+        let ledger = match &kept {
+            Some(k) => k.read().await,
+            None => targets::ledger::Ledger::off("no Fly or GitHub target"),
+        };
+        let ctx = Arc::new(context(cfg, c.m, values_failing, c.gh.clone(), ages_rx, ledger));
+        let outcomes = targets::run_all(ctx.clone(), desired).await;
+        let state = match &kept {
+            Some(k) => Some(k.write(&ctx.ledger).await),
+            None => None,
+        };
+        (outcomes, state)
+    };
+    let (assessed, (outcomes, state)) = rt.block_on(async { tokio::join!(metadata, run_targets) });
+    if let (Some(kept), Some(s)) = (&kept, &state) {
+        kept.announce(c.out, s);
+    }
+    (assessed, outcomes, state)
 }
 
 /// The values and the manifest, read before anything is printed.
