@@ -207,6 +207,7 @@ impl ScanArgs {
 
 impl RunArgs {
     pub fn into_config(self, mode: Mode) -> Config {
+        let runner = config::Runner::from_env();
         Config {
             mode,
             manifest: self.manifest,
@@ -246,8 +247,8 @@ impl RunArgs {
                 // Like the tokens, never from a flag.
                 key: std::env::var("SECRET_SYNC_STATE_KEY").ok().filter(|t| !t.is_empty()).map(SecretString::from),
             },
-            out: config::Publish::local(self.report_path),
-            runner: config::Runner::from_env(),
+            out: config::Publish::local(self.report_path, runner.http.clone()),
+            runner,
         }
     }
 }

@@ -182,7 +182,7 @@ pub struct Publish {
 
 impl Publish {
     /// Locally: the summary to stdout, the report where `--report-path` says.
-    pub fn local(report_path: Option<PathBuf>) -> Publish {
+    pub fn local(report_path: Option<PathBuf>, http: crate::http::Policy) -> Publish {
         Publish {
             style: Style::detect(),
             report_output: report_path.as_ref().map(|p| p.display().to_string()),
@@ -192,7 +192,7 @@ impl Publish {
             artifact: ArtifactMode::Off,
             artifact_name: DEFAULT_ARTIFACT_NAME.into(),
             artifact_service: None,
-            http: crate::http::Policy::from_env(),
+            http,
         }
     }
 }
@@ -433,7 +433,8 @@ impl ActionInputs {
         let mode_text = set(self.mode.take()).ok_or(
             "input `mode` is empty: set one of validate, plan, sync, scan, merge-reports (leave it out for validate)",
         )?;
-        let out = self.publish()?;
+        let runner = Runner::from_env();
+        let out = self.publish(runner.http.clone())?;
         if mode_text == "merge-reports" {
             let list = |v: Option<String>| -> Vec<String> {
                 v.unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
@@ -508,12 +509,12 @@ impl ActionInputs {
             scan,
             state,
             out,
-            runner: Runner::from_env(),
+            runner,
         })))
     }
 
     /// Where the report goes: the same for every mode.
-    fn publish(&mut self) -> Result<Publish, String> {
+    fn publish(&mut self, http: crate::http::Policy) -> Result<Publish, String> {
         let report_path = set(self.report_path.take()).map(PathBuf::from).unwrap_or_else(default_report_path);
         let report_output = HostPaths::new(self.host_runner_temp.take(), self.host_workspace.take()).show(&report_path);
         let artifact = match set(self.upload_artifact.take()).as_deref() {
@@ -535,7 +536,7 @@ impl ActionInputs {
             artifact,
             artifact_name,
             artifact_service: crate::artifact::Runtime::from_env(),
-            http: crate::http::Policy::from_env(),
+            http,
         })
     }
 }

@@ -22,9 +22,11 @@ fn main() -> ExitCode {
         Some(Command::Validate(a)) => run::run(&a.into_config(Mode::Validate)),
         Some(Command::Plan(a)) => run::run(&a.into_config(Mode::Plan)),
         Some(Command::Sync(a)) => run::run(&a.into_config(Mode::Sync)),
-        Some(Command::MergeReports { reports, shards, report_path }) => {
-            secret_sync::merge::run(&reports, &shards, &secret_sync::config::Publish::local(report_path))
-        }
+        Some(Command::MergeReports { reports, shards, report_path }) => secret_sync::merge::run(
+            &reports,
+            &shards,
+            &secret_sync::config::Publish::local(report_path, secret_sync::http::Policy::from_env()),
+        ),
         Some(Command::Scan(a)) => run::run(&a.into_config()),
         Some(Command::CheckManifest { manifest }) => run::check_manifest(&manifest, style),
         Some(Command::Template { manifest, environment, output }) => {

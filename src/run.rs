@@ -227,22 +227,11 @@ fn context(
         (None, Some((url, tok))) => Source::Oidc { request_url: url.clone(), request_token: tok.clone() },
         _ => Source::None,
     };
-    let style = cfg.out.style;
-    let mask = move |s: &SecretString| {
-        if style == Style::Actions {
-            for line in actions::mask_lines(s) {
-                println!("{line}");
-            }
-        }
-    };
+    let printer = Printer::new(cfg.out.style);
+    let mask = move |s: &SecretString| printer.masks(std::iter::empty(), [s]);
     // The kubeconfig is read only when a Kubernetes target may need it.
     let kubernetes = if m.targets.iter().any(|t| t.kind == crate::manifest::TargetKind::Kubernetes) {
-        targets::kubernetes::Settings::load(
-            t.kubeconfig.as_ref(),
-            crate::http::Policy::from_env(),
-            t.rollout_timeout,
-            &mask,
-        )
+        targets::kubernetes::Settings::load(t.kubeconfig.as_ref(), cfg.runner.http.clone(), t.rollout_timeout, &mask)
     } else {
         targets::kubernetes::Settings::none()
     };
