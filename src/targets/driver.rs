@@ -195,10 +195,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
                 out.warnings.extend(a.warnings);
                 out.status = Some(if a.changed { TargetStatus::Synced } else { TargetStatus::Unchanged });
                 if let Some(e) = a.failed_after_write {
-                    out.status = Some(TargetStatus::Failed);
-                    out.message = Some(e.to_string());
-                    out.http_status = e.status;
-                    out.request_id = e.request_id;
+                    out = failed(e, out);
                 }
                 return with_failure(out, &plan.failure);
             }
