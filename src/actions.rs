@@ -2,7 +2,7 @@
 //!
 //! Nothing else in the program prints `::` lines: masking, annotations,
 //! outputs and the job summary all go through here, so escaping is done once
-//! and right (see `shared/api-notes.md`, "GitHub Actions runner").
+//! and right (see `docs/service-facts.md`, "GitHub Actions runner").
 
 use std::fmt::Write as _;
 use std::io::Write;

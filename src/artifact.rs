@@ -1,7 +1,7 @@
 //! Uploading the report as a workflow run artifact, directly from the
 //! container, through the Actions results service (artifacts v4; the
 //! protocol of actions/toolkit's `@actions/artifact`, recorded in
-//! `shared/api-notes.md`): CreateArtifact → PUT the zip to the signed URL →
+//! `docs/service-facts.md`): CreateArtifact → PUT the zip to the signed URL →
 //! FinalizeArtifact with its size and SHA-256.
 //!
 //! The service is undocumented and absent on GitHub Enterprise Server, so any

@@ -4,7 +4,7 @@
 /// A name rule: `Err` says why the name is refused.
 pub type Rule = fn(&str) -> Result<(), String>;
 
-/// GitHub secret names (docs.github.com, see api-notes): `[A-Za-z0-9_]`, not
+/// GitHub secret names (docs.github.com, see docs/service-facts.md): `[A-Za-z0-9_]`, not
 /// starting with a digit or `GITHUB_`.
 pub fn github_secret(n: &str) -> Result<(), String> {
     if n.is_empty() {

@@ -1,5 +1,5 @@
 //! Pulumi ESC (and Pulumi's OIDC token exchange, and the runner's GitHub OIDC
-//! token endpoint) as `shared/api-notes.md` and `tests/fidelity/SDK-NOTES.md`
+//! token endpoint) as `docs/service-facts.md` and `tests/fidelity/SDK-NOTES.md`
 //! record them. The official Python SDK runs against this in CI
 //! (`tests/fidelity/esc_sdk_check.py`).
 //!

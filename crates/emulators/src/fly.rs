@@ -8,7 +8,7 @@
 //! (16 hex chars), so a client can only compare a digest with an earlier one
 //! of the same app — never compute one. A legacy app ([`Fly::set_legacy`])
 //! shows 32-hex MD5 digests, as apps whose secrets predate Fly's current
-//! store do (api-notes, "Fly.io").
+//! store do (docs/service-facts.md, "Fly.io").
 //!
 //! Unconfirmed, chosen and marked here: whether the write's answer carries
 //! each secret's digest (fly-go's type allows it; [`App::answer_digests`]

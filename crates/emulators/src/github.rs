@@ -1,6 +1,6 @@
 //! GitHub's Actions secrets REST API (org, repository and environment
 //! secrets: paginated lists, public keys, PUT with a sealed box that must
-//! decrypt with the emulator's private key, DELETE), as `shared/api-notes.md`
+//! decrypt with the emulator's private key, DELETE), as `docs/service-facts.md`
 //! records it, with 401/403/404 bodies in GitHub's `{"message",
 //! "documentation_url"}` shape.
 

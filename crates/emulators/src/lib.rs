@@ -1,7 +1,7 @@
 //! Emulators of the services secret-sync talks to, on
 //! 127.0.0.1: one HTTP server hosts them all, each under the paths its real
 //! API uses (so every client only needs its base URL pointed here). They are
-//! stateful, follow `shared/api-notes.md` (paths, status codes, error
+//! stateful, follow `docs/service-facts.md` (paths, status codes, error
 //! bodies, ETags, revisions), log every request for exact request counts, and
 //! take injected faults. Used by the tests and by `secret-sync demo`.
 

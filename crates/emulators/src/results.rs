@@ -1,5 +1,5 @@
 //! The Actions results service's artifact API (artifacts v4, Twirp JSON) and
-//! the blob store its signed URL points at, as `shared/api-notes.md` records
+//! the blob store its signed URL points at, as `docs/service-facts.md` records
 //! them from actions/toolkit. Unconfirmed, chosen here: the Twirp error
 //! bodies (`{"code","msg"}`, Twirp's standard shape) and the blob response
 //! status (201, as Azure Blob Storage answers a Put Blob).

@@ -1,7 +1,7 @@
 //! Pulumi Cloud credentials: an access token from the `esc-token` input (or
 //! `PULUMI_ACCESS_TOKEN` locally), or — with no long-lived token at all — the
 //! job's GitHub OIDC ID token exchanged for a short-lived organization token,
-//! as pulumi/esc-action does (see api-notes, "Pulumi ESC", OIDC).
+//! as pulumi/esc-action does (see docs/service-facts.md, "Pulumi ESC", OIDC).
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! Fly.io apps as a target.
 //!
 //! Plan: one read per app of its secrets and their digests (Machines API,
-//! `GET /v1/apps/{app}/secrets`). Fly's digests are opaque (api-notes,
+//! `GET /v1/apps/{app}/secrets`). Fly's digests are opaque (docs/service-facts.md,
 //! "Fly.io"), so a present key is proven unchanged only by evidence — a
 //! legacy MD5 digest that matches ([`plan::LegacyMd5`]) — and is otherwise
 //! *unverified*. Sync: one write per app of the created, unverified and

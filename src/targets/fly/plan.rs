@@ -2,7 +2,7 @@
 //! desired keys say should be written, and — after the write — what the
 //! write proved. No I/O here; `super` reads and writes.
 //!
-//! Fly's digests are opaque (api-notes, "Fly.io"): a present key is proven
+//! Fly's digests are opaque (docs/service-facts.md, "Fly.io"): a present key is proven
 //! unchanged only by [`Evidence`]; otherwise it is [`Action::Unverified`]
 //! and a sync writes it, then compares the digest the write left with the
 //! one read before ([`settle`]).
@@ -33,7 +33,7 @@ pub trait Evidence {
 
 /// Apps whose secrets predate Fly's current store show 32-hex MD5 digests of
 /// the value: equality proves the value unchanged. Any other digest proves
-/// nothing (api-notes, "Fly.io"; a 16-hex digest never matches here).
+/// nothing (docs/service-facts.md, "Fly.io"; a 16-hex digest never matches here).
 pub struct LegacyMd5;
 
 impl Evidence for LegacyMd5 {
