@@ -91,10 +91,8 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         .and_then(|()| std::fs::write(dir.join(&secrets), SECRETS))
         .and_then(|()| std::env::set_current_dir(&dir))
     {
-        return crate::run::usage_error(
-            Style::Terminal,
-            &format!("cannot write the demo files: {}", crate::util::io_reason(&e)),
-        );
+        return crate::output::Printer::new(Style::Terminal)
+            .usage_error(&format!("cannot write the demo files: {}", crate::util::io_reason(&e)));
     }
     eprintln!("demo: emulated Pulumi ESC, Fly.io and GitHub on {} (nothing leaves this machine)\n", emu.url);
     std::env::set_var("FLY_API_BASE_URL", &emu.url);

@@ -268,6 +268,6 @@ pub fn run(paths: &[PathBuf], expected: &[String], out: &crate::config::Publish)
     let merged = load(paths).and_then(|shards| merge(shards, expected, crate::util::now_rfc3339()));
     match merged {
         Ok(report) => crate::run::publish(out, &report),
-        Err(msg) => crate::run::usage_error(out.style, &msg),
+        Err(msg) => crate::output::Printer::new(out.style).usage_error(&msg),
     }
 }

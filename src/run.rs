@@ -1,7 +1,6 @@
 //! One run, one direction: inputs → manifest → values → validation →
 //! desired state per target → plan → apply → report.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use secrecy::SecretString;
@@ -23,15 +22,10 @@ use crate::values::{self, Origin, SecretValues};
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
-/// Prints a usage error the way the context expects and returns its exit code.
-pub fn usage_error(style: Style, msg: &str) -> Exit {
-    Printer::new(style).usage_error(msg)
-}
-
 /// Runs validate / plan / sync and returns the exit code.
 pub fn run(cfg: &Config) -> Exit {
     let out = Printer::new(cfg.out.style);
-    let display = display_path(&cfg.manifest);
+    let display = crate::util::display_path(&cfg.manifest);
     let (vals, loaded) = match read_inputs(cfg, &display) {
         Ok(x) => x,
         Err(msg) => return out.usage_error(&msg),
@@ -458,39 +452,4 @@ fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
         vals.extend(parsed.map_err(|e| UsageError(e.to_string()))?);
     }
     Ok(vals)
-}
-
-fn display_path(p: &Path) -> String {
-    let s = p.display().to_string();
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
-}
-
-/// `check-manifest`: the manifest alone.
-pub fn check_manifest(path: &Path, style: Style) -> Exit {
-    let display = display_path(path);
-    match manifest::load(path, &display) {
-        Ok(m) => {
-            let routes: usize = m.secrets.iter().map(|s| s.routes.len()).sum();
-            println!(
-                "{}: ok — {} secrets, {} environments, {} targets, {} routes",
-                crate::escape::terminal(&display),
-                m.secrets.len(),
-                m.environments.len(),
-                m.targets.len(),
-                routes
-            );
-            Exit::Ok
-        }
-        Err(ManifestError::Unreadable(msg)) => usage_error(style, &msg),
-        Err(ManifestError::Invalid(diags)) => {
-            for d in &diags {
-                match style {
-                    Style::Actions => println!("{}", d.annotation()),
-                    Style::Terminal => eprintln!("{}", d.terminal()),
-                }
-            }
-            eprintln!("{}: {} error(s)", crate::escape::terminal(&display), diags.len());
-            Exit::ValidationFailed
-        }
-    }
 }

@@ -59,6 +59,12 @@ pub fn now_secs() -> i64 {
     })
 }
 
+/// A path as the user wrote it, without a leading `./`.
+pub fn display_path(p: &std::path::Path) -> String {
+    let s = p.display().to_string();
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
