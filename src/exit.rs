@@ -1,4 +1,4 @@
-//! Exit codes, documented in the README ("Exit codes"): one enum, so a code
+//! Exit codes, documented in docs/reference.md ("Exit codes"): one enum, so a code
 //! is named wherever it is decided.
 
 /// How a command ended.

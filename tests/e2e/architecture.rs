@@ -1,4 +1,4 @@
-//! The shape the README's Layout section and docs/architecture.md describe:
+//! The shape docs/architecture.md describes (the diagram and the Layout section):
 //! no import cycle between the top-level modules of `src/`, and nothing but
 //! the wiring (`run`, and `merge`, which wires `merge-reports`) imports the
 //! report. Read from the source text: `crate::<module>` paths outside
