@@ -26,8 +26,8 @@ pub struct Runtime {
 impl Runtime {
     /// `ACTIONS_RESULTS_URL` and `ACTIONS_RUNTIME_TOKEN`, when the runner gave both.
     pub fn from_env() -> Option<Runtime> {
-        let url = std::env::var("ACTIONS_RESULTS_URL").ok().filter(|v| !v.is_empty())?;
-        let token = std::env::var("ACTIONS_RUNTIME_TOKEN").ok().filter(|v| !v.is_empty())?;
+        let url = crate::env::var_exact(crate::env::EnvVars::ACTIONS_RESULTS_URL)?;
+        let token = crate::env::var_exact(crate::env::EnvVars::ACTIONS_RUNTIME_TOKEN)?;
         Some(Runtime { results_url: url, token: SecretString::from(token) })
     }
 }

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::config::{self, ActionInputs, Config, FailOn, Mode, TargetSettings};
+use crate::env::EnvVars;
 
 #[derive(Parser)]
 #[command(
@@ -136,7 +137,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub report_path: Option<PathBuf>,
     /// Pulumi Cloud API URL.
-    #[arg(long, env = "PULUMI_BACKEND_URL", hide_env_values = true)]
+    #[arg(long, env = EnvVars::PULUMI_BACKEND_URL, hide_env_values = true)]
     pub esc_api_url: Option<String>,
     /// The GitHub org whose secrets metadata is read (rotation, drift); the token comes from GITHUB_TOKEN.
     #[arg(long)]
@@ -218,12 +219,12 @@ impl RunArgs {
             fail_on: self.fail_on,
             targets: TargetSettings {
                 // Tokens never come from flags (they would show in `ps`).
-                esc_token: std::env::var("PULUMI_ACCESS_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+                esc_token: crate::env::var_exact(EnvVars::PULUMI_ACCESS_TOKEN).map(SecretString::from),
                 esc_api_url: self.esc_api_url,
                 // flyctl reads FLY_ACCESS_TOKEN first (internal/config/config.go).
-                fly_token: ["FLY_ACCESS_TOKEN", "FLY_API_TOKEN"]
+                fly_token: [EnvVars::FLY_ACCESS_TOKEN, EnvVars::FLY_API_TOKEN]
                     .iter()
-                    .find_map(|k| std::env::var(k).ok().filter(|t| !t.is_empty()))
+                    .find_map(|k| crate::env::var_exact(k))
                     .map(SecretString::from),
                 concurrency: crate::targets::Concurrency {
                     esc: self.esc_concurrency,
@@ -234,7 +235,7 @@ impl RunArgs {
                 // The cluster comes from KUBECONFIG (or ~/.kube/config), as for kubectl.
                 kubeconfig: None,
                 rollout_timeout: self.kubernetes_rollout_timeout,
-                github_token: std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+                github_token: crate::env::var_exact(EnvVars::GITHUB_TOKEN).map(SecretString::from),
                 github_org: self.github_org,
                 prune: self.prune,
                 max_deletes: self.max_deletes,
@@ -245,7 +246,7 @@ impl RunArgs {
             state: config::StateSettings {
                 store: self.state_file.map(config::StateStore::File).unwrap_or_default(),
                 // Like the tokens, never from a flag.
-                key: std::env::var("SECRET_SYNC_STATE_KEY").ok().filter(|t| !t.is_empty()).map(SecretString::from),
+                key: crate::env::var_exact(EnvVars::SECRET_SYNC_STATE_KEY).map(SecretString::from),
             },
             out: config::Publish::local(self.report_path, runner.http.clone()),
             runner,

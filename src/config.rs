@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 
 use secrecy::SecretString;
+
+use crate::env::EnvVars;
 use serde::{Deserialize, Serialize};
 
 /// What a run does.
@@ -87,7 +89,7 @@ pub enum Style {
 impl Style {
     /// `GITHUB_ACTIONS=true` is set by the runner for every step.
     pub fn detect() -> Style {
-        if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        if crate::env::var(EnvVars::GITHUB_ACTIONS).as_deref() == Some("true") {
             Style::Actions
         } else {
             Style::Terminal
@@ -187,8 +189,8 @@ impl Publish {
             style: Style::detect(),
             report_output: report_path.as_ref().map(|p| p.display().to_string()),
             report_path,
-            summary_path: env_path("GITHUB_STEP_SUMMARY"),
-            output_path: env_path("GITHUB_OUTPUT"),
+            summary_path: env_path(EnvVars::GITHUB_STEP_SUMMARY),
+            output_path: env_path(EnvVars::GITHUB_OUTPUT),
             artifact: ArtifactMode::Off,
             artifact_name: DEFAULT_ARTIFACT_NAME.into(),
             artifact_service: None,
@@ -346,11 +348,14 @@ impl HostPaths {
         let host = |v: Option<String>| {
             set(v)?.strip_prefix("host:").map(str::trim).filter(|p| p.starts_with('/')).map(PathBuf::from)
         };
-        let mounts = [(env_path("RUNNER_TEMP"), host(runner_temp)), (env_path("GITHUB_WORKSPACE"), host(workspace))]
-            .into_iter()
-            .filter_map(|(inside, host)| Some((inside?, host?)))
-            .filter(|(inside, host)| inside != host)
-            .collect();
+        let mounts = [
+            (env_path(EnvVars::RUNNER_TEMP), host(runner_temp)),
+            (env_path(EnvVars::GITHUB_WORKSPACE), host(workspace)),
+        ]
+        .into_iter()
+        .filter_map(|(inside, host)| Some((inside?, host?)))
+        .filter(|(inside, host)| inside != host)
+        .collect();
         HostPaths { mounts }
     }
 
@@ -358,7 +363,7 @@ impl HostPaths {
     /// workspace) as the host sees it.
     pub fn show(&self, path: &std::path::Path) -> String {
         let absolute = if path.is_relative() {
-            env_path("GITHUB_WORKSPACE").map(|w| w.join(path)).unwrap_or_else(|| path.to_path_buf())
+            env_path(EnvVars::GITHUB_WORKSPACE).map(|w| w.join(path)).unwrap_or_else(|| path.to_path_buf())
         } else {
             path.to_path_buf()
         };
@@ -415,14 +420,14 @@ impl ActionInputs {
     /// naming it (never its value); others are none of our business.
     pub fn from_env() -> Result<ActionInputs, String> {
         let mut vars = Vec::new();
-        for (k, v) in std::env::vars_os() {
-            let Some(k) = k.to_str().filter(|k| k.starts_with("INPUT_")) else { continue };
+        for (k, v) in crate::env::vars_os() {
+            let Some(k) = k.to_str().filter(|k| k.starts_with(EnvVars::INPUT_PREFIX)) else { continue };
             let v = v.into_string().map_err(|_| {
                 format!("the environment variable `{k}` is not valid UTF-8 text; pass the input as UTF-8")
             })?;
             vars.push((k.to_string(), v));
         }
-        envy::prefixed("INPUT_")
+        envy::prefixed(EnvVars::INPUT_PREFIX)
             .from_iter::<_, ActionInputs>(vars)
             .map_err(|e| format!("cannot read the action's inputs: {e}"))
     }
@@ -458,7 +463,7 @@ impl ActionInputs {
         // container's mount of it; a relative path is taken in that directory
         // too, never in the workspace.
         let secrets_files: Vec<PathBuf> = set(self.secrets_file)
-            .map(|f| match env_path("RUNNER_TEMP") {
+            .map(|f| match env_path(EnvVars::RUNNER_TEMP) {
                 Some(dir) if PathBuf::from(&f).is_relative() => dir.join(f),
                 _ => PathBuf::from(f),
             })
@@ -491,7 +496,7 @@ impl ActionInputs {
                 Some(t) => parse_timeout(&t).map_err(|e| format!("input `kubernetes-rollout-timeout`: {e}"))?,
                 None => DEFAULT_ROLLOUT_TIMEOUT,
             },
-            esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
+            esc_api_url: set(self.esc_api_url).or_else(|| crate::env::var(EnvVars::PULUMI_BACKEND_URL)),
             prune: boolean("prune", self.prune)?,
             max_deletes,
         };
@@ -531,8 +536,8 @@ impl ActionInputs {
             style: Style::detect(),
             report_path: Some(report_path),
             report_output: Some(report_output),
-            summary_path: env_path("GITHUB_STEP_SUMMARY"),
-            output_path: env_path("GITHUB_OUTPUT"),
+            summary_path: env_path(EnvVars::GITHUB_STEP_SUMMARY),
+            output_path: env_path(EnvVars::GITHUB_OUTPUT),
             artifact,
             artifact_name,
             artifact_service: crate::artifact::Runtime::from_env(),
@@ -566,14 +571,14 @@ fn scan_options(include: Option<&str>) -> Result<crate::scan::Options, String> {
 /// In Actions the report goes to the runner's temp directory when there is
 /// one (it is not part of the checkout), else to the working directory.
 fn default_report_path() -> PathBuf {
-    match env_path("RUNNER_TEMP") {
+    match env_path(EnvVars::RUNNER_TEMP) {
         Some(dir) => dir.join(DEFAULT_REPORT),
         None => PathBuf::from(DEFAULT_REPORT),
     }
 }
 
 pub fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    crate::env::var_os(name).map(PathBuf::from)
 }
 
 /// What the runner (or the shell) says about where the run happens, read
@@ -604,20 +609,20 @@ impl Runner {
     pub fn from_env() -> Runner {
         // `var` fails (never panics) on a value that is not UTF-8: such a
         // variable is treated as unset.
-        let get = |k: &str| std::env::var(k).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = crate::env::var;
         let or = |k: &str, default: &str| get(k).unwrap_or_else(|| default.to_string());
         Runner {
-            repository: get("GITHUB_REPOSITORY").filter(|r| r.contains('/')),
-            repository_owner: get("GITHUB_REPOSITORY_OWNER"),
-            run_id: or("GITHUB_RUN_ID", ""),
-            run_attempt: or("GITHUB_RUN_ATTEMPT", ""),
-            event: or("GITHUB_EVENT_NAME", ""),
-            sha: or("GITHUB_SHA", ""),
-            git_ref: or("GITHUB_REF", ""),
-            id_token_request: get("ACTIONS_ID_TOKEN_REQUEST_URL")
-                .zip(get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(SecretString::from)),
-            github_api: or("GITHUB_API_URL", crate::github::DEFAULT_API),
-            fly_flaps: or("FLY_FLAPS_BASE_URL", crate::targets::fly::DEFAULT_FLAPS),
+            repository: get(EnvVars::GITHUB_REPOSITORY).filter(|r| r.contains('/')),
+            repository_owner: get(EnvVars::GITHUB_REPOSITORY_OWNER),
+            run_id: or(EnvVars::GITHUB_RUN_ID, ""),
+            run_attempt: or(EnvVars::GITHUB_RUN_ATTEMPT, ""),
+            event: or(EnvVars::GITHUB_EVENT_NAME, ""),
+            sha: or(EnvVars::GITHUB_SHA, ""),
+            git_ref: or(EnvVars::GITHUB_REF, ""),
+            id_token_request: get(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL)
+                .zip(get(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN).map(SecretString::from)),
+            github_api: or(EnvVars::GITHUB_API_URL, crate::github::DEFAULT_API),
+            fly_flaps: or(EnvVars::FLY_FLAPS_BASE_URL, crate::targets::fly::DEFAULT_FLAPS),
             http: crate::http::Policy::from_env(),
             now: crate::util::now_secs(),
         }

@@ -95,9 +95,10 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
             .usage_error(&format!("cannot write the demo files: {}", crate::util::io_reason(&e)));
     }
     eprintln!("demo: emulated Pulumi ESC, Fly.io and GitHub on {} (nothing leaves this machine)\n", emu.url);
-    std::env::set_var("FLY_API_BASE_URL", &emu.url);
-    std::env::set_var("GITHUB_API_URL", &emu.url);
-    std::env::set_var("FLY_FLAPS_BASE_URL", &emu.url);
+    // The run's environment, with every service's base URL at the emulators.
+    let mut runner = crate::config::Runner::from_env();
+    runner.github_api = emu.url.clone();
+    runner.fly_flaps = emu.url.clone();
     let cfg = Config {
         mode,
         manifest,
@@ -122,7 +123,7 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         probe: false,
         scan: crate::scan::Options::default(),
         state: Default::default(),
-        runner: crate::config::Runner::from_env(),
+        runner,
         out: Publish {
             style: Style::Terminal,
             report_path: None,

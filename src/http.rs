@@ -33,15 +33,15 @@ impl Policy {
     /// Defaults, overridden by `SECRET_SYNC_HTTP_TIMEOUT_MS`,
     /// `SECRET_SYNC_HTTP_RETRIES` and `SECRET_SYNC_HTTP_BACKOFF_MS`.
     pub fn from_env() -> Policy {
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        use crate::env::{number as num, EnvVars};
         let mut p = Policy::default();
-        if let Some(ms) = num("SECRET_SYNC_HTTP_TIMEOUT_MS") {
+        if let Some(ms) = num(EnvVars::SECRET_SYNC_HTTP_TIMEOUT_MS) {
             p.timeout = Duration::from_millis(ms.max(1));
         }
-        if let Some(n) = num("SECRET_SYNC_HTTP_RETRIES") {
+        if let Some(n) = num(EnvVars::SECRET_SYNC_HTTP_RETRIES) {
             p.retries = n.min(10) as u32;
         }
-        if let Some(ms) = num("SECRET_SYNC_HTTP_BACKOFF_MS") {
+        if let Some(ms) = num(EnvVars::SECRET_SYNC_HTTP_BACKOFF_MS) {
             p.backoff_base = Duration::from_millis(ms);
         }
         p

@@ -14,6 +14,7 @@ pub mod config;
 pub mod demo;
 pub mod diag;
 pub mod duration;
+pub mod env;
 pub mod escape;
 pub mod exit;
 pub mod formats;

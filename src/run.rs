@@ -295,7 +295,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// value in the message, so the tests can prove the panic hook withholds it.
 #[cfg(debug_assertions)]
 fn test_panic(vals: &SecretValues) {
-    if let Ok(name) = std::env::var("SECRET_SYNC_TEST_PANIC") {
+    if let Some(name) = crate::env::var_exact(crate::env::EnvVars::SECRET_SYNC_TEST_PANIC) {
         if let Some((_, v)) = vals.get(&name) {
             panic!("test panic carrying {}", values::expose(&v.secret));
         }

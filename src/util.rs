@@ -54,7 +54,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Seconds since the epoch now (`SECRET_SYNC_NOW` fixes it).
 pub fn now_secs() -> i64 {
-    std::env::var("SECRET_SYNC_NOW").ok().and_then(|s| s.parse::<i64>().ok()).unwrap_or_else(|| {
+    crate::env::var(crate::env::EnvVars::SECRET_SYNC_NOW).and_then(|s| s.parse::<i64>().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
     })
 }

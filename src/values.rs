@@ -411,10 +411,10 @@ impl<'de> Visitor<'de> for ValueSeed {
 pub fn from_environment<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<SecretValues, String> {
     let mut out = SecretValues::default();
     for n in names {
-        match std::env::var(n) {
-            Ok(v) if !v.is_empty() => out.insert(n.to_string(), SecretString::from(v), Origin::Environment),
-            Ok(_) | Err(std::env::VarError::NotPresent) => {}
-            Err(std::env::VarError::NotUnicode(_)) => {
+        match crate::env::var_unicode(n) {
+            Ok(Some(v)) if !v.is_empty() => out.insert(n.to_string(), SecretString::from(v), Origin::Environment),
+            Ok(_) => {}
+            Err(crate::env::NotUnicode) => {
                 return Err(format!(
                 "the environment variable `{n}` (`from_env` in the manifest) is not valid UTF-8 text; set it as UTF-8"
             ))

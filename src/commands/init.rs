@@ -8,7 +8,7 @@ use super::usage_error;
 /// `init`: list the org's secrets and write a starter manifest.
 pub fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> Exit {
     use secrecy::SecretString;
-    let Some(token) = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from) else {
+    let Some(token) = crate::env::var_exact(crate::env::EnvVars::GITHUB_TOKEN).map(SecretString::from) else {
         return usage_error(
             style,
             "set GITHUB_TOKEN to a token that can read the org's secrets (a PAT or GitHub App token)",
@@ -18,10 +18,8 @@ pub fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> E
     if !to_stdout && output.exists() && !force {
         return usage_error(style, &format!("{} already exists; pass --force to overwrite it", output.display()));
     }
-    let api = std::env::var("GITHUB_API_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| crate::github::DEFAULT_API.into());
+    let api =
+        crate::env::var_exact(crate::env::EnvVars::GITHUB_API_URL).unwrap_or_else(|| crate::github::DEFAULT_API.into());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let _inside = rt.enter();
     let gh = match crate::github::GitHub::new(&api, &token, crate::http::Policy::from_env()) {

@@ -1,5 +1,7 @@
 //! What the process sets up before any command: the panic hook and logging.
 
+use crate::env::EnvVars;
+
 /// A panic message could carry anything, so it is never printed: only where
 /// the panic happened. Values cannot leak through a crash.
 pub fn install_panic_hook() {
@@ -13,8 +15,9 @@ pub fn install_panic_hook() {
 /// the runner's debug logging (`RUNNER_DEBUG=1`) turns on `debug`.
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let default = if std::env::var("RUNNER_DEBUG").as_deref() == Ok("1") { "secret_sync=debug" } else { "warn" };
-    let filter = EnvFilter::try_from_env("SECRET_SYNC_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let default =
+        if crate::env::var(EnvVars::RUNNER_DEBUG).as_deref() == Some("1") { "secret_sync=debug" } else { "warn" };
+    let filter = EnvFilter::try_from_env(EnvVars::SECRET_SYNC_LOG).unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -72,7 +72,7 @@ pub fn bases() -> Result<Vec<(Service, String)>, String> {
         .into_iter()
         .map(|s| {
             let var = s.env_var();
-            match std::env::var(&var).ok().filter(|v| !v.trim().is_empty()) {
+            match crate::env::var(&var) {
                 None => Ok((s, s.default_base().to_string())),
                 Some(url) if allowed_base(&url) => Ok((s, url)),
                 Some(_) => Err(format!(
@@ -113,9 +113,7 @@ pub fn run(rt: &tokio::runtime::Runtime, m: &Manifest, v: &mut Validation) -> Re
     if asks.is_empty() {
         return Ok(Vec::new());
     }
-    let timeout = std::env::var("SECRET_SYNC_PROBE_TIMEOUT_MS")
-        .ok()
-        .and_then(|t| t.parse::<u64>().ok())
+    let timeout = crate::env::number(crate::env::EnvVars::SECRET_SYNC_PROBE_TIMEOUT_MS)
         .map_or(TIMEOUT, |ms| Duration::from_millis(ms.max(1)));
     // No redirects: a redirect could carry a header such as `x-api-key` to
     // another host (reqwest strips only `Authorization` and cookies).

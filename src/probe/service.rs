@@ -37,7 +37,7 @@ impl Service {
 
     /// The variable that points this probe elsewhere (tests: an emulator).
     pub fn env_var(self) -> String {
-        format!("SECRET_SYNC_PROBE_{}_URL", self.name().to_ascii_uppercase())
+        format!("{}{}_URL", crate::env::EnvVars::SECRET_SYNC_PROBE_URL_PREFIX, self.name().to_ascii_uppercase())
     }
 
     /// The call, for the report (`GET /v1/models`).

@@ -98,12 +98,12 @@ pub struct Env {
 
 impl Env {
     pub fn from_process() -> Env {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        use crate::env::{var, EnvVars};
         Env {
-            kubeconfig: var("KUBECONFIG"),
-            home: var("HOME").map(PathBuf::from),
-            service_host: var("KUBERNETES_SERVICE_HOST"),
-            service_port: var("KUBERNETES_SERVICE_PORT"),
+            kubeconfig: var(EnvVars::KUBECONFIG),
+            home: var(EnvVars::HOME).map(PathBuf::from),
+            service_host: var(EnvVars::KUBERNETES_SERVICE_HOST),
+            service_port: var(EnvVars::KUBERNETES_SERVICE_PORT),
             service_account_dir: PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount"),
         }
     }

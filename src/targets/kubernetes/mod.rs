@@ -58,9 +58,7 @@ impl Settings {
         rollout_timeout: Duration,
         mask: &dyn Fn(&SecretString),
     ) -> Settings {
-        let poll = std::env::var("SECRET_SYNC_K8S_POLL_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
+        let poll = crate::env::number(crate::env::EnvVars::SECRET_SYNC_K8S_POLL_MS)
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(2));
         let conn = kubeconfig::load(input, &kubeconfig::Env::from_process()).and_then(|c| {
