@@ -27,6 +27,7 @@ pub mod merge;
 pub mod output;
 pub mod plan;
 pub mod probe;
+pub mod publish;
 pub mod report;
 pub mod rotation;
 pub mod run;

@@ -267,7 +267,7 @@ fn normalise(p: &str) -> String {
 pub fn run(paths: &[PathBuf], expected: &[String], out: &crate::config::Publish) -> crate::exit::Exit {
     let merged = load(paths).and_then(|shards| merge(shards, expected, crate::util::now_rfc3339()));
     match merged {
-        Ok(report) => crate::run::publish(out, &report),
+        Ok(report) => crate::publish::publish(out, &report),
         Err(msg) => crate::output::Printer::new(out.style).usage_error(&msg),
     }
 }

@@ -3,24 +3,25 @@
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
-
-use crate::actions;
+mod context;
+mod inputs;
 mod record;
-use crate::config::{Config, Mode, Publish, Style};
+
+use crate::config::{Config, Mode};
 use crate::exit::Exit;
 use crate::github::GitHub;
-use crate::manifest::{self, Manifest, ManifestError, TargetKind};
+use crate::manifest::{Manifest, ManifestError, TargetKind};
 use crate::output::Printer;
 use crate::plan::{TargetOutcome, TargetStatus};
-use crate::report::{assemble, markdown, Report, RunInfo};
+use crate::report::{assemble, RunInfo};
 use crate::targets;
 use crate::validate;
-use crate::values::{self, Origin, SecretValues};
-
-/// A problem with how the tool was called: bad inputs, unreadable files.
-#[derive(Debug)]
-pub struct UsageError(pub String);
+use crate::values::SecretValues;
+use context::{context, github_client, github_metadata, runtime};
+#[cfg(debug_assertions)]
+use inputs::test_panic;
+pub use inputs::UsageError;
+use inputs::{check_selection, pick_environment, read_inputs};
 
 /// Runs validate / plan / sync and returns the exit code.
 pub fn run(cfg: &Config) -> Exit {
@@ -40,7 +41,7 @@ pub fn run(cfg: &Config) -> Exit {
         Err(ManifestError::Invalid(diags)) => {
             out.diagnostics(&diags);
             let env = cfg.environment.clone().unwrap_or_default();
-            return publish(&cfg.out, &assemble::manifest_invalid(facts(cfg, env, display), diags));
+            return crate::publish::publish(&cfg.out, &assemble::manifest_invalid(facts(cfg, env, display), diags));
         }
     };
     let env = match pick_environment(&m, cfg.environment.as_deref()).and_then(|e| check_selection(cfg, &m).map(|_| e)) {
@@ -81,7 +82,7 @@ pub fn run(cfg: &Config) -> Exit {
     let report = assemble::report(facts(cfg, env, display), &m, &v.resolved, results);
     out.annotations(report.scan.iter().flat_map(crate::scan::annotations));
     out.findings(&report.findings, &report.manifest);
-    publish(&cfg.out, &report)
+    crate::publish::publish(&cfg.out, &report)
 }
 
 /// What [`contact`] needs of the run.
@@ -143,17 +144,6 @@ fn contact(
     (assessed, outcomes, state)
 }
 
-/// The values and the manifest, read before anything is printed.
-fn read_inputs(cfg: &Config, display: &str) -> Result<(SecretValues, Result<Manifest, ManifestError>), String> {
-    let mut vals = read_values(cfg).map_err(|UsageError(msg)| msg)?;
-    let loaded = manifest::load(&cfg.manifest, display);
-    if let Ok(m) = &loaded {
-        vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref()))?);
-    }
-    tracing::debug!(values = vals.len(), "secret values read");
-    Ok((vals, loaded))
-}
-
 /// What the checks on values found besides validation.
 struct Checked {
     findings: Vec<crate::diag::Finding>,
@@ -194,262 +184,4 @@ fn facts(cfg: &Config, environment: String, manifest: String) -> assemble::Facts
         generated_at: crate::util::rfc3339(cfg.runner.now),
         run: RunInfo::of(&cfg.runner),
     }
-}
-
-/// Every `targets` pattern must match a target of the manifest.
-fn check_selection(cfg: &Config, m: &Manifest) -> Result<(), UsageError> {
-    let Some(sel) = &cfg.selection else { return Ok(()) };
-    let ids: Vec<String> = m.targets.iter().map(|t| t.id()).collect();
-    sel.check(ids.iter().map(String::as_str)).map_err(UsageError)
-}
-
-/// The settings targets share, from the configuration and the runner's
-/// environment.
-fn context(
-    cfg: &Config,
-    m: &Manifest,
-    hold_writes: bool,
-    gh: Option<Arc<GitHub>>,
-    source_updated: targets::github::SourceAges,
-    ledger: targets::ledger::Ledger,
-) -> targets::Context {
-    use crate::targets::esc::auth::{Auth, Source};
-    let t = &cfg.targets;
-    let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
-    let source = match (&t.esc_token, &cfg.runner.id_token_request) {
-        (Some(tok), _) => Source::Token(tok.clone()),
-        (None, Some((url, tok))) => Source::Oidc { request_url: url.clone(), request_token: tok.clone() },
-        _ => Source::None,
-    };
-    let printer = Printer::new(cfg.out.style);
-    let mask = move |s: &SecretString| printer.masks(std::iter::empty(), [s]);
-    // The kubeconfig is read only when a Kubernetes target may need it.
-    let kubernetes = if m.targets.iter().any(|t| t.kind == crate::manifest::TargetKind::Kubernetes) {
-        targets::kubernetes::Settings::load(t.kubeconfig.as_ref(), cfg.runner.http.clone(), t.rollout_timeout, &mask)
-    } else {
-        targets::kubernetes::Settings::none()
-    };
-    targets::Context {
-        kubernetes,
-        sync: cfg.mode == Mode::Sync,
-        http: crate::http::Http::new(
-            cfg.runner.http.clone(),
-            &["X-Pulumi-Request-ID", "fly-request-id", "x-github-request-id"],
-        ),
-        prune: t.prune,
-        max_deletes: t.max_deletes,
-        esc: targets::esc::Settings {
-            base_url: esc_base.clone(),
-            auth: Auth::new(source, esc_base, Box::new(move |s: &SecretString| mask(s))),
-        },
-        fly: targets::fly::Settings {
-            flaps_url: cfg.runner.fly_flaps.clone(),
-            pacer: Default::default(),
-            token: t.fly_token.clone(),
-        },
-        concurrency: t.concurrency,
-        github: targets::github::Settings { client: gh, source_updated },
-        hold_writes,
-        ledger,
-    }
-}
-
-/// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner
-/// sets it, so GitHub Enterprise Server works).
-fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHub>> {
-    let token = cfg.targets.github_token.as_ref()?;
-    // octocrab's client spawns a worker task when it is built.
-    let _inside = rt.enter();
-    GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone()).ok().map(Arc::new)
-}
-
-/// Rotation and drift from GitHub's metadata, when there is a token and an
-/// org (the `github-org` input, else the repository's owner).
-async fn github_metadata(
-    cfg: &Config,
-    gh: Option<&GitHub>,
-    m: &Manifest,
-    env: &str,
-    resolved: &[validate::Resolved<'_>],
-    vals: &SecretValues,
-) -> crate::rotation::Assessment {
-    let repo = cfg.runner.repository.as_deref();
-    match (gh, cfg.runner.org(cfg.targets.github_org.as_deref())) {
-        (Some(gh), Some(org)) => {
-            let read = crate::github::inventory::Inventory::read(gh, &org, repo).await;
-            crate::rotation::assess(read, &org, m, env, resolved, vals, cfg.runner.now)
-        }
-        _ => crate::rotation::Assessment::default(),
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("the async runtime starts")
-}
-
-/// Debug builds only: `SECRET_SYNC_TEST_PANIC=NAME` panics with that secret's
-/// value in the message, so the tests can prove the panic hook withholds it.
-#[cfg(debug_assertions)]
-fn test_panic(vals: &SecretValues) {
-    if let Some(name) = crate::env::var_exact(crate::env::EnvVars::SECRET_SYNC_TEST_PANIC) {
-        if let Some((_, v)) = vals.get(&name) {
-            panic!("test panic carrying {}", values::expose(&v.secret));
-        }
-    }
-}
-
-/// Writes the report everywhere it goes and returns its exit code.
-pub fn publish(out: &Publish, report: &Report) -> Exit {
-    let mut code = report.outcome.status.exit();
-    let md = markdown::render(report, markdown::SUMMARY_LIMIT);
-    let mut problems = Vec::new();
-    if let Some(p) = &out.report_path {
-        let json = serde_json::to_string_pretty(report).expect("the report serialises");
-        if let Err(e) = std::fs::write(p, json + "\n") {
-            problems.push(format!("could not write the report to {}: {}", p.display(), crate::util::io_reason(&e)));
-        }
-    }
-    match (out.style, &out.summary_path) {
-        (Style::Actions, Some(p)) => {
-            if let Err(e) = actions::append_summary(p, &md) {
-                problems.push(format!("{e:#}"));
-            }
-        }
-        // No summary file (older GitHub Enterprise Server): the summary goes
-        // to the log, paused so that no line of it is read as a command.
-        (Style::Actions, None) => print!("{}", actions::paused(&md)),
-        (Style::Terminal, _) => print!("{md}"),
-    }
-    let artifact_id = upload_artifact(out, report, &md);
-    if let Some(p) = &out.output_path {
-        let c = &report.counts;
-        let outputs = [
-            (
-                "status",
-                serde_json::to_value(report.outcome.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
-            ),
-            ("errors", c.errors.to_string()),
-            ("warnings", c.warnings.to_string()),
-            ("notices", c.notices.to_string()),
-            ("missing", c.secrets_missing.to_string()),
-            ("changed", c.changed().to_string()),
-            ("unverified", c.unverified.to_string()),
-            ("failed", c.targets_failed.to_string()),
-            ("report-path", out.report_output.clone().unwrap_or_default()),
-            ("artifact-id", artifact_id.unwrap_or_default()),
-        ];
-        if let Err(e) = actions::write_outputs(p, &outputs) {
-            problems.push(format!("{e:#}"));
-        }
-    }
-    // A report, summary or output that cannot be written is a problem with
-    // how the tool was called (a path, a permission), not a failed sync: exit
-    // 3 when nothing else failed, else keep the run's own exit code.
-    for p in &problems {
-        Printer::new(out.style).usage_error(p);
-    }
-    if !problems.is_empty() && code == Exit::Ok {
-        code = Exit::Usage;
-    }
-    code
-}
-
-/// Uploads the JSON report and the summary as one artifact, if asked to and
-/// possible. A refusal is a warning: the report is on disk either way.
-fn upload_artifact(out: &Publish, report: &Report, md: &str) -> Option<String> {
-    use crate::config::ArtifactMode;
-    let runtime = match (out.artifact, out.artifact_service.clone()) {
-        (ArtifactMode::Off, _) | (ArtifactMode::Auto, None) => return None,
-        (ArtifactMode::On, None) => {
-            Printer::new(out.style).warning( "artifact", "`upload-artifact: true` but the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN); the report was not uploaded");
-            return None;
-        }
-        (_, Some(r)) => r,
-    };
-    let json = serde_json::to_string_pretty(report).expect("the report serialises") + "\n";
-    let files: [(&str, &[u8]); 2] =
-        [("secret-sync-report.json", json.as_bytes()), ("secret-sync-summary.md", md.as_bytes())];
-    let http = crate::http::Http::new(out.http.clone(), &["x-github-request-id"]);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    match rt.block_on(crate::artifact::upload(&http, &runtime, &out.artifact_name, &files)) {
-        Ok(id) => Some(id),
-        Err(e) => {
-            Printer::new(out.style).warning(
-                "artifact",
-                &format!("the report could not be uploaded as an artifact ({e}); it is still at the report path"),
-            );
-            None
-        }
-    }
-}
-
-/// The environment to act on: the one asked for, or the only one declared.
-fn pick_environment(m: &Manifest, asked: Option<&str>) -> Result<String, UsageError> {
-    let names = m.environment_names();
-    match asked {
-        Some(e) if names.contains(&e) => Ok(e.to_string()),
-        Some(e) => {
-            let hint = manifest::suggest::hint(e, names.iter().copied());
-            Err(UsageError(format!(
-                "environment `{e}` is not declared in the manifest (declared: {}){hint}",
-                names.join(", ")
-            )))
-        }
-        None if names.len() == 1 => Ok(names[0].to_string()),
-        None => Err(UsageError(format!(
-            "choose an environment with the `environment` input or `--environment`: one of {}",
-            names.join(", ")
-        ))),
-    }
-}
-
-/// The `secrets` input and any secrets files, in that order.
-fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
-    use secrecy::ExposeSecret;
-    let mut vals = SecretValues::default();
-    if let Some(json) = &cfg.secrets_json {
-        let v = SecretValues::from_json(json.expose_secret().as_bytes(), "input `secrets`", Origin::SecretsInput)
-            .map_err(|e| UsageError(format!("{e}; pass `${{{{ toJSON(secrets) }}}}`")))?;
-        vals.extend(v);
-    }
-    for path in &cfg.secrets_files {
-        let shown = path.display().to_string();
-        let limit = crate::input::MAX_SECRETS_BYTES;
-        let bytes = if shown == "-" {
-            crate::input::read_stdin("standard input", limit)
-        } else {
-            crate::input::read_file(path, &format!("the secrets file `{shown}`"), limit)
-        }
-        .map_err(UsageError)?;
-        if cfg.consume_secrets_files && shown != "-" {
-            // Once read, the values need not stay on disk for later steps.
-            if let Err(e) = std::fs::remove_file(path) {
-                Printer::new(cfg.out.style).warning(
-                    "secrets file",
-                    &format!(
-                        "could not delete the secrets file `{shown}` after reading it: {}",
-                        crate::util::io_reason(&e)
-                    ),
-                );
-            }
-        }
-        // JSON whatever the file is called: a .env line cannot start with `{`.
-        let body = crate::input::strip_bom(&bytes);
-        let is_json = path.extension().is_some_and(|e| e == "json")
-            || body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-        let parsed = if is_json {
-            SecretValues::from_json(&bytes, &shown, Origin::SecretsFile)
-        } else {
-            SecretValues::from_dotenv(&bytes, &shown, Origin::SecretsFile)
-        };
-        vals.extend(parsed.map_err(|e| UsageError(e.to_string()))?);
-    }
-    Ok(vals)
 }

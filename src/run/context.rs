@@ -1,0 +1,102 @@
+//! The settings targets share, built once from the configuration and the
+//! runner's environment, and GitHub's metadata read beside the targets.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::config::{Config, Mode};
+use crate::github::GitHub;
+use crate::manifest::Manifest;
+use crate::output::Printer;
+use crate::targets;
+use crate::validate;
+use crate::values::SecretValues;
+
+/// The settings targets share, from the configuration and the runner's
+/// environment.
+pub(super) fn context(
+    cfg: &Config,
+    m: &Manifest,
+    hold_writes: bool,
+    gh: Option<Arc<GitHub>>,
+    source_updated: targets::github::SourceAges,
+    ledger: targets::ledger::Ledger,
+) -> targets::Context {
+    use crate::targets::esc::auth::{Auth, Source};
+    let t = &cfg.targets;
+    let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
+    let source = match (&t.esc_token, &cfg.runner.id_token_request) {
+        (Some(tok), _) => Source::Token(tok.clone()),
+        (None, Some((url, tok))) => Source::Oidc { request_url: url.clone(), request_token: tok.clone() },
+        _ => Source::None,
+    };
+    let printer = Printer::new(cfg.out.style);
+    let mask = move |s: &SecretString| printer.masks(std::iter::empty(), [s]);
+    // The kubeconfig is read only when a Kubernetes target may need it.
+    let kubernetes = if m.targets.iter().any(|t| t.kind == crate::manifest::TargetKind::Kubernetes) {
+        targets::kubernetes::Settings::load(t.kubeconfig.as_ref(), cfg.runner.http.clone(), t.rollout_timeout, &mask)
+    } else {
+        targets::kubernetes::Settings::none()
+    };
+    targets::Context {
+        kubernetes,
+        sync: cfg.mode == Mode::Sync,
+        http: crate::http::Http::new(
+            cfg.runner.http.clone(),
+            &["X-Pulumi-Request-ID", "fly-request-id", "x-github-request-id"],
+        ),
+        prune: t.prune,
+        max_deletes: t.max_deletes,
+        esc: targets::esc::Settings {
+            base_url: esc_base.clone(),
+            auth: Auth::new(source, esc_base, Box::new(move |s: &SecretString| mask(s))),
+        },
+        fly: targets::fly::Settings {
+            flaps_url: cfg.runner.fly_flaps.clone(),
+            pacer: Default::default(),
+            token: t.fly_token.clone(),
+        },
+        concurrency: t.concurrency,
+        github: targets::github::Settings { client: gh, source_updated },
+        hold_writes,
+        ledger,
+    }
+}
+
+/// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner
+/// sets it, so GitHub Enterprise Server works).
+pub(super) fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHub>> {
+    let token = cfg.targets.github_token.as_ref()?;
+    // octocrab's client spawns a worker task when it is built.
+    let _inside = rt.enter();
+    GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone()).ok().map(Arc::new)
+}
+
+/// Rotation and drift from GitHub's metadata, when there is a token and an
+/// org (the `github-org` input, else the repository's owner).
+pub(super) async fn github_metadata(
+    cfg: &Config,
+    gh: Option<&GitHub>,
+    m: &Manifest,
+    env: &str,
+    resolved: &[validate::Resolved<'_>],
+    vals: &SecretValues,
+) -> crate::rotation::Assessment {
+    let repo = cfg.runner.repository.as_deref();
+    match (gh, cfg.runner.org(cfg.targets.github_org.as_deref())) {
+        (Some(gh), Some(org)) => {
+            let read = crate::github::inventory::Inventory::read(gh, &org, repo).await;
+            crate::rotation::assess(read, &org, m, env, resolved, vals, cfg.runner.now)
+        }
+        _ => crate::rotation::Assessment::default(),
+    }
+}
+
+pub(super) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+}
