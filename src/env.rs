@@ -20,6 +20,11 @@ impl EnvVars {
     /// `owner/name` of the repository the run belongs to.
     pub const GITHUB_REPOSITORY: &'static str = "GITHUB_REPOSITORY";
     pub const GITHUB_REPOSITORY_OWNER: &'static str = "GITHUB_REPOSITORY_OWNER";
+    /// The repository's numeric id: artifacts of runs from forks carry another
+    /// `workflow_run.head_repository_id` (docs/service-facts.md).
+    pub const GITHUB_REPOSITORY_ID: &'static str = "GITHUB_REPOSITORY_ID";
+    /// The repository's artifact retention in days (toolkit reads it too).
+    pub const GITHUB_RETENTION_DAYS: &'static str = "GITHUB_RETENTION_DAYS";
     pub const GITHUB_RUN_ID: &'static str = "GITHUB_RUN_ID";
     pub const GITHUB_RUN_ATTEMPT: &'static str = "GITHUB_RUN_ATTEMPT";
     pub const GITHUB_EVENT_NAME: &'static str = "GITHUB_EVENT_NAME";
