@@ -333,6 +333,28 @@ fn credential_and_access_errors_are_clear_per_target() {
     snapshot("k8s_access", &out);
 }
 
+/// A 500 from the API server fails that target with the status and the
+/// server's `Audit-ID` in the report (docs/service-facts.md, "Kubernetes"),
+/// as every kind's failure carries what the service said.
+#[test]
+fn a_server_error_carries_its_status_and_audit_id() {
+    use secret_sync_emulators::{Fault, FaultKind};
+    let emu = emulator();
+    let ws = workspace();
+    emu.fault(Fault::on("GET", API_SECRET, 2, FaultKind::Status { code: 500, retry_after: None }));
+    let out = run(&ws, &emu, &secrets(SLACK));
+    assert_eq!(out.code, 1);
+    let api = target(&out, "kubernetes:api");
+    assert_eq!(api["status"], "failed");
+    assert_eq!(api["http_status"], 500, "{api}");
+    assert_eq!(api["request_id"], "emu-k8s-audit", "{api}");
+    assert!(api["message"].as_str().unwrap().contains("HTTP 500"), "{api}");
+    // The read was tried twice (one retry), nothing was applied to it.
+    assert_eq!(emu.count("GET", API_SECRET), 2);
+    assert_eq!(emu.count("PATCH", API_SECRET), 0);
+    assert_eq!(target(&out, "kubernetes:jobs")["status"], "synced", "the other target goes on");
+}
+
 /// A kubeconfig on disk through KUBECONFIG (as a previous step writes it)
 /// works as the input does.
 #[test]

@@ -19,6 +19,7 @@ use super::plan::{Conflict, Current};
 use super::Conn;
 use crate::http::{encode, join};
 use crate::manifest::Workload;
+use crate::targets::driver::TargetError;
 
 /// secret-sync's field manager name in `managedFields`.
 pub const FIELD_MANAGER: &str = "secret-sync";
@@ -34,7 +35,7 @@ pub struct Api<'a> {
 pub enum ApplyError {
     /// Keys other managers own (409 from the API server).
     Conflicts(Vec<Conflict>),
-    Other(String),
+    Other(TargetError),
 }
 
 impl Api<'_> {
@@ -56,14 +57,17 @@ impl Api<'_> {
     }
 
     /// One GET of the Secret (readSecret); `None` when it does not exist.
-    pub async fn read_secret(&self, name: &str) -> Result<Option<Current>, String> {
+    pub async fn read_secret(&self, name: &str) -> Result<Option<Current>, TargetError> {
         let what = format!("reading Secret `{}/{name}`", self.namespace);
         let path = self.secret_path(name);
-        let r = self.conn.http.send(&what, || self.req(Method::GET, &path)).await.map_err(|e| e.to_string())?;
+        let r = self.conn.http.send(&what, || self.req(Method::GET, &path)).await?;
         match r.status().as_u16() {
             200 => {
-                let obj: Json = r.json().await.map_err(|_| format!("{what}: the response is not a Secret"))?;
-                current(&obj).ok_or_else(|| format!("{what}: the Secret's data is not base64")).map(Some)
+                let obj: Json =
+                    r.json().await.map_err(|_| TargetError::new(format!("{what}: the response is not a Secret")))?;
+                current(&obj)
+                    .ok_or_else(|| TargetError::new(format!("{what}: the Secret's data is not base64")))
+                    .map(Some)
             }
             // A missing namespace also answers 404 here; the apply names it.
             404 => Ok(None),
@@ -96,14 +100,17 @@ impl Api<'_> {
                     .body(bytes.clone())
             })
             .await
-            .map_err(|e| ApplyError::Other(e.to_string()))?;
+            .map_err(|e| ApplyError::Other(e.into()))?;
         match r.status().as_u16() {
             200 | 201 => Ok(()),
             409 => {
                 let status: Json = r.json().await.unwrap_or(Json::Null);
                 let conflicts = conflicts(&status);
                 if conflicts.is_empty() {
-                    return Err(ApplyError::Other(format!("{what}: HTTP 409 Conflict without conflicting fields")));
+                    return Err(ApplyError::Other(TargetError {
+                        status: Some(409),
+                        ..TargetError::new(format!("{what}: HTTP 409 Conflict without conflicting fields"))
+                    }));
                 }
                 Err(ApplyError::Conflicts(conflicts))
             }
@@ -115,7 +122,7 @@ impl Api<'_> {
     /// restart` does (a strategic merge patch of
     /// `spec.template.metadata.annotations`; kubernetes/kubectl
     /// `pkg/polymorphichelpers/objectrestarter.go`). Returns the object.
-    pub async fn restart(&self, w: &Workload, at: &str) -> Result<Json, String> {
+    pub async fn restart(&self, w: &Workload, at: &str) -> Result<Json, TargetError> {
         let what = format!("restarting `{w}` in namespace `{}`", self.namespace);
         let path = format!("{}?fieldManager={FIELD_MANAGER}", self.workload_path(w));
         let body =
@@ -128,28 +135,28 @@ impl Api<'_> {
                     .header("Content-Type", "application/strategic-merge-patch+json")
                     .body(body.clone())
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if r.status().as_u16() != 200 {
             return Err(self.explain(&what, r, "patch", w.kind.resource()).await);
         }
-        r.json().await.map_err(|_| format!("{what}: the response is not a {}", w.kind.as_str()))
+        r.json().await.map_err(|_| TargetError::new(format!("{what}: the response is not a {}", w.kind.as_str())))
     }
 
     /// One GET of a workload, for its rollout status.
-    pub async fn workload(&self, w: &Workload) -> Result<Json, String> {
+    pub async fn workload(&self, w: &Workload) -> Result<Json, TargetError> {
         let what = format!("reading the rollout status of `{w}` in namespace `{}`", self.namespace);
         let path = self.workload_path(w);
-        let r = self.conn.http.send(&what, || self.req(Method::GET, &path)).await.map_err(|e| e.to_string())?;
+        let r = self.conn.http.send(&what, || self.req(Method::GET, &path)).await?;
         if r.status().as_u16() != 200 {
             return Err(self.explain(&what, r, "get", w.kind.resource()).await);
         }
-        r.json().await.map_err(|_| format!("{what}: the response is not a {}", w.kind.as_str()))
+        r.json().await.map_err(|_| TargetError::new(format!("{what}: the response is not a {}", w.kind.as_str())))
     }
 
     /// A failed response in words: what to do about a status, from the
-    /// `Status` body's structured fields.
-    async fn explain(&self, what: &str, r: Response, verb: &str, resource: &str) -> String {
+    /// `Status` body's structured fields, with the status and the API
+    /// server's `Audit-ID` kept for the report.
+    async fn explain(&self, what: &str, r: Response, verb: &str, resource: &str) -> TargetError {
         let code = r.status().as_u16();
         let base = self.conn.http.status_error(what, &r, "");
         let status: Json = r.json().await.unwrap_or(Json::Null);
@@ -189,7 +196,7 @@ impl Api<'_> {
         if !hint.is_empty() {
             e.message = format!("{}: {hint}", e.message);
         }
-        e.to_string()
+        e.into()
     }
 }
 

@@ -108,7 +108,7 @@ impl Kind for Kubernetes {
         let (namespace, secret, _) = spec(d);
         let conn = ctx.kubernetes.conn.clone().map_err(TargetError::new)?;
         let api = Api { conn: &conn, namespace };
-        let secret = api.read_secret(secret).await.map_err(TargetError::new)?;
+        let secret = api.read_secret(secret).await?;
         Ok(Read { secret, conn })
     }
 
@@ -165,7 +165,7 @@ impl Kind for Kubernetes {
                 ))
                 .into())
             }
-            Err(ApplyError::Other(e)) => return Err(TargetError::new(e).into()),
+            Err(ApplyError::Other(e)) => return Err(e.into()),
         }
         let failures = roll(ctx, &api, restart).await;
         let mut applied = Applied { written: true, changed: true, ..Applied::default() };
@@ -208,7 +208,7 @@ async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<Strin
                 "`{w}` is paused, so it was annotated but will not roll out; run `kubectl rollout resume {w} -n {ns}`"
             )),
             Ok(_) => restarted.push(w),
-            Err(e) => failures.push(e),
+            Err(e) => failures.push(e.to_string()),
         }
     }
     for w in restarted {
@@ -224,7 +224,7 @@ async fn wait(ctx: &Context, api: &Api<'_>, w: &Workload, deadline: Instant) -> 
     let ns = api.namespace;
     loop {
         tokio::time::sleep(ctx.kubernetes.poll.min(deadline.saturating_duration_since(Instant::now()))).await;
-        let obj = api.workload(w).await?;
+        let obj = api.workload(w).await.map_err(|e| e.to_string())?;
         match rollout::progress(w.kind.as_str(), &obj) {
             rollout::Progress::Done => return Ok(()),
             rollout::Progress::Failed(why) => {
