@@ -12,6 +12,23 @@
 use std::io::Read;
 use std::path::Path;
 
+/// Why a file or standard input was not read; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {what}: {reason}")]
+    Unreadable { what: String, reason: String },
+    #[error(
+        "cannot read {what}: it is {kind}, not a regular file; give the path of a file (`-` reads standard input)"
+    )]
+    NotAFile { what: String, kind: &'static str },
+    #[error("{what} is larger than the limit of {} MiB{}; split it or remove what it does not need", limit / (1024 * 1024), if *len > limit + 1 { format!(" ({len} bytes)") } else { String::new() })]
+    TooLarge { what: String, limit: u64, len: u64 },
+}
+
+fn unreadable(what: &str, e: &std::io::Error) -> InputError {
+    InputError::Unreadable { what: what.to_string(), reason: crate::util::io_reason(e) }
+}
+
 /// Manifests larger than this are refused.
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Secrets files and standard input larger than this are refused. GitHub
@@ -22,27 +39,25 @@ pub const MAX_SECRETS_BYTES: u64 = 64 * 1024 * 1024;
 /// Reads the regular file at `path` (`what` names it in messages, e.g.
 /// "the manifest `m.yml`"), refusing other file types and anything over
 /// `limit` bytes. The error says what to do.
-pub fn read_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {what}: {}", crate::util::io_reason(&e)))?;
+pub fn read_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(what, &e))?;
     check_type(&meta, what)?;
     check_len(meta.len(), what, limit)?;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what}: {}", crate::util::io_reason(&e)))?;
+    let file = std::fs::File::open(path).map_err(|e| unreadable(what, &e))?;
     // The path may have been swapped for something else since it was checked.
-    let meta = file.metadata().map_err(|e| format!("cannot read {what}: {}", crate::util::io_reason(&e)))?;
+    let meta = file.metadata().map_err(|e| unreadable(what, &e))?;
     check_type(&meta, what)?;
     read_capped(file, what, limit)
 }
 
 /// Reads standard input, capped at `limit` bytes.
-pub fn read_stdin(what: &str, limit: u64) -> Result<Vec<u8>, String> {
+pub fn read_stdin(what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
     read_capped(std::io::stdin().lock(), what, limit)
 }
 
-fn read_capped(r: impl Read, what: &str, limit: u64) -> Result<Vec<u8>, String> {
+fn read_capped(r: impl Read, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
     let mut buf = Vec::new();
-    r.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read {what}: {}", crate::util::io_reason(&e)))?;
+    r.take(limit + 1).read_to_end(&mut buf).map_err(|e| unreadable(what, &e))?;
     check_len(buf.len() as u64, what, limit)?;
     Ok(buf)
 }
@@ -71,15 +86,13 @@ pub fn normalise_newlines(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-fn check_type(meta: &std::fs::Metadata, what: &str) -> Result<(), String> {
+fn check_type(meta: &std::fs::Metadata, what: &str) -> Result<(), InputError> {
     let t = meta.file_type();
     if t.is_file() {
         return Ok(());
     }
     let kind = if t.is_dir() { "a directory" } else { special_kind(&t) };
-    Err(format!(
-        "cannot read {what}: it is {kind}, not a regular file; give the path of a file (`-` reads standard input)"
-    ))
+    Err(InputError::NotAFile { what: what.to_string(), kind })
 }
 
 #[cfg(unix)]
@@ -103,13 +116,9 @@ fn special_kind(_: &std::fs::FileType) -> &'static str {
     "a special file"
 }
 
-fn check_len(len: u64, what: &str, limit: u64) -> Result<(), String> {
+fn check_len(len: u64, what: &str, limit: u64) -> Result<(), InputError> {
     if len > limit {
-        return Err(format!(
-            "{what} is larger than the limit of {} MiB{}; split it or remove what it does not need",
-            limit / (1024 * 1024),
-            if len > limit + 1 { format!(" ({len} bytes)") } else { String::new() }
-        ));
+        return Err(InputError::TooLarge { what: what.to_string(), limit, len });
     }
     Ok(())
 }
@@ -127,21 +136,21 @@ mod tests {
     #[test]
     fn refuses_special_files_and_large_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let e = read_file(dir.path(), "the manifest `d`", 10).unwrap_err();
+        let e = read_file(dir.path(), "the manifest `d`", 10).unwrap_err().to_string();
         assert!(e.contains("it is a directory, not a regular file"), "{e}");
         #[cfg(unix)]
         {
-            let e = read_file(Path::new("/dev/zero"), "the manifest `z`", 10).unwrap_err();
+            let e = read_file(Path::new("/dev/zero"), "the manifest `z`", 10).unwrap_err().to_string();
             assert!(e.contains("a character device"), "{e}");
         }
         let f = dir.path().join("big");
         std::fs::write(&f, vec![b'a'; 11]).unwrap();
-        let e = read_file(&f, "the secrets file `big`", 10).unwrap_err();
+        let e = read_file(&f, "the secrets file `big`", 10).unwrap_err().to_string();
         assert!(e.starts_with("the secrets file `big` is larger than the limit"), "{e}");
         std::fs::write(&f, vec![b'a'; 10]).unwrap();
         assert_eq!(read_file(&f, "x", 10).unwrap().len(), 10);
         // The cap holds for a reader that never ends.
-        let e = read_capped(std::io::repeat(0), "standard input", 1024).unwrap_err();
+        let e = read_capped(std::io::repeat(0), "standard input", 1024).unwrap_err().to_string();
         assert!(e.contains("larger than the limit"), "{e}");
     }
 }

@@ -10,7 +10,7 @@ pub fn add_app(path: &std::path::Path, req: &crate::manifest::edit::AddApp, styl
     let display = path.display().to_string();
     let bytes = match crate::manifest::read(path, &display) {
         Ok(b) => b,
-        Err(msg) => return usage_error(style, &msg),
+        Err(e) => return usage_error(style, &e.to_string()),
     };
     if let Err(diags) = crate::manifest::parse(&bytes, &display) {
         eprintln!("the manifest has errors already; fix them first:");

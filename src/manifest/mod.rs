@@ -29,12 +29,12 @@ pub enum ManifestError {
 /// Reads and parses the manifest at `path`; `display` is the path shown in
 /// diagnostics (relative to the workspace when in Actions).
 pub fn load(path: &Path, display: &str) -> Result<Manifest, ManifestError> {
-    let bytes = read(path, display).map_err(ManifestError::Unreadable)?;
+    let bytes = read(path, display).map_err(|e| ManifestError::Unreadable(e.to_string()))?;
     parse(&bytes, display).map_err(ManifestError::Invalid)
 }
 
 /// The manifest's bytes: a regular file of at most
 /// [`crate::input::MAX_MANIFEST_BYTES`].
-pub fn read(path: &Path, display: &str) -> Result<Vec<u8>, String> {
+pub fn read(path: &Path, display: &str) -> Result<Vec<u8>, crate::input::InputError> {
     crate::input::read_file(path, &format!("the manifest `{display}`"), crate::input::MAX_MANIFEST_BYTES)
 }

@@ -69,7 +69,7 @@ pub(super) fn read_values(cfg: &Config) -> Result<SecretValues, UsageError> {
         } else {
             crate::input::read_file(path, &format!("the secrets file `{shown}`"), limit)
         }
-        .map_err(UsageError)?;
+        .map_err(|e| UsageError(e.to_string()))?;
         if cfg.consume_secrets_files && shown != "-" {
             // Once read, the values need not stay on disk for later steps.
             if let Err(e) = std::fs::remove_file(path) {
