@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(resealed.verify(Some(&k)), Err(Unverified::BadMac));
         // The MAC is keyed: not an unkeyed hash of the record.
         use sha2::Digest;
-        assert_ne!(back.mac.unwrap(), hex(&Sha256::digest(back.canonical())));
+        assert_ne!(back.mac.clone().unwrap(), hex(&Sha256::digest(back.canonical())));
     }
 
     #[test]
