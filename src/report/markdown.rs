@@ -263,7 +263,11 @@ fn state_section(s: &mut String, st: &crate::report::StateReport) {
     }
     line.push_str(if st.fingerprints { ", with fingerprints" } else { ", without fingerprints (no `state-key`)" });
     if st.skipped_forks > 0 {
-        let _ = write!(line, "; {} artifact(s) of its name made by runs of forks skipped", st.skipped_forks);
+        let _ = write!(
+            line,
+            "; {} artifact(s) of its name skipped: made by runs of forks, which may upload anything",
+            st.skipped_forks
+        );
     }
     match (&st.not_written, st.written) {
         (_, true) => line.push_str("; written."),

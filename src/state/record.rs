@@ -131,9 +131,9 @@ impl std::fmt::Display for Unverified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Unverified::NoKey => "no `state-key` is set, so it cannot be verified",
-            Unverified::NoMac => "it carries no MAC (written without a `state-key`, or not by secret-sync)",
+            Unverified::NoMac => "it carries no MAC: written without a `state-key`, or not by secret-sync",
             Unverified::OtherKey => "it was made with another `state-key`",
-            Unverified::BadMac => "its MAC does not verify (it was changed after secret-sync wrote it)",
+            Unverified::BadMac => "its MAC does not verify: it was changed after secret-sync wrote it",
         })
     }
 }
