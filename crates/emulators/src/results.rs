@@ -45,8 +45,13 @@ pub struct Artifact {
     pub upload_id: u64,
     pub blob: Option<Vec<u8>>,
     pub id: Option<u64>,
-    /// The `mime_type` CreateArtifact named (toolkit sends one since version 7).
+    /// The `version` and `mime_type` CreateArtifact named (toolkit sends
+    /// a MIME type since version 7).
+    pub version: u64,
     pub mime_type: Option<String>,
+    /// `x-ms-blob-content-type` of the blob upload (toolkit's
+    /// `blobHTTPHeaders.blobContentType`).
+    pub content_type: Option<String>,
 }
 
 fn twirp(status: u16, code: &str, msg: &str) -> Reply {
@@ -97,7 +102,19 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             res.artifacts.retain(|a| !(a.name == name && a.run == run && a.id.is_none()));
             res.next += 1;
             let upload_id = res.next;
-            res.artifacts.push(Artifact { name, expired: false, run, job, upload_id, blob: None, id: None, mime_type });
+            let version = body["version"].as_u64().unwrap_or_default();
+            res.artifacts.push(Artifact {
+                name,
+                expired: false,
+                run,
+                job,
+                upload_id,
+                blob: None,
+                id: None,
+                version,
+                mime_type,
+                content_type: None,
+            });
             let host = r.header("host").unwrap_or("127.0.0.1");
             Reply::json(
                 200,
@@ -191,7 +208,9 @@ impl Results {
             upload_id,
             blob: Some(blob),
             id: Some(self.next),
+            version: 7,
             mime_type: Some("application/zip".into()),
+            content_type: Some("application/zip".into()),
         };
         self.artifacts.push(a);
         self.next
@@ -234,6 +253,7 @@ fn blob(res: &mut Results, id: &str, r: &Req) -> Reply {
         return twirp(404, "not_found", "no such upload");
     };
     a.blob = Some(r.body.to_vec());
+    a.content_type = r.header("x-ms-blob-content-type").map(str::to_string);
     Reply { status: 201, headers: Vec::new(), body: Vec::new() }
 }
 
