@@ -69,7 +69,13 @@ const MIME_ZIP: &str = "application/zip";
 
 /// One Twirp call to the artifact service: the answer's JSON, or why not
 /// (with the status, so a 409 can be told apart).
-async fn call(http: &Http, origin: &str, bearer: &str, method: &str, body: &Json) -> Result<Json, (Option<u16>, String)> {
+async fn call(
+    http: &Http,
+    origin: &str,
+    bearer: &str,
+    method: &str,
+    body: &Json,
+) -> Result<Json, (Option<u16>, String)> {
     let what = format!("the artifact service's {method}");
     let url = join(origin, &format!("{SERVICE}/{method}"));
     let r = http
@@ -88,7 +94,13 @@ async fn call(http: &Http, origin: &str, bearer: &str, method: &str, body: &Json
 }
 
 /// CreateArtifact as toolkit sends it; its signed upload URL.
-async fn create(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str) -> Result<String, (Option<u16>, String)> {
+async fn create(
+    http: &Http,
+    origin: &str,
+    bearer: &str,
+    ids: &Json,
+    name: &str,
+) -> Result<String, (Option<u16>, String)> {
     let body = serde_json::json!({
         "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name": name,
         "version": CREATE_VERSION, "mime_type": MIME_ZIP,

@@ -18,8 +18,9 @@ const DEFAULT_RETENTION_DAYS: u32 = 90;
 
 /// A record older than half the repository's retention is written again
 /// even when nothing in it changed, so that runs that write nothing keep it
-/// from expiring (artifacts live as long as the retention setting, 1 to 90
-/// days on github.com; docs/service-facts.md, "GitHub Actions artifacts").
+/// from expiring (artifacts live as long as the retention setting: 90 days
+/// by default, 1 to 400 by repository; docs/service-facts.md, "GitHub
+/// Actions runner").
 fn refresh_after_secs(retention_days: Option<u32>) -> i64 {
     i64::from(retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)) * 24 * 3600 / 2
 }

@@ -469,7 +469,9 @@ fn a_forged_record_deletes_nothing_from_a_fork_or_from_the_repository() {
     let out = run.sync(4, &[("prune", "true")]);
     assert_eq!(out.report_json()["state"]["read"], "read");
     let rec = record(&emu);
-    assert!(rec["targets"]["fly:api"].get("REDIS_URL").is_none() && rec["targets"]["github:app"].get("HAND_SET").is_none());
+    assert!(
+        rec["targets"]["fly:api"].get("REDIS_URL").is_none() && rec["targets"]["github:app"].get("HAND_SET").is_none()
+    );
     hand_set_keys_survive(&emu);
 }
 
@@ -660,4 +662,43 @@ fn a_record_older_than_half_the_retention_is_refreshed_by_a_run_that_writes_noth
     assert!(gh_writes(&emu).is_empty());
     assert_eq!(uploads(&emu), 1, "the record is refreshed");
     assert_eq!(record(&emu)["updated_at"], secret_sync::util::rfc3339(d16.parse().unwrap()));
+}
+
+/// The example workflows pass the state key only to runs of the default
+/// branch: never to a pull request's run; a push only from `main`; a run by
+/// hand only when it runs on the default branch (schedules always do).
+#[test]
+fn example_workflows_pass_the_state_key_only_to_the_default_branch() {
+    let dir = crate::harness::repo().join("examples/workflows");
+    let mut passing = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let on = doc["on"].as_mapping().unwrap();
+        let triggers: Vec<&str> = on.keys().filter_map(|k| k.as_str()).collect();
+        for job in doc["jobs"].as_mapping().unwrap().values() {
+            for step in job["steps"].as_sequence().into_iter().flatten() {
+                let Some(key) = step["with"]["state-key"].as_str() else { continue };
+                passing.push(name.clone());
+                for t in &triggers {
+                    match *t {
+                        "schedule" => {}
+                        "push" => assert_eq!(
+                            on[&serde_yaml::Value::from("push")]["branches"],
+                            serde_yaml::Value::from(vec!["main"]),
+                            "{name}: a push from another branch gets the state key"
+                        ),
+                        "workflow_dispatch" => assert!(
+                            key.contains("github.ref_name == github.event.repository.default_branch"),
+                            "{name}: a manual run of any branch gets the state key: {key}"
+                        ),
+                        other => panic!("{name}: a `{other}` run gets the state key"),
+                    }
+                }
+            }
+        }
+    }
+    passing.sort();
+    assert_eq!(passing, ["manual.yml", "matrix.yml", "nightly.yml", "sync-on-push.yml"]);
 }

@@ -113,7 +113,8 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], held_back: &[String], prune: boo
         }
     }
 
-    let routed: Vec<&str> = desired.iter().map(|k| k.key.as_str()).chain(held_back.iter().map(String::as_str)).collect();
+    let routed: Vec<&str> =
+        desired.iter().map(|k| k.key.as_str()).chain(held_back.iter().map(String::as_str)).collect();
     let refers_to_held = |v: &str| vars[v].as_str().is_some_and(|r| held_back.iter().any(|h| r == format!("${{{h}}}")));
     let routed_vars: Vec<&str> = desired
         .iter()

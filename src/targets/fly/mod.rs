@@ -90,7 +90,11 @@ impl Kind for Fly {
         // digest now equal to the one its write left.
         let routed = |n: &str| d.keys.iter().any(|k| k.key == n) || d.held_back.iter().any(|h| h == n);
         let unrouted = current.before.iter().filter(|(n, _)| !routed(n));
-        let held = ctx.ledger.prunable(&target, unrouted.map(|(n, dg)| (n.as_str(), ctx.ledger.sealed(&target, n, dg))), false);
+        let held = ctx.ledger.prunable(
+            &target,
+            unrouted.map(|(n, dg)| (n.as_str(), ctx.ledger.sealed(&target, n, dg))),
+            false,
+        );
         let owned = ctx.ledger.owned(&target).map(|_| held.keys.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>());
         let p = plan::plan(
             &current.before,
