@@ -256,7 +256,7 @@ impl ArtifactMeta {
     /// Made by a run whose head repository is not this one: a fork's pull
     /// request. An artifact that does not say is not skipped here (the MAC
     /// still decides whether its record is used).
-    fn from_fork(&self, repo_id: Option<u64>) -> bool {
+    fn made_by_fork(&self, repo_id: Option<u64>) -> bool {
         let Some(run) = &self.workflow_run else { return false };
         match (run.head_repository_id, repo_id.or(run.repository_id)) {
             (Some(head), Some(ours)) => head != ours,
@@ -311,7 +311,7 @@ impl ArtifactStore {
         let listed = self.list(http, &base).await?;
         let named: Vec<&ArtifactMeta> = listed.iter().filter(|a| a.name == self.name).collect();
         let (forks, mut ours): (Vec<&ArtifactMeta>, Vec<&ArtifactMeta>) =
-            named.into_iter().partition(|a| a.from_fork(self.repo_id));
+            named.into_iter().partition(|a| a.made_by_fork(self.repo_id));
         let skipped = forks.len();
         ours.sort_by(|a, b| {
             let t = |x: &ArtifactMeta| crate::util::parse_rfc3339(&x.created_at).unwrap_or(0);

@@ -486,7 +486,8 @@ fn a_broken_mac_or_another_keys_record_is_not_used_and_is_replaced() {
     // A broken MAC: one hex digit of it changed.
     let mut rec = record(&emu);
     let mac = rec["mac"].as_str().expect("the record carries a MAC").to_string();
-    let flipped = if mac.starts_with('0') { format!("1{}", &mac[1..]) } else { format!("0{}", &mac[1..]) };
+    let first = if mac.starts_with('0') { '1' } else { '0' };
+    let flipped = format!("{first}{}", &mac[1..]);
     rec["mac"] = flipped.into();
     upload_as(&emu, 50, &name, &rec.to_string());
     let out = run.sync(2, &[("prune", "true")]);
