@@ -96,7 +96,7 @@ impl Kept {
         // Without a key no record can be verified: none is read or written.
         if no_key && !matches!(store, Store::Off) {
             unreadable = Some(crate::state::record::Unverified::NoKey.to_string());
-            cannot_write = Some("no `state-key` is set: the next run could not verify it".to_string());
+            cannot_write = Some("without `state-key` the next run could not verify it".to_string());
         }
         Kept {
             store,
