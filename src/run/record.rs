@@ -44,7 +44,7 @@ pub struct Kept {
     cannot_write: Option<String>,
     /// How reading went, for the report, and how many fork artifacts were skipped.
     read: Mutex<(ReadStatus, Option<String>, usize)>,
-    /// The record as read (rekeyed), to tell whether the run changed it.
+    /// The record as read (verified), to tell whether the run changed it.
     initial: Mutex<Option<Record>>,
     /// Saving failed: said as a warning.
     save_error: Mutex<Option<String>>,

@@ -260,18 +260,6 @@ impl Record {
             }
         }
     }
-
-    /// A record made with another key (or none) keeps its ownership, but its
-    /// fingerprints prove nothing under this key: drop them.
-    pub fn rekey(&mut self, key: Option<&StateKey>) {
-        let id = key.map(StateKey::id);
-        if self.key_id != id {
-            for w in self.targets.values_mut().flat_map(|m| m.values_mut()) {
-                w.fingerprint = None;
-            }
-            self.key_id = id;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -311,10 +299,6 @@ mod tests {
         assert_eq!(r.prove("fly:api", "A", "d1", Some(&other)), Proof::Owned, "changed in the source");
         assert_eq!(r.prove("fly:api", "A", "d1", None), Proof::Owned, "no key: nothing to compare");
         assert_eq!(r.prove("fly:api", "B", "d1", Some(&fp)), Proof::Unknown);
-        assert_eq!(r.owned("fly:api"), ["A"]);
-        // Another key: ownership stays, fingerprints go.
-        r.rekey(Some(&key("a-different-state-key-000")));
-        assert_eq!(r.prove("fly:api", "A", "d1", Some(&fp)), Proof::Owned);
         assert_eq!(r.owned("fly:api"), ["A"]);
         r.deleted("fly:api", "A");
         assert!(r.owned("fly:api").is_empty() && r.targets.is_empty());

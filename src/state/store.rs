@@ -5,9 +5,13 @@
 //! record is a note and the safe behaviour (nothing proven unchanged,
 //! nothing pruned), never a guess.
 //!
+//! Only a record whose MAC verifies with the state key is used
+//! ([`Record::verify`]); any other is refused, with the reason.
+//!
 //! In Actions the record is the artifact `secret-sync-state-<environment>-<id
-//! of the manifest path>` of this repository: the newest unexpired one is
-//! read at the start through the REST API (`GET /repos/{owner}/{repo}/actions/artifacts?name=`,
+//! of the manifest path>` of this repository: every page of the list is
+//! read, artifacts made by runs of forks are skipped, and the newest of the
+//! rest by `created_at` is read at the start through the REST API (`GET /repos/{owner}/{repo}/actions/artifacts?name=`,
 //! then `GET …/artifacts/{id}/zip`, which redirects to the archive; octokit's
 //! endpoint list names them `actions.listArtifactsForRepo` and
 //! `actions.downloadArtifact`), with a token that has `actions: read`. It is
