@@ -128,12 +128,26 @@ async fn replace(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str
         .flatten()
         .filter(|a| a["name"] == name)
         .max_by_key(|a| a["database_id"].as_str().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0));
-    if let Some(a) = newest {
-        let delete = serde_json::json!({
-            "workflow_run_backend_id": a["workflow_run_backend_id"],
-            "workflow_job_run_backend_id": a["workflow_job_run_backend_id"], "name": name,
-        });
-        call(http, origin, bearer, "DeleteArtifact", &delete).await.map_err(|(_, e)| e)?;
+    match newest {
+        Some(a) => {
+            let delete = serde_json::json!({
+                "workflow_run_backend_id": a["workflow_run_backend_id"],
+                "workflow_job_run_backend_id": a["workflow_job_run_backend_id"], "name": name,
+            });
+            call(http, origin, bearer, "DeleteArtifact", &delete).await.map_err(|(_, e)| e)?;
+        }
+        // Not listed: this job's own create whose answer was lost (the list
+        // may show only finalized artifacts; unconfirmed). Delete it by this
+        // job's ids; a 404 says there was none, and the create decides.
+        None => {
+            let delete = serde_json::json!({
+                "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name": name,
+            });
+            match call(http, origin, bearer, "DeleteArtifact", &delete).await {
+                Ok(_) | Err((Some(404), _)) => {}
+                Err((_, e)) => return Err(e),
+            }
+        }
     }
     create(http, origin, bearer, ids, name).await.map_err(|(_, e)| e)
 }

@@ -236,3 +236,13 @@ impl Kept {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_record_is_refreshed_after_half_the_retention() {
+        assert_eq!(super::refresh_after_secs(Some(30)), 15 * 24 * 3600);
+        assert_eq!(super::refresh_after_secs(Some(1)), 12 * 3600);
+        assert_eq!(super::refresh_after_secs(None), 45 * 24 * 3600, "GitHub's default retention is 90 days");
+    }
+}

@@ -364,6 +364,18 @@ mod tests {
     }
 
     #[test]
+    fn artifacts_of_forks_runs_are_told_apart() {
+        let meta = |json: &str| -> ArtifactMeta { serde_json::from_str(json).unwrap() };
+        let own = meta(r#"{"id":1,"name":"n","workflow_run":{"repository_id":7,"head_repository_id":7}}"#);
+        let fork = meta(r#"{"id":2,"name":"n","workflow_run":{"repository_id":7,"head_repository_id":9}}"#);
+        let silent = meta(r#"{"id":3,"name":"n"}"#);
+        assert!(!own.made_by_fork(Some(7)) && !own.made_by_fork(None));
+        assert!(fork.made_by_fork(Some(7)) && fork.made_by_fork(None), "without GITHUB_REPOSITORY_ID, the run's own");
+        assert!(own.made_by_fork(Some(8)), "another repository's id than ours");
+        assert!(!silent.made_by_fork(Some(7)), "one that does not say is left to the MAC");
+    }
+
+    #[test]
     fn archives_are_read_back() {
         let zip = crate::artifact::zip_stored(&[(FILE, b"{}"), ("other.md", b"x")]);
         assert_eq!(unzip(&zip).unwrap(), b"{}");

@@ -187,3 +187,38 @@ impl Ledger {
         self.after.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_keys_whose_evidence_still_matches_are_prunable_and_moved_ones_leave_the_record() {
+        let mut r = Record::new("m.yml", "production", None);
+        let at = "2026-11-23T11:40:00Z";
+        r.wrote("github:app", "Held", at.into(), None, at);
+        r.wrote("github:app", "MOVED", at.into(), None, at);
+        r.wrote("github:app", "NO_EVIDENCE", String::new(), None, at);
+        let ledger = Ledger::keeping(Some(r.clone()), r, String::new(), None, at.into());
+        let now = [
+            ("HELD", at.to_string()),
+            ("MOVED", "2026-11-24T09:00:00Z".to_string()),
+            ("NO_EVIDENCE", String::new()),
+            ("NEVER_OURS", at.to_string()),
+        ];
+        let p = ledger.prunable("github:app", now.iter().map(|(n, e)| (*n, e.clone())), true);
+        assert_eq!(p.keys, [("HELD".to_string(), "Held".to_string())], "names fold as GitHub's do");
+        assert_eq!(p.moved, ["MOVED", "NO_EVIDENCE"]);
+        let w = p.warning("github:app").unwrap();
+        assert!(w.contains("`github:app`") && w.contains("`MOVED`") && w.contains("outside secret-sync"), "{w}");
+        let after = ledger.after.lock().unwrap();
+        assert_eq!(after.owned("github:app"), ["Held"], "moved keys leave the record");
+        drop(after);
+        // Exact names elsewhere (Fly), and nothing without a record.
+        let p = ledger.prunable("github:app", [("held", at.to_string())], false);
+        assert!(p.keys.is_empty() && p.moved.is_empty());
+        let off = Ledger::off("none");
+        assert_eq!(off.prunable("github:app", [("HELD", at.to_string())], true), Prunable::default());
+        assert!(off.no_pruning().is_some());
+    }
+}

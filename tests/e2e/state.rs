@@ -633,9 +633,38 @@ fn a_conflict_on_create_still_saves_the_record() {
     let out = run.sync(2, &[]);
     assert_eq!(out.report_json()["state"]["read"], "read");
     assert!(record(&emu)["targets"]["fly:web"].get("MAILER_KEY").is_none());
-    let st = emu.state();
-    let a = st.results.newest(&st.results.finalized(None)[0].name).unwrap();
-    assert_eq!(a.mime_type.as_deref(), Some("application/zip"), "CreateArtifact names the MIME type, as toolkit does");
+    {
+        let st = emu.state();
+        let a = st.results.newest(&st.results.finalized(None)[0].name).unwrap();
+        assert_eq!(
+            a.mime_type.as_deref(),
+            Some("application/zip"),
+            "CreateArtifact names the MIME type, as toolkit does"
+        );
+    }
+
+    // A 409 with nothing listed (a create retried after its answer was lost):
+    // this job's pending artifact is deleted by its ids, and the create goes on.
+    emu.fault(Fault::on(
+        "POST",
+        format!("{svc}/CreateArtifact"),
+        1,
+        FaultKind::Status { code: 409, retry_after: None },
+    ));
+    ws.manifest_text(
+        &MANIFEST
+            .replace("  REDIS_URL: { to: [ { fly: web } ] }\n", "")
+            .replace("  MAILER_KEY: { to: [ { fly: web }, { github: app } ] }\n", ""),
+    );
+    let out = run.sync(3, &[("prune", "true")]);
+    assert_eq!(out.code, 0, "{}", out.summary);
+    assert_eq!(out.report_json()["state"]["written"], true, "{}", out.report);
+    assert_eq!(emu.count_exact("POST", &format!("{svc}/CreateArtifact")), 2);
+    assert_eq!(emu.count_exact("POST", &format!("{svc}/DeleteArtifact")), 1);
+    assert_eq!(uploads(&emu), 1);
+    let out = run.sync(4, &[]);
+    assert_eq!(out.report_json()["state"]["read"], "read");
+    assert!(record(&emu)["targets"]["fly:web"].get("REDIS_URL").is_none());
 }
 
 #[test]

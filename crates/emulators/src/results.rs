@@ -172,9 +172,8 @@ fn list_or_delete(res: &mut Results, method: &str, body: &Json) -> Option<Reply>
         }
         "DeleteArtifact" => {
             let name = s("name");
-            let Some(i) =
-                res.artifacts.iter().position(|a| a.run == run && a.job == job && a.name == name && a.id.is_some())
-            else {
+            // A finalized artifact, or a pending upload of this job (unconfirmed).
+            let Some(i) = res.artifacts.iter().position(|a| a.run == run && a.job == job && a.name == name) else {
                 return Some(twirp(404, "not_found", "no such artifact"));
             };
             let gone = res.artifacts.remove(i);
