@@ -52,7 +52,7 @@ fn main() {
     for _ in 0..runs {
         let started = Instant::now();
         let doc = definition::parse(&text).expect("parses");
-        let plan = definition::plan(&doc, &keys, false).expect("plans");
+        let plan = definition::plan(&doc, &keys, &[], false).expect("plans");
         out = edit::apply(&text, &plan.ops).expect("edits");
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }

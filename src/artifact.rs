@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use serde_json::Value as Json;
+
 use crate::http::{join, Http};
 
 const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService";
@@ -58,37 +60,121 @@ pub fn backend_ids(token: &str) -> Option<(String, String)> {
     })
 }
 
-/// Uploads `files` as one zipped artifact; returns its id.
+/// What toolkit's `upload-artifact.ts` sends as `version` in
+/// CreateArtifact today (docs/service-facts.md, "Actions results service").
+const CREATE_VERSION: u32 = 7;
+/// The archive's MIME type, as toolkit derives it from `<name>.zip`
+/// (`upload/types.ts`): sent in CreateArtifact and to the blob store.
+const MIME_ZIP: &str = "application/zip";
+
+/// One Twirp call to the artifact service: the answer's JSON, or why not
+/// (with the status, so a 409 can be told apart).
+async fn call(
+    http: &Http,
+    origin: &str,
+    bearer: &str,
+    method: &str,
+    body: &Json,
+) -> Result<Json, (Option<u16>, String)> {
+    let what = format!("the artifact service's {method}");
+    let url = join(origin, &format!("{SERVICE}/{method}"));
+    let r = http
+        .send(&what, || http.request(reqwest::Method::POST, &url).header("Authorization", bearer).json(body))
+        .await
+        .map_err(|e| (None, e.to_string()))?;
+    let status = r.status().as_u16();
+    if !r.status().is_success() {
+        let hint = match status {
+            404 => "the results service refused (it does not exist on GitHub Enterprise Server)",
+            _ => "",
+        };
+        return Err((Some(status), http.status_error(&what, &r, hint).to_string()));
+    }
+    r.json().await.map_err(|_| (Some(status), format!("{what}: unexpected response")))
+}
+
+/// CreateArtifact as toolkit sends it; its signed upload URL.
+async fn create(
+    http: &Http,
+    origin: &str,
+    bearer: &str,
+    ids: &Json,
+    name: &str,
+) -> Result<String, (Option<u16>, String)> {
+    let body = serde_json::json!({
+        "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name": name,
+        "version": CREATE_VERSION, "mime_type": MIME_ZIP,
+    });
+    let created = call(http, origin, bearer, "CreateArtifact", &body).await?;
+    created["signed_upload_url"]
+        .as_str()
+        .filter(|_| created["ok"] == true)
+        .map(str::to_string)
+        .ok_or((None, "creating the artifact: no upload URL".to_string()))
+}
+
+/// Names are unique within a run: a re-run attempt, or a CreateArtifact
+/// retried after a lost answer, meets 409. As toolkit's overwrite does
+/// (`delete/delete-artifact.ts`): list the run's artifacts of this name,
+/// delete the newest with its own backend ids, and create it again.
+async fn replace(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str) -> Result<String, String> {
+    let list = serde_json::json!({
+        "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name_filter": name,
+    });
+    let listed = call(http, origin, bearer, "ListArtifacts", &list).await.map_err(|(_, e)| e)?;
+    let newest = listed["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["name"] == name)
+        .max_by_key(|a| a["database_id"].as_str().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0));
+    match newest {
+        Some(a) => {
+            let delete = serde_json::json!({
+                "workflow_run_backend_id": a["workflow_run_backend_id"],
+                "workflow_job_run_backend_id": a["workflow_job_run_backend_id"], "name": name,
+            });
+            call(http, origin, bearer, "DeleteArtifact", &delete).await.map_err(|(_, e)| e)?;
+        }
+        // Not listed: this job's own create whose answer was lost (the list
+        // may show only finalized artifacts; unconfirmed). Delete it by this
+        // job's ids; a 404 says there was none, and the create decides.
+        None => {
+            let delete = serde_json::json!({
+                "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name": name,
+            });
+            match call(http, origin, bearer, "DeleteArtifact", &delete).await {
+                Ok(_) | Err((Some(404), _)) => {}
+                Err((_, e)) => return Err(e),
+            }
+        }
+    }
+    create(http, origin, bearer, ids, name).await.map_err(|(_, e)| e)
+}
+
+/// Uploads `files` as one zipped artifact; returns its id. An artifact of
+/// the same name already in this run (a re-run attempt) is replaced.
 pub async fn upload(http: &Http, rt: &Runtime, name: &str, files: &[(&str, &[u8])]) -> Result<String, String> {
     check_name(name)?;
     let (run, job) = backend_ids(rt.token.expose_secret()).ok_or("the runtime token has no results-service scope")?;
     let origin = origin(&rt.results_url).ok_or("ACTIONS_RESULTS_URL is not a URL")?;
     let zip = zip_stored(files);
     let bearer = format!("Bearer {}", rt.token.expose_secret());
+    let ids = serde_json::json!({ "run": run, "job": job });
 
-    let what = "creating the artifact";
-    let url = join(&origin, &format!("{SERVICE}/CreateArtifact"));
-    let body = serde_json::json!({ "workflow_run_backend_id": run, "workflow_job_run_backend_id": job, "name": name, "version": 4 });
-    let r = http
-        .send(what, || http.request(reqwest::Method::POST, &url).header("Authorization", &bearer).json(&body))
-        .await
-        .map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(http
-            .status_error(what, &r, "the results service refused (it does not exist on GitHub Enterprise Server)")
-            .to_string());
-    }
-    let created: serde_json::Value = r.json().await.map_err(|_| format!("{what}: unexpected response"))?;
-    let upload_url = created["signed_upload_url"]
-        .as_str()
-        .filter(|_| created["ok"] == true)
-        .ok_or(format!("{what}: no upload URL"))?
-        .to_string();
+    let upload_url = match create(http, &origin, &bearer, &ids, name).await {
+        Ok(url) => url,
+        Err((Some(409), _)) => replace(http, &origin, &bearer, &ids, name).await?,
+        Err((_, e)) => return Err(e),
+    };
 
     let what = "uploading the artifact";
     let r = http
         .send(what, || {
-            http.request(reqwest::Method::PUT, &upload_url).header("x-ms-blob-type", "BlockBlob").body(zip.clone())
+            http.request(reqwest::Method::PUT, &upload_url)
+                .header("x-ms-blob-type", "BlockBlob")
+                .header("x-ms-blob-content-type", MIME_ZIP)
+                .body(zip.clone())
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -164,7 +164,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DELETES)]
     pub max_deletes: usize,
     /// The state record of what secret-sync wrote at Fly and GitHub targets (read, then rewritten);
-    /// its fingerprints are keyed by SECRET_SYNC_STATE_KEY.
+    /// its MAC and fingerprints are keyed by SECRET_SYNC_STATE_KEY, without which it is not used.
     #[arg(long)]
     pub state_file: Option<PathBuf>,
     /// Ask each credential's own service whether it still works (OpenAI, Anthropic, Slack, GitHub, Stripe, Fly.io, Pulumi).

@@ -590,6 +590,12 @@ pub struct Runner {
     /// `GITHUB_REPOSITORY` (`owner/name`), and the run it belongs to.
     pub repository: Option<String>,
     pub repository_owner: Option<String>,
+    /// `GITHUB_REPOSITORY_ID`: the repository's numeric id (docs.github.com
+    /// "Variables reference"), to tell its own runs' artifacts from forks'.
+    pub repository_id: Option<u64>,
+    /// `GITHUB_RETENTION_DAYS`: how long the repository keeps artifacts
+    /// (read by actions/toolkit's `retention.ts` too).
+    pub retention_days: Option<u32>,
     pub run_id: String,
     pub run_attempt: String,
     pub event: String,
@@ -614,6 +620,8 @@ impl Runner {
         Runner {
             repository: get(EnvVars::GITHUB_REPOSITORY).filter(|r| r.contains('/')),
             repository_owner: get(EnvVars::GITHUB_REPOSITORY_OWNER),
+            repository_id: get(EnvVars::GITHUB_REPOSITORY_ID).and_then(|v| v.parse().ok()),
+            retention_days: get(EnvVars::GITHUB_RETENTION_DAYS).and_then(|v| v.parse().ok()).filter(|d| *d > 0),
             run_id: or(EnvVars::GITHUB_RUN_ID, ""),
             run_attempt: or(EnvVars::GITHUB_RUN_ATTEMPT, ""),
             event: or(EnvVars::GITHUB_EVENT_NAME, ""),

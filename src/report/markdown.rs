@@ -255,12 +255,20 @@ fn state_section(s: &mut String, st: &crate::report::StateReport) {
         ReadStatus::Missing => "missing",
         ReadStatus::Expired => "expired",
         ReadStatus::Unreadable => "unreadable",
+        ReadStatus::Refused => "refused",
     };
     let mut line = format!("State record ({}): {read}", st.store);
     if let Some(n) = &st.note {
         let _ = write!(line, " ({n})");
     }
     line.push_str(if st.fingerprints { ", with fingerprints" } else { ", without fingerprints (no `state-key`)" });
+    if st.skipped_forks > 0 {
+        let _ = write!(
+            line,
+            "; {} artifact(s) of its name skipped: made by runs of forks, which may upload anything",
+            st.skipped_forks
+        );
+    }
     match (&st.not_written, st.written) {
         (_, true) => line.push_str("; written."),
         (Some(why), false) => {

@@ -69,6 +69,9 @@ pub struct StateReport {
     /// A state key was given: the record holds keyed fingerprints and can
     /// prove keys unchanged.
     pub fingerprints: bool,
+    /// Artifacts of the record's name that runs of forks made: never read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_forks: usize,
     pub written: bool,
     /// Why it was not written.
     #[serde(default, skip_serializing_if = "Option::is_none")]

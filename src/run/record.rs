@@ -12,11 +12,18 @@ use crate::state::store::{artifact_name, ArtifactStore};
 use crate::state::{ReadStatus, Record, StateKey, Store};
 use crate::targets::ledger::Ledger;
 
-/// A record older than this is written again even when nothing in it
-/// changed, so that runs that write nothing still keep it from expiring
-/// (artifacts live as long as the repository's retention setting, 1 to 90
-/// days on github.com).
-const REFRESH_AFTER_SECS: i64 = 7 * 24 * 3600;
+/// The repository's artifact retention when the runner does not say
+/// (`GITHUB_RETENTION_DAYS`): GitHub's default of 90 days.
+const DEFAULT_RETENTION_DAYS: u32 = 90;
+
+/// A record older than half the repository's retention is written again
+/// even when nothing in it changed, so that runs that write nothing keep it
+/// from expiring (artifacts live as long as the retention setting: 90 days
+/// by default, 1 to 400 by repository; docs/service-facts.md, "GitHub
+/// Actions runner").
+fn refresh_after_secs(retention_days: Option<u32>) -> i64 {
+    i64::from(retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)) * 24 * 3600 / 2
+}
 
 pub struct Kept {
     store: Store,
@@ -26,14 +33,18 @@ pub struct Kept {
     environment: String,
     key: Mutex<Option<StateKey>>,
     sync: bool,
+    /// `prune: true`: said once when no state key lets it delete anything.
+    prune: bool,
+    no_key: bool,
+    refresh_after: i64,
     now_secs: i64,
     /// Why the store cannot be read at all (no token, no repository).
     unreadable: Option<String>,
     /// Why the record cannot be written (`None`: it can).
     cannot_write: Option<String>,
-    /// How reading went, for the report.
-    read: Mutex<(ReadStatus, Option<String>)>,
-    /// The record as read (rekeyed), to tell whether the run changed it.
+    /// How reading went, for the report, and how many fork artifacts were skipped.
+    read: Mutex<(ReadStatus, Option<String>, usize)>,
+    /// The record as read (verified), to tell whether the run changed it.
     initial: Mutex<Option<Record>>,
     /// Saving failed: said as a warning.
     save_error: Mutex<Option<String>>,
@@ -43,6 +54,7 @@ impl Kept {
     pub fn new(cfg: &Config, manifest: &str, environment: &str, key: Option<StateKey>) -> Kept {
         let mut unreadable = None;
         let mut cannot_write = None;
+        let no_key = key.is_none();
         let store = match &cfg.state.store {
             StateStore::Off => {
                 cannot_write = Some("no record is kept (`state: none`, or no `--state-file` locally)".to_string());
@@ -77,9 +89,15 @@ impl Kept {
                     token: token.clone().unwrap_or_else(|| secrecy::SecretString::from(String::new())),
                     upload,
                     name: artifact_name(&id, environment),
+                    repo_id: cfg.runner.repository_id,
                 })
             }
         };
+        // Without a key no record can be verified: none is read or written.
+        if no_key && !matches!(store, Store::Off) {
+            unreadable = Some(crate::state::record::Unverified::NoKey.to_string());
+            cannot_write = Some("without `state-key` the next run could not verify it".to_string());
+        }
         Kept {
             store,
             http: crate::http::Http::new(cfg.runner.http.clone(), &["x-github-request-id"]),
@@ -87,10 +105,13 @@ impl Kept {
             environment: environment.to_string(),
             key: Mutex::new(key),
             sync: cfg.mode == Mode::Sync,
+            prune: cfg.targets.prune,
+            no_key,
+            refresh_after: refresh_after_secs(cfg.runner.retention_days),
             now_secs: cfg.runner.now,
             unreadable,
             cannot_write,
-            read: Mutex::new((ReadStatus::Off, None)),
+            read: Mutex::new((ReadStatus::Off, None, 0)),
             initial: Mutex::new(None),
             save_error: Mutex::new(None),
         }
@@ -108,37 +129,44 @@ impl Kept {
     pub async fn read(&self) -> Ledger {
         let key = lock(&self.key).take();
         let loaded = match &self.unreadable {
-            Some(why) => crate::state::Loaded { record: None, status: ReadStatus::Unreadable, note: Some(why.clone()) },
-            None => self.store.load(&self.http, &self.manifest, &self.environment).await,
+            Some(why) => crate::state::Loaded {
+                record: None,
+                status: if self.no_key { ReadStatus::Refused } else { ReadStatus::Unreadable },
+                note: Some(why.clone()),
+                skipped_forks: 0,
+            },
+            None => self.store.load(&self.http, &self.manifest, &self.environment, key.as_ref()).await,
         };
         let why_none = match loaded.status {
             ReadStatus::Off => "no state record is kept".to_string(),
             ReadStatus::Missing => "there is no state record yet".to_string(),
             ReadStatus::Expired => "the state record has expired".to_string(),
+            ReadStatus::Refused if self.no_key => "no `state-key` is set to verify the state record".to_string(),
+            ReadStatus::Refused => "the state record does not verify".to_string(),
             _ => "the state record could not be read".to_string(),
         };
-        *lock(&self.read) = (loaded.status, loaded.note);
-        let read = loaded.record.map(|mut r| {
-            // Fingerprints made with another key prove nothing under this one.
-            r.rekey(key.as_ref());
-            r
-        });
+        *lock(&self.read) = (loaded.status, loaded.note, loaded.skipped_forks);
+        // Only a record whose MAC verified with this key is here.
+        let read = loaded.record;
         let start = read.clone().unwrap_or_else(|| Record::new(&self.manifest, &self.environment, key.as_ref()));
         *lock(&self.initial) = read.clone();
         let mut ledger = Ledger::keeping(read, start, why_none, key, crate::util::rfc3339(self.now_secs));
         ledger.keeps = self.cannot_write.is_none();
+        // Said once for the run (see `announce`), not at every target.
+        ledger.quiet_no_pruning = self.no_key;
         ledger
     }
 
     /// Writes the record when the run changed it (or it is due a refresh),
     /// and says how reading and writing went.
     pub async fn write(&self, ledger: &Ledger) -> StateReport {
-        let (read, note) = lock(&self.read).clone();
+        let (read, note, skipped_forks) = lock(&self.read).clone();
         let mut report = StateReport {
             store: self.describe(),
             read,
             note,
             fingerprints: ledger.key.is_some(),
+            skipped_forks,
             written: false,
             not_written: None,
         };
@@ -146,10 +174,11 @@ impl Kept {
         let initial = lock(&self.initial).clone();
         let changed = match &initial {
             Some(r) => *r != after,
-            None => !after.targets.is_empty(),
+            // A record that did not verify is replaced by a valid one.
+            None => !after.targets.is_empty() || read == ReadStatus::Refused,
         };
         let stale = initial.as_ref().is_some_and(|r| {
-            crate::util::parse_rfc3339(&r.updated_at).is_none_or(|t| self.now_secs - t > REFRESH_AFTER_SECS)
+            crate::util::parse_rfc3339(&r.updated_at).is_none_or(|t| self.now_secs - t > self.refresh_after)
         });
         let why_not = if let Some(why) = &self.cannot_write {
             Some(why.clone())
@@ -166,6 +195,9 @@ impl Kept {
         }
         let mut record = after;
         record.updated_at = crate::util::rfc3339(self.now_secs);
+        if let Some(key) = &ledger.key {
+            record.seal(key);
+        }
         match self.store.save(&self.http, &record).await {
             Ok(()) => report.written = true,
             Err(e) => {
@@ -179,7 +211,13 @@ impl Kept {
     /// A record that could not be read is a notice; one that could not be
     /// saved, a warning (what was written stays written either way).
     pub fn announce(&self, out: &Printer, s: &StateReport) {
-        if matches!(s.read, ReadStatus::Missing | ReadStatus::Expired | ReadStatus::Unreadable) {
+        if self.prune && self.no_key {
+            out.warning(
+                "state",
+                "`prune: true` deletes nothing at Fly and GitHub targets: without `state-key` the state record cannot be verified, so nothing shows which keys secret-sync wrote",
+            );
+        }
+        if matches!(s.read, ReadStatus::Missing | ReadStatus::Expired | ReadStatus::Unreadable | ReadStatus::Refused) {
             let note = s.note.as_deref().unwrap_or("no record");
             out.notice(
                 "state",
@@ -197,4 +235,14 @@ impl Kept {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_record_is_refreshed_after_half_the_retention() {
+        assert_eq!(super::refresh_after_secs(Some(30)), 15 * 24 * 3600);
+        assert_eq!(super::refresh_after_secs(Some(1)), 12 * 3600);
+        assert_eq!(super::refresh_after_secs(None), 45 * 24 * 3600, "GitHub's default retention is 90 days");
+    }
 }

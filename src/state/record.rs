@@ -68,6 +68,17 @@ impl StateKey {
         hex(&mac.finalize().into_bytes())
     }
 
+    /// The record's MAC: HMAC-SHA-256 with the state key over the record's
+    /// canonical bytes ([`Record::canonical`]), apart from every other use
+    /// of the key by its label.
+    fn record_mac(&self, canonical: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.mac();
+        mac.update(b"secret-sync record v1");
+        mac.update(&[0]);
+        mac.update(canonical);
+        mac
+    }
+
     /// Names the key without revealing it, so a record written with another
     /// key is recognised (its fingerprints then prove nothing).
     pub fn id(&self) -> String {
@@ -79,6 +90,13 @@ impl StateKey {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
 }
 
 /// What secret-sync wrote, per manifest and environment.
@@ -94,7 +112,33 @@ pub struct Record {
     pub key_id: Option<String>,
     /// Target id (`fly:lambda`) → key → what was written there.
     pub targets: BTreeMap<String, BTreeMap<String, Written>>,
+    /// HMAC-SHA-256 with the state key over [`Record::canonical`]: without
+    /// it, or when it does not verify, the record is not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
+
+/// Why a record read from storage is not used: it does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unverified {
+    NoKey,
+    NoMac,
+    OtherKey,
+    BadMac,
+}
+
+impl std::fmt::Display for Unverified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unverified::NoKey => "no `state-key` is set, so it cannot be verified",
+            Unverified::NoMac => "it carries no MAC: written without a `state-key`, or not by secret-sync",
+            Unverified::OtherKey => "it was made with another `state-key`",
+            Unverified::BadMac => "its MAC does not verify: it was changed after secret-sync wrote it",
+        })
+    }
+}
+
+impl std::error::Error for Unverified {}
 
 /// One key secret-sync wrote at one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,7 +174,36 @@ impl Record {
             updated_at: String::new(),
             key_id: key.map(StateKey::id),
             targets: BTreeMap::new(),
+            mac: None,
         }
+    }
+
+    /// The bytes the MAC covers: the record as parsed, without its MAC, in
+    /// compact JSON (fields in declaration order, maps sorted by key). Being
+    /// the parsed record, not the stored text, it covers exactly what a run
+    /// uses: fields a reader does not know are dropped, never trusted.
+    pub fn canonical(&self) -> Vec<u8> {
+        let bare = Record { mac: None, ..self.clone() };
+        serde_json::to_vec(&bare).expect("a record serialises")
+    }
+
+    /// Stamps the record with `key`'s id and its MAC.
+    pub fn seal(&mut self, key: &StateKey) {
+        self.key_id = Some(key.id());
+        let mac = key.record_mac(&self.canonical());
+        self.mac = Some(hex(&mac.finalize().into_bytes()));
+    }
+
+    /// Whether the record was written by secret-sync with `key` and not
+    /// changed since (the MAC compared in constant time).
+    pub fn verify(&self, key: Option<&StateKey>) -> Result<(), Unverified> {
+        let key = key.ok_or(Unverified::NoKey)?;
+        let mac = self.mac.as_deref().ok_or(Unverified::NoMac)?;
+        if self.key_id.as_deref() != Some(key.id().as_str()) {
+            return Err(Unverified::OtherKey);
+        }
+        let bytes = unhex(mac).ok_or(Unverified::BadMac)?;
+        key.record_mac(&self.canonical()).verify_slice(&bytes).map_err(|_| Unverified::BadMac)
     }
 
     /// Whether a record read from storage belongs to this run; `Err` says why not.
@@ -187,18 +260,6 @@ impl Record {
             }
         }
     }
-
-    /// A record made with another key (or none) keeps its ownership, but its
-    /// fingerprints prove nothing under this key: drop them.
-    pub fn rekey(&mut self, key: Option<&StateKey>) {
-        let id = key.map(StateKey::id);
-        if self.key_id != id {
-            for w in self.targets.values_mut().flat_map(|m| m.values_mut()) {
-                w.fingerprint = None;
-            }
-            self.key_id = id;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -239,12 +300,39 @@ mod tests {
         assert_eq!(r.prove("fly:api", "A", "d1", None), Proof::Owned, "no key: nothing to compare");
         assert_eq!(r.prove("fly:api", "B", "d1", Some(&fp)), Proof::Unknown);
         assert_eq!(r.owned("fly:api"), ["A"]);
-        // Another key: ownership stays, fingerprints go.
-        r.rekey(Some(&key("a-different-state-key-000")));
-        assert_eq!(r.prove("fly:api", "A", "d1", Some(&fp)), Proof::Owned);
-        assert_eq!(r.owned("fly:api"), ["A"]);
         r.deleted("fly:api", "A");
         assert!(r.owned("fly:api").is_empty() && r.targets.is_empty());
+    }
+
+    #[test]
+    fn the_mac_refuses_edits_other_keys_and_records_without_one() {
+        let k = key("0123456789abcdef-state-key");
+        let mut r = Record::new("m.yml", "production", Some(&k));
+        r.wrote("github:app", "A", "2026-11-23T11:40:00Z".into(), None, "2026-11-23T11:40:00Z");
+        assert_eq!(r.verify(Some(&k)), Err(Unverified::NoMac));
+        r.seal(&k);
+        assert_eq!(r.verify(Some(&k)), Ok(()));
+        assert_eq!(r.verify(None), Err(Unverified::NoKey));
+        // Read back from its JSON, it still verifies.
+        let back: Record = serde_json::from_slice(&serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+        assert_eq!(back.verify(Some(&k)), Ok(()));
+        // An extra ownership entry breaks it.
+        let mut forged = back.clone();
+        forged.wrote("fly:api", "REDIS_URL", String::new(), None, "2026-11-23T11:40:00Z");
+        assert_eq!(forged.verify(Some(&k)), Err(Unverified::BadMac));
+        // So does a MAC that is not hex, or cut short.
+        let cut = Record { mac: back.mac.as_ref().map(|m| m[..40].to_string()), ..back.clone() };
+        assert_eq!(cut.verify(Some(&k)), Err(Unverified::BadMac));
+        // Another key: named as such, and a record sealed with it does not verify under this one.
+        let other = key("another-state-key-0123456");
+        assert_eq!(back.verify(Some(&other)), Err(Unverified::OtherKey));
+        let mut resealed = forged.clone();
+        resealed.seal(&other);
+        resealed.key_id = back.key_id.clone();
+        assert_eq!(resealed.verify(Some(&k)), Err(Unverified::BadMac));
+        // The MAC is keyed: not an unkeyed hash of the record.
+        use sha2::Digest;
+        assert_ne!(back.mac.clone().unwrap(), hex(&Sha256::digest(back.canonical())));
     }
 
     #[test]

@@ -5,9 +5,13 @@
 //! record is a note and the safe behaviour (nothing proven unchanged,
 //! nothing pruned), never a guess.
 //!
+//! Only a record whose MAC verifies with the state key is used
+//! ([`Record::verify`]); any other is refused, with the reason.
+//!
 //! In Actions the record is the artifact `secret-sync-state-<environment>-<id
-//! of the manifest path>` of this repository: the newest unexpired one is
-//! read at the start through the REST API (`GET /repos/{owner}/{repo}/actions/artifacts?name=`,
+//! of the manifest path>` of this repository: every page of the list is
+//! read, artifacts made by runs of forks are skipped, and the newest of the
+//! rest by `created_at` is read at the start through the REST API (`GET /repos/{owner}/{repo}/actions/artifacts?name=`,
 //! then `GET …/artifacts/{id}/zip`, which redirects to the archive; octokit's
 //! endpoint list names them `actions.listArtifactsForRepo` and
 //! `actions.downloadArtifact`), with a token that has `actions: read`. It is
@@ -24,7 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::record::Record;
+use super::record::{Record, StateKey};
 use crate::http::{encode, join, Http};
 
 /// The record's file name, inside the artifact too.
@@ -52,6 +56,11 @@ pub struct ArtifactStore {
     /// The results service, to upload the new record (absent on GHES).
     pub upload: Option<crate::artifact::Runtime>,
     pub name: String,
+    /// The repository's numeric id (`GITHUB_REPOSITORY_ID`): artifacts of
+    /// runs whose head repository is another (a fork's pull request) are
+    /// skipped. Unknown, each artifact's own `workflow_run.repository_id`
+    /// stands in for it.
+    pub repo_id: Option<u64>,
 }
 
 /// How reading the record went.
@@ -67,6 +76,9 @@ pub enum ReadStatus {
     Expired,
     /// It could not be fetched, or it is not a record of this run.
     Unreadable,
+    /// It does not verify: no MAC, another key's, a broken one, or no
+    /// state key to check it with.
+    Refused,
 }
 
 pub struct Loaded {
@@ -74,11 +86,13 @@ pub struct Loaded {
     pub status: ReadStatus,
     /// What a reader should know (why it is missing, unreadable …).
     pub note: Option<String>,
+    /// Artifacts of the record's name skipped because a fork's run made them.
+    pub skipped_forks: usize,
 }
 
 impl Loaded {
     fn without(status: ReadStatus, note: impl Into<String>) -> Loaded {
-        Loaded { record: None, status, note: Some(note.into()) }
+        Loaded { record: None, status, note: Some(note.into()), skipped_forks: 0 }
     }
 }
 
@@ -103,9 +117,11 @@ impl Store {
         }
     }
 
-    pub async fn load(&self, http: &Http, manifest: &str, environment: &str) -> Loaded {
+    /// Reads the record; only one whose MAC verifies with `key` is returned.
+    pub async fn load(&self, http: &Http, manifest: &str, environment: &str, key: Option<&StateKey>) -> Loaded {
+        let mut skipped_forks = 0;
         let bytes = match self {
-            Store::Off => return Loaded { record: None, status: ReadStatus::Off, note: None },
+            Store::Off => return Loaded { record: None, status: ReadStatus::Off, note: None, skipped_forks },
             Store::File(p) => match read_file(p) {
                 Ok(Some(b)) => b,
                 Ok(None) => {
@@ -113,37 +129,44 @@ impl Store {
                 }
                 Err(e) => return Loaded::without(ReadStatus::Unreadable, e),
             },
-            Store::Artifact(a) => match a.download(http).await {
-                Ok(Fetched::Record(b)) => b,
-                Ok(Fetched::Missing) => {
-                    return Loaded::without(
-                        ReadStatus::Missing,
-                        format!("no artifact `{}` in `{}` yet", a.name, a.repo),
-                    )
+            Store::Artifact(a) => {
+                let (fetched, skipped) = match a.download(http).await {
+                    Ok(f) => f,
+                    Err(e) => return Loaded::without(ReadStatus::Unreadable, e),
+                };
+                skipped_forks = skipped;
+                let without = |status, note: String| Loaded { skipped_forks, ..Loaded::without(status, note) };
+                match fetched {
+                    Fetched::Record(b) => b,
+                    Fetched::Missing => {
+                        return without(ReadStatus::Missing, format!("no artifact `{}` in `{}` yet", a.name, a.repo))
+                    }
+                    Fetched::Expired => {
+                        return without(ReadStatus::Expired, format!("the newest artifact `{}` has expired", a.name))
+                    }
                 }
-                Ok(Fetched::Expired) => {
-                    return Loaded::without(
-                        ReadStatus::Expired,
-                        format!("the newest artifact `{}` has expired", a.name),
-                    )
-                }
-                Err(e) => return Loaded::without(ReadStatus::Unreadable, e),
-            },
+            }
         };
+        let without = |status, note: String| Loaded { skipped_forks, ..Loaded::without(status, note) };
         // serde_json quotes input in its errors; the record holds no values,
         // but say only where it broke, never what was there.
         let record: Record = match serde_json::from_slice(&bytes) {
             Ok(r) => r,
             Err(e) => {
-                return Loaded::without(
+                return without(
                     ReadStatus::Unreadable,
                     format!("the record is corrupt (not a state record at line {}, column {})", e.line(), e.column()),
                 )
             }
         };
+        // The MAC first: nothing else in a record that does not verify is
+        // worth a reader's attention.
+        if let Err(why) = record.verify(key) {
+            return without(ReadStatus::Refused, format!("the record is not used: {why}"));
+        }
         match record.check(manifest, environment) {
-            Ok(()) => Loaded { record: Some(record), status: ReadStatus::Read, note: None },
-            Err(why) => Loaded::without(ReadStatus::Unreadable, format!("the record is not used: {why}")),
+            Ok(()) => Loaded { record: Some(record), status: ReadStatus::Read, note: None, skipped_forks },
+            Err(why) => without(ReadStatus::Unreadable, format!("the record is not used: {why}")),
         }
     }
 
@@ -202,9 +225,13 @@ enum Fetched {
 #[derive(Deserialize)]
 struct ArtifactList {
     #[serde(default)]
+    total_count: usize,
+    #[serde(default)]
     artifacts: Vec<ArtifactMeta>,
 }
 
+/// An artifact as the REST API lists it (docs/service-facts.md, "GitHub
+/// Actions artifacts": the artifact object and its `workflow_run`).
 #[derive(Deserialize)]
 struct ArtifactMeta {
     id: u64,
@@ -213,6 +240,33 @@ struct ArtifactMeta {
     expired: bool,
     #[serde(default)]
     created_at: String,
+    #[serde(default)]
+    workflow_run: Option<WorkflowRun>,
+}
+
+#[derive(Deserialize)]
+struct WorkflowRun {
+    #[serde(default)]
+    repository_id: Option<u64>,
+    #[serde(default)]
+    head_repository_id: Option<u64>,
+}
+
+/// The most pages of 100 artifacts read (10,000 records: far more than a
+/// retention of 90 days of runs keeps).
+const MAX_PAGES: usize = 100;
+
+impl ArtifactMeta {
+    /// Made by a run whose head repository is not this one: a fork's pull
+    /// request. An artifact that does not say is not skipped here (the MAC
+    /// still decides whether its record is used).
+    fn made_by_fork(&self, repo_id: Option<u64>) -> bool {
+        let Some(run) = &self.workflow_run else { return false };
+        match (run.head_repository_id, repo_id.or(run.repository_id)) {
+            (Some(head), Some(ours)) => head != ours,
+            _ => false,
+        }
+    }
 }
 
 impl ArtifactStore {
@@ -223,33 +277,53 @@ impl ArtifactStore {
             .header("X-GitHub-Api-Version", "2022-11-28")
     }
 
-    async fn download(&self, http: &Http) -> Result<Fetched, String> {
+    /// Every page of the artifacts of the record's name (bounded by
+    /// [`MAX_PAGES`]): the REST docs promise no order, so the newest is
+    /// found by `created_at` among all of them.
+    async fn list(&self, http: &Http, base: &str) -> Result<Vec<ArtifactMeta>, String> {
+        let what = format!("listing the state artifacts of `{}`", self.repo);
+        let mut all = Vec::new();
+        for page in 1..=MAX_PAGES {
+            // 100 is the largest page.
+            let url = join(&self.api, &format!("{base}?name={}&per_page=100&page={page}", encode(&self.name)));
+            let r = http.send(&what, || self.get(http, &url)).await.map_err(|e| e.to_string())?;
+            if !r.status().is_success() {
+                let hint = match r.status().as_u16() {
+                    401 | 403 | 404 => {
+                        "the token cannot read this repository's artifacts: give the job `permissions: actions: read`"
+                    }
+                    _ => "",
+                };
+                return Err(http.status_error(&what, &r, hint).to_string());
+            }
+            let list: ArtifactList =
+                r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
+            let last = list.artifacts.len() < 100;
+            all.extend(list.artifacts);
+            if last || all.len() >= list.total_count {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// The newest record of this repository's own runs, and how many
+    /// artifacts of its name forks' runs made (skipped).
+    async fn download(&self, http: &Http) -> Result<(Fetched, usize), String> {
         let (owner, name) = self.repo.split_once('/').ok_or_else(|| format!("`{}` is not owner/name", self.repo))?;
         let base = format!("/repos/{}/{}/actions/artifacts", encode(owner), encode(name));
-        // Newest first is what the API returns; sorting by `created_at`
-        // does not depend on it. 100 is the largest page.
-        let url = join(&self.api, &format!("{base}?name={}&per_page=100", encode(&self.name)));
-        let what = format!("listing the state artifacts of `{}`", self.repo);
-        let r = http.send(&what, || self.get(http, &url)).await.map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            let hint = match r.status().as_u16() {
-                401 | 403 | 404 => {
-                    "the token cannot read this repository's artifacts: give the job `permissions: actions: read`"
-                }
-                _ => "",
-            };
-            return Err(http.status_error(&what, &r, hint).to_string());
-        }
-        let list: ArtifactList =
-            r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
-        let mut ours: Vec<&ArtifactMeta> = list.artifacts.iter().filter(|a| a.name == self.name).collect();
+        let listed = self.list(http, &base).await?;
+        let named: Vec<&ArtifactMeta> = listed.iter().filter(|a| a.name == self.name).collect();
+        let (forks, mut ours): (Vec<&ArtifactMeta>, Vec<&ArtifactMeta>) =
+            named.into_iter().partition(|a| a.made_by_fork(self.repo_id));
+        let skipped = forks.len();
         ours.sort_by(|a, b| {
             let t = |x: &ArtifactMeta| crate::util::parse_rfc3339(&x.created_at).unwrap_or(0);
             t(b).cmp(&t(a)).then(b.id.cmp(&a.id))
         });
-        let Some(newest) = ours.first() else { return Ok(Fetched::Missing) };
+        let Some(newest) = ours.first() else { return Ok((Fetched::Missing, skipped)) };
         if newest.expired {
-            return Ok(Fetched::Expired);
+            return Ok((Fetched::Expired, skipped));
         }
         let url = join(&self.api, &format!("{base}/{}/zip", newest.id));
         let what = format!("downloading the state artifact `{}`", self.name);
@@ -257,13 +331,13 @@ impl ArtifactStore {
         // drops the Authorization header on the way to another host.
         let r = http.send(&what, || self.get(http, &url)).await.map_err(|e| e.to_string())?;
         if r.status().as_u16() == 410 {
-            return Ok(Fetched::Expired);
+            return Ok((Fetched::Expired, skipped));
         }
         if !r.status().is_success() {
             return Err(http.status_error(&what, &r, "").to_string());
         }
         let zip = r.bytes().await.map_err(|_| format!("{what}: the archive could not be read"))?;
-        unzip(&zip).map(Fetched::Record).map_err(|e| format!("{what}: {e}"))
+        unzip(&zip).map(|b| (Fetched::Record(b), skipped)).map_err(|e| format!("{what}: {e}"))
     }
 }
 
@@ -290,6 +364,18 @@ mod tests {
     }
 
     #[test]
+    fn artifacts_of_forks_runs_are_told_apart() {
+        let meta = |json: &str| -> ArtifactMeta { serde_json::from_str(json).unwrap() };
+        let own = meta(r#"{"id":1,"name":"n","workflow_run":{"repository_id":7,"head_repository_id":7}}"#);
+        let fork = meta(r#"{"id":2,"name":"n","workflow_run":{"repository_id":7,"head_repository_id":9}}"#);
+        let silent = meta(r#"{"id":3,"name":"n"}"#);
+        assert!(!own.made_by_fork(Some(7)) && !own.made_by_fork(None));
+        assert!(fork.made_by_fork(Some(7)) && fork.made_by_fork(None), "without GITHUB_REPOSITORY_ID, the run's own");
+        assert!(own.made_by_fork(Some(8)), "another repository's id than ours");
+        assert!(!silent.made_by_fork(Some(7)), "one that does not say is left to the MAC");
+    }
+
+    #[test]
     fn archives_are_read_back() {
         let zip = crate::artifact::zip_stored(&[(FILE, b"{}"), ("other.md", b"x")]);
         assert_eq!(unzip(&zip).unwrap(), b"{}");
@@ -305,17 +391,23 @@ mod tests {
         let store = Store::File(path.clone());
         let http = Http::new(crate::http::Policy::default(), &[]);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let missing = rt.block_on(store.load(&http, "m.yml", "production"));
+        let key = StateKey::new(SecretString::from("0123456789abcdef-state-key".to_string())).unwrap();
+        let k = Some(&key);
+        let missing = rt.block_on(store.load(&http, "m.yml", "production", k));
         assert_eq!((missing.status, missing.record.is_none()), (ReadStatus::Missing, true));
-        let mut r = Record::new("m.yml", "production", None);
+        let mut r = Record::new("m.yml", "production", k);
         r.wrote("github:app", "A", "2026-11-23T11:40:00Z".into(), None, "2026-11-23T11:40:00Z");
+        r.seal(&key);
         rt.block_on(store.save(&http, &r)).unwrap();
-        let read = rt.block_on(store.load(&http, "m.yml", "production"));
+        let read = rt.block_on(store.load(&http, "m.yml", "production", k));
         assert_eq!((read.status, read.record), (ReadStatus::Read, Some(r)));
-        let other = rt.block_on(store.load(&http, "m.yml", "staging"));
+        let other = rt.block_on(store.load(&http, "m.yml", "staging", k));
         assert_eq!(other.status, ReadStatus::Unreadable);
+        let unkeyed = rt.block_on(store.load(&http, "m.yml", "production", None));
+        assert_eq!(unkeyed.status, ReadStatus::Refused);
+        assert!(unkeyed.note.unwrap().contains("no `state-key`"));
         std::fs::write(&path, "{ not a record: hunter2").unwrap();
-        let corrupt = rt.block_on(store.load(&http, "m.yml", "production"));
+        let corrupt = rt.block_on(store.load(&http, "m.yml", "production", k));
         assert_eq!(corrupt.status, ReadStatus::Unreadable);
         let note = corrupt.note.unwrap();
         assert!(note.contains("corrupt") && !note.contains("hunter2"), "{note}");

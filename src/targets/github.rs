@@ -237,19 +237,14 @@ fn plan(
         .map(|k| k.key.to_ascii_uppercase())
         .chain(d.held_back.iter().map(|k| k.to_ascii_uppercase()))
         .collect();
-    let owned = ledger.owned(&target);
-    let mut deletable: Vec<(String, String)> = existing
-        .keys()
-        .filter(|n| !routed.contains(n))
-        .filter_map(|n| {
-            let recorded = owned.as_ref()?.iter().find(|o| o.eq_ignore_ascii_case(n))?;
-            Some((n.clone(), recorded.clone()))
-        })
-        .collect();
-    deletable.sort();
-    let mut warnings = Vec::new();
-    if prune && owned.is_none() {
-        warnings.push(ledger.no_pruning());
+    // Pruning may delete only keys secret-sync still holds: `updated_at`
+    // now equal to the one recorded after its write.
+    let unrouted = existing.iter().filter(|(n, _)| !routed.contains(n));
+    let held = ledger.prunable(&target, unrouted.map(|(n, p)| (n.as_str(), p.updated_at.clone())), true);
+    let deletable = held.keys.clone();
+    let mut warnings: Vec<String> = held.warning(&target).into_iter().collect();
+    if prune && ledger.read.is_none() {
+        warnings.extend(ledger.no_pruning());
     } else if !prune && !deletable.is_empty() {
         warnings.push(format!(
             "{} key(s) secret-sync wrote here and the manifest no longer routes here are left in place ({}); `prune: true` would delete them",

@@ -50,6 +50,9 @@ fn report_and_summary_are_uploaded_as_one_zip() {
     let st = emu.state();
     let a = st.results.newest("secret-sync-report").expect("uploaded");
     assert_eq!((a.run.as_str(), a.job.as_str()), ("run-backend-7", "job-backend-9"));
+    // As toolkit's upload-artifact.ts sends it today: version 7, the MIME type of a zip.
+    assert_eq!((a.version, a.mime_type.as_deref()), (7, Some("application/zip")));
+    assert_eq!(a.content_type.as_deref(), Some("application/zip"));
     let id = a.id.expect("finalized: size and sha256 matched the upload");
     assert!(out.outputs.contains(&format!("artifact-id<<ghadelimiter_PID_0\n{id}\n")), "{}", out.outputs);
 

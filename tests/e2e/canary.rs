@@ -390,6 +390,8 @@ fn the_state_record_holds_no_value_nor_an_unkeyed_hash_of_one() {
     let parsed: serde_json::Value = serde_json::from_str(&record).unwrap();
     assert!(parsed["targets"]["fly:api"]["TLS_KEY"]["fingerprint"].is_string(), "{record}");
     assert!(parsed["targets"]["github:site"]["JWT_KEY"]["fingerprint"].is_string(), "{record}");
+    // The MAC is in the text searched below: keyed, it is no hash of a value either.
+    assert!(parsed["mac"].as_str().is_some_and(|m| m.len() == 64), "{record}");
     for n in &c.needles {
         assert!(!record.contains(n.as_str()), "the record holds a value (or a form of it)");
     }

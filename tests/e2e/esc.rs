@@ -315,3 +315,33 @@ fn pruning_is_opt_in_owned_only_and_capped() {
     assert_eq!(after["values"]["queue"], Value::from("jobs"), "an unowned key was deleted");
     snapshot("esc_pruned", &out);
 }
+
+#[test]
+fn an_owned_key_whose_optional_value_is_absent_survives_pruning() {
+    let emu = emulator();
+    let ws = workspace();
+    assert_eq!(run(&ws, &emu, "sync", &secrets(OPENAI), &[]).code, 0);
+    assert!(decrypted(&emu, WORKER)["values"]["slack"].get("botToken").is_some());
+    // SLACK_BOT_TOKEN becomes optional, and this run has no value for it:
+    // held back, so its path and its environment variable stay secret-sync's.
+    let text = std::fs::read_to_string(repo().join("tests/fixtures/esc-manifest.yml")).unwrap();
+    ws.manifest_text(&text.replace("    format: slack-bot\n", "    format: slack-bot\n    required: false\n"));
+    let without: Value = {
+        let mut v: Value = serde_json::from_str(&secrets(OPENAI)).unwrap();
+        v.as_object_mut().unwrap().remove("SLACK_BOT_TOKEN");
+        v
+    };
+    emu.clear_log();
+    let out = run(&ws, &emu, "sync", &without.to_string(), &[("prune", "true")]);
+    assert_eq!(out.code, 0, "{}", out.summary);
+    assert_eq!(emu.count("PATCH", WORKER), 0, "the worker was written: {}", out.summary);
+    let after = decrypted(&emu, WORKER);
+    assert!(after["values"]["slack"].get("botToken").is_some(), "a held-back owned key was pruned");
+    assert_eq!(after["values"]["environmentVariables"]["SLACK_BOT_TOKEN"], Value::from("${slack.botToken}"));
+    // The value comes back: nothing to write, the key is still owned.
+    let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[("prune", "true")]);
+    assert_eq!(out.code, 0, "{}", out.summary);
+    assert_eq!(emu.count("PATCH", WORKER), 0);
+    let owned = &decrypted(&emu, WORKER)["values"]["secretSyncManaged"]["paths"];
+    assert!(owned.as_array().unwrap().contains(&Value::from("slack.botToken")), "{owned}");
+}

@@ -252,7 +252,7 @@ pub fn assert_values(name: &str, step: &str, doc: &Json, routes: &Routes, gone: 
 
 fn sync(text: &str, routes: &Routes, prune: bool) -> (definition::Plan, Option<String>) {
     let doc = definition::parse(text).unwrap_or_else(|e| panic!("{e}"));
-    let plan = definition::plan(&doc, &keys(routes), prune).unwrap_or_else(|c| panic!("{}", c.0));
+    let plan = definition::plan(&doc, &keys(routes), &[], prune).unwrap_or_else(|c| panic!("{}", c.0));
     let new = (!plan.ops.is_empty()).then(|| edit::apply(text, &plan.ops).unwrap_or_else(|e| panic!("{e}")));
     (plan, new)
 }

@@ -202,12 +202,19 @@ fn artifacts(st: &mut State, r: &Req, repo: &str, rest: &[&str], token: &str) ->
     let ours = res.repository.as_deref() == Some(repo);
     match (r.method, rest) {
         // `actions.listArtifactsForRepo`: GET /repos/{owner}/{repo}/actions/artifacts
-        // with `name` (exact match) and `per_page` (≤ 100); newest first.
+        // with `name` (exact match), `per_page` (≤ 100) and `page`. The REST
+        // docs promise no order: this lists oldest first, the order least
+        // kind to a reader that takes the first page's first for the newest.
+        // Each artifact carries `workflow_run` {id, repository_id,
+        // head_repository_id, head_branch, head_sha} (GitHub REST docs
+        // "Artifacts", the artifact object): a fork's pull-request run has
+        // the fork's id as `head_repository_id`.
         ("GET", []) => {
             let name = r.query_param("name");
             let per_page: usize = r.query_param("per_page").and_then(|v| v.parse().ok()).unwrap_or(30).clamp(1, 100);
             let page: usize = r.query_param("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
-            let all = if ours { res.finalized(name.as_deref()) } else { Vec::new() };
+            let mut all = if ours { res.finalized(name.as_deref()) } else { Vec::new() };
+            all.reverse();
             let host = r.header("host").unwrap_or("127.0.0.1");
             let items: Vec<Json> = all
                 .iter()
@@ -227,6 +234,13 @@ fn artifacts(st: &mut State, r: &Req, repo: &str, rest: &[&str], token: &str) ->
                         "created_at": created,
                         "updated_at": created,
                         "expires_at": "2027-02-21T12:00:00Z",
+                        "workflow_run": {
+                            "id": 7_000_000 + id,
+                            "repository_id": res.repository_id,
+                            "head_repository_id": res.head_repository_id(a),
+                            "head_branch": "main",
+                            "head_sha": "0".repeat(40),
+                        },
                     })
                 })
                 .collect();

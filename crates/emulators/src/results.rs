@@ -27,6 +27,11 @@ pub struct Results {
     pub artifacts: Vec<Artifact>,
     /// The repository whose runs upload here (what the REST API lists).
     pub repository: Option<String>,
+    /// That repository's numeric id (`workflow_run.repository_id`).
+    pub repository_id: u64,
+    /// Runs (backend ids) of pull requests from forks: their artifacts
+    /// carry the fork's id as `workflow_run.head_repository_id`.
+    pub fork_runs: std::collections::BTreeMap<String, u64>,
     next: u64,
 }
 
@@ -40,6 +45,13 @@ pub struct Artifact {
     pub upload_id: u64,
     pub blob: Option<Vec<u8>>,
     pub id: Option<u64>,
+    /// The `version` and `mime_type` CreateArtifact named (toolkit sends
+    /// a MIME type since version 7).
+    pub version: u64,
+    pub mime_type: Option<String>,
+    /// `x-ms-blob-content-type` of the blob upload (toolkit's
+    /// `blobHTTPHeaders.blobContentType`).
+    pub content_type: Option<String>,
 }
 
 fn twirp(status: u16, code: &str, msg: &str) -> Reply {
@@ -62,22 +74,47 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     let Ok(body) = serde_json::from_slice::<Json>(r.body) else {
         return Some(twirp(400, "malformed", "body is not JSON"));
     };
+    if let Some(reply) = list_or_delete(res, method, &body) {
+        return Some(reply);
+    }
     let s = |k: &str| body[k].as_str().unwrap_or_default().to_string();
     let (run, job, name) = (s("workflow_run_backend_id"), s("workflow_job_run_backend_id"), s("name"));
     if run.is_empty() || job.is_empty() || !valid_artifact_name(&name) {
         return Some(twirp(400, "invalid_argument", "missing backend ids or invalid name"));
     }
     Some(match method {
+        // toolkit `upload/upload-artifact.ts`: `version: 7` and a `mime_type`
+        // (StringValue, plain in JSON) since 2026-02-25 (#2256), `version: 4`
+        // before; both are accepted. Names are unique within a run: a second
+        // CreateArtifact of a finalized name is 409 (a pending one is
+        // replaced: unconfirmed, and a reader is right either way).
         "CreateArtifact" => {
-            if body["version"] != 4 {
-                return Some(twirp(400, "invalid_argument", "version must be 4"));
+            if body["version"] != 4 && body["version"] != 7 {
+                return Some(twirp(400, "invalid_argument", "unsupported artifact version"));
+            }
+            let mime_type = body["mime_type"].as_str().map(str::to_string);
+            if body["version"] == 7 && mime_type.is_none() {
+                return Some(twirp(400, "invalid_argument", "version 7 names a mime_type"));
             }
             if res.artifacts.iter().any(|a| a.name == name && a.run == run && a.id.is_some()) {
                 return Some(twirp(409, "already_exists", "an artifact with this name exists in this run"));
             }
+            res.artifacts.retain(|a| !(a.name == name && a.run == run && a.id.is_none()));
             res.next += 1;
             let upload_id = res.next;
-            res.artifacts.push(Artifact { name, expired: false, run, job, upload_id, blob: None, id: None });
+            let version = body["version"].as_u64().unwrap_or_default();
+            res.artifacts.push(Artifact {
+                name,
+                expired: false,
+                run,
+                job,
+                upload_id,
+                blob: None,
+                id: None,
+                version,
+                mime_type,
+                content_type: None,
+            });
             let host = r.header("host").unwrap_or("127.0.0.1");
             Reply::json(
                 200,
@@ -106,6 +143,46 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     })
 }
 
+/// ListArtifacts and DeleteArtifact (toolkit `generated/results/api/v1/
+/// artifact.ts`; `delete/delete-artifact.ts` lists the run's artifacts by
+/// `name_filter`, then deletes the newest with its own backend ids). The
+/// list is of the whole run, whichever job asks.
+fn list_or_delete(res: &mut Results, method: &str, body: &Json) -> Option<Reply> {
+    let s = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+    let (run, job) = (s("workflow_run_backend_id"), s("workflow_job_run_backend_id"));
+    if run.is_empty() || job.is_empty() {
+        return Some(twirp(400, "invalid_argument", "missing backend ids"));
+    }
+    match method {
+        "ListArtifacts" => {
+            let filter = body["name_filter"].as_str();
+            let items: Vec<Json> = res
+                .artifacts
+                .iter()
+                .filter(|a| a.run == run && a.id.is_some() && filter.is_none_or(|f| a.name == f))
+                .map(|a| {
+                    json!({
+                        "workflow_run_backend_id": a.run, "workflow_job_run_backend_id": a.job,
+                        "database_id": a.id.unwrap_or_default().to_string(), "name": a.name,
+                        "size": a.blob.as_ref().map_or(0, Vec::len).to_string(),
+                    })
+                })
+                .collect();
+            Some(Reply::json(200, json!({ "artifacts": items })))
+        }
+        "DeleteArtifact" => {
+            let name = s("name");
+            // A finalized artifact, or a pending upload of this job (unconfirmed).
+            let Some(i) = res.artifacts.iter().position(|a| a.run == run && a.job == job && a.name == name) else {
+                return Some(twirp(404, "not_found", "no such artifact"));
+            };
+            let gone = res.artifacts.remove(i);
+            Some(Reply::json(200, json!({ "ok": true, "artifact_id": gone.id.unwrap_or_default().to_string() })))
+        }
+        _ => None,
+    }
+}
+
 impl Results {
     /// The newest finalized artifact of this name.
     pub fn newest(&self, name: &str) -> Option<&Artifact> {
@@ -115,6 +192,33 @@ impl Results {
     /// Finalized artifacts of this name (all when `None`), newest first.
     pub fn finalized(&self, name: Option<&str>) -> Vec<&Artifact> {
         self.artifacts.iter().rev().filter(|a| a.id.is_some() && name.is_none_or(|n| a.name == n)).collect()
+    }
+
+    /// Adds a finalized artifact as if a run had uploaded it; its id.
+    pub fn add_finalized(&mut self, name: &str, run: &str, blob: Vec<u8>) -> u64 {
+        self.next += 1;
+        let upload_id = self.next;
+        self.next += 1;
+        let a = Artifact {
+            name: name.into(),
+            expired: false,
+            run: run.into(),
+            job: "job-backend-1".into(),
+            upload_id,
+            blob: Some(blob),
+            id: Some(self.next),
+            version: 7,
+            mime_type: Some("application/zip".into()),
+            content_type: Some("application/zip".into()),
+        };
+        self.artifacts.push(a);
+        self.next
+    }
+
+    /// The head repository id of the run that made `a`: a fork's for a
+    /// fork's run, else the repository's own.
+    pub fn head_repository_id(&self, a: &Artifact) -> u64 {
+        self.fork_runs.get(&a.run).copied().unwrap_or(self.repository_id)
     }
 
     /// Lets the newest artifact of this name expire (its retention ran out).
@@ -148,6 +252,7 @@ fn blob(res: &mut Results, id: &str, r: &Req) -> Reply {
         return twirp(404, "not_found", "no such upload");
     };
     a.blob = Some(r.body.to_vec());
+    a.content_type = r.header("x-ms-blob-content-type").map(str::to_string);
     Reply { status: 201, headers: Vec::new(), body: Vec::new() }
 }
 

@@ -50,8 +50,10 @@ fn values_path(dotted: &str) -> Vec<String> {
 
 /// Diffs `doc` (a decrypted definition) against `desired`. With `prune`,
 /// keys recorded in the marker that the manifest no longer routes are
-/// deleted.
-pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Collision> {
+/// deleted. `held_back` paths are routed but have no usable value this run
+/// (an optional secret without one): left as they are, still owned, and
+/// so is an owned environment variable that refers to one of them.
+pub fn plan(doc: &Yaml, desired: &[DesiredKey], held_back: &[String], prune: bool) -> Result<Plan, Collision> {
     let empty = Yaml::Hash(Hash::new());
     let values = match &doc[VALUES] {
         Yaml::BadValue | Yaml::Null => &empty,
@@ -69,7 +71,7 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Col
     let (owned_paths, owned_vars) = read_marker(values);
     let mut unrouted = Vec::new();
     secret_paths(values, "", &mut unrouted);
-    unrouted.retain(|p| !desired.iter().any(|k| k.key == *p));
+    unrouted.retain(|p| !desired.iter().any(|k| k.key == *p) && !held_back.contains(p));
     for k in desired {
         let want = k.value.expose_secret();
         let action = match get(values, &k.key) {
@@ -111,8 +113,14 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Col
         }
     }
 
-    let routed: Vec<&str> = desired.iter().map(|k| k.key.as_str()).collect();
-    let routed_vars: Vec<&str> = desired.iter().filter_map(|k| k.env_var.as_deref()).collect();
+    let routed: Vec<&str> =
+        desired.iter().map(|k| k.key.as_str()).chain(held_back.iter().map(String::as_str)).collect();
+    let refers_to_held = |v: &str| vars[v].as_str().is_some_and(|r| held_back.iter().any(|h| r == format!("${{{h}}}")));
+    let routed_vars: Vec<&str> = desired
+        .iter()
+        .filter_map(|k| k.env_var.as_deref())
+        .chain(owned_vars.iter().map(String::as_str).filter(|v| refers_to_held(v)))
+        .collect();
     let mut deletes = 0;
     let mut still_owned: Vec<String> = Vec::new();
     let mut still_owned_vars: Vec<String> = Vec::new();
@@ -282,7 +290,7 @@ mod tests {
     const DEF: &str = "imports:\n  - base # why\nvalues:\n  region: us-east-1\n  openai:\n    apiKey:\n      fn::secret: old\n  other: kept\nextra: 1\n";
 
     fn sync(text: &str, keys: &[DesiredKey], prune: bool) -> (Plan, Option<String>) {
-        let p = plan(&parse(text).unwrap(), keys, prune).unwrap();
+        let p = plan(&parse(text).unwrap(), keys, &[], prune).unwrap();
         let t = (!p.ops.is_empty()).then(|| edit::apply(text, &p.ops).unwrap());
         (p, t)
     }
@@ -328,10 +336,21 @@ mod tests {
     }
 
     #[test]
+    fn held_back_keys_are_never_pruned() {
+        let (_, first) = sync(DEF, &[key("a.b", "1", None), key("c", "2", Some("C"))], false);
+        let first = first.unwrap();
+        // `c` has no value this run (optional): held back, it and its variable stay, still owned.
+        let p = plan(&parse(&first).unwrap(), &[key("a.b", "1", None)], &["c".to_string()], true).unwrap();
+        assert_eq!(p.deletes, 0);
+        assert!(p.ops.is_empty(), "{:?}", p.ops);
+        assert!(p.changes.iter().all(|c| c.action == Action::Unchanged));
+    }
+
+    #[test]
     fn refuses_to_overwrite_unmanaged_structure() {
         let doc = parse(DEF).unwrap();
-        assert!(plan(&doc, &[key("region.name", "x", None)], false).is_err());
-        let e = plan(&doc, &[key("openai", "x", None)], false).unwrap_err();
+        assert!(plan(&doc, &[key("region.name", "x", None)], &[], false).is_err());
+        let e = plan(&doc, &[key("openai", "x", None)], &[], false).unwrap_err();
         assert!(e.0.contains("holds a mapping"), "{}", e.0);
     }
 

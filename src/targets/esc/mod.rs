@@ -87,7 +87,7 @@ impl Kind for Esc {
         let full = format!("{org}/{project}/{env}");
         let failed = |e: String| TargetError::new(format!("ESC environment `{full}`: {e}"));
         let doc = definition::parse(&current.text).map_err(|e| failed(e.to_string()))?;
-        let p = definition::plan(&doc, &d.keys, ctx.prune).map_err(|c| failed(c.0))?;
+        let p = definition::plan(&doc, &d.keys, &d.held_back, ctx.prune).map_err(|c| failed(c.0))?;
         // The same edit on the decrypted text, so a definition the editor
         // cannot handle fails in `plan` too, before anyone relies on it.
         if !p.ops.is_empty() {

@@ -86,7 +86,16 @@ impl Kind for Fly {
         let (_, deploy) = spec(d);
         let target = d.target.id();
         let evidence = plan::Recorded { ledger: &ctx.ledger, target: &target };
-        let owned = ctx.ledger.owned(&target);
+        // Pruning may delete only keys secret-sync still holds: the sealed
+        // digest now equal to the one its write left.
+        let routed = |n: &str| d.keys.iter().any(|k| k.key == n) || d.held_back.iter().any(|h| h == n);
+        let unrouted = current.before.iter().filter(|(n, _)| !routed(n));
+        let held = ctx.ledger.prunable(
+            &target,
+            unrouted.map(|(n, dg)| (n.as_str(), ctx.ledger.sealed(&target, n, dg))),
+            false,
+        );
+        let owned = ctx.ledger.owned(&target).map(|_| held.keys.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>());
         let p = plan::plan(
             &current.before,
             &d.keys,
@@ -99,8 +108,9 @@ impl Kind for Fly {
         out.unrouted = p.unrouted.clone();
         out.deletes = p.deletable.len();
         if ctx.prune && owned.is_none() {
-            out.warnings.push(ctx.ledger.no_pruning());
+            out.warnings.extend(ctx.ledger.no_pruning());
         }
+        out.warnings.extend(held.warning(&target));
         let proof = ctx.ledger.keeps.then(|| record_proof(&ctx.ledger, &target, &current.before, d, &p, &evidence));
         if !ctx.prune && !p.deletable.is_empty() {
             out.warnings.push(format!(
