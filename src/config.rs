@@ -215,6 +215,8 @@ pub struct TargetSettings {
     pub esc_token: Option<SecretString>,
     /// Pulumi Cloud API base URL (`PULUMI_BACKEND_URL`, else the public API).
     pub esc_api_url: Option<String>,
+    /// The Pulumi token an OIDC exchange asks for (organization by default).
+    pub esc_oidc: crate::targets::esc::auth::OidcRequest,
     /// Fly.io API token (org or deploy token).
     pub fly_token: Option<SecretString>,
     /// GitHub token: org secrets metadata (rotation, drift) and GitHub targets.
@@ -246,6 +248,16 @@ pub const DEFAULT_MAX_DELETES: usize = 10;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// `kubectl rollout status` waits forever by default; a job should not.
 pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The OIDC token choice (`esc-oidc-requested-token-type`, `esc-oidc-scope`,
+/// `esc-oidc-token-expiration`; the CLI's flags of the same names).
+pub fn esc_oidc(
+    kind: Option<&str>,
+    scope: Option<&str>,
+    expiration: Option<&str>,
+) -> Result<crate::targets::esc::auth::OidcRequest, crate::targets::esc::auth::OidcRequestError> {
+    crate::targets::esc::auth::OidcRequest::parse(kind, scope, expiration)
+}
 
 /// A timeout as `300`, `90s` or `5m` (seconds unless `m` is given).
 pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
@@ -284,6 +296,12 @@ pub struct ActionInputs {
     pub esc_token: Option<SecretString>,
     #[serde(rename = "esc-api-url")]
     pub esc_api_url: Option<String>,
+    #[serde(rename = "esc-oidc-requested-token-type")]
+    pub esc_oidc_requested_token_type: Option<String>,
+    #[serde(rename = "esc-oidc-scope")]
+    pub esc_oidc_scope: Option<String>,
+    #[serde(rename = "esc-oidc-token-expiration")]
+    pub esc_oidc_token_expiration: Option<String>,
     #[serde(rename = "fly-token")]
     pub fly_token: Option<SecretString>,
     #[serde(rename = "github-token")]
@@ -492,6 +510,12 @@ impl ActionInputs {
                 None => DEFAULT_ROLLOUT_TIMEOUT,
             },
             esc_api_url: set(self.esc_api_url).or_else(|| set(std::env::var("PULUMI_BACKEND_URL").ok())),
+            esc_oidc: esc_oidc(
+                self.esc_oidc_requested_token_type.as_deref(),
+                self.esc_oidc_scope.as_deref(),
+                self.esc_oidc_token_expiration.as_deref(),
+            )
+            .map_err(|e| format!("input `esc-oidc-{}`: {e}", e.choice()))?,
             prune: boolean("prune", self.prune)?,
             max_deletes,
         };

@@ -19,15 +19,15 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Some(Command::Validate(a)) => run::run(&a.into_config(Mode::Validate)),
-        Some(Command::Plan(a)) => run::run(&a.into_config(Mode::Plan)),
-        Some(Command::Sync(a)) => run::run(&a.into_config(Mode::Sync)),
+        Some(Command::Validate(a)) => run_with(style, a.into_config(Mode::Validate)),
+        Some(Command::Plan(a)) => run_with(style, a.into_config(Mode::Plan)),
+        Some(Command::Sync(a)) => run_with(style, a.into_config(Mode::Sync)),
         Some(Command::MergeReports { reports, shards, report_path }) => secret_sync::merge::run(
             &reports,
             &shards,
             &secret_sync::config::Publish::local(report_path, secret_sync::http::Policy::from_env()),
         ),
-        Some(Command::Scan(a)) => run::run(&a.into_config()),
+        Some(Command::Scan(a)) => run_with(style, a.into_config()),
         Some(Command::CheckManifest { manifest }) => run::check_manifest(&manifest, style),
         Some(Command::Template { manifest, environment, output }) => {
             template(&manifest, environment.as_deref(), &output, style)
@@ -77,6 +77,14 @@ fn emulate(port: u16, token: String, envs: &[String], latency: std::time::Durati
     let mut sink = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
     Exit::Ok
+}
+
+/// Runs a CLI command's configuration, or says why it cannot be used.
+fn run_with(style: Style, cfg: Result<secret_sync::config::Config, String>) -> Exit {
+    match cfg {
+        Ok(cfg) => run::run(&cfg),
+        Err(msg) => run::usage_error(style, &msg),
+    }
 }
 
 fn action(style: Style) -> Exit {

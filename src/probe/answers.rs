@@ -95,7 +95,10 @@ fn stripe(status: u16, j: &Json) -> Option<Verdict> {
     match status {
         401 if j["error"]["code"] == "api_key_expired" => rejected("HTTP 401 `api_key_expired`"),
         401 => rejected("HTTP 401"),
-        403 => refused("HTTP 403", "the key works but lacks the permission this call needs (a restricted key without Balance read)"),
+        403 => refused(
+            "HTTP 403",
+            "the key works but lacks the permission this call needs (a restricted key without Balance read)",
+        ),
         _ => None,
     }
 }
@@ -110,10 +113,9 @@ fn github(status: u16, j: &Json) -> Option<Verdict> {
     let msg = lower(j.get("message")?);
     match status {
         401 => rejected("HTTP 401 `Bad credentials`"),
-        403 if msg.contains("ip allow list") => refused(
-            "HTTP 403 (IP allow list)",
-            "an organization's IP allow list does not include the runner's address",
-        ),
+        403 if msg.contains("ip allow list") => {
+            refused("HTTP 403 (IP allow list)", "an organization's IP allow list does not include the runner's address")
+        }
         403 if msg.contains("saml enforcement") => refused(
             "HTTP 403 (SAML enforcement)",
             "the token is not authorized for an organization's SAML single sign-on",
