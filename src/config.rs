@@ -249,6 +249,22 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// `kubectl rollout status` waits forever by default; a job should not.
 pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// An input that is not UTF-8, named (never shown); the `secrets` payload's
+/// error also gives the line and column of its first invalid byte, as every
+/// other payload error does.
+fn non_utf8_input(k: &str, v: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    if k == "INPUT_SECRETS" {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = crate::input::strip_bom(v.as_bytes());
+        if let Err(e) = crate::values::utf8(bytes, "input `secrets`") {
+            return format!("{e} text; pass the input as UTF-8");
+        }
+    }
+    let _ = v;
+    format!("the environment variable `{k}` is not valid UTF-8 text; pass the input as UTF-8")
+}
+
 /// The OIDC token choice (`esc-oidc-requested-token-type`, `esc-oidc-scope`,
 /// `esc-oidc-token-expiration`; the CLI's flags of the same names).
 pub fn esc_oidc(
@@ -435,9 +451,7 @@ impl ActionInputs {
         let mut vars = Vec::new();
         for (k, v) in std::env::vars_os() {
             let Some(k) = k.to_str().filter(|k| k.starts_with("INPUT_")) else { continue };
-            let v = v.into_string().map_err(|_| {
-                format!("the environment variable `{k}` is not valid UTF-8 text; pass the input as UTF-8")
-            })?;
+            let v = v.into_string().map_err(|v| non_utf8_input(k, &v))?;
             vars.push((k.to_string(), v));
         }
         envy::prefixed("INPUT_")
