@@ -7,6 +7,13 @@
 //! (docs/service-facts.md, "Credential probes"). Where a service documents no
 //! answer for a refusal, the emulator has none either: it answers as for a
 //! live token.
+//!
+//! Each route names its source. Where a service's own error documentation
+//! and its SDK disagree, the documentation wins: the probe reads the raw
+//! answer, and the SDKs fold distinct documented answers into one exception
+//! per status (OpenAI's 401 "IP not authorized" and 401 `invalid_api_key` are
+//! both `AuthenticationError`). Where no documentation exists (Fly.io's
+//! GraphQL errors), the official client (fly-go) is the source.
 
 use std::collections::{HashMap, HashSet};
 
