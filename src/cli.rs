@@ -139,6 +139,16 @@ pub struct RunArgs {
     /// Pulumi Cloud API URL.
     #[arg(long, env = EnvVars::PULUMI_BACKEND_URL, hide_env_values = true)]
     pub esc_api_url: Option<String>,
+    /// With OIDC (no PULUMI_ACCESS_TOKEN): the Pulumi token to ask for: organization (default), team,
+    /// personal or runner, or pulumi/esc-action's `urn:pulumi:token-type:access_token:<type>`.
+    #[arg(long)]
+    pub esc_oidc_requested_token_type: Option<String>,
+    /// With OIDC: the token's scope, `team:NAME` for a team token, `user:LOGIN` for a personal one.
+    #[arg(long)]
+    pub esc_oidc_scope: Option<String>,
+    /// With OIDC: the token's lifetime in seconds (Pulumi's default when not given).
+    #[arg(long)]
+    pub esc_oidc_token_expiration: Option<String>,
     /// The GitHub org whose secrets metadata is read (rotation, drift); the token comes from GITHUB_TOKEN.
     #[arg(long)]
     pub github_org: Option<String>,
@@ -191,8 +201,8 @@ pub struct ScanArgs {
 }
 
 impl ScanArgs {
-    pub fn into_config(self) -> Config {
-        let mut cfg = self.run.into_config(Mode::Scan);
+    pub fn into_config(self) -> Result<Config, String> {
+        let mut cfg = self.run.into_config(Mode::Scan)?;
         // The files the values were read from hold them by design.
         let exclude = cfg.secrets_files.iter().filter(|p| p.as_os_str() != "-").cloned().collect();
         cfg.scan = crate::scan::Options {
@@ -202,14 +212,21 @@ impl ScanArgs {
             history: self.history,
             exclude,
         };
-        cfg
+        Ok(cfg)
     }
 }
 
 impl RunArgs {
-    pub fn into_config(self, mode: Mode) -> Config {
+    /// The run's configuration; an unusable flag combination is an error.
+    pub fn into_config(self, mode: Mode) -> Result<Config, String> {
         let runner = config::Runner::from_env();
-        Config {
+        let esc_oidc = config::esc_oidc(
+            self.esc_oidc_requested_token_type.as_deref(),
+            self.esc_oidc_scope.as_deref(),
+            self.esc_oidc_token_expiration.as_deref(),
+        )
+        .map_err(|e| format!("--esc-oidc-{}: {e}", e.choice()))?;
+        Ok(Config {
             mode,
             manifest: self.manifest,
             environment: self.environment,
@@ -221,6 +238,7 @@ impl RunArgs {
                 // Tokens never come from flags (they would show in `ps`).
                 esc_token: crate::env::var_exact(EnvVars::PULUMI_ACCESS_TOKEN).map(SecretString::from),
                 esc_api_url: self.esc_api_url,
+                esc_oidc,
                 // flyctl reads FLY_ACCESS_TOKEN first (internal/config/config.go).
                 fly_token: [EnvVars::FLY_ACCESS_TOKEN, EnvVars::FLY_API_TOKEN]
                     .iter()
@@ -250,7 +268,7 @@ impl RunArgs {
             },
             out: config::Publish::local(self.report_path, runner.http.clone()),
             runner,
-        }
+        })
     }
 }
 

@@ -217,6 +217,8 @@ pub struct TargetSettings {
     pub esc_token: Option<SecretString>,
     /// Pulumi Cloud API base URL (`PULUMI_BACKEND_URL`, else the public API).
     pub esc_api_url: Option<String>,
+    /// The Pulumi token an OIDC exchange asks for (organization by default).
+    pub esc_oidc: crate::targets::esc::auth::OidcRequest,
     /// Fly.io API token (org or deploy token).
     pub fly_token: Option<SecretString>,
     /// GitHub token: org secrets metadata (rotation, drift) and GitHub targets.
@@ -248,6 +250,32 @@ pub const DEFAULT_MAX_DELETES: usize = 10;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// `kubectl rollout status` waits forever by default; a job should not.
 pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// An input that is not UTF-8, named (never shown); the `secrets` payload's
+/// error also gives the line and column of its first invalid byte, as every
+/// other payload error does.
+fn non_utf8_input(k: &str, v: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    if k == "INPUT_SECRETS" {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = crate::input::strip_bom(v.as_bytes());
+        if let Err(e) = crate::values::utf8(bytes, "input `secrets`") {
+            return format!("{e} text; pass the input as UTF-8");
+        }
+    }
+    let _ = v;
+    format!("the environment variable `{k}` is not valid UTF-8 text; pass the input as UTF-8")
+}
+
+/// The OIDC token choice (`esc-oidc-requested-token-type`, `esc-oidc-scope`,
+/// `esc-oidc-token-expiration`; the CLI's flags of the same names).
+pub fn esc_oidc(
+    kind: Option<&str>,
+    scope: Option<&str>,
+    expiration: Option<&str>,
+) -> Result<crate::targets::esc::auth::OidcRequest, crate::targets::esc::auth::OidcRequestError> {
+    crate::targets::esc::auth::OidcRequest::parse(kind, scope, expiration)
+}
 
 /// A timeout as `300`, `90s` or `5m` (seconds unless `m` is given).
 pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
@@ -286,6 +314,12 @@ pub struct ActionInputs {
     pub esc_token: Option<SecretString>,
     #[serde(rename = "esc-api-url")]
     pub esc_api_url: Option<String>,
+    #[serde(rename = "esc-oidc-requested-token-type")]
+    pub esc_oidc_requested_token_type: Option<String>,
+    #[serde(rename = "esc-oidc-scope")]
+    pub esc_oidc_scope: Option<String>,
+    #[serde(rename = "esc-oidc-token-expiration")]
+    pub esc_oidc_token_expiration: Option<String>,
     #[serde(rename = "fly-token")]
     pub fly_token: Option<SecretString>,
     #[serde(rename = "github-token")]
@@ -422,9 +456,7 @@ impl ActionInputs {
         let mut vars = Vec::new();
         for (k, v) in crate::env::vars_os() {
             let Some(k) = k.to_str().filter(|k| k.starts_with(EnvVars::INPUT_PREFIX)) else { continue };
-            let v = v.into_string().map_err(|_| {
-                format!("the environment variable `{k}` is not valid UTF-8 text; pass the input as UTF-8")
-            })?;
+            let v = v.into_string().map_err(|v| non_utf8_input(k, &v))?;
             vars.push((k.to_string(), v));
         }
         envy::prefixed(EnvVars::INPUT_PREFIX)
@@ -497,6 +529,12 @@ impl ActionInputs {
                 None => DEFAULT_ROLLOUT_TIMEOUT,
             },
             esc_api_url: set(self.esc_api_url).or_else(|| crate::env::var(EnvVars::PULUMI_BACKEND_URL)),
+            esc_oidc: esc_oidc(
+                self.esc_oidc_requested_token_type.as_deref(),
+                self.esc_oidc_scope.as_deref(),
+                self.esc_oidc_token_expiration.as_deref(),
+            )
+            .map_err(|e| format!("input `esc-oidc-{}`: {e}", e.choice()))?,
             prune: boolean("prune", self.prune)?,
             max_deletes,
         };

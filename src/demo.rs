@@ -111,6 +111,7 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         targets: TargetSettings {
             esc_token: Some(SecretString::from(TOKEN)),
             esc_api_url: Some(emu.url.clone()),
+            esc_oidc: Default::default(),
             fly_token: Some(SecretString::from(FLY_TOKEN)),
             concurrency: crate::targets::Concurrency::default(),
             kubeconfig: None,

@@ -82,6 +82,8 @@ pub enum Kind {
     RotationDue,
     MetadataUnavailable,
     ProbeRejected,
+    ProbeRefused,
+    ProbeUnknown,
     ProbeInconclusive,
     Leak,
 }
@@ -104,6 +106,8 @@ impl Kind {
             Kind::RotationDue => "rotation due soon",
             Kind::MetadataUnavailable => "GitHub metadata unavailable",
             Kind::ProbeRejected => "credential rejected",
+            Kind::ProbeRefused => "credential not allowed here",
+            Kind::ProbeUnknown => "unrecognised probe answer",
             Kind::ProbeInconclusive => "liveness not confirmed",
             Kind::Leak => "value found in the workspace",
         }

@@ -106,8 +106,18 @@ fn check_value(s: &Secret, v: &str, required: bool, add: &mut impl FnMut(Severit
         add(Severity::Error, Kind::Placeholder, format!("`{name}` holds a placeholder ({what}), not a real value"));
         return;
     }
-    let pem_newline = s.format.is_some_and(Format::allows_trailing_newline);
-    let trailing = if pem_newline { v.trim_end_matches(['\n', '\r']) } else { v };
+    // PEM files end with a newline: a value declared `pem`, or recognised
+    // as PEM by its BEGIN/END lines when no format is declared, may too.
+    let declared_pem = s.format.is_some_and(Format::allows_trailing_newline);
+    let recognised_pem = s.format.is_none() && Format::Pem.matches(v);
+    let trailing = if declared_pem || recognised_pem { v.trim_end_matches(['\n', '\r']) } else { v };
+    if recognised_pem && trailing.len() < v.len() && !trailing.ends_with(char::is_whitespace) {
+        add(
+            Severity::Notice,
+            Kind::Whitespace,
+            format!("`{name}` looks like a PEM block and ends with a newline, as PEM files do; it is synced with it (declare `format: pem` to say so)"),
+        );
+    }
     let leads = v.starts_with(char::is_whitespace);
     let trails = trailing.ends_with(char::is_whitespace);
     if leads || trails {

@@ -68,6 +68,15 @@ impl fmt::Display for PayloadError {
     }
 }
 
+/// `bytes` as text, or an error at the line and column of the first byte
+/// that is not UTF-8 (every payload error names its place).
+pub fn utf8<'a>(bytes: &'a [u8], source: &str) -> Result<&'a str, PayloadError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let (line, col) = line_col(bytes, e.valid_up_to());
+        PayloadError { source: source.to_string(), line, col, message: "is not valid UTF-8".into() }
+    })
+}
+
 impl SecretValues {
     pub fn len(&self) -> usize {
         self.values.len()
@@ -128,7 +137,7 @@ impl SecretValues {
             let (line, col) = line_col(bytes, offset);
             PayloadError { source: source.to_string(), line, col, message }
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| fail(e.valid_up_to(), "is not valid UTF-8".into()))?;
+        let text = utf8(bytes, source)?;
         let trimmed = text.trim_start();
         if trimmed.is_empty() {
             return Err(fail(
@@ -175,7 +184,7 @@ impl SecretValues {
             let (line, col) = line_col(bytes, offset);
             PayloadError { source: source.to_string(), line, col, message: message.to_string() }
         };
-        let text = std::str::from_utf8(bytes).map_err(|e| fail(e.valid_up_to(), "is not valid UTF-8"))?;
+        let text = utf8(bytes, source)?;
         let mut out = SecretValues::default();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         let mut pos = 0;

@@ -27,10 +27,10 @@ pub fn usage_error(style: Style, msg: &str) -> Exit {
 /// Runs the parsed command line.
 pub fn dispatch(cli: Cli, style: Style) -> Exit {
     match cli.command {
-        Some(Command::Validate(a)) => crate::run::run(&a.into_config(Mode::Validate)),
-        Some(Command::Plan(a)) => crate::run::run(&a.into_config(Mode::Plan)),
-        Some(Command::Sync(a)) => crate::run::run(&a.into_config(Mode::Sync)),
-        Some(Command::Scan(a)) => crate::run::run(&a.into_config()),
+        Some(Command::Validate(a)) => run_with(style, a.into_config(Mode::Validate)),
+        Some(Command::Plan(a)) => run_with(style, a.into_config(Mode::Plan)),
+        Some(Command::Sync(a)) => run_with(style, a.into_config(Mode::Sync)),
+        Some(Command::Scan(a)) => run_with(style, a.into_config()),
         Some(Command::MergeReports { reports, shards, report_path }) => {
             crate::merge::run(&reports, &shards, &Publish::local(report_path, crate::http::Policy::from_env()))
         }
@@ -62,6 +62,14 @@ pub fn dispatch(cli: Cli, style: Style) -> Exit {
             let _ = Cli::command().print_help();
             Exit::Usage
         }
+    }
+}
+
+/// Runs a CLI command's configuration, or says why it cannot be used.
+fn run_with(style: Style, cfg: Result<crate::config::Config, String>) -> Exit {
+    match cfg {
+        Ok(cfg) => crate::run::run(&cfg),
+        Err(msg) => usage_error(style, &msg),
     }
 }
 

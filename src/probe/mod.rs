@@ -9,11 +9,16 @@
 //! `SECRET_SYNC_PROBE_<SERVICE>_URL` (set by the workflow, for tests and
 //! self-hosted services), which must be HTTPS or a loopback address.
 //!
-//! Results are findings: a refusal (401/403) is an error ("revoked or
-//! invalid") and holds the value back from every target like any invalid
-//! value; no answer (unreachable, timeout, 429, 5xx) is a warning and never
-//! fails the run by itself at `fail-on: error`.
+//! Results are findings, from each service's documented answers
+//! ([`answers`]): **rejected** (invalid, revoked or expired) is an error and
+//! holds the value back from every target like any invalid value;
+//! **refused** (the credential works, but not from here or not for this
+//! call: an IP allowlist, a region, a missing permission) is a warning naming
+//! the reason, and the value is synced; an answer the service does not
+//! document is a notice; no answer (unreachable, timeout, 429, 5xx) is a
+//! warning. Only a rejection fails the run at `fail-on: error`.
 
+pub mod answers;
 pub mod service;
 
 use std::sync::Arc;
@@ -63,6 +68,10 @@ pub struct ProbeResult {
 pub enum Status {
     Live,
     Rejected,
+    /// Works, but not from here or not for this call.
+    Refused,
+    /// An answer the service does not document.
+    Unknown,
     Inconclusive,
 }
 
@@ -136,6 +145,8 @@ pub fn run(rt: &tokio::runtime::Runtime, m: &Manifest, v: &mut Validation) -> Re
                     r.usable = false;
                     (Status::Rejected, d.clone())
                 }
+                Verdict::Refused { detail, reason } => (Status::Refused, format!("{detail}: {reason}")),
+                Verdict::Unknown(d) => (Status::Unknown, d.clone()),
                 Verdict::Inconclusive(d) => (Status::Inconclusive, d.clone()),
             };
             let finding = |severity, kind, message| Finding {
@@ -146,22 +157,35 @@ pub fn run(rt: &tokio::runtime::Runtime, m: &Manifest, v: &mut Validation) -> Re
                 line: Some(r.secret.pos.line),
                 col: Some(r.secret.pos.col),
             };
-            match status {
-                Status::Rejected => v.findings.push(finding(
+            let (title, call) = (svc.title(), svc.call());
+            match &verdict {
+                Verdict::Rejected(_) => v.findings.push(finding(
                     Severity::Error,
                     Kind::ProbeRejected,
                     format!(
-                        "{} refused `{name}` ({} answered {detail}): the credential is revoked or invalid; replace it. It is held back from every target",
-                        svc.title(),
-                        svc.call()
+                        "{title} refused `{name}` ({call} answered {detail}): the credential is revoked or invalid; replace it. It is held back from every target"
                     ),
                 )),
-                Status::Inconclusive => v.findings.push(finding(
+                Verdict::Refused { detail, reason } => v.findings.push(finding(
+                    Severity::Warning,
+                    Kind::ProbeRefused,
+                    format!(
+                        "{title} would not let `{name}` be used from here ({call} answered {detail}): {reason}. It is not held back; liveness is not confirmed"
+                    ),
+                )),
+                Verdict::Unknown(_) => v.findings.push(finding(
+                    Severity::Notice,
+                    Kind::ProbeUnknown,
+                    format!(
+                        "`{name}` could not be checked with {title}: {call} answered {detail}, which its documentation does not describe. The run goes on"
+                    ),
+                )),
+                Verdict::Inconclusive(_) => v.findings.push(finding(
                     Severity::Warning,
                     Kind::ProbeInconclusive,
-                    format!("`{name}` could not be checked with {}: {detail}. The run goes on", svc.title()),
+                    format!("`{name}` could not be checked with {title}: {detail}. The run goes on"),
                 )),
-                Status::Live => {}
+                Verdict::Live => {}
             }
             results.push((i, ProbeResult { secret: name, service: *svc, call: svc.call(), status, detail }));
         }
@@ -208,13 +232,14 @@ async fn ask(client: &reqwest::Client, svc: Service, base: &str, value: &SecretS
     };
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    // Only Slack's and Fly's answers are read, up to 1 MiB, so a
-    // misbehaving service cannot fill memory.
+    // Bodies tell "invalid" from "not allowed here"; read up to 64 KiB, so a
+    // misbehaving service cannot fill memory. Successful answers are read
+    // only where the status does not settle it (Slack, Fly).
     let mut body = Vec::new();
-    if matches!(svc, Service::Slack | Service::Fly) {
+    if !resp.status().is_success() || matches!(svc, Service::Slack | Service::Fly) {
         while let Ok(Some(chunk)) = resp.chunk().await {
             body.extend_from_slice(&chunk);
-            if body.len() > 1 << 20 {
+            if body.len() > 64 << 10 {
                 break;
             }
         }

@@ -14,9 +14,14 @@ pub use crate::manifest::probe::Service;
 pub enum Verdict {
     /// The service accepted it.
     Live,
-    /// The service refused it: revoked or invalid. Says how (`HTTP 401`).
+    /// The service refused it: invalid, revoked or expired. Says how (`HTTP 401`).
     Rejected(String),
-    /// No answer either way (rate limited, down, unreachable, odd answer).
+    /// The credential works but may not be used from here or for this call
+    /// (an IP allowlist, a region, a missing permission): how, and why.
+    Refused { detail: String, reason: &'static str },
+    /// An answer the service's documentation does not describe (`HTTP 403`).
+    Unknown(String),
+    /// No answer either way (rate limited, down, unreachable, timed out).
     Inconclusive(String),
 }
 
@@ -126,60 +131,38 @@ impl Service {
             {
                 limited()
             }
-            401 | 403 => Verdict::Rejected(format!("HTTP {status}")),
-            // Fly's GraphQL errors arrive with 200 or as a status; read both.
-            400 if self == Service::Fly && fly(body) != Verdict::Live => fly(body),
             429 => limited(),
+            400..=499 => super::answers::refusal(self, status, body),
             500..=599 => Verdict::Inconclusive(format!("the service answered HTTP {status}")),
-            _ => Verdict::Inconclusive(format!("unexpected answer HTTP {status}")),
+            _ => Verdict::Unknown(format!("HTTP {status}")),
         }
     }
 }
 
-/// `auth.test` answers 200 with `{"ok": false, "error": CODE}` for a bad
-/// token. Only codes known to mean "this token does not work" reject it, and
-/// only known codes are ever repeated in the report.
+/// `auth.test` answers 200, with `{"ok": true, …}` for a working token.
 fn slack(body: &[u8]) -> Verdict {
-    const REJECTING: &[&str] =
-        &["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "team_disabled"];
     let Ok(j) = serde_json::from_slice::<Json>(body) else {
-        return Verdict::Inconclusive("auth.test did not answer JSON".into());
+        return Verdict::Unknown("auth.test did not answer JSON".into());
     };
     if j["ok"] == true {
         return Verdict::Live;
     }
-    match j["error"].as_str() {
-        Some(code) if REJECTING.contains(&code) => Verdict::Rejected(format!("`{code}`")),
-        Some("ratelimited") => Verdict::Inconclusive("rate limited (`ratelimited`)".into()),
-        _ => Verdict::Inconclusive("auth.test answered an unexpected error".into()),
-    }
+    super::answers::refusal(Service::Slack, 200, body)
 }
 
-/// Fly's GraphQL: `data.viewer` for a working token; an error whose code or
-/// message says "unauthorized"/"authenticated" for a refused one. Fly's exact
-/// wording is UNCONFIRMED, so anything else is inconclusive, never rejected.
+/// Fly's GraphQL: `data.viewer` for a working token; its errors arrive with
+/// 200 too (read as any refusal is).
 fn fly(body: &[u8]) -> Verdict {
     let Ok(j) = serde_json::from_slice::<Json>(body) else {
-        return Verdict::Inconclusive("the GraphQL API did not answer JSON".into());
+        return Verdict::Unknown("the GraphQL API did not answer JSON".into());
     };
     if j["data"]["viewer"].is_object() {
         return Verdict::Live;
     }
-    let refused = j["errors"].as_array().is_some_and(|errs| {
-        errs.iter().any(|e| {
-            let code = e["extensions"]["code"].as_str().unwrap_or_default().to_ascii_uppercase();
-            let msg = e["message"].as_str().unwrap_or_default().to_ascii_lowercase();
-            code == "UNAUTHORIZED"
-                || code == "UNAUTHENTICATED"
-                || msg.contains("authenticat")
-                || msg.contains("unauthorized")
-        })
-    });
-    if refused {
-        Verdict::Rejected("not authenticated".into())
-    } else {
-        Verdict::Inconclusive("the GraphQL API answered without a viewer".into())
+    if super::answers::fly_unauthenticated(&j) {
+        return Verdict::Rejected("not authenticated (a GraphQL error)".into());
     }
+    Verdict::Unknown("the GraphQL API answered without a viewer".into())
 }
 
 #[cfg(test)]
@@ -191,13 +174,14 @@ mod tests {
     fn statuses_map_to_verdicts() {
         let h = HeaderMap::new();
         assert_eq!(Service::Openai.verdict(200, &h, b"{}"), Verdict::Live);
-        assert_eq!(Service::Openai.verdict(401, &h, b""), Verdict::Rejected("HTTP 401".into()));
+        assert!(matches!(Service::Openai.verdict(401, &h, b""), Verdict::Unknown(_)), "a bare 401 is not OpenAI's");
         assert!(matches!(Service::Stripe.verdict(429, &h, b""), Verdict::Inconclusive(_)));
         assert!(matches!(Service::Anthropic.verdict(529, &h, b""), Verdict::Inconclusive(_)));
         let mut limited = HeaderMap::new();
         limited.insert("x-ratelimit-remaining", "0".parse().unwrap());
         assert!(matches!(Service::Github.verdict(403, &limited, b""), Verdict::Inconclusive(_)));
-        assert_eq!(Service::Github.verdict(403, &h, b""), Verdict::Rejected("HTTP 403".into()));
+        assert!(matches!(Service::Github.verdict(403, &h, b""), Verdict::Unknown(_)));
+        assert!(matches!(Service::Pulumi.verdict(418, &h, b""), Verdict::Unknown(_)));
     }
 
     #[test]
@@ -208,11 +192,11 @@ mod tests {
             Service::Slack.verdict(200, &h, br#"{"ok":false,"error":"token_revoked"}"#),
             Verdict::Rejected(_)
         ));
-        assert!(matches!(Service::Slack.verdict(200, &h, br#"{"ok":false,"error":"x"}"#), Verdict::Inconclusive(_)));
+        assert!(matches!(Service::Slack.verdict(200, &h, br#"{"ok":false,"error":"x"}"#), Verdict::Unknown(_)));
         assert_eq!(Service::Fly.verdict(200, &h, br#"{"data":{"viewer":{"__typename":"User"}}}"#), Verdict::Live);
         let refused = br#"{"errors":[{"message":"You must be authenticated to view this."}]}"#;
         assert!(matches!(Service::Fly.verdict(200, &h, refused), Verdict::Rejected(_)));
-        assert!(matches!(Service::Fly.verdict(200, &h, br#"{"data":null}"#), Verdict::Inconclusive(_)));
+        assert!(matches!(Service::Fly.verdict(200, &h, br#"{"data":null}"#), Verdict::Unknown(_)));
     }
 
     #[test]

@@ -15,18 +15,24 @@ pub(super) fn probes(s: &mut String, results: &[ProbeResult]) {
         return;
     }
     let n = |st| results.iter().filter(|r| r.status == st).count();
+    let refused = match n(Status::Refused) {
+        0 => String::new(),
+        k => format!(" · {k} not allowed here"),
+    };
     let _ = writeln!(
         s,
-        "### Liveness probes\n\n{} live · {} rejected · {} not confirmed (each value asked of its own service only)\n",
+        "### Liveness probes\n\n{} live · {} rejected{refused} · {} not confirmed (each value asked of its own service only)\n",
         n(Status::Live),
         n(Status::Rejected),
-        n(Status::Inconclusive)
+        n(Status::Inconclusive) + n(Status::Unknown)
     );
     let _ = writeln!(s, "| Secret | Service | Call | Result |\n|---|---|---|---|");
     for r in results.iter().take(MAX_ROWS) {
         let result = match r.status {
             Status::Live => "🟢 live".to_string(),
             Status::Rejected => format!("🔴 **rejected** — {}", md(&r.detail)),
+            Status::Refused => format!("🟠 not allowed here — {}", md(&r.detail)),
+            Status::Unknown => format!("⚪ unrecognised answer — {}", md(&r.detail)),
             Status::Inconclusive => format!("🟡 not confirmed — {}", md(&r.detail)),
         };
         let _ = writeln!(s, "| {} | {} | `{}` | {result} |", md(&format!("`{}`", r.secret)), r.service.title(), r.call);

@@ -28,7 +28,9 @@ pub(super) fn context(
     let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
     let source = match (&t.esc_token, &cfg.runner.id_token_request) {
         (Some(tok), _) => Source::Token(tok.clone()),
-        (None, Some((url, tok))) => Source::Oidc { request_url: url.clone(), request_token: tok.clone() },
+        (None, Some((url, tok))) => {
+            Source::Oidc { request_url: url.clone(), request_token: tok.clone(), request: t.esc_oidc.clone() }
+        }
         _ => Source::None,
     };
     let printer = Printer::new(cfg.out.style);

@@ -148,3 +148,29 @@ fn report_path_output_is_the_hosts_path() {
     let out = ws.action(&[("report-path", "reports/r.json")], &[]);
     assert_eq!(output(&out), "reports/r.json");
 }
+
+#[test]
+fn a_pem_value_ending_in_a_newline_validates_without_a_declared_format() {
+    let ws = Workspace::new();
+    ws.manifest_text("version: 1\nsecrets:\n  TLS_KEY: {}\n  API_TOKEN: {}\n");
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nbm90LWEtcmVhbC1rZXktanVzdC10ZXN0\n-----END PRIVATE KEY-----\n";
+    let json = serde_json::json!({ "TLS_KEY": pem, "API_TOKEN": "tok-0123456789abcdef" }).to_string();
+    let out = ws.action(&[("mode", "validate"), ("secrets", &json)], &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let report = out.report_json();
+    let findings: Vec<(String, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["secret"].to_string(), f["kind"].to_string(), f["severity"].to_string()))
+        .collect();
+    assert_eq!(findings, [("\"TLS_KEY\"".into(), "\"whitespace\"".into(), "\"notice\"".into())]);
+    insta::assert_snapshot!(
+        "pem_trailing_newline_notice",
+        out.stdout_unmasked().lines().find(|l| l.starts_with("::notice")).unwrap_or_default()
+    );
+    // Not PEM: a trailing newline is still an error.
+    let json = serde_json::json!({ "TLS_KEY": pem, "API_TOKEN": "tok-0123456789abcdef\n" }).to_string();
+    let out = ws.action(&[("mode", "validate"), ("secrets", &json)], &[]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+}

@@ -105,10 +105,13 @@ fn plan_sync_and_an_unchanged_second_run() {
     // First sync: one write per environment, and the missing one is created.
     // An existing environment that changes is read twice: decrypted to
     // plan, as stored to edit (the text the user wrote, ciphertext kept).
+    // The created one is read once after creation, for the ETag its PATCH
+    // carries: every PATCH has one.
     emu.clear_log();
     let out = run(&ws, &emu, "sync", &secrets(OPENAI), &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(counts(&emu), (5, 3, 1));
+    assert_eq!(counts(&emu), (6, 3, 1));
+    assert_eq!(emu.state().esc.patches_without_etag, 0, "a PATCH went without an ETag");
     assert_eq!(emu.count("PATCH", APP), 1);
     assert_eq!(emu.count("POST", "/api/esc/environments/acme"), 1);
     snapshot("esc_first_sync", &out);
@@ -285,6 +288,74 @@ fn oidc_replaces_the_long_lived_token() {
     let out = ws.action(&inputs, &env);
     assert_eq!(out.code, 1);
     assert!(out.summary.contains("invalid_grant"), "{}", out.summary);
+}
+
+#[test]
+fn oidc_asks_for_the_team_token_the_inputs_name_as_esc_action_does() {
+    let emu = emulator();
+    {
+        let mut st = emu.state();
+        st.esc.oidc_request_token = Some("runner-request-token-123456".into());
+        st.esc.oidc_orgs.insert("acme".into());
+        // The issuer's only policy grants the `platform` team's token.
+        st.esc.oidc_policies.insert("acme".into(), vec![("team".into(), "team:platform".into())]);
+    }
+    let ws = workspace();
+    let url = format!("{}{OIDC_PATH}?api-version=2.0", emu.url);
+    let json = secrets(OPENAI);
+    let mut env = FAST.to_vec();
+    env.push(("ACTIONS_ID_TOKEN_REQUEST_URL", &url));
+    env.push(("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-request-token-123456"));
+    let base = [("mode", "sync"), ("esc-api-url", emu.url.as_str()), ("esc-token", ""), ("secrets", json.as_str())];
+
+    // Without the inputs: an organization token, which this issuer refuses.
+    let out = ws.action(&base, &env);
+    assert_eq!(out.code, 1, "{}", out.summary);
+    assert!(out.summary.contains("invalid_grant"), "{}", out.summary);
+
+    let mut inputs = base.to_vec();
+    inputs.extend([
+        ("esc-oidc-requested-token-type", "urn:pulumi:token-type:access_token:team"),
+        ("esc-oidc-scope", "team:platform"),
+        ("esc-oidc-token-expiration", "3600"),
+    ]);
+    emu.clear_log();
+    emu.state().esc.exchanges.clear();
+    let out = ws.action(&inputs, &env);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(emu.count("POST", "/api/oauth/token"), 1);
+    // The body @pulumi/actions-helpers' exchangeIdToken sends for esc-action's
+    // `oidc-requested-token-type`, `oidc-scope` and `oidc-token-expiration`.
+    let mut sent = emu.state().esc.exchanges.clone();
+    assert_eq!(sent.len(), 1);
+    let subject = sent[0]["subject_token"].take();
+    assert!(subject.as_str().is_some_and(|t| t.starts_with("eyJ")), "{subject}");
+    assert_eq!(
+        sent[0],
+        serde_json::json!({
+            "audience": "urn:pulumi:org:acme",
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            "requested_token_type": "urn:pulumi:token-type:access_token:team",
+            "subject_token": null,
+            "expiration": 3600,
+            "scope": "team:platform",
+        })
+    );
+    assert_eq!(emu.count("PATCH", "/api/esc/"), 3);
+
+    // The plain word works too; a team token without its team is refused
+    // before anything is sent.
+    inputs[4] = ("esc-oidc-requested-token-type", "team");
+    inputs[5] = ("esc-oidc-scope", "");
+    emu.clear_log();
+    let out = ws.action(&inputs, &env);
+    assert_eq!(out.code, 3, "{}", out.stdout);
+    assert!(emu.log().is_empty(), "{:?}", emu.log());
+    insta::assert_snapshot!(
+        "esc_oidc_team_without_scope",
+        out.stdout_unmasked().lines().find(|l| l.contains("esc-oidc")).unwrap_or_default()
+    );
 }
 
 #[test]

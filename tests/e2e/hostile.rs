@@ -391,6 +391,27 @@ fn non_utf8_environment_variables_are_usage_errors_not_crashes() {
 
 #[cfg(unix)]
 #[test]
+fn a_non_utf8_secrets_input_names_the_line_and_column_of_the_first_bad_byte() {
+    use std::os::unix::ffi::OsStringExt;
+    let ws = Workspace::new();
+    ws.manifest_from(&repo().join("examples/minimal/secret-sync.yml"));
+    let bad =
+        std::ffi::OsString::from_vec(b"{\n  \"A\": \"fine\",\n  \"B\": \"caf\xc3\xa9 x\xffsecretpart\"\n}".to_vec());
+    let env = [
+        ("GITHUB_ACTIONS", std::ffi::OsString::from("true")),
+        ("INPUT_MODE", "validate".into()),
+        ("INPUT_SECRETS", bad),
+    ];
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let (code, stdout, stderr) = run_raw(&["action"], &ws.root(), &env, None);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(!stdout.contains("secretpart") && !stderr.contains("secretpart"), "{stdout}{stderr}");
+    // Line 3, column 15: `é` is one character.
+    insta::assert_snapshot!("non_utf8_secrets_input", stdout.lines().find(|l| l.contains("UTF-8")).unwrap_or_default());
+}
+
+#[cfg(unix)]
+#[test]
 fn special_and_oversized_files_are_refused_without_reading() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -178,6 +178,30 @@ fn first_sync_then_nothing_then_one_key() {
 }
 
 #[test]
+fn a_key_another_manager_owns_through_string_data_is_a_conflict_and_kept() {
+    // Another server-side applier writes SLACK_TOKEN through `stringData`:
+    // it owns `f:stringData.SLACK_TOKEN`, not `f:data.SLACK_TOKEN`, so the
+    // server would let a `data` apply overwrite it without a conflict.
+    let emu = emulator();
+    emu.state().kubernetes.seed_string_data(NS, "api-secrets", "argocd", &[("SLACK_TOKEN", "set-by-argocd")]);
+    let ws = workspace();
+    let out = run(&ws, &emu, &secrets(SLACK));
+    assert_eq!(out.code, 1, "{}", out.summary);
+    let api = target(&out, "kubernetes:api");
+    assert_eq!(api["status"], "failed");
+    let msg = api["message"].as_str().unwrap();
+    insta::assert_snapshot!("k8s_string_data_conflict", msg);
+    {
+        let st = emu.state();
+        let k = &st.kubernetes;
+        assert_eq!(k.value(NS, "api-secrets", "SLACK_TOKEN").as_deref(), Some("set-by-argocd"), "overwritten");
+        assert_eq!(k.applied_by(NS, "api-secrets", "secret-sync"), ["OPENAI_API_KEY", "database-url"]);
+    }
+    assert_eq!(emu.count_exact("PATCH", API_SECRET), 1);
+    assert_eq!(target(&out, "kubernetes:jobs")["status"], "synced");
+}
+
+#[test]
 fn a_key_another_field_manager_owns_is_left_alone_and_reported() {
     let emu = emulator();
     emu.state().kubernetes.seed(NS, "api-secrets", "kubectl-edit", "Update", &[("SLACK_TOKEN", "edited-by-hand")]);

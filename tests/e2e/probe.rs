@@ -3,6 +3,7 @@
 //! service. Request counts are exact (no retries: a probe asks once).
 
 use secret_sync::probe::Service;
+use secret_sync_emulators::probes::Refusal;
 use secret_sync_emulators::{Emulator, Fault, FaultKind};
 
 use crate::harness::{Output, Workspace};
@@ -132,35 +133,140 @@ fn probes_are_off_unless_asked() {
     assert_eq!(emu.log().len(), 1, "{:?}", emu.log());
 }
 
+/// Findings of one kind: (secret, severity).
+fn findings_of(out: &Output, kind: &str) -> Vec<(String, String)> {
+    out.report_json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .map(|f| (f["secret"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn secret_state(out: &Output, name: &str) -> String {
+    let report = out.report_json();
+    let s = report["secrets"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
+    s["state"].as_str().unwrap().to_string()
+}
+
 #[test]
 fn revoked_or_invalid_credentials_are_errors_and_held_back() {
+    // Every service's documented invalid-key answer: OpenAI 401
+    // `invalid_api_key`, Anthropic 401 `authentication_error`, Slack
+    // `token_revoked`, GitHub 401 `Bad credentials`, Stripe 401, Fly 401,
+    // Pulumi 401.
     let emu = emulator();
     {
         let mut st = emu.state();
-        st.probes.revoke(Service::Slack.name(), VALUES[2].2);
-        st.probes.revoke(Service::Openai.name(), VALUES[0].2);
-        st.probes.revoke(Service::Fly.name(), VALUES[5].2);
+        for (_, s, v) in VALUES {
+            st.probes.revoke(s.name(), v);
+        }
     }
     let ws = Workspace::new();
     ws.manifest_text(MANIFEST);
     let out = run(&ws, &emu, "true", &[]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    let report = out.report_json();
-    let rejected: Vec<&str> = report["findings"]
+    let rejected: Vec<String> = findings_of(&out, "probe-rejected").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        rejected,
+        [
+            "OPENAI_API_KEY",
+            "OPENAI_ADMIN_KEY",
+            "ANTHROPIC_API_KEY",
+            "SLACK_BOT_TOKEN",
+            "GH_PAT",
+            "STRIPE_SECRET_KEY",
+            "FLY_DEPLOY_TOKEN",
+            "PULUMI_ACCESS_TOKEN"
+        ]
+    );
+    for n in &rejected {
+        assert_eq!(secret_state(&out, n), "invalid", "{n}: a rejected value must not be synced");
+    }
+    assert_eq!(secret_state(&out, "DATABASE_URL"), "ok");
+    insta::assert_snapshot!("probe_rejected__annotations", out.stdout_unmasked());
+    insta::assert_snapshot!("probe_rejected__summary", out.summary);
+}
+
+#[test]
+fn a_working_key_refused_here_is_a_warning_and_is_not_held_back() {
+    // The documented "valid, but not from here / not for this": OpenAI 401
+    // `IP not authorized`, Anthropic 403 `permission_error`, Slack
+    // `invalid_auth` (its docs give it for a disallowed IP address too),
+    // GitHub 403 IP allow list, Stripe 403 restricted key. Fly and Pulumi
+    // document no such answer (their refused tokens are simply served).
+    let emu = emulator();
+    {
+        let mut st = emu.state();
+        st.probes.refuse(Service::Openai.name(), VALUES[0].2, Refusal::Address);
+        st.probes.refuse(Service::Anthropic.name(), VALUES[1].2, Refusal::Permission);
+        st.probes.refuse(Service::Slack.name(), VALUES[2].2, Refusal::Address);
+        st.probes.refuse(Service::Github.name(), VALUES[3].2, Refusal::Address);
+        st.probes.refuse(Service::Stripe.name(), VALUES[4].2, Refusal::Permission);
+    }
+    let ws = Workspace::new();
+    ws.manifest_text(MANIFEST);
+    let out = run(&ws, &emu, "true", &[]);
+    assert_eq!(out.code, 0, "a refusal here does not fail the run\n{}", out.stdout);
+    let refused = findings_of(&out, "probe-refused");
+    let names: Vec<&str> = refused.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "ANTHROPIC_API_KEY", "SLACK_BOT_TOKEN", "GH_PAT", "STRIPE_SECRET_KEY"]
+    );
+    assert!(refused.iter().all(|(_, sev)| sev == "warning"), "{refused:?}");
+    assert!(findings_of(&out, "probe-rejected").is_empty());
+    for n in names {
+        assert_eq!(secret_state(&out, n), "ok", "{n} was held back");
+    }
+    let statuses = probe_statuses(&out);
+    let status = |n: &str| statuses.iter().find(|(s, _)| s == n).unwrap().1.clone();
+    assert_eq!(status("STRIPE_SECRET_KEY"), "refused");
+    assert_eq!(status("FLY_DEPLOY_TOKEN"), "live");
+    insta::assert_snapshot!("probe_refused_here__annotations", out.stdout_unmasked());
+    insta::assert_snapshot!("probe_refused_here__summary", out.summary);
+
+    // The other documented refusals: OpenAI 403 for the country, region or
+    // territory, GitHub 403 for SAML enforcement.
+    {
+        let mut st = emu.state();
+        st.probes.refuse(Service::Openai.name(), VALUES[0].2, Refusal::Region);
+        st.probes.refuse(Service::Github.name(), VALUES[3].2, Refusal::Permission);
+    }
+    let out = run(&ws, &emu, "true", &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let reasons: Vec<String> = out.report_json()["probes"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["kind"] == "probe-rejected")
-        .map(|f| f["secret"].as_str().unwrap())
+        .filter(|p| p["secret"] == "OPENAI_API_KEY" || p["secret"] == "GH_PAT")
+        .map(|p| format!("{}: {}", p["status"].as_str().unwrap(), p["detail"].as_str().unwrap()))
         .collect();
-    assert_eq!(rejected, ["OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "SLACK_BOT_TOKEN", "FLY_DEPLOY_TOKEN"]);
-    let state = |n: &str| {
-        report["secrets"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap()
-    };
-    assert_eq!(state("SLACK_BOT_TOKEN"), "invalid", "a rejected value must not be synced");
-    assert_eq!(state("GH_PAT"), "ok");
-    insta::assert_snapshot!("probe_rejected__annotations", out.stdout_unmasked());
-    insta::assert_snapshot!("probe_rejected__summary", out.summary);
+    insta::assert_debug_snapshot!("probe_refused_here__region_and_saml", reasons);
+}
+
+#[test]
+fn an_answer_no_documentation_describes_is_a_notice() {
+    // A 403 whose body is none of the service's documented errors (a proxy,
+    // a new error): not "invalid", not "not allowed here".
+    let emu = emulator();
+    for s in Service::ALL {
+        let (method, path) = route(s);
+        emu.fault(Fault::on(method, path, 1, FaultKind::Status { code: 403, retry_after: None }));
+    }
+    let ws = Workspace::new();
+    ws.manifest_text(MANIFEST);
+    let out = run(&ws, &emu, "true", &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let unknown = findings_of(&out, "probe-unknown");
+    assert_eq!(unknown.len(), 8, "{unknown:?}");
+    assert!(unknown.iter().all(|(_, sev)| sev == "notice"), "{unknown:?}");
+    assert!(findings_of(&out, "probe-rejected").is_empty() && findings_of(&out, "probe-refused").is_empty());
+    assert_eq!(secret_state(&out, "SLACK_BOT_TOKEN"), "ok");
+    assert!(probe_statuses(&out).iter().all(|(_, s)| s == "unknown"), "{:?}", probe_statuses(&out));
+    assert_eq!(emu.log().len(), 7, "{:?}", emu.log());
+    insta::assert_snapshot!("probe_unknown__annotations", out.stdout_unmasked());
 }
 
 #[test]

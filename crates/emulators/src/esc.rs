@@ -48,6 +48,14 @@ pub struct Esc {
     issued_id_tokens: HashMap<String, String>,
     /// Orgs whose OIDC issuer is registered (exchange allowed).
     pub oidc_orgs: HashSet<String>,
+    /// The tokens an org's issuer policies grant, as (token type, scope):
+    /// `("team", "team:platform")`. An org not listed grants organization
+    /// tokens (empty scope) only.
+    pub oidc_policies: HashMap<String, Vec<(String, String)>>,
+    /// Every token-exchange request body, as received (for tests).
+    pub exchanges: Vec<Json>,
+    /// PATCHes that carried no ETag (applied unconditionally).
+    pub patches_without_etag: usize,
 }
 
 pub struct Env {
@@ -311,10 +319,14 @@ fn env_op(esc: &mut Esc, method: &str, key: (String, String, String), rest: &[&s
         },
         ("PATCH", []) => {
             let Some(env) = esc.envs.get_mut(&key) else { return not_found() };
-            if let Some(tag) = r.header("etag").or(r.header("if-match")) {
-                if tag != env.etag() {
+            match r.header("etag").or(r.header("if-match")) {
+                Some(tag) if tag != env.etag() => {
                     return error(409, "Conflict: the environment has been modified since it was read");
                 }
+                Some(_) => {}
+                // Allowed (pulumi/esc's UpdateEnvironment sends the ETag only
+                // when given one), but counted: a test can tell.
+                None => esc.patches_without_etag += 1,
             }
             let text = String::from_utf8_lossy(r.body).into_owned();
             let doc = match parse(&text) {
@@ -453,8 +465,27 @@ fn exchange(esc: &mut Esc, r: &Req) -> Reply {
     {
         return bad("unsupported_grant_type", "unsupported grant or subject token type");
     }
-    if s("requested_token_type") != "urn:pulumi:token-type:access_token:organization" {
+    // pulumi.com/docs/reference/cloud-rest-api/oauth-token-exchange:
+    // `requested_token_type` is `urn:pulumi:token-type:access_token:TYPE`
+    // (organization, team, personal or runner); `scope` is empty or `admin`
+    // for organization, `team:TEAM_NAME` for team, `user:USER_LOGIN` for
+    // personal, `runner:RUNNER_NAME` for runner; `expiration` is seconds.
+    // Sent as JSON, as @pulumi/actions-helpers (what esc-action runs) sends it.
+    esc.exchanges.push(v.clone());
+    let requested = s("requested_token_type");
+    let Some(kind) = requested.strip_prefix("urn:pulumi:token-type:access_token:") else {
         return bad("invalid_request", "unsupported requested token type");
+    };
+    let scope = s("scope");
+    let scope_ok = match kind {
+        "organization" => scope.is_empty() || scope == "admin",
+        "team" => scope.strip_prefix("team:").is_some_and(|n| !n.is_empty()),
+        "personal" => scope.strip_prefix("user:").is_some_and(|n| !n.is_empty()),
+        "runner" => scope.strip_prefix("runner:").is_some_and(|n| !n.is_empty()),
+        _ => return bad("invalid_request", "unsupported requested token type"),
+    };
+    if !scope_ok || !(v["expiration"].is_null() || v["expiration"].is_u64()) {
+        return bad("invalid_request", "invalid scope or expiration for the requested token type");
     }
     let audience = s("audience");
     let Some(org) = audience.strip_prefix("urn:pulumi:org:") else { return bad("invalid_request", "invalid audience") };
@@ -465,12 +496,20 @@ fn exchange(esc: &mut Esc, r: &Req) -> Reply {
     if !esc.oidc_orgs.contains(org) {
         return bad("invalid_grant", "no OIDC issuer is registered for this organization");
     }
+    // An issuer's authorization policies say which token types it grants.
+    let granted = match esc.oidc_policies.get(org) {
+        Some(grants) => grants.iter().any(|(k, sc)| k == kind && *sc == scope),
+        None => kind == "organization" && scope.is_empty(),
+    };
+    if !granted {
+        return bad("invalid_grant", "no authorization policy of the issuer grants this token");
+    }
     esc.next_id += 1;
     let token = format!("pul-oidc{:032x}", fnv(&format!("{org}{}", esc.next_id)) as u128 * 7919);
     esc.tokens.insert(token.clone());
     Reply::json(
         200,
-        json!({ "access_token": token, "issued_token_type": "urn:pulumi:token-type:access_token:organization", "token_type": "Bearer", "expires_in": 7200, "scope": "", "refresh_token": "" }),
+        json!({ "access_token": token, "issued_token_type": requested, "token_type": "Bearer", "expires_in": v["expiration"].as_u64().unwrap_or(7200), "scope": scope, "refresh_token": "" }),
     )
 }
 

@@ -221,16 +221,24 @@ fn err(code: u16, msg: &str) -> Reply {
 
 pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     let fly = &mut st.fly;
+    // Sources: fly-go wins where it and superfly/docs disagree, since flyctl
+    // sends what fly-go builds; the docs settle what fly-go leaves open
+    // (error statuses and bodies it does not read).
+    // fly-go resource_secrets.go (GraphQL secrets) and resource_user.go.
     if r.path == "/graphql" {
         return Some(graphql(fly, r));
     }
     let rest = r.path.strip_prefix("/v1/apps/")?;
+    // fly-go auth.go / tokens/tokens.go (the scheme per token kind); a 401
+    // is fly-go error.go `IsNotAuthenticatedError`.
     if !authorized(fly, r) {
         return Some(err(401, "unauthorized"));
     }
     let parts: Vec<String> = rest.split('/').map(super::percent_decode).collect();
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let app_name = parts[0];
+    // A token without access to the app: 403 with flaps' error body (fly-go
+    // flaps/flaps.go `handleAPIError`; the wording is UNCONFIRMED).
     if fly.forbidden.contains(app_name) {
         return Some(err(403, "forbidden"));
     }
@@ -283,6 +291,8 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         // fly-go flaps/flaps_machines.go (List): every machine, destroyed too;
         // clients filter (ListFlyAppsMachines).
         ("GET", ["machines"]) => Reply::json(200, Json::Array(app.machines.iter().map(machine_json).collect())),
+        // One machine's routes (fly-go flaps/flaps_machines.go), each cited
+        // in `machine`; an unknown machine is flaps' 404.
         (method, ["machines", id, rest @ ..]) => {
             let version = app.version;
             let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else {

@@ -46,12 +46,19 @@ pub struct Secret {
 }
 
 /// One `managedFields` entry: the data keys a manager owns by an operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Managed {
     pub manager: String,
     /// `Apply` or `Update`.
     pub operation: String,
+    /// Owned under `f:data`.
     pub keys: BTreeSet<String>,
+    /// Owned under `f:stringData`: written through `stringData`, which the
+    /// server merges into `data` (its value winning, kubernetes.io "Managing
+    /// Secrets using Configuration File") but tracks as its own field; the
+    /// same pages note "the `stringData` field for a Secret does not work well
+    /// with server-side apply". A `data` apply does not conflict with it.
+    pub string_keys: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,9 +141,10 @@ impl Kubernetes {
                 manager: manager.into(),
                 operation: "Update".into(),
                 keys: [key.to_string()].into(),
+                ..Managed::default()
             }),
         }
-        s.managed.retain(|m| !m.keys.is_empty());
+        s.managed.retain(|m| !m.keys.is_empty() || !m.string_keys.is_empty());
         s.resource_version = rv;
     }
 
@@ -154,7 +162,36 @@ impl Kubernetes {
         let set: BTreeSet<String> = keys.iter().map(|(k, _)| k.to_string()).collect();
         match s.managed.iter_mut().find(|m| m.manager == manager && m.operation == operation) {
             Some(m) => m.keys.extend(set),
-            None => s.managed.push(Managed { manager: manager.into(), operation: operation.into(), keys: set }),
+            None => s.managed.push(Managed {
+                manager: manager.into(),
+                operation: operation.into(),
+                keys: set,
+                ..Managed::default()
+            }),
+        }
+        s.resource_version = rv;
+    }
+
+    /// Keys as if `manager` had server-side applied them through
+    /// `stringData`: in `data`, owned under `f:stringData`.
+    pub fn seed_string_data(&mut self, ns: &str, name: &str, manager: &str, keys: &[(&str, &str)]) {
+        let rv = self.next();
+        let s = self
+            .secrets
+            .entry((ns.into(), name.into()))
+            .or_insert_with(|| Secret { kind: "Opaque".into(), ..Secret::default() });
+        for (k, v) in keys {
+            s.data.insert(k.to_string(), v.as_bytes().to_vec());
+        }
+        let set: BTreeSet<String> = keys.iter().map(|(k, _)| k.to_string()).collect();
+        match s.managed.iter_mut().find(|m| m.manager == manager && m.operation == "Apply") {
+            Some(m) => m.string_keys.extend(set),
+            None => s.managed.push(Managed {
+                manager: manager.into(),
+                operation: "Apply".into(),
+                string_keys: set,
+                ..Managed::default()
+            }),
         }
         s.resource_version = rv;
     }
@@ -318,15 +355,25 @@ fn resources_apps() -> Reply {
 
 /// A Secret as the API returns it (reference: Secret v1; ObjectMeta
 /// `managedFields`, ManagedFieldsEntry with `fieldsType: FieldsV1`, where a
-/// data key is `{"f:data": {"f:KEY": {}}}`).
+/// data key is `{"f:data": {"f:KEY": {}}}` and one written through
+/// `stringData` is `{"f:stringData": {"f:KEY": {}}}`).
 fn secret_json(ns: &str, name: &str, s: &Secret) -> Json {
     let managed: Vec<Json> = s
         .managed
         .iter()
         .map(|m| {
-            let keys: serde_json::Map<String, Json> = m.keys.iter().map(|k| (format!("f:{k}"), json!({}))).collect();
+            let set = |keys: &BTreeSet<String>| -> serde_json::Map<String, Json> {
+                keys.iter().map(|k| (format!("f:{k}"), json!({}))).collect()
+            };
+            let mut fields = serde_json::Map::new();
+            if !m.keys.is_empty() {
+                fields.insert("f:data".into(), Json::Object(set(&m.keys)));
+            }
+            if !m.string_keys.is_empty() {
+                fields.insert("f:stringData".into(), Json::Object(set(&m.string_keys)));
+            }
             json!({ "manager": m.manager, "operation": m.operation, "apiVersion": "v1", "time": "2026-01-01T00:00:00Z",
-                    "fieldsType": "FieldsV1", "fieldsV1": { "f:data": keys } })
+                    "fieldsType": "FieldsV1", "fieldsV1": fields })
         })
         .collect();
     let data: serde_json::Map<String, Json> =
@@ -394,8 +441,11 @@ fn patch_secret(k: &mut Kubernetes, r: &Req, ns: &str, name: &str) -> Reply {
             }
         };
     }
+    // stringData is merged into data on write, its values winning (Secret
+    // v1 reference), but owned as its own field, `f:stringData`.
+    let mut applied_string: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (key, v) in body["stringData"].as_object().into_iter().flatten() {
-        applied.insert(key.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec());
+        applied_string.insert(key.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec());
     }
     let key = (ns.to_string(), name.to_string());
     let created = !k.secrets.contains_key(&key);
@@ -405,15 +455,21 @@ fn patch_secret(k: &mut Kubernetes, r: &Req, ns: &str, name: &str) -> Reply {
         .cloned()
         .unwrap_or_else(|| Secret { kind: body["type"].as_str().unwrap_or("Opaque").to_string(), ..Secret::default() });
     let before = s.clone();
-    // Conflicts: a key set to a different value that another manager owns.
+    // Conflicts: a key set to a different value that another manager owns
+    // under the same field (`.data.KEY` or `.stringData.KEY`): an owner of
+    // the other field is not asked, which is the documented caveat.
     let mut conflicts: Vec<(String, String)> = Vec::new();
-    for (key, value) in &applied {
-        if s.data.get(key).is_none_or(|have| have == value) {
-            continue;
-        }
-        for m in s.managed.iter().filter(|m| m.keys.contains(key) && !(m.manager == manager && m.operation == "Apply"))
-        {
-            conflicts.push((m.manager.clone(), format!(".data.{key}")));
+    let me = |m: &Managed| m.manager == manager && m.operation == "Apply";
+    for (field, map, string) in [("data", &applied, false), ("stringData", &applied_string, true)] {
+        for (key, value) in map {
+            if s.data.get(key).is_none_or(|have| have == value) {
+                continue;
+            }
+            for m in
+                s.managed.iter().filter(|m| (if string { &m.string_keys } else { &m.keys }).contains(key) && !me(m))
+            {
+                conflicts.push((m.manager.clone(), format!(".{field}.{key}")));
+            }
         }
     }
     if !conflicts.is_empty() && !force {
@@ -433,35 +489,37 @@ fn patch_secret(k: &mut Kubernetes, r: &Req, ns: &str, name: &str) -> Reply {
             .collect();
         return status(409, "Conflict", &message, json!({ "causes": causes }));
     }
-    let previous: BTreeSet<String> = s
-        .managed
-        .iter()
-        .find(|m| m.manager == manager && m.operation == "Apply")
-        .map(|m| m.keys.clone())
-        .unwrap_or_default();
-    for (key, value) in &applied {
-        if s.data.get(key) != Some(value) {
-            // A changed value (possible here only when forced) moves ownership.
-            for m in &mut s.managed {
-                m.keys.remove(key);
+    let previous: BTreeSet<String> = s.managed.iter().find(|m| me(m)).map(|m| m.keys.clone()).unwrap_or_default();
+    for (string, map) in [(false, &applied), (true, &applied_string)] {
+        for (key, value) in map {
+            if s.data.get(key) != Some(value) {
+                // A changed value (possible here only when forced, or
+                // through the other field) moves that field's ownership.
+                for m in &mut s.managed {
+                    (if string { &mut m.string_keys } else { &mut m.keys }).remove(key);
+                }
             }
+            s.data.insert(key.clone(), value.clone());
         }
-        s.data.insert(key.clone(), value.clone());
     }
     // Keys this manager applied before and leaves out now: removed unless
-    // another manager still owns them.
+    // another manager still owns them under `f:data`.
     for key in previous.iter().filter(|k| !applied.contains_key(*k)) {
-        let kept = s.managed.iter().any(|m| m.keys.contains(key) && !(m.manager == manager && m.operation == "Apply"));
+        let kept = s.managed.iter().any(|m| m.keys.contains(key) && !me(m));
         if !kept {
             s.data.remove(key);
         }
     }
     let keys: BTreeSet<String> = applied.keys().cloned().collect();
-    match s.managed.iter_mut().find(|m| m.manager == manager && m.operation == "Apply") {
-        Some(m) => m.keys = keys,
-        None => s.managed.push(Managed { manager: manager.clone(), operation: "Apply".into(), keys }),
+    let string_keys: BTreeSet<String> = applied_string.keys().cloned().collect();
+    match s.managed.iter_mut().find(|m| me(m)) {
+        Some(m) => {
+            m.keys = keys;
+            m.string_keys = string_keys;
+        }
+        None => s.managed.push(Managed { manager: manager.clone(), operation: "Apply".into(), keys, string_keys }),
     }
-    s.managed.retain(|m| !m.keys.is_empty());
+    s.managed.retain(|m| !m.keys.is_empty() || !m.string_keys.is_empty());
     if created || s.data != before.data || s.managed != before.managed {
         s.resource_version = k.next();
     }
@@ -648,6 +706,19 @@ mod tests {
 
     fn b(v: &str) -> Json {
         Json::String(crate::b64(v.as_bytes()))
+    }
+
+    #[test]
+    fn a_data_apply_does_not_conflict_with_a_string_data_owner() {
+        // The documented caveat: stringData is owned as its own field.
+        let mut st = State::default();
+        st.kubernetes.tokens.insert("t".into());
+        st.kubernetes.add_namespace("ns");
+        st.kubernetes.seed_string_data("ns", "s", "argocd", &[("K", "theirs")]);
+        assert_eq!(apply(&mut st, "a", json!({ "K": b("mine") })).status, 200);
+        assert_eq!(st.kubernetes.value("ns", "s", "K").as_deref(), Some("mine"));
+        let m = &st.kubernetes.secret("ns", "s").unwrap().managed;
+        assert!(m.iter().any(|m| m.manager == "argocd" && m.string_keys.contains("K")), "{m:?}");
     }
 
     #[test]

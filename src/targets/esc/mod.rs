@@ -122,8 +122,13 @@ impl Kind for Esc {
                 _ => return Err(ApplyError::Conflict),
             }
         } else {
+            // Just created: its ETag too, so that the PATCH below is never
+            // sent without one (a PATCH that could land twice).
             api.create().await?;
-            (String::new(), None)
+            match api.read_stored().await? {
+                Some(s) => (s.text, s.etag),
+                None => return Err(ApplyError::Conflict),
+            }
         };
         let new_text =
             edit::apply(&base, ops).map_err(|e| TargetError::new(format!("ESC environment `{full}`: {e}")))?;
@@ -227,10 +232,13 @@ impl Api<'_> {
     async fn update(&self, text: &str, etag: Option<&str>) -> Result<Written, WriteError> {
         let what = format!("writing ESC environment `{}`", self.full);
         let url = self.url("");
-        let r = self
+        // Sent once: pulumi/esc's client retries only GETs
+        // (cmd/esc/cli/client/retry.go). An answer lost after sending is
+        // reported, not replayed; the next run reads what is there.
+        let r = match self
             .ctx
             .http
-            .send(&what, || {
+            .send_once(&what, || {
                 let mut b = self
                     .req(reqwest::Method::PATCH, &url)
                     .header("Content-Type", "application/json")
@@ -241,7 +249,19 @@ impl Api<'_> {
                 b
             })
             .await
-            .map_err(WriteError::Other)?;
+        {
+            Ok(r) => r,
+            Err(u) if u.may_have_applied => {
+                return Err(WriteError::Other(HttpError {
+                    message: format!(
+                        "{}; it may have been applied: the next run reads `{}` and writes what is still missing",
+                        u.error.message, self.full
+                    ),
+                    ..u.error
+                }))
+            }
+            Err(u) => return Err(WriteError::Other(u.error)),
+        };
         match r.status().as_u16() {
             200..=299 => Ok(Written(header(&r, "Pulumi-ESC-Revision").and_then(|v| v.parse().ok()))),
             409 => Err(WriteError::Conflict),

@@ -203,8 +203,9 @@ impl Api<'_> {
 /// The data and per-key ownership of a Secret as the API returns it:
 /// `metadata.managedFields[]` entries, each a manager, an operation and a
 /// `fieldsV1` set in which `{"f:data": {"f:KEY": {}}}` marks a data key
-/// (kubernetes.io, "Server-Side Apply", field management). `None` when a
-/// value is not base64.
+/// (kubernetes.io, "Server-Side Apply", field management) and
+/// `{"f:stringData": {"f:KEY": {}}}` a key written through `stringData`
+/// (see plan.rs). `None` when a value is not base64.
 pub fn current(obj: &Json) -> Option<Current> {
     let mut c = Current::default();
     if let Some(data) = obj["data"].as_object() {
@@ -215,6 +216,11 @@ pub fn current(obj: &Json) -> Option<Current> {
     for entry in obj["metadata"]["managedFields"].as_array().into_iter().flatten() {
         let manager = entry["manager"].as_str().unwrap_or("");
         let operation = entry["operation"].as_str().unwrap_or("");
+        // secret-sync never writes stringData: any owner there is another.
+        for key in entry["fieldsV1"]["f:stringData"].as_object().into_iter().flat_map(|k| k.keys()) {
+            let Some(key) = key.strip_prefix("f:") else { continue };
+            c.string_data.entry(key.to_string()).or_default().push(format!("{manager} ({operation}, stringData)"));
+        }
         let Some(keys) = entry["fieldsV1"]["f:data"].as_object() else { continue };
         for key in keys.keys().filter_map(|k| k.strip_prefix("f:")) {
             if manager == FIELD_MANAGER && operation == "Apply" {
@@ -263,6 +269,7 @@ mod tests {
                 { "manager": "secret-sync", "operation": "Apply", "fieldsV1": { "f:data": { "f:A": {}, "f:B": {} } } },
                 { "manager": "kubectl-edit", "operation": "Update", "fieldsV1": { "f:data": { "f:C": {} }, "f:type": {} } },
                 { "manager": "secret-sync", "operation": "Update", "fieldsV1": { "f:data": { "f:B": {} } } },
+                { "manager": "helm", "operation": "Apply", "fieldsV1": { "f:stringData": { "f:D": {} } } },
             ] },
             "data": { "A": "MQ==", "B": "Mg==", "C": "Mw==" }
         });
@@ -271,6 +278,8 @@ mod tests {
         assert_eq!(c.ours.iter().collect::<Vec<_>>(), ["A", "B"]);
         assert_eq!(c.others["C"], ["kubectl-edit (Update)"]);
         assert_eq!(c.others["B"], ["secret-sync (Update)"]);
+        assert_eq!(c.string_data["D"], ["helm (Apply, stringData)"]);
+        assert!(!c.others.contains_key("D"));
         assert!(current(&json!({ "data": { "A": "not base64!" } })).is_none());
     }
 

@@ -11,6 +11,15 @@
 //!   (HTTP 409 without `force`); setting it to the same value is not, and
 //!   makes the applier a co-owner.
 //!
+//! - a key another manager writes through `stringData` is owned under
+//!   `f:stringData`, not `f:data` (kubernetes.io notes "the `stringData`
+//!   field for a Secret does not work well with server-side apply": "Secrets"
+//!   and "Managing Secrets using Configuration File"): the server sees no
+//!   conflict when a `data` apply changes it, and the two managers would
+//!   overwrite each other on every run. Such a key is treated as that
+//!   manager's: a conflict, never overwritten, and never left out of a
+//!   pruning apply (with no other `f:data` owner the server would delete it).
+//!
 //! So the body always carries every key secret-sync owns there: routed keys
 //! with their wanted values, and — unless pruning — owned keys no longer
 //! routed (or held back) with their current values, so nothing is removed by
@@ -29,6 +38,17 @@ pub struct Current {
     pub ours: BTreeSet<String>,
     /// Keys other managers own, with their names (`kubectl-edit (Update)`).
     pub others: BTreeMap<String, Vec<String>>,
+    /// Keys managers own under `f:stringData`, with their names
+    /// (`helm (Apply, stringData)`).
+    pub string_data: BTreeMap<String, Vec<String>>,
+}
+
+impl Current {
+    /// Every other manager of `key`, through `data` or `stringData`.
+    fn managers(&self, key: &str) -> Vec<String> {
+        let of = |m: &BTreeMap<String, Vec<String>>| m.get(key).cloned().unwrap_or_default();
+        [of(&self.others), of(&self.string_data)].concat()
+    }
 }
 
 /// A routed key another manager owns with a different value: not written.
@@ -69,7 +89,8 @@ pub fn plan(current: Option<&Current>, desired: &[(&str, &[u8])], held_back: &[&
     let cur = current.unwrap_or(&empty);
     let mut p = Plan::default();
     for (key, value) in desired {
-        let others = cur.others.get(*key).filter(|m| !m.is_empty());
+        let managers = cur.managers(key);
+        let others = Some(&managers).filter(|m| !m.is_empty());
         let action = match cur.data.get(*key) {
             None => Action::Create,
             Some(have) if have.as_slice() == *value => Action::Unchanged,
@@ -92,7 +113,10 @@ pub fn plan(current: Option<&Current>, desired: &[(&str, &[u8])], held_back: &[&
     for key in cur.ours.iter().filter(|k| !routed(k)) {
         let Some(value) = cur.data.get(key) else { continue };
         let shared = cur.others.get(key).is_some_and(|m| !m.is_empty());
-        match (prune, shared) {
+        // Owned by another only through stringData: leaving it out would
+        // delete it. Kept, as without pruning.
+        let string_owned = !shared && cur.string_data.get(key).is_some_and(|m| !m.is_empty());
+        match (prune && !string_owned, shared) {
             // Left out: removed, as only secret-sync owned it.
             (true, false) => p.changes.push(Change { key: key.clone(), action: Action::Delete }),
             // Left out: another manager keeps it; only the ownership goes.
@@ -121,6 +145,7 @@ mod tests {
             data: data.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect(),
             ours: ours.iter().map(|k| k.to_string()).collect(),
             others: BTreeMap::new(),
+            string_data: BTreeMap::new(),
         };
         for (k, m) in others {
             c.others.entry(k.to_string()).or_default().push(m.to_string());
@@ -210,5 +235,18 @@ mod tests {
         assert_eq!(actions(&p), [("B", Action::Unchanged)]);
         assert_eq!(keys(&p), [("B", "2"), ("C", "3")]);
         assert!(!p.changes_data());
+    }
+
+    #[test]
+    fn a_key_owned_through_string_data_is_that_managers() {
+        let mut c = current(&[("A", "1"), ("OLD", "o")], &["OLD"], &[]);
+        c.string_data.insert("A".into(), vec!["helm (Apply, stringData)".into()]);
+        c.string_data.insert("OLD".into(), vec!["helm (Apply, stringData)".into()]);
+        let p = plan(Some(&c), &[("A", b"mine")], &[], true);
+        assert_eq!(p.conflicts, [Conflict { key: "A".into(), managers: vec!["helm (Apply, stringData)".into()] }]);
+        assert!(!p.apply.contains_key("A"), "overwritten");
+        // OLD is ours and helm's through stringData only: pruning keeps it.
+        assert_eq!(keys(&p), [("OLD", "o")]);
+        assert_eq!(p.deletes(), 0);
     }
 }
