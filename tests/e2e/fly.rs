@@ -20,7 +20,7 @@ fn apps() -> Vec<(String, String, bool)> {
     m.targets
         .iter()
         .filter_map(|t| match &t.spec {
-            TargetSpec::Fly { app, deploy } => {
+            TargetSpec::Fly { app, deploy, .. } => {
                 Some((t.name.clone(), app.clone(), *deploy == secret_sync::manifest::Deploy::Restart))
             }
             _ => None,

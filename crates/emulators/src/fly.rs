@@ -30,6 +30,13 @@ pub struct Fly {
     pub tokens: HashSet<String>,
     /// Apps the token may not touch.
     pub forbidden: HashSet<String>,
+    /// The emulator's clock in ms since the epoch for event timestamps;
+    /// `None`: the real one. Tests fix it against the run's virtual clock.
+    pub clock_ms: Option<i64>,
+    /// What happened to Machines, in order, over all apps: `update ID`,
+    /// `passing ID` (the first read after an update that showed every
+    /// check passing), `critical ID`, `crashing ID`.
+    pub journal: Vec<String>,
     next: u64,
 }
 
@@ -45,6 +52,14 @@ pub struct App {
     pub answer_digests: bool,
     /// The key of this app's digests: opaque to every client.
     digest_key: [u8; 16],
+    /// The secrets version at which each secret was last set.
+    pub set_at: BTreeMap<String, u64>,
+    /// Script: a Machine updated while secret `.0` holds value `.1` fails
+    /// its health checks with output `.2`.
+    pub sick_when: Option<(String, String, String)>,
+    /// Script: a Machine updated while secret `.0` holds value `.1`
+    /// crash-loops (exit code 1, restarting, restart count 2).
+    pub crash_when: Option<(String, String)>,
 }
 
 impl Default for App {
@@ -56,6 +71,9 @@ impl Default for App {
             legacy_md5: false,
             answer_digests: true,
             digest_key: random_key(),
+            set_at: BTreeMap::new(),
+            sick_when: None,
+            crash_when: None,
         }
     }
 }
@@ -74,7 +92,16 @@ impl App {
 
     fn store(&mut self, name: &str, value: &str) {
         let d = self.digest(value);
+        // Fly keeps `updated_at` of a secret whose value is the same.
+        if self.secrets.get(name).is_none_or(|(old, _)| *old != d) {
+            self.set_at.insert(name.to_string(), self.version + 1);
+        }
         self.secrets.insert(name.to_string(), (d, value.to_string()));
+    }
+
+    /// Whether secret `k` holds `v` now.
+    fn holds(&self, k: &str, v: &str) -> bool {
+        self.secrets.get(k).is_some_and(|(_, have)| have == v)
     }
 }
 
@@ -89,6 +116,48 @@ pub struct Machine {
     /// How many waits answer 408 after an update that starts it (a slow boot).
     pub boot_waits: u32,
     pending_boot: u32,
+    /// The secrets version it booted with (or was last updated to).
+    pub secrets_version: u64,
+    /// `events`, newest first (fly-go `MachineEvent`).
+    pub events: Vec<Json>,
+    /// Script: after an update, this many reads show no check result yet.
+    pub reads_before_checks: u32,
+    pending_reads: u32,
+    /// Health after the last update: `None` passing, or the failing output.
+    sick: Option<String>,
+    reported_passing: bool,
+}
+
+impl Machine {
+    fn counted(&self) -> bool {
+        let md = &self.config["metadata"];
+        let group = md["fly_process_group"].as_str().unwrap_or_default();
+        !matches!(self.state.as_str(), "destroyed" | "destroying")
+            && md["fly_platform_version"] == "v2"
+            && !matches!(group, "fly_app_release_command" | "fly_app_console")
+    }
+
+    /// The check results a read shows (fly-go `MachineCheckStatus`).
+    fn check_results(&self) -> Vec<Json> {
+        if self.pending_reads > 0 {
+            return Vec::new();
+        }
+        let mut names: Vec<String> =
+            self.config["checks"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        for (i, s) in self.config["services"].as_array().into_iter().flatten().enumerate() {
+            for j in 0..s["checks"].as_array().map_or(0, Vec::len) {
+                names.push(format!("servicecheck-{i:02}-{j:02}-tcp"));
+            }
+        }
+        let (status, output) = match &self.sick {
+            Some(o) => ("critical", o.as_str()),
+            None => ("passing", "HTTP GET http://[fdaa::3]:8080/healthz: 200 OK"),
+        };
+        names
+            .into_iter()
+            .map(|n| json!({ "name": n, "status": status, "output": output, "updated_at": "2026-01-01T00:00:00Z" }))
+            .collect()
+    }
 }
 
 pub struct Lease {
@@ -167,14 +236,56 @@ impl Fly {
             updates: Vec::new(),
             boot_waits: 0,
             pending_boot: 0,
+            secrets_version: a.version,
+            events: Vec::new(),
+            reads_before_checks: 0,
+            pending_reads: 0,
+            sick: None,
+            reported_passing: false,
         });
+    }
+
+    /// Configures health checks on a Machine: `top` in `config.checks`
+    /// and one service with `service` checks (fly-go `MachineConfig.Checks`,
+    /// `MachineService.Checks`).
+    pub fn add_checks(&mut self, app: &str, id: &str, top: &[&str], service: usize) {
+        let m = self.apps.get_mut(app).and_then(|a| a.machines.iter_mut().find(|m| m.id == id)).expect("machine exists");
+        let checks: serde_json::Map<String, Json> = top
+            .iter()
+            .map(|n| (n.to_string(), json!({ "type": "http", "port": 8080, "path": "/healthz", "interval": "15s", "timeout": "2s" })))
+            .collect();
+        if !checks.is_empty() {
+            m.config["checks"] = Json::Object(checks);
+        }
+        if service > 0 {
+            let c: Vec<Json> = (0..service).map(|_| json!({ "type": "tcp", "interval": "15s", "timeout": "2s" })).collect();
+            m.config["services"] = json!([{ "protocol": "tcp", "internal_port": 8080, "ports": [{ "port": 443 }], "checks": c }]);
+        }
+    }
+
+    /// `fly secrets list`'s status of `key` (flyctl internal/command/secrets/
+    /// list.go `computeSecretStatus`), with the secrets version standing in
+    /// for timestamps: a Machine has the secret when it runs a version at
+    /// least the one the secret was set at. Machines: not destroyed, of the
+    /// Fly platform, not release command or console (ListFlyAppsMachines).
+    pub fn deployment(&self, app: &str, key: &str) -> &'static str {
+        let a = &self.apps[app];
+        let set = a.set_at.get(key).copied().unwrap_or(0);
+        let counted: Vec<&Machine> = a.machines.iter().filter(|m| m.counted()).collect();
+        let with = counted.iter().filter(|m| m.secrets_version >= set).count();
+        match with {
+            _ if counted.is_empty() => "Staged",
+            0 => "Staged",
+            n if n == counted.len() => "Deployed",
+            _ => "Partial",
+        }
     }
 
     /// Sets a secret directly (as if someone ran `fly secrets set`).
     pub fn set(&mut self, app: &str, name: &str, value: &str) {
         let a = self.apps.get_mut(app).expect("app exists");
-        a.version += 1;
         a.store(name, value);
+        a.version += 1;
     }
 
     /// Makes `app` a legacy app: MD5 digests, for what it holds and what it gets.
@@ -182,9 +293,11 @@ impl Fly {
         let a = self.apps.get_mut(app).expect("app exists");
         a.legacy_md5 = true;
         let values: Vec<(String, String)> = a.secrets.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect();
+        let set_at = a.set_at.clone();
         for (k, v) in values {
             a.store(&k, &v);
         }
+        a.set_at = set_at;
     }
 
     /// Machine updates made so far, over all machines of `app`.
@@ -285,10 +398,15 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         ("GET", ["machines"]) => Reply::json(200, Json::Array(app.machines.iter().map(machine_json).collect())),
         (method, ["machines", id, rest @ ..]) => {
             let version = app.version;
+            let script = Script {
+                sick: app.sick_when.as_ref().filter(|(k, v, _)| app.holds(k, v)).map(|(_, _, o)| o.clone()),
+                crash: app.crash_when.as_ref().is_some_and(|(k, v)| app.holds(k, v)),
+            };
             let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else {
                 return Some(err(404, "machine not found"));
             };
-            machine(m, method, rest, r, next, version)
+            let now_ms = fly.clock_ms.unwrap_or_else(real_ms);
+            machine(m, method, rest, r, next, version, &script, now_ms, &mut fly.journal)
         }
         _ => err(404, "not found"),
     })
@@ -308,7 +426,22 @@ fn lease_json(m: &Machine, l: &Lease) -> Json {
         "description": l.description, "version": format!("lease-{}", m.id) } })
 }
 
-fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, version: u64) -> Reply {
+fn real_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn machine(
+    m: &mut Machine,
+    method: &str,
+    rest: &[&str],
+    r: &Req,
+    next: u64,
+    version: u64,
+    script: &Script,
+    now_ms: i64,
+    journal: &mut Vec<String>,
+) -> Reply {
     let nonce = r.header("fly-machine-lease-nonce");
     match (method, rest) {
         // superfly/docs machines/api/machines-resource ("Create a Machine
@@ -373,9 +506,28 @@ fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, ver
             let skip_launch = body["skip_launch"].as_bool().unwrap_or(false);
             m.updates.push(Update { min_secrets_version: min, skip_launch });
             m.instance_id = format!("inst-{}-{next}", m.id);
+            // The Machine boots with the app's secrets as they are now.
+            m.secrets_version = version;
+            journal.push(format!("update {}", m.id));
             if !skip_launch {
                 m.state = "started".into();
                 m.pending_boot = m.boot_waits;
+                m.pending_reads = m.reads_before_checks;
+                m.reported_passing = false;
+                m.sick = script.sick.clone();
+                // fly-go `MachineEvent`: newest first, `timestamp` in ms.
+                let mut fresh = vec![
+                    json!({ "type": "start", "status": "started", "source": "flyd", "timestamp": now_ms }),
+                    json!({ "type": "launch", "status": "created", "source": "user", "timestamp": now_ms }),
+                ];
+                if script.crash {
+                    // flyctl `isConstantlyRestarting` reads exactly these fields.
+                    fresh.insert(0, json!({ "type": "exit", "status": "stopped", "source": "flyd", "timestamp": now_ms,
+                        "request": { "exit_event": { "exit_code": 1, "restarting": true, "requested_stop": false,
+                            "exited_at": "2026-01-01T00:00:00Z" }, "restart_count": 2 } }));
+                }
+                fresh.append(&mut m.events);
+                m.events = fresh;
             }
             Reply::json(200, machine_json(m))
         }
@@ -404,14 +556,34 @@ fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, ver
             }
             Reply::json(200, json!({ "ok": true }))
         }
-        // fly-go flaps/flaps_machines.go (Get).
-        ("GET", []) => Reply::json(200, machine_json(m)),
+        // fly-go flaps/flaps_machines.go (Get): flyctl's smoke check reads
+        // `events` and its health wait `checks` (internal/machine/
+        // leasable_machine.go). Scripted: `reads_before_checks` reads with
+        // no result after an update, then each configured check's result.
+        ("GET", []) => {
+            let reply = Reply::json(200, machine_json(m));
+            if m.pending_reads > 0 {
+                m.pending_reads -= 1;
+            } else if !m.reported_passing && !m.check_results().is_empty() {
+                m.reported_passing = true;
+                journal.push(format!("{} {}", if m.sick.is_some() { "critical" } else { "passing" }, m.id));
+            }
+            reply
+        }
         _ => err(404, "not found"),
     }
 }
 
+/// fly-go machine_types.go `Machine`: the fields flyctl reads.
 fn machine_json(m: &Machine) -> Json {
-    json!({ "id": m.id, "state": m.state, "region": "iad", "instance_id": m.instance_id, "config": m.config })
+    json!({ "id": m.id, "state": m.state, "region": "iad", "instance_id": m.instance_id, "config": m.config,
+        "events": m.events, "checks": m.check_results() })
+}
+
+/// What an update brings, by the app's script and its secrets now.
+struct Script {
+    sick: Option<String>,
+    crash: bool,
 }
 
 /// fly-go's rule (auth.go, tokens/tokens.go): macaroons go with

@@ -1,0 +1,73 @@
+//! `checks:` of a Fly target and `defaults.fly_checks`: what the roll waits
+//! for after each Machine update (see [`FlyChecks`]).
+
+use std::time::Duration;
+
+use marked_yaml::Node;
+
+use super::{pos_of, Walker};
+use crate::manifest::model::FlyChecks;
+
+const KEYS: &[&str] = &["smoke", "health", "wait_timeout"];
+/// flyctl puts no upper bound on `--wait-timeout`; a day is more than any roll needs.
+const MAX: Duration = Duration::from_secs(24 * 3600);
+
+impl Walker<'_> {
+    /// The mapping at `node` over `base`: each key given replaces base's.
+    pub(super) fn fly_checks(&mut self, node: &Node, what: &str, base: FlyChecks) -> FlyChecks {
+        let mut c = base;
+        let Some(Some(map)) = self.mapping_or_null(node, what) else {
+            return c;
+        };
+        self.check_keys(map, KEYS, what);
+        if let Some(n) = map.get_node("smoke") {
+            c.smoke = self.bool(n, &format!("`smoke` of {what}")).unwrap_or(c.smoke);
+        }
+        if let Some(n) = map.get_node("health") {
+            c.health = self.bool(n, &format!("`health` of {what}")).unwrap_or(c.health);
+        }
+        if let Some(n) = map.get_node("wait_timeout") {
+            let field = format!("`wait_timeout` of {what}");
+            if let Some(text) = self.string(n, &field) {
+                match timeout(&text) {
+                    Some(t) => c.wait_timeout = t,
+                    None => self.err(
+                        pos_of(n),
+                        "invalid value",
+                        format!("{field} must be seconds (`300`, `90s`) or minutes (`5m`), from 1 s to a day; found `{text}`"),
+                    ),
+                }
+            }
+        }
+        c
+    }
+}
+
+/// `300`, `90s`, `5m`.
+fn timeout(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (digits, unit) = match t.strip_suffix('m') {
+        Some(d) => (d, 60),
+        None => (t.strip_suffix('s').unwrap_or(t), 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 6 {
+        return None;
+    }
+    let d = Duration::from_secs(digits.parse::<u64>().ok()? * unit);
+    (!d.is_zero() && d <= MAX).then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_seconds_or_minutes() {
+        assert_eq!(timeout("300"), Some(Duration::from_secs(300)));
+        assert_eq!(timeout("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(timeout("5m"), Some(Duration::from_secs(300)));
+        for bad in ["", "0", "0s", "5h", "-1", "1.5m", "m", "2000m", "99999999"] {
+            assert_eq!(timeout(bad), None, "{bad}");
+        }
+    }
+}
