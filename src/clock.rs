@@ -16,9 +16,14 @@ pub struct Clock(Arc<Inner>);
 
 #[derive(Debug)]
 enum Inner {
-    Real { start: Instant },
+    Real {
+        start: Instant,
+    },
     /// Milliseconds since the epoch at start, and milliseconds slept since.
-    Virtual { epoch_ms: i64, slept_ms: AtomicU64 },
+    Virtual {
+        epoch_ms: i64,
+        slept_ms: AtomicU64,
+    },
 }
 
 impl Clock {

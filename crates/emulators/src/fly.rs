@@ -30,14 +30,27 @@ pub struct Fly {
     pub tokens: HashSet<String>,
     /// Apps the token may not touch.
     pub forbidden: HashSet<String>,
-    /// The emulator's clock in ms since the epoch for event timestamps;
-    /// `None`: the real one. Tests fix it against the run's virtual clock.
-    pub clock_ms: Option<i64>,
+    /// When Machines (re)start, for the `timestamp` of their events.
+    pub starts: Starts,
     /// What happened to Machines, in order, over all apps: `update ID`,
     /// `passing ID` (the first read after an update that showed every
     /// check passing), `critical ID`, `crashing ID`.
     pub journal: Vec<String>,
     next: u64,
+}
+
+/// The time stamped on a Machine's `start` and `launch` events. The run's
+/// clock is its own (virtual in tests), so a test picks how they relate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Starts {
+    /// At the epoch: every Machine has been up long, so a smoke check passes
+    /// at its first read.
+    #[default]
+    LongAgo,
+    /// At this many ms since the epoch.
+    At(i64),
+    /// At the real time.
+    Real,
 }
 
 pub struct App {
@@ -249,17 +262,25 @@ impl Fly {
     /// and one service with `service` checks (fly-go `MachineConfig.Checks`,
     /// `MachineService.Checks`).
     pub fn add_checks(&mut self, app: &str, id: &str, top: &[&str], service: usize) {
-        let m = self.apps.get_mut(app).and_then(|a| a.machines.iter_mut().find(|m| m.id == id)).expect("machine exists");
+        let m =
+            self.apps.get_mut(app).and_then(|a| a.machines.iter_mut().find(|m| m.id == id)).expect("machine exists");
         let checks: serde_json::Map<String, Json> = top
             .iter()
-            .map(|n| (n.to_string(), json!({ "type": "http", "port": 8080, "path": "/healthz", "interval": "15s", "timeout": "2s" })))
+            .map(|n| {
+                (
+                    n.to_string(),
+                    json!({ "type": "http", "port": 8080, "path": "/healthz", "interval": "15s", "timeout": "2s" }),
+                )
+            })
             .collect();
         if !checks.is_empty() {
             m.config["checks"] = Json::Object(checks);
         }
         if service > 0 {
-            let c: Vec<Json> = (0..service).map(|_| json!({ "type": "tcp", "interval": "15s", "timeout": "2s" })).collect();
-            m.config["services"] = json!([{ "protocol": "tcp", "internal_port": 8080, "ports": [{ "port": 443 }], "checks": c }]);
+            let c: Vec<Json> =
+                (0..service).map(|_| json!({ "type": "tcp", "interval": "15s", "timeout": "2s" })).collect();
+            m.config["services"] =
+                json!([{ "protocol": "tcp", "internal_port": 8080, "ports": [{ "port": 443 }], "checks": c }]);
         }
     }
 
@@ -405,7 +426,11 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else {
                 return Some(err(404, "machine not found"));
             };
-            let now_ms = fly.clock_ms.unwrap_or_else(real_ms);
+            let now_ms = match fly.starts {
+                Starts::LongAgo => 0,
+                Starts::At(t) => t,
+                Starts::Real => real_ms(),
+            };
             machine(m, method, rest, r, next, version, &script, now_ms, &mut fly.journal)
         }
         _ => err(404, "not found"),
@@ -522,9 +547,12 @@ fn machine(
                 ];
                 if script.crash {
                     // flyctl `isConstantlyRestarting` reads exactly these fields.
-                    fresh.insert(0, json!({ "type": "exit", "status": "stopped", "source": "flyd", "timestamp": now_ms,
+                    fresh.insert(
+                        0,
+                        json!({ "type": "exit", "status": "stopped", "source": "flyd", "timestamp": now_ms,
                         "request": { "exit_event": { "exit_code": 1, "restarting": true, "requested_stop": false,
-                            "exited_at": "2026-01-01T00:00:00Z" }, "restart_count": 2 } }));
+                            "exited_at": "2026-01-01T00:00:00Z" }, "restart_count": 2 } }),
+                    );
                 }
                 fresh.append(&mut m.events);
                 m.events = fresh;

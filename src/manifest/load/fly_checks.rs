@@ -71,3 +71,42 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod manifest {
+    use crate::manifest::model::{FlyChecks, TargetSpec};
+    use std::time::Duration;
+
+    fn checks(text: &str) -> Result<Vec<FlyChecks>, Vec<String>> {
+        match super::super::parse(text.as_bytes(), "m.yml") {
+            Ok(m) => Ok(m
+                .targets
+                .iter()
+                .filter_map(|t| match &t.spec {
+                    TargetSpec::Fly { checks, .. } => Some(*checks),
+                    _ => None,
+                })
+                .collect()),
+            Err(d) => Err(d.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect()),
+        }
+    }
+
+    #[test]
+    fn target_checks_override_the_defaults_key_by_key() {
+        let text = "version: 1\ndefaults:\n  fly_checks: { smoke: false, wait_timeout: 90s }\ntargets:\n  fly:\n    a: {}\n    b: { checks: { health: false, wait_timeout: 2m } }\nsecrets:\n  K: { to: [ { fly: a }, { fly: b } ] }\n";
+        let got = checks(text).unwrap();
+        assert_eq!(got[0], FlyChecks { smoke: false, health: true, wait_timeout: Duration::from_secs(90) });
+        assert_eq!(got[1], FlyChecks { smoke: false, health: false, wait_timeout: Duration::from_secs(120) });
+        let plain = "version: 1\ntargets:\n  fly:\n    a: {}\nsecrets:\n  K: { to: [ { fly: a } ] }\n";
+        assert_eq!(checks(plain).unwrap(), [FlyChecks::default()]);
+    }
+
+    #[test]
+    fn bad_checks_are_located() {
+        let text = "version: 1\ntargets:\n  fly:\n    a: { checks: { smoke: maybe, wait: 1, wait_timeout: 5h } }\nsecrets:\n  K: { to: [ { fly: a } ] }\n";
+        let errors = checks(text).unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("4:") && e.contains("`smoke` of")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("unknown key `wait`") && e.contains("wait_timeout")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("`wait_timeout` of") && e.contains("`5h`")), "{errors:?}");
+    }
+}

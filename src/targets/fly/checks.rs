@@ -119,12 +119,8 @@ pub fn smoke(events: &[Event], now_ms: i64) -> Smoke {
 /// the results, so a Machine with no results yet is still waited for).
 pub fn configured(config: &Json) -> usize {
     let top = config["checks"].as_object().map_or(0, |m| m.len());
-    let services: usize = config["services"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| s["checks"].as_array().map_or(0, Vec::len))
-        .sum();
+    let services: usize =
+        config["services"].as_array().into_iter().flatten().map(|s| s["checks"].as_array().map_or(0, Vec::len)).sum();
     top + services
 }
 
@@ -163,15 +159,19 @@ impl Backoff {
     }
 }
 
-/// `text` with every value in `values` (and each line of a multi-line one)
-/// replaced by `***`, cut to `limit` characters: a check's output is the
-/// app's own text and may quote a secret.
+/// `text` with every value in `values` replaced by `***` — and each line of
+/// a multi-line one, and each part of 8 characters or more between URL and
+/// list punctuation (the password of a database URL) — cut to `limit`
+/// characters: a check's output is the app's own text and may quote a
+/// secret, or part of one.
 pub fn redact<'a>(text: &str, values: impl IntoIterator<Item = &'a str>, limit: usize) -> String {
     let mut out = text.to_string();
     let mut needles: Vec<&str> = Vec::new();
     for v in values {
         needles.push(v);
         needles.extend(v.lines().map(str::trim).filter(|l| l.len() >= 4));
+        let parts = v.split(|c: char| c.is_whitespace() || ":/@?&=;,#'\"".contains(c));
+        needles.extend(parts.filter(|p| p.len() >= 8));
     }
     // Longest first, so a value's lines do not split the whole value.
     needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
@@ -207,7 +207,8 @@ mod tests {
         assert_eq!(crash_loop(&events(json!([exit(0, true, false, 5)]))), None, "exit code 0");
         assert_eq!(crash_loop(&events(json!([exit(1, false, false, 5)]))), None, "not restarting");
         assert_eq!(crash_loop(&events(json!([exit(1, true, true, 5)]))), None, "a requested stop");
-        let older_exit = json!([{ "type": "start", "timestamp": 5 }, exit(1, false, false, 0), exit(1, true, false, 9)]);
+        let older_exit =
+            json!([{ "type": "start", "timestamp": 5 }, exit(1, false, false, 0), exit(1, true, false, 9)]);
         assert_eq!(crash_loop(&events(older_exit)), None, "only the latest exit counts");
     }
 
@@ -219,12 +220,15 @@ mod tests {
         assert_eq!(smoke(&ok, 12_000), Smoke::NotYet, "more than 10 s, not 10 s");
         let no_launch = events(json!([{ "type": "start", "timestamp": 2000 }]));
         assert_eq!(started_at(&no_launch), None);
-        let launch_after = events(json!([{ "type": "launch", "timestamp": 3000 }, { "type": "start", "timestamp": 2000 }]));
+        let launch_after =
+            events(json!([{ "type": "launch", "timestamp": 3000 }, { "type": "start", "timestamp": 2000 }]));
         assert_eq!(started_at(&launch_after), None);
-        let exited = events(json!([exit(1, false, false, 0), { "type": "start", "timestamp": 2000 }, { "type": "launch" }]));
+        let exited =
+            events(json!([exit(1, false, false, 0), { "type": "start", "timestamp": 2000 }, { "type": "launch" }]));
         assert_eq!(started_at(&exited), None);
         assert_eq!(smoke(&exited, 1_000_000), Smoke::NotYet, "no start: no uptime");
-        let crashing = events(json!([exit(137, true, false, 3), { "type": "start", "timestamp": 2000 }, { "type": "launch" }]));
+        let crashing =
+            events(json!([exit(137, true, false, 3), { "type": "start", "timestamp": 2000 }, { "type": "launch" }]));
         assert_eq!(smoke(&crashing, 1_000_000), Smoke::Crashing { restarts: 3, exit_code: 137 });
     }
 
@@ -243,7 +247,9 @@ mod tests {
         let mixed = s(json!([{ "name": "a", "status": "passing" }, { "name": "b", "status": "warning" }]));
         assert!(!all_passing(&mixed));
         assert_eq!(not_passing(&mixed)[0].name, "b");
-        let compat = s(json!([{ "name": "a", "status": "passing" }, { "name": "bg_deployments_compat_x", "status": "critical" }]));
+        let compat = s(
+            json!([{ "name": "a", "status": "passing" }, { "name": "bg_deployments_compat_x", "status": "critical" }]),
+        );
         assert!(all_passing(&compat), "flaps' compatibility entries do not count");
     }
 
@@ -260,5 +266,9 @@ mod tests {
         assert_eq!(r, "dial *** failed");
         assert_eq!(redact("line two of it", ["line one\nline two"], 200), "*** of it");
         assert_eq!(redact("abcdef", [], 3), "abc…");
+        assert_eq!(
+            redact("auth failed for pw-0c9f2e71a4", ["postgres://app:pw-0c9f2e71a4@db:5432/app"], 200),
+            "auth failed for ***"
+        );
     }
 }

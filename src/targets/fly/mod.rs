@@ -202,7 +202,7 @@ impl Kind for Fly {
                 Some(stop) => {
                     applied.failed_after_write = Some(TargetError::new(with_notes(
                         &api,
-                        stopped(app, &version, &proof, &roll, stop, &moved, &deployed),
+                        stopped(app, &version, &proof, &roll, stop, &deployed),
                     )));
                     String::new()
                 }
@@ -226,36 +226,34 @@ fn deployment(keys: &[&str], updated: usize, total: usize) -> Vec<KeyDeployment>
     keys.iter().map(|k| KeyDeployment { key: k.to_string(), status, machines: updated, of: total }).collect()
 }
 
-/// "deployed to all 3 Machine(s): `A`, `B`".
+/// "changes deployed to all 3 Machine(s)" (the keys are in the report's `deployment`).
 fn deployed_note(d: &[KeyDeployment]) -> String {
     let Some(first) = d.first() else { return String::new() };
-    let keys = d.iter().map(|k| format!("`{}`", k.key)).collect::<Vec<_>>().join(", ");
     match first.status {
-        Deployment::Deployed => format!("deployed to all {} Machine(s): {keys}", first.of),
-        Deployment::Partial => format!("partially deployed ({} of {} Machines): {keys}", first.machines, first.of),
-        Deployment::Staged => format!("staged, on no Machine yet: {keys}"),
+        Deployment::Deployed => format!("changes deployed to all {} Machine(s)", first.of),
+        Deployment::Partial => format!("changes partially deployed ({} of {} Machines)", first.machines, first.of),
+        Deployment::Staged => "changes staged, on no Machine yet".into(),
     }
 }
 
 /// The failure of a roll that stopped: where, why, what is on which
 /// release, and how to get back.
-fn stopped(app: &str, version: &str, proof: &str, roll: &Roll, stop: &Stop, moved: &[&str], deployed: &str) -> String {
+fn stopped(app: &str, version: &str, proof: &str, roll: &Roll, stop: &Stop, deployed: &str) -> String {
     let ids = |v: &[String]| v.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ");
-    let keys = moved.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
     let mut s = format!("{proof}; secrets were written (version {version}) but ");
     match &stop.machine {
         Some(m) => s.push_str(&format!("the roll stopped at Machine `{m}`: {}", stop.reason)),
         None => s.push_str(&format!("the update of the machines stopped: {}", stop.reason)),
     }
-    s.push_str(&format!(". {}; {deployed}", roll.summary()));
     if !roll.updated.is_empty() {
         s.push_str(&format!(". On the new secrets: {}", ids(&roll.updated)));
     }
     if !roll.pending.is_empty() {
         s.push_str(&format!(". Left on their previous release: {}", ids(&roll.pending)));
     }
+    s.push_str(&format!(". {}", upper_first(deployed)));
     s.push_str(&format!(
-        ". To recover: if the new value of {keys} is wrong, set the previous value in the source and re-run secret-sync (the change rolls every Machine again), or `fly secrets set KEY=<previous value> -a {app}`; if the value is right and the failure was elsewhere, finish the roll with `fly secrets deploy -a {app}`"
+        ". To recover: if a new value is wrong, set its previous value in the source and re-run secret-sync (the change rolls every Machine again), or `fly secrets set KEY=<previous value> -a {app}`; if the value is right and the failure was elsewhere, finish the roll with `fly secrets deploy -a {app}`"
     ));
     s
 }
@@ -387,6 +385,11 @@ async fn write(
     ))
 }
 
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
 fn show(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
 }
@@ -419,9 +422,9 @@ mod deployment_tests {
     fn keys_are_deployed_partial_or_staged_as_fly_secrets_list_counts() {
         let d = deployment(&["A", "B"], 3, 3);
         assert!(d.iter().all(|k| k.status == Deployment::Deployed && k.of == 3));
-        assert_eq!(deployed_note(&d), "deployed to all 3 Machine(s): `A`, `B`");
+        assert_eq!(deployed_note(&d), "changes deployed to all 3 Machine(s)");
         assert_eq!(deployment(&["A"], 1, 3)[0].status, Deployment::Partial);
-        assert_eq!(deployed_note(&deployment(&["A"], 1, 3)), "partially deployed (1 of 3 Machines): `A`");
+        assert_eq!(deployed_note(&deployment(&["A"], 1, 3)), "changes partially deployed (1 of 3 Machines)");
         assert_eq!(deployment(&["A"], 0, 3)[0].status, Deployment::Staged);
         assert_eq!(deployment(&["A"], 0, 0)[0].status, Deployment::Staged, "no Machines: staged");
     }

@@ -181,7 +181,12 @@ async fn health(api: &Api<'_>, m: &Machine, limit: Duration, values: &[&str]) ->
                 .iter()
                 .map(|c| {
                     let output = checks::redact(c.output.trim(), values.iter().copied(), OUTPUT_LIMIT);
-                    format!("health check `{}` is {}: {}", c.name, c.status, if output.is_empty() { "(no output)".into() } else { output })
+                    format!(
+                        "health check `{}` is {}: {}",
+                        c.name,
+                        c.status,
+                        if output.is_empty() { "(no output)".into() } else { output }
+                    )
                 })
                 .collect();
             let within = show_duration(limit);
