@@ -282,3 +282,27 @@ fn the_checks_can_be_switched_off_in_the_manifest() {
         assert_eq!(emu.count_exact("GET", &format!("/v1/apps/{app}/machines/{id}/wait")), 1, "{id}");
     }
 }
+
+/// A read after a write asks for the version the write returned, as flyctl's
+/// internal/appsecrets does: a lagging read (the emulator's `stale_reads`)
+/// would show the digests from before the write — the key would look
+/// unchanged and no Machine would get it.
+#[test]
+fn the_read_after_a_write_asks_for_the_written_version() {
+    let emu = emulator();
+    let ws = workspace(MANIFEST);
+    assert_eq!(run(&ws, &emu, &values(DB_GOOD, SESSION)).code, 0);
+    {
+        let mut st = emu.state();
+        let api = st.fly.apps.get_mut("acme-api").unwrap();
+        api.answer_digests = false;
+        api.stale_reads = 5;
+    }
+    let out = run(&ws, &emu, &values(DB_BAD, SESSION));
+    assert_eq!(out.code, 0, "{}", out.summary);
+    let report = out.report_json();
+    let changes = &target(&report, "fly:api")["changes"];
+    assert_eq!(changes[0]["action"], "update", "{changes}");
+    assert_eq!(emu.state().fly.updates("acme-api"), 6, "each of the 3 Machines updated once more");
+    assert_eq!(deployment(&report, "fly:api"), ["DATABASE_URL deployed"]);
+}

@@ -23,6 +23,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::{Reply, Req, State};
 
+mod checks;
+
 #[derive(Default)]
 pub struct Fly {
     pub apps: BTreeMap<String, App>,
@@ -73,6 +75,11 @@ pub struct App {
     /// Script: a Machine updated while secret `.0` holds value `.1`
     /// crash-loops (exit code 1, restarting, restart count 2).
     pub crash_when: Option<(String, String)>,
+    /// After a write, this many reads that do not ask for its `version`
+    /// still list the secrets from before it (a lagging replica: why flyctl
+    /// reads at the version it wrote; the lag itself is UNCONFIRMED).
+    pub stale_reads: u32,
+    stale: Option<(u32, Json)>,
 }
 
 impl Default for App {
@@ -87,6 +94,8 @@ impl Default for App {
             set_at: BTreeMap::new(),
             sick_when: None,
             crash_when: None,
+            stale_reads: 0,
+            stale: None,
         }
     }
 }
@@ -112,6 +121,10 @@ impl App {
         self.secrets.insert(name.to_string(), (d, value.to_string()));
     }
 
+    fn listing(&self) -> Json {
+        json!({ "secrets": self.secrets.iter().map(|(n, (d, _))| secret_json(n, Some(d))).collect::<Vec<_>>() })
+    }
+
     /// Whether secret `k` holds `v` now.
     fn holds(&self, k: &str, v: &str) -> bool {
         self.secrets.get(k).is_some_and(|(_, have)| have == v)
@@ -133,44 +146,16 @@ pub struct Machine {
     pub secrets_version: u64,
     /// `events`, newest first (fly-go `MachineEvent`).
     pub events: Vec<Json>,
-    /// Script: after an update, this many reads show no check result yet.
+    /// Script: after an update, this many reads show no check result yet…
     pub reads_before_checks: u32,
     pending_reads: u32,
+    /// …nor for this long after its start (with [`Starts::Real`]: the
+    /// first result comes after a check's grace period and interval).
+    pub checks_after_ms: i64,
+    results_at_ms: i64,
     /// Health after the last update: `None` passing, or the failing output.
     sick: Option<String>,
     reported_passing: bool,
-}
-
-impl Machine {
-    fn counted(&self) -> bool {
-        let md = &self.config["metadata"];
-        let group = md["fly_process_group"].as_str().unwrap_or_default();
-        !matches!(self.state.as_str(), "destroyed" | "destroying")
-            && md["fly_platform_version"] == "v2"
-            && !matches!(group, "fly_app_release_command" | "fly_app_console")
-    }
-
-    /// The check results a read shows (fly-go `MachineCheckStatus`).
-    fn check_results(&self) -> Vec<Json> {
-        if self.pending_reads > 0 {
-            return Vec::new();
-        }
-        let mut names: Vec<String> =
-            self.config["checks"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
-        for (i, s) in self.config["services"].as_array().into_iter().flatten().enumerate() {
-            for j in 0..s["checks"].as_array().map_or(0, Vec::len) {
-                names.push(format!("servicecheck-{i:02}-{j:02}-tcp"));
-            }
-        }
-        let (status, output) = match &self.sick {
-            Some(o) => ("critical", o.as_str()),
-            None => ("passing", "HTTP GET http://[fdaa::3]:8080/healthz: 200 OK"),
-        };
-        names
-            .into_iter()
-            .map(|n| json!({ "name": n, "status": status, "output": output, "updated_at": "2026-01-01T00:00:00Z" }))
-            .collect()
-    }
 }
 
 pub struct Lease {
@@ -253,53 +238,11 @@ impl Fly {
             events: Vec::new(),
             reads_before_checks: 0,
             pending_reads: 0,
+            checks_after_ms: 0,
+            results_at_ms: 0,
             sick: None,
             reported_passing: false,
         });
-    }
-
-    /// Configures health checks on a Machine: `top` in `config.checks`
-    /// and one service with `service` checks (fly-go `MachineConfig.Checks`,
-    /// `MachineService.Checks`).
-    pub fn add_checks(&mut self, app: &str, id: &str, top: &[&str], service: usize) {
-        let m =
-            self.apps.get_mut(app).and_then(|a| a.machines.iter_mut().find(|m| m.id == id)).expect("machine exists");
-        let checks: serde_json::Map<String, Json> = top
-            .iter()
-            .map(|n| {
-                (
-                    n.to_string(),
-                    json!({ "type": "http", "port": 8080, "path": "/healthz", "interval": "15s", "timeout": "2s" }),
-                )
-            })
-            .collect();
-        if !checks.is_empty() {
-            m.config["checks"] = Json::Object(checks);
-        }
-        if service > 0 {
-            let c: Vec<Json> =
-                (0..service).map(|_| json!({ "type": "tcp", "interval": "15s", "timeout": "2s" })).collect();
-            m.config["services"] =
-                json!([{ "protocol": "tcp", "internal_port": 8080, "ports": [{ "port": 443 }], "checks": c }]);
-        }
-    }
-
-    /// `fly secrets list`'s status of `key` (flyctl internal/command/secrets/
-    /// list.go `computeSecretStatus`), with the secrets version standing in
-    /// for timestamps: a Machine has the secret when it runs a version at
-    /// least the one the secret was set at. Machines: not destroyed, of the
-    /// Fly platform, not release command or console (ListFlyAppsMachines).
-    pub fn deployment(&self, app: &str, key: &str) -> &'static str {
-        let a = &self.apps[app];
-        let set = a.set_at.get(key).copied().unwrap_or(0);
-        let counted: Vec<&Machine> = a.machines.iter().filter(|m| m.counted()).collect();
-        let with = counted.iter().filter(|m| m.secrets_version >= set).count();
-        match with {
-            _ if counted.is_empty() => "Staged",
-            0 => "Staged",
-            n if n == counted.len() => "Deployed",
-            _ => "Partial",
-        }
     }
 
     /// Sets a secret directly (as if someone ran `fly secrets set`).
@@ -378,13 +321,20 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         // least secrets version to read, flyctl internal/appsecrets/secrets.go
         // `List`); fly-go secrets_types.go (`ListAppSecretsResp`, `AppSecret`).
         ("GET", ["secrets"]) => {
-            if r.query_param("version").and_then(|v| v.parse::<u64>().ok()).is_some_and(|v| v > app.version) {
+            let asked = r.query_param("version").and_then(|v| v.parse::<u64>().ok());
+            if asked.is_some_and(|v| v > app.version) {
                 return Some(err(400, "secrets version not yet available"));
             }
-            Reply::json(
-                200,
-                json!({ "secrets": app.secrets.iter().map(|(n, (d, _))| secret_json(n, Some(d))).collect::<Vec<_>>() }),
-            )
+            match app.stale.take() {
+                Some((n, old)) if asked != Some(app.version) => {
+                    app.stale = (n > 1).then(|| (n - 1, old.clone()));
+                    Reply::json(200, old)
+                }
+                kept => {
+                    app.stale = kept;
+                    Reply::json(200, app.listing())
+                }
+            }
         }
         // fly-go flaps/flaps_secrets.go (UpdateAppSecrets: `{"values": {name: value | null}}`,
         // null unsets) → secrets_types.go `UpdateAppSecretsResp` `{secrets, version}`.
@@ -394,6 +344,7 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             if values.values().any(|v| !v.is_null() && !v.is_string()) {
                 return Some(err(400, "values must be strings or null"));
             }
+            app.stale = (app.stale_reads > 0).then(|| (app.stale_reads, app.listing()));
             for (k, v) in values {
                 match v.as_str() {
                     None => {
@@ -416,7 +367,10 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         }
         // fly-go flaps/flaps_machines.go (List): every machine, destroyed too;
         // clients filter (ListFlyAppsMachines).
-        ("GET", ["machines"]) => Reply::json(200, Json::Array(app.machines.iter().map(machine_json).collect())),
+        ("GET", ["machines"]) => {
+            let now = now_ms(fly.starts);
+            Reply::json(200, Json::Array(app.machines.iter().map(|m| machine_json(m, now)).collect()))
+        }
         (method, ["machines", id, rest @ ..]) => {
             let version = app.version;
             let script = Script {
@@ -426,11 +380,7 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else {
                 return Some(err(404, "machine not found"));
             };
-            let now_ms = match fly.starts {
-                Starts::LongAgo => 0,
-                Starts::At(t) => t,
-                Starts::Real => real_ms(),
-            };
+            let now_ms = now_ms(fly.starts);
             machine(m, method, rest, r, next, version, &script, now_ms, &mut fly.journal)
         }
         _ => err(404, "not found"),
@@ -449,6 +399,14 @@ fn lease_json(m: &Machine, l: &Lease) -> Json {
     json!({ "status": "success", "data": {
         "nonce": l.nonce, "expires_at": 1_900_000_000, "owner": "ci@example.com",
         "description": l.description, "version": format!("lease-{}", m.id) } })
+}
+
+fn now_ms(starts: Starts) -> i64 {
+    match starts {
+        Starts::LongAgo => 0,
+        Starts::At(t) => t,
+        Starts::Real => real_ms(),
+    }
 }
 
 fn real_ms() -> i64 {
@@ -538,6 +496,7 @@ fn machine(
                 m.state = "started".into();
                 m.pending_boot = m.boot_waits;
                 m.pending_reads = m.reads_before_checks;
+                m.results_at_ms = now_ms + m.checks_after_ms;
                 m.reported_passing = false;
                 m.sick = script.sick.clone();
                 // fly-go `MachineEvent`: newest first, `timestamp` in ms.
@@ -557,7 +516,7 @@ fn machine(
                 fresh.append(&mut m.events);
                 m.events = fresh;
             }
-            Reply::json(200, machine_json(m))
+            Reply::json(200, machine_json(m, now_ms))
         }
         // fly-go flaps/flaps_machines_wait.go (Wait: `state`, `timeout` in
         // seconds, capped at 60 by the proxy, `proxyTimeoutThreshold`);
@@ -589,10 +548,10 @@ fn machine(
         // leasable_machine.go). Scripted: `reads_before_checks` reads with
         // no result after an update, then each configured check's result.
         ("GET", []) => {
-            let reply = Reply::json(200, machine_json(m));
+            let reply = Reply::json(200, machine_json(m, now_ms));
             if m.pending_reads > 0 {
                 m.pending_reads -= 1;
-            } else if !m.reported_passing && !m.check_results().is_empty() {
+            } else if !m.reported_passing && !m.check_results(now_ms).is_empty() {
                 m.reported_passing = true;
                 journal.push(format!("{} {}", if m.sick.is_some() { "critical" } else { "passing" }, m.id));
             }
@@ -603,9 +562,9 @@ fn machine(
 }
 
 /// fly-go machine_types.go `Machine`: the fields flyctl reads.
-fn machine_json(m: &Machine) -> Json {
+fn machine_json(m: &Machine, now_ms: i64) -> Json {
     json!({ "id": m.id, "state": m.state, "region": "iad", "instance_id": m.instance_id, "config": m.config,
-        "events": m.events, "checks": m.check_results() })
+        "events": m.events, "checks": m.check_results(now_ms) })
 }
 
 /// What an update brings, by the app's script and its secrets now.

@@ -434,6 +434,16 @@ impl Pacer {
     }
 }
 
+/// `90 s`, `5 min`, `2 min 30 s`.
+pub fn show_duration(d: Duration) -> String {
+    let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
+    match (m, s) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
 #[cfg(test)]
 mod pacing {
     use super::*;
@@ -465,15 +475,5 @@ mod pacing {
         }
         assert_eq!(p.reserve("secrets-list", "app-b", t0), Duration::ZERO);
         assert!(p.reserve("secrets-list", "app-a", t0) > Duration::ZERO);
-    }
-}
-
-/// `90 s`, `5 min`, `2 min 30 s`.
-pub fn show_duration(d: Duration) -> String {
-    let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
-    match (m, s) {
-        (0, s) => format!("{s} s"),
-        (m, 0) => format!("{m} min"),
-        (m, s) => format!("{m} min {s} s"),
     }
 }
