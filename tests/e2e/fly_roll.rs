@@ -58,7 +58,11 @@ fn emulator() -> Emulator {
 }
 
 fn run(ws: &Workspace, emu: &Emulator, secrets: &str) -> Output {
-    let inputs = [("mode", "sync"), ("secrets", secrets), ("fly-token", FLY_TOKEN), ("github-token", GH_TOKEN)];
+    run_with(ws, emu, secrets, FLY_TOKEN)
+}
+
+fn run_with(ws: &Workspace, emu: &Emulator, secrets: &str, fly_token: &str) -> Output {
+    let inputs = [("mode", "sync"), ("secrets", secrets), ("fly-token", fly_token), ("github-token", GH_TOKEN)];
     let env = [
         ("GITHUB_API_URL", emu.url.as_str()),
         ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
@@ -305,4 +309,18 @@ fn the_read_after_a_write_asks_for_the_written_version() {
     assert_eq!(changes[0]["action"], "update", "{changes}");
     assert_eq!(emu.state().fly.updates("acme-api"), 6, "each of the 3 Machines updated once more");
     assert_eq!(deployment(&report, "fly:api"), ["DATABASE_URL deployed"]);
+}
+
+/// A token pasted with its scheme — `Bearer`, `FlyV1`, any case — is
+/// stripped of it as fly-go's `StripAuthorizationScheme` does, then sent
+/// with the scheme its kind needs (the emulator refuses a macaroon as Bearer).
+#[test]
+fn a_token_given_with_its_scheme_works() {
+    for token in [format!("Bearer {FLY_TOKEN}"), format!("flyv1 {FLY_TOKEN}"), format!("FlyV1 {FLY_TOKEN}")] {
+        let emu = emulator();
+        let ws = workspace(MANIFEST);
+        let out = run_with(&ws, &emu, &values(DB_GOOD, SESSION), &token);
+        assert_eq!(out.code, 0, "{token}: {}", out.summary);
+        assert_eq!(emu.state().fly.apps["acme-api"].secrets["DATABASE_URL"].1, DB_GOOD);
+    }
 }
