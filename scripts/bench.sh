@@ -31,6 +31,7 @@
 #
 #   ONLY=scan scripts/bench.sh   # the scan benchmark alone
 #   ONLY=scale scripts/bench.sh  # the scale benchmark alone (LATENCY_MS=50)
+#   ONLY=fly-roll scripts/bench.sh  # the Fly roll's waits on the real clock (about 4 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -137,6 +138,23 @@ scale_bench() { # BIN
   "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms"
   "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms" shards=8
 }
+
+# The Fly roll (issue 22): one app of 9 Machines with a health check, on the
+# real clock; crates/emulators/examples/fly_roll.rs prints the wall time
+# beside flyctl's waits (smoke window, health reads).
+fly_roll_bench() { # BIN
+  local bin="$1"
+  cargo build --quiet --release --locked -p secret-sync-emulators --example fly_roll --target-dir "$out/demo"
+  echo "--- Fly roll: 9 Machines, first health result at once, then 15 s after each start" >&2
+  "$out/demo/release/examples/fly_roll" "$bin" "$out/fly-roll" machines=9 checks-after=0
+  "$out/demo/release/examples/fly_roll" "$bin" "$out/fly-roll" machines=9 checks-after=15
+}
+
+if [ "${ONLY:-}" = fly-roll ]; then
+  cargo build --quiet --release --locked --no-default-features -p secret-sync --target-dir "$out/shipped"
+  fly_roll_bench "$out/shipped/release/secret-sync"
+  exit 0
+fi
 
 if [ "${ONLY:-}" = scale ]; then
   cargo build --quiet --release --locked --no-default-features -p secret-sync --target-dir "$out/shipped"

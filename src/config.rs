@@ -647,6 +647,10 @@ pub struct Runner {
     pub http: crate::http::Policy,
     /// Seconds since the epoch at start (`SECRET_SYNC_NOW` fixes it).
     pub now: i64,
+    /// The clock waits use (the Fly roll, the Fly pacer):
+    /// `SECRET_SYNC_CLOCK=virtual` makes it virtual from `now` on — for
+    /// tests and benchmarks; a real run must never set it.
+    pub clock: crate::clock::Clock,
 }
 
 impl Runner {
@@ -655,6 +659,11 @@ impl Runner {
         // variable is treated as unset.
         let get = crate::env::var;
         let or = |k: &str, default: &str| get(k).unwrap_or_else(|| default.to_string());
+        let now = crate::util::now_secs();
+        let clock = match get(EnvVars::SECRET_SYNC_CLOCK).as_deref() {
+            Some("virtual") => crate::clock::Clock::virtual_at(now),
+            _ => crate::clock::Clock::real(),
+        };
         Runner {
             repository: get(EnvVars::GITHUB_REPOSITORY).filter(|r| r.contains('/')),
             repository_owner: get(EnvVars::GITHUB_REPOSITORY_OWNER),
@@ -670,7 +679,8 @@ impl Runner {
             github_api: or(EnvVars::GITHUB_API_URL, crate::github::DEFAULT_API),
             fly_flaps: or(EnvVars::FLY_FLAPS_BASE_URL, crate::targets::fly::DEFAULT_FLAPS),
             http: crate::http::Policy::from_env(),
-            now: crate::util::now_secs(),
+            now,
+            clock,
         }
     }
 

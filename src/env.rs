@@ -86,6 +86,9 @@ impl EnvVars {
     pub const SECRET_SYNC_PROBE_URL_PREFIX: &'static str = "SECRET_SYNC_PROBE_";
     /// How often a Kubernetes rollout is polled.
     pub const SECRET_SYNC_K8S_POLL_MS: &'static str = "SECRET_SYNC_K8S_POLL_MS";
+    /// `virtual`: the run's clock moves by its waits at once (tests and
+    /// benchmarks; `crate::clock`).
+    pub const SECRET_SYNC_CLOCK: &'static str = "SECRET_SYNC_CLOCK";
     /// Seconds since the epoch to take as now (tests).
     pub const SECRET_SYNC_NOW: &'static str = "SECRET_SYNC_NOW";
     /// Debug builds only: panic while holding this secret (the canary test).

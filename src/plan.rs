@@ -60,6 +60,27 @@ pub struct RecordProof {
     pub unverified: usize,
 }
 
+/// Where a Fly key written by this run is, as `fly secrets list` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deployment {
+    /// On every Machine.
+    Deployed,
+    /// On some Machines: the roll stopped.
+    Partial,
+    /// On none: staged for the next deploy.
+    Staged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDeployment {
+    pub key: String,
+    pub status: Deployment,
+    /// Machines that got it, of all the app's Machines.
+    pub machines: usize,
+    pub of: usize,
+}
+
 /// What happened at one target.
 #[derive(Debug, Clone, Default)]
 pub struct TargetOutcome {
@@ -80,6 +101,8 @@ pub struct TargetOutcome {
     pub request_id: Option<String>,
     /// What the state record proved (Fly and GitHub, when a record is kept).
     pub record: Option<RecordProof>,
+    /// Fly: where each key this run changed is deployed.
+    pub deployment: Vec<KeyDeployment>,
 }
 
 impl TargetOutcome {

@@ -23,6 +23,8 @@ use crate::duration::Period;
 pub use secrets::compile_pattern;
 use yaml::yaml_error;
 
+mod fly_checks;
+
 /// Manifests larger than this are refused before parsing (the reader
 /// refuses them before reading; see `crate::input`).
 pub const MAX_MANIFEST_BYTES: usize = crate::input::MAX_MANIFEST_BYTES as usize;
@@ -30,11 +32,11 @@ pub const MAX_MANIFEST_BYTES: usize = crate::input::MAX_MANIFEST_BYTES as usize;
 const MAX_SCALAR_CHARS: usize = 4096;
 
 const TOP_KEYS: &[&str] = &["version", "defaults", "groups", "environments", "targets", "secrets"];
-const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy", "probe"];
+const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy", "fly_checks", "probe"];
 const GROUP_KEYS: &[&str] = &["description", "rotate_every", "probe"];
 const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
 const ESC_KEYS: &[&str] = &["environment", "path", "create"];
-const FLY_KEYS: &[&str] = &["environment", "app", "deploy"];
+const FLY_KEYS: &[&str] = &["environment", "app", "deploy", "checks"];
 const GITHUB_KEYS: &[&str] = &["environment", "repo", "env"];
 const KUBERNETES_KEYS: &[&str] = &["environment", "namespace", "secret", "restart"];
 const SECRET_KEYS: &[&str] = &[
@@ -371,6 +373,9 @@ impl Walker<'_> {
                 d.fly_deploy = dep;
             }
         }
+        if let Some(n) = map.get_node("fly_checks") {
+            d.fly_checks = self.fly_checks(n, "`defaults.fly_checks`", FlyChecks::default());
+        }
         if let Some(n) = map.get_node("probe") {
             d.probe = self.probe(n, "`defaults.probe`", false);
         }
@@ -572,7 +577,11 @@ impl Walker<'_> {
                     Some(n) => self.deploy(n, &format!("`deploy` of {what}"))?,
                     None => m.defaults.fly_deploy,
                 };
-                TargetSpec::Fly { app, deploy }
+                let checks = match map.get_node("checks") {
+                    Some(n) => self.fly_checks(n, &format!("`checks` of {what}"), m.defaults.fly_checks),
+                    None => m.defaults.fly_checks,
+                };
+                TargetSpec::Fly { app, deploy, checks }
             }
             TargetKind::Github => {
                 let Some(n) = map.get_node("repo") else {

@@ -34,13 +34,21 @@ pub struct Defaults {
     pub rotate_every: Option<Period>,
     pub warn_before: Period,
     pub fly_deploy: Deploy,
+    /// `fly_checks:` for every Fly target without its own `checks:`.
+    pub fly_checks: FlyChecks,
     /// `probe:` for every secret without its own or its group's.
     pub probe: Option<crate::manifest::probe::Setting>,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults { rotate_every: None, warn_before: Period::days(7), fly_deploy: Deploy::Restart, probe: None }
+        Defaults {
+            rotate_every: None,
+            warn_before: Period::days(7),
+            fly_deploy: Deploy::Restart,
+            fly_checks: FlyChecks::default(),
+            probe: None,
+        }
     }
 }
 
@@ -112,6 +120,23 @@ pub enum Deploy {
     Stage,
 }
 
+/// What a Fly roll waits for after each Machine update, as `fly secrets
+/// deploy` does (docs/service-facts.md, "Fly.io"): `started`, then the smoke
+/// check, then the health checks, each bounded by `wait_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlyChecks {
+    pub smoke: bool,
+    pub health: bool,
+    pub wait_timeout: std::time::Duration,
+}
+
+impl Default for FlyChecks {
+    /// flyctl's: both checks on, `--wait-timeout` 5 minutes.
+    fn default() -> Self {
+        FlyChecks { smoke: true, health: true, wait_timeout: std::time::Duration::from_secs(300) }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Target {
     pub kind: TargetKind,
@@ -151,6 +176,7 @@ pub enum TargetSpec {
     Fly {
         app: String,
         deploy: Deploy,
+        checks: FlyChecks,
     },
     Github {
         repo: String,

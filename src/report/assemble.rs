@@ -177,6 +177,7 @@ fn handled(h: Handled) -> TargetReport {
         http_status: o.http_status,
         request_id: o.request_id,
         record: o.record,
+        deployment: o.deployment,
         ..untouched(h.target, TargetStatus::Failed)
     }
 }
@@ -203,6 +204,7 @@ fn untouched(t: &Target, status: TargetStatus) -> TargetReport {
         http_status: None,
         request_id: None,
         record: None,
+        deployment: Vec::new(),
     }
 }
 

@@ -252,4 +252,8 @@ pub struct TargetReport {
     /// What the state record proved here (Fly and GitHub, when a record is kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<crate::plan::RecordProof>,
+    /// Fly: where each key this run changed is deployed (`fly secrets list`'s
+    /// Deployed / Partial / Staged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployment: Vec<crate::plan::KeyDeployment>,
 }

@@ -56,7 +56,8 @@ pub(super) fn context(
         },
         fly: targets::fly::Settings {
             flaps_url: cfg.runner.fly_flaps.clone(),
-            pacer: Default::default(),
+            pacer: targets::fly::api::Pacer::new(cfg.runner.clock.clone()),
+            clock: cfg.runner.clock.clone(),
             token: t.fly_token.clone(),
         },
         concurrency: t.concurrency,

@@ -103,6 +103,8 @@ pub struct Applied {
     /// A step after the write failed (a restart): the target failed, but
     /// what was written stays written.
     pub failed_after_write: Option<TargetError>,
+    /// Fly: where each changed key is deployed.
+    pub deployment: Vec<crate::plan::KeyDeployment>,
 }
 
 /// Why a write did not go through.
@@ -192,6 +194,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
                 out.revision_after = a.revision;
                 out.rollback = a.rollback;
                 out.message = a.message;
+                out.deployment = a.deployment;
                 out.warnings.extend(a.warnings);
                 out.status = Some(if a.changed { TargetStatus::Synced } else { TargetStatus::Unchanged });
                 if let Some(e) = a.failed_after_write {

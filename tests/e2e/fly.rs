@@ -20,7 +20,7 @@ fn apps() -> Vec<(String, String, bool)> {
     m.targets
         .iter()
         .filter_map(|t| match &t.spec {
-            TargetSpec::Fly { app, deploy } => {
+            TargetSpec::Fly { app, deploy, .. } => {
                 Some((t.name.clone(), app.clone(), *deploy == secret_sync::manifest::Deploy::Restart))
             }
             _ => None,
@@ -135,6 +135,8 @@ fn rolled(machines: &[&str]) -> Vec<(String, String)> {
         v.push(("POST".into(), format!("/machines/{m}")));
         v.push(("GET".into(), format!("/machines/{m}/wait")));
         v.push(("DELETE".into(), format!("/machines/{m}/lease")));
+        // The smoke check: the Machine has been up long, so one read.
+        v.push(("GET".into(), format!("/machines/{m}")));
     }
     v.sort();
     v
@@ -286,7 +288,12 @@ fn faults_are_reported_per_app() {
     assert_eq!(writes(&emu, "sophia-slack"), 2, "429 then success");
     assert_eq!(target("fly:browser")["status"], "failed");
     let msg = target("fly:browser")["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("update of the machines stopped after 1 machine(s) restarted"), "{msg}");
+    assert!(msg.contains("the update of the machines stopped: updating machine `sophia-browser-m1`"), "{msg}");
+    assert!(
+        msg.contains("On the new secrets: `sophia-browser-m0`. Left on their previous release: `sophia-browser-m1`"),
+        "{msg}"
+    );
+    assert_eq!(target("fly:browser")["deployment"][0]["status"], "partial");
     assert_eq!(emu.state().fly.updates("sophia-browser"), 1);
     // A 500 may or may not have applied: the machine is read back, shows no
     // new version, and the update is sent once more — not four times.

@@ -143,6 +143,8 @@ impl Workspace {
             .env("GITHUB_SHA", "f1e2d3c4b5a69788796a5b4c3d2e1f0011223344")
             .env("GITHUB_REF", "refs/heads/main")
             .env("SECRET_SYNC_NOW", NOW)
+            // Waits (the Fly roll's) take no real time (src/clock.rs).
+            .env("SECRET_SYNC_CLOCK", "virtual")
             .envs(OFFLINE);
         for (k, v) in &all {
             cmd.env(format!("INPUT_{}", k.to_uppercase().replace(' ', "_")), v);
@@ -180,6 +182,7 @@ pub fn cli(args: &[&str], cwd: &Path) -> Output {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SECRET_SYNC_NOW", NOW)
+        .env("SECRET_SYNC_CLOCK", "virtual")
         .envs(OFFLINE)
         .stdin(Stdio::null())
         .output()

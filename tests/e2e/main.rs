@@ -14,6 +14,7 @@ mod corpus;
 mod esc;
 mod esc_corpus;
 mod fly;
+mod fly_roll;
 mod github;
 mod hostile;
 mod kubernetes;

@@ -23,6 +23,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::{Reply, Req, State};
 
+mod checks;
+
 #[derive(Default)]
 pub struct Fly {
     pub apps: BTreeMap<String, App>,
@@ -30,7 +32,27 @@ pub struct Fly {
     pub tokens: HashSet<String>,
     /// Apps the token may not touch.
     pub forbidden: HashSet<String>,
+    /// When Machines (re)start, for the `timestamp` of their events.
+    pub starts: Starts,
+    /// What happened to Machines, in order, over all apps: `update ID`,
+    /// `passing ID` (the first read after an update that showed every
+    /// check passing), `critical ID`, `crashing ID`.
+    pub journal: Vec<String>,
     next: u64,
+}
+
+/// The time stamped on a Machine's `start` and `launch` events. The run's
+/// clock is its own (virtual in tests), so a test picks how they relate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Starts {
+    /// At the epoch: every Machine has been up long, so a smoke check passes
+    /// at its first read.
+    #[default]
+    LongAgo,
+    /// At this many ms since the epoch.
+    At(i64),
+    /// At the real time.
+    Real,
 }
 
 pub struct App {
@@ -45,6 +67,19 @@ pub struct App {
     pub answer_digests: bool,
     /// The key of this app's digests: opaque to every client.
     digest_key: [u8; 16],
+    /// The secrets version at which each secret was last set.
+    pub set_at: BTreeMap<String, u64>,
+    /// Script: a Machine updated while secret `.0` holds value `.1` fails
+    /// its health checks with output `.2`.
+    pub sick_when: Option<(String, String, String)>,
+    /// Script: a Machine updated while secret `.0` holds value `.1`
+    /// crash-loops (exit code 1, restarting, restart count 2).
+    pub crash_when: Option<(String, String)>,
+    /// After a write, this many reads that do not ask for its `version`
+    /// still list the secrets from before it (a lagging replica: why flyctl
+    /// reads at the version it wrote; the lag itself is UNCONFIRMED).
+    pub stale_reads: u32,
+    stale: Option<(u32, Json)>,
 }
 
 impl Default for App {
@@ -56,6 +91,11 @@ impl Default for App {
             legacy_md5: false,
             answer_digests: true,
             digest_key: random_key(),
+            set_at: BTreeMap::new(),
+            sick_when: None,
+            crash_when: None,
+            stale_reads: 0,
+            stale: None,
         }
     }
 }
@@ -74,7 +114,20 @@ impl App {
 
     fn store(&mut self, name: &str, value: &str) {
         let d = self.digest(value);
+        // Fly keeps `updated_at` of a secret whose value is the same.
+        if self.secrets.get(name).is_none_or(|(old, _)| *old != d) {
+            self.set_at.insert(name.to_string(), self.version + 1);
+        }
         self.secrets.insert(name.to_string(), (d, value.to_string()));
+    }
+
+    fn listing(&self) -> Json {
+        json!({ "secrets": self.secrets.iter().map(|(n, (d, _))| secret_json(n, Some(d))).collect::<Vec<_>>() })
+    }
+
+    /// Whether secret `k` holds `v` now.
+    fn holds(&self, k: &str, v: &str) -> bool {
+        self.secrets.get(k).is_some_and(|(_, have)| have == v)
     }
 }
 
@@ -89,6 +142,20 @@ pub struct Machine {
     /// How many waits answer 408 after an update that starts it (a slow boot).
     pub boot_waits: u32,
     pending_boot: u32,
+    /// The secrets version it booted with (or was last updated to).
+    pub secrets_version: u64,
+    /// `events`, newest first (fly-go `MachineEvent`).
+    pub events: Vec<Json>,
+    /// Script: after an update, this many reads show no check result yet…
+    pub reads_before_checks: u32,
+    pending_reads: u32,
+    /// …nor for this long after its start (with [`Starts::Real`]: the
+    /// first result comes after a check's grace period and interval).
+    pub checks_after_ms: i64,
+    results_at_ms: i64,
+    /// Health after the last update: `None` passing, or the failing output.
+    sick: Option<String>,
+    reported_passing: bool,
 }
 
 pub struct Lease {
@@ -167,14 +234,22 @@ impl Fly {
             updates: Vec::new(),
             boot_waits: 0,
             pending_boot: 0,
+            secrets_version: a.version,
+            events: Vec::new(),
+            reads_before_checks: 0,
+            pending_reads: 0,
+            checks_after_ms: 0,
+            results_at_ms: 0,
+            sick: None,
+            reported_passing: false,
         });
     }
 
     /// Sets a secret directly (as if someone ran `fly secrets set`).
     pub fn set(&mut self, app: &str, name: &str, value: &str) {
         let a = self.apps.get_mut(app).expect("app exists");
-        a.version += 1;
         a.store(name, value);
+        a.version += 1;
     }
 
     /// Makes `app` a legacy app: MD5 digests, for what it holds and what it gets.
@@ -182,9 +257,11 @@ impl Fly {
         let a = self.apps.get_mut(app).expect("app exists");
         a.legacy_md5 = true;
         let values: Vec<(String, String)> = a.secrets.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect();
+        let set_at = a.set_at.clone();
         for (k, v) in values {
             a.store(&k, &v);
         }
+        a.set_at = set_at;
     }
 
     /// Machine updates made so far, over all machines of `app`.
@@ -252,13 +329,20 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         // least secrets version to read, flyctl internal/appsecrets/secrets.go
         // `List`); fly-go secrets_types.go (`ListAppSecretsResp`, `AppSecret`).
         ("GET", ["secrets"]) => {
-            if r.query_param("version").and_then(|v| v.parse::<u64>().ok()).is_some_and(|v| v > app.version) {
+            let asked = r.query_param("version").and_then(|v| v.parse::<u64>().ok());
+            if asked.is_some_and(|v| v > app.version) {
                 return Some(err(400, "secrets version not yet available"));
             }
-            Reply::json(
-                200,
-                json!({ "secrets": app.secrets.iter().map(|(n, (d, _))| secret_json(n, Some(d))).collect::<Vec<_>>() }),
-            )
+            match app.stale.take() {
+                Some((n, old)) if asked != Some(app.version) => {
+                    app.stale = (n > 1).then(|| (n - 1, old.clone()));
+                    Reply::json(200, old)
+                }
+                kept => {
+                    app.stale = kept;
+                    Reply::json(200, app.listing())
+                }
+            }
         }
         // fly-go flaps/flaps_secrets.go (UpdateAppSecrets: `{"values": {name: value | null}}`,
         // null unsets) → secrets_types.go `UpdateAppSecretsResp` `{secrets, version}`.
@@ -268,6 +352,7 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             if values.values().any(|v| !v.is_null() && !v.is_string()) {
                 return Some(err(400, "values must be strings or null"));
             }
+            app.stale = (app.stale_reads > 0).then(|| (app.stale_reads, app.listing()));
             for (k, v) in values {
                 match v.as_str() {
                     None => {
@@ -290,15 +375,23 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
         }
         // fly-go flaps/flaps_machines.go (List): every machine, destroyed too;
         // clients filter (ListFlyAppsMachines).
-        ("GET", ["machines"]) => Reply::json(200, Json::Array(app.machines.iter().map(machine_json).collect())),
+        ("GET", ["machines"]) => {
+            let now = now_ms(fly.starts);
+            Reply::json(200, Json::Array(app.machines.iter().map(|m| machine_json(m, now)).collect()))
+        }
         // One machine's routes (fly-go flaps/flaps_machines.go), each cited
         // in `machine`; an unknown machine is flaps' 404.
         (method, ["machines", id, rest @ ..]) => {
             let version = app.version;
+            let script = Script {
+                sick: app.sick_when.as_ref().filter(|(k, v, _)| app.holds(k, v)).map(|(_, _, o)| o.clone()),
+                crash: app.crash_when.as_ref().is_some_and(|(k, v)| app.holds(k, v)),
+            };
             let Some(m) = app.machines.iter_mut().find(|m| m.id == *id) else {
                 return Some(err(404, "machine not found"));
             };
-            machine(m, method, rest, r, next, version)
+            let now_ms = now_ms(fly.starts);
+            machine(m, method, rest, r, next, version, &script, now_ms, &mut fly.journal)
         }
         _ => err(404, "not found"),
     })
@@ -318,7 +411,30 @@ fn lease_json(m: &Machine, l: &Lease) -> Json {
         "description": l.description, "version": format!("lease-{}", m.id) } })
 }
 
-fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, version: u64) -> Reply {
+fn now_ms(starts: Starts) -> i64 {
+    match starts {
+        Starts::LongAgo => 0,
+        Starts::At(t) => t,
+        Starts::Real => real_ms(),
+    }
+}
+
+fn real_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn machine(
+    m: &mut Machine,
+    method: &str,
+    rest: &[&str],
+    r: &Req,
+    next: u64,
+    version: u64,
+    script: &Script,
+    now_ms: i64,
+    journal: &mut Vec<String>,
+) -> Reply {
     let nonce = r.header("fly-machine-lease-nonce");
     match (method, rest) {
         // superfly/docs machines/api/machines-resource ("Create a Machine
@@ -383,11 +499,34 @@ fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, ver
             let skip_launch = body["skip_launch"].as_bool().unwrap_or(false);
             m.updates.push(Update { min_secrets_version: min, skip_launch });
             m.instance_id = format!("inst-{}-{next}", m.id);
+            // The Machine boots with the app's secrets as they are now.
+            m.secrets_version = version;
+            journal.push(format!("update {}", m.id));
             if !skip_launch {
                 m.state = "started".into();
                 m.pending_boot = m.boot_waits;
+                m.pending_reads = m.reads_before_checks;
+                m.results_at_ms = now_ms + m.checks_after_ms;
+                m.reported_passing = false;
+                m.sick = script.sick.clone();
+                // fly-go `MachineEvent`: newest first, `timestamp` in ms.
+                let mut fresh = vec![
+                    json!({ "type": "start", "status": "started", "source": "flyd", "timestamp": now_ms }),
+                    json!({ "type": "launch", "status": "created", "source": "user", "timestamp": now_ms }),
+                ];
+                if script.crash {
+                    // flyctl `isConstantlyRestarting` reads exactly these fields.
+                    fresh.insert(
+                        0,
+                        json!({ "type": "exit", "status": "stopped", "source": "flyd", "timestamp": now_ms,
+                        "request": { "exit_event": { "exit_code": 1, "restarting": true, "requested_stop": false,
+                            "exited_at": "2026-01-01T00:00:00Z" }, "restart_count": 2 } }),
+                    );
+                }
+                fresh.append(&mut m.events);
+                m.events = fresh;
             }
-            Reply::json(200, machine_json(m))
+            Reply::json(200, machine_json(m, now_ms))
         }
         // fly-go flaps/flaps_machines_wait.go (Wait: `state`, `timeout` in
         // seconds, capped at 60 by the proxy, `proxyTimeoutThreshold`);
@@ -414,14 +553,34 @@ fn machine(m: &mut Machine, method: &str, rest: &[&str], r: &Req, next: u64, ver
             }
             Reply::json(200, json!({ "ok": true }))
         }
-        // fly-go flaps/flaps_machines.go (Get).
-        ("GET", []) => Reply::json(200, machine_json(m)),
+        // fly-go flaps/flaps_machines.go (Get): flyctl's smoke check reads
+        // `events` and its health wait `checks` (internal/machine/
+        // leasable_machine.go). Scripted: `reads_before_checks` reads with
+        // no result after an update, then each configured check's result.
+        ("GET", []) => {
+            let reply = Reply::json(200, machine_json(m, now_ms));
+            if m.pending_reads > 0 {
+                m.pending_reads -= 1;
+            } else if !m.reported_passing && !m.check_results(now_ms).is_empty() {
+                m.reported_passing = true;
+                journal.push(format!("{} {}", if m.sick.is_some() { "critical" } else { "passing" }, m.id));
+            }
+            reply
+        }
         _ => err(404, "not found"),
     }
 }
 
-fn machine_json(m: &Machine) -> Json {
-    json!({ "id": m.id, "state": m.state, "region": "iad", "instance_id": m.instance_id, "config": m.config })
+/// fly-go machine_types.go `Machine`: the fields flyctl reads.
+fn machine_json(m: &Machine, now_ms: i64) -> Json {
+    json!({ "id": m.id, "state": m.state, "region": "iad", "instance_id": m.instance_id, "config": m.config,
+        "events": m.events, "checks": m.check_results(now_ms) })
+}
+
+/// What an update brings, by the app's script and its secrets now.
+struct Script {
+    sick: Option<String>,
+    crash: bool,
 }
 
 /// fly-go's rule (auth.go, tokens/tokens.go): macaroons go with

@@ -5,13 +5,15 @@
 //! there is read again to learn whether they took effect.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value as Json};
 
+use super::checks::Backoff;
 use super::machines::Machine;
 use super::plan::Listing;
+use crate::clock::Clock;
 use crate::http::{encode, join, HttpError, Unanswered};
 use crate::targets::Context;
 
@@ -19,8 +21,6 @@ const LEASE_TTL_SECS: u64 = 60;
 /// The wait endpoint's own cap (fly-go flaps/flaps_machines_wait.go,
 /// `proxyTimeoutThreshold`); a wait asks for less than the client timeout.
 const WAIT_CAP_SECS: u64 = 60;
-/// How long one machine may take to start again before the roll stops.
-const WAIT_LIMIT: Duration = Duration::from_secs(300);
 
 pub struct Api<'a> {
     ctx: &'a Context,
@@ -50,6 +50,11 @@ pub enum WriteError {
 impl<'a> Api<'a> {
     pub fn new(ctx: &'a Context, app: &'a str, auth: String) -> Api<'a> {
         Api { ctx, app, auth, lease_description: format!("secret-sync run {}", run_nonce()), notes: Default::default() }
+    }
+
+    /// The clock the roll waits on.
+    pub fn clock(&self) -> &Clock {
+        &self.ctx.fly.clock
     }
 
     pub fn note(&self, text: String) {
@@ -295,7 +300,7 @@ impl<'a> Api<'a> {
     }
 
     /// `GET /v1/apps/{app}/machines/{id}` (fly-go `Get`).
-    async fn get(&self, m: &Machine) -> Result<Machine, String> {
+    pub async fn get(&self, m: &Machine) -> Result<Machine, String> {
         let what = format!("reading machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "");
         self.ctx.fly.pacer.wait("get", &m.id).await;
@@ -308,22 +313,24 @@ impl<'a> Api<'a> {
 
     /// Waits until the machine's `instance` is `started`. Each request asks
     /// the server to wait less than the client's own timeout (and at most
-    /// the endpoint's 60 s cap); a 408 means "not yet" and is asked again,
-    /// up to [`WAIT_LIMIT`] in all — as flyctl's `WaitForState` loops
-    /// (internal/machine/leasable_machine.go).
-    pub async fn wait_started(&self, m: &Machine, instance: &str) -> Result<(), String> {
+    /// the endpoint's 60 s cap); a 408 means "not yet" and is asked again
+    /// after flyctl's backoff, until `limit` has passed — as flyctl's
+    /// `WaitForState` loops (internal/machine/leasable_machine.go).
+    pub async fn wait_started(&self, m: &Machine, instance: &str, limit: Duration) -> Result<(), String> {
         let what = format!("waiting for machine `{}` of Fly app `{}` to start", m.id, self.app);
-        let secs = (self.ctx.http.policy.timeout.as_secs() * 2 / 3).clamp(1, WAIT_CAP_SECS);
+        let secs = (self.ctx.http.policy.timeout.as_secs() * 2 / 3).clamp(1, WAIT_CAP_SECS).min(limit.as_secs().max(1));
         let url =
             self.machine_url(&m.id, &format!("/wait?instance_id={}&state=started&timeout={secs}", encode(instance)));
-        let deadline = Instant::now() + WAIT_LIMIT;
+        let clock = &self.ctx.fly.clock;
+        let deadline = clock.elapsed() + limit;
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
         loop {
             self.ctx.fly.pacer.wait("wait", &m.id).await;
             let r = self.ctx.http.poll(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
             match r.status().as_u16() {
                 200..=299 => return Ok(()),
-                408 if Instant::now() < deadline => continue,
-                408 => return Err(format!("{what}: it did not start within {} minutes", WAIT_LIMIT.as_secs() / 60)),
+                408 if clock.elapsed() < deadline => clock.sleep(backoff.step()).await,
+                408 => return Err(format!("{what}: it did not start within {}", show_duration(limit))),
                 _ => return Err(self.explain(&what, &r).to_string()),
             }
         }
@@ -391,14 +398,18 @@ fn run_nonce() -> String {
 /// the pacer keeps one window per (action, Machine or app): updating nine
 /// Machines of an app never waits, while a fourth lease of one Machine
 /// within three seconds does. One pacer serves the whole run.
-#[derive(Default)]
 pub struct Pacer {
+    clock: Clock,
     /// Per (action, Machine or app): the theoretical arrival time of the next
-    /// request (GCRA, the token bucket written as one instant).
-    next: std::sync::Mutex<HashMap<(&'static str, String), Instant>>,
+    /// request (GCRA, the token bucket written as one instant on `clock`).
+    next: std::sync::Mutex<HashMap<(&'static str, String), Duration>>,
 }
 
 impl Pacer {
+    pub fn new(clock: Clock) -> Pacer {
+        Pacer { clock, next: Default::default() }
+    }
+
     /// One request per second on average…
     const INTERVAL: Duration = Duration::from_secs(1);
     /// …with bursts of three: two intervals of tolerance.
@@ -406,20 +417,30 @@ impl Pacer {
 
     /// Waits until `action` on `id` may be sent, and records it.
     pub async fn wait(&self, action: &'static str, id: &str) {
-        let delay = self.reserve(action, id, Instant::now());
+        let delay = self.reserve(action, id, self.clock.elapsed());
         if !delay.is_zero() {
             tracing::debug!(action, id, delay_ms = delay.as_millis() as u64, "pacing to Fly's rate limit");
-            tokio::time::sleep(delay).await;
+            self.clock.sleep(delay).await;
         }
     }
 
     /// How long a request made at `now` must wait; its slot is then taken.
-    fn reserve(&self, action: &'static str, id: &str, now: Instant) -> Duration {
+    fn reserve(&self, action: &'static str, id: &str, now: Duration) -> Duration {
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         let tat = next.get(&(action, id.to_string())).copied().unwrap_or(now).max(now);
-        let delay = tat.checked_sub(Self::TOLERANCE).map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
+        let delay = tat.checked_sub(Self::TOLERANCE).map_or(Duration::ZERO, |t| t.saturating_sub(now));
         next.insert((action, id.to_string()), tat + Self::INTERVAL);
         delay
+    }
+}
+
+/// `90 s`, `5 min`, `2 min 30 s`.
+pub fn show_duration(d: Duration) -> String {
+    let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
+    match (m, s) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
     }
 }
 
@@ -429,8 +450,8 @@ mod pacing {
 
     #[test]
     fn windows_are_per_action_and_machine() {
-        let p = Pacer::default();
-        let t0 = Instant::now();
+        let p = Pacer::new(Clock::virtual_at(0));
+        let t0 = Duration::from_secs(100);
         // Nine machines, each leased, updated, waited for and released: no wait.
         for m in 0..9 {
             for action in ["lease", "update", "wait", "release"] {

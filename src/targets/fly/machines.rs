@@ -27,6 +27,21 @@ pub struct Machine {
     pub instance_id: String,
     #[serde(default)]
     pub config: Json,
+    /// Newest first (fly-go `Machine.Events`); `null` reads as none.
+    #[serde(default, deserialize_with = "list")]
+    pub events: Vec<super::checks::Event>,
+    /// The latest result of each health check (fly-go `Machine.Checks`).
+    #[serde(default, deserialize_with = "list")]
+    pub checks: Vec<super::checks::CheckStatus>,
+}
+
+/// A JSON list, `null` or absent as empty.
+fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +95,7 @@ mod tests {
         if standbys {
             config["standbys"] = json!(["other"]);
         }
-        Machine { id: "m".into(), state: state.into(), instance_id: "i".into(), config }
+        Machine { id: "m".into(), state: state.into(), instance_id: "i".into(), config, events: vec![], checks: vec![] }
     }
 
     fn app() -> Json {

@@ -13,18 +13,21 @@
 //! nothing restarts nothing.
 
 pub mod api;
+pub mod checks;
 pub mod machines;
 pub mod plan;
+pub mod roll;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value as Json;
 
 use self::api::{Api, WriteError, Written};
-use self::machines::Treatment;
 use self::plan::{Listing, Plan};
+use self::roll::{Roll, Stop};
 use super::driver::{Applied, ApplyError, Kind, Plan as DriverPlan, TargetError};
 use super::{Action, Context, Desired};
-use crate::manifest::{Deploy, TargetSpec};
+use crate::manifest::{Deploy, FlyChecks, TargetSpec};
+use crate::plan::{Deployment, KeyDeployment};
 
 pub const DEFAULT_FLAPS: &str = "https://api.machines.dev";
 
@@ -32,22 +35,37 @@ pub struct Settings {
     pub flaps_url: String,
     /// Paces every Fly request of the run to Fly's rate limits.
     pub pacer: api::Pacer,
+    /// What the roll's waits run on (`config::Runner`'s clock).
+    pub clock: crate::clock::Clock,
     pub token: Option<SecretString>,
 }
 
 /// `Authorization` as fly-go builds it (auth.go, tokens/tokens.go):
 /// macaroons (`fm1r_`, `fm1a_`, `fm2_`, as `fly tokens create` prints them,
 /// often already prefixed) use the `FlyV1` scheme, anything else is a bearer
-/// token.
+/// token. A token given with a scheme (`FlyV1 …`, `Bearer …`, any case,
+/// even twice) is stripped of it first, as fly-go `StripAuthorizationScheme`.
 pub fn authorization(token: &str) -> String {
-    let t = token.trim();
-    if t.starts_with("FlyV1 ") {
-        return t.to_string();
-    }
-    if ["fm1r_", "fm1a_", "fm2_"].iter().any(|p| t.starts_with(p)) {
+    let t = strip_scheme(token);
+    // A comma-separated set is macaroons when any of it is (fly-go `AuthorizationHeader`).
+    let macaroon = |part: &str| ["fm1r_", "fm1a_", "fm2_"].iter().any(|p| part.trim().starts_with(p));
+    if t.split(',').any(macaroon) {
         return format!("FlyV1 {t}");
     }
     format!("Bearer {t}")
+}
+
+/// fly-go tokens/tokens.go `StripAuthorizationScheme`.
+fn strip_scheme(token: &str) -> &str {
+    let t = token.trim();
+    match t.split_once(' ') {
+        Some((scheme, rest))
+            if scheme.trim().eq_ignore_ascii_case("Bearer") || scheme.trim().eq_ignore_ascii_case("FlyV1") =>
+        {
+            strip_scheme(rest)
+        }
+        _ => t,
+    }
 }
 
 /// Fly.io apps.
@@ -60,10 +78,15 @@ pub struct Current {
 }
 
 fn spec(d: &Desired) -> (&str, Deploy) {
-    let TargetSpec::Fly { app, deploy } = &d.target.spec else {
+    let (app, deploy, _) = spec_checks(d);
+    (app, deploy)
+}
+
+fn spec_checks(d: &Desired) -> (&str, Deploy, FlyChecks) {
+    let TargetSpec::Fly { app, deploy, checks } = &d.target.spec else {
         unreachable!("the Fly kind is only driven for Fly targets")
     };
-    (app, *deploy)
+    (app, *deploy, *checks)
 }
 
 impl Kind for Fly {
@@ -147,7 +170,7 @@ impl Kind for Fly {
         plan: &DriverPlan<Plan>,
         d: &Desired,
     ) -> Result<Applied, ApplyError> {
-        let (app, deploy) = spec(d);
+        let (app, deploy, checks) = spec_checks(d);
         let p = plan.work.as_ref().expect("the driver applies only plans with work");
         let api = Api::new(ctx, app, current.auth.clone());
         let (written, after) = write(&api, p, d, &current.before, deploy == Deploy::Restart)
@@ -168,20 +191,29 @@ impl Kind for Fly {
         let proof = proof(p, &changes);
         let version = show(written.version);
         let changed = plan::changes_anything(&changes);
+        let moved: Vec<&str> = changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Delete))
+            .map(|c| c.key.as_str())
+            .collect();
         let mut applied = Applied { written: true, changed, ..Applied::default() };
         let message = if !changed {
             format!("{proof}; nothing to restart or stage")
         } else if deploy == Deploy::Stage {
+            applied.deployment = deployment(&moved, 0, 0);
             format!("{proof}; secrets staged (version {version}); the next deploy picks them up")
         } else {
-            let roll = roll(&api, written.version).await;
-            match &roll.error {
-                None => format!("{proof}; secrets version {version}; {}", roll.summary()),
-                Some(e) => {
-                    applied.failed_after_write = Some(TargetError::new(with_notes(&api, format!(
-                        "{proof}; secrets were written (version {version}) but the update of the machines stopped after {}: {e}. Finish it with `fly secrets deploy -a {app}`",
-                        roll.summary()
-                    ))));
+            let values: Vec<&str> = d.keys.iter().map(|k| k.value.expose_secret()).collect();
+            let roll = roll::roll(&api, written.version, checks, &values).await;
+            applied.deployment = deployment(&moved, roll.updated.len(), roll.total());
+            let deployed = deployed_note(&applied.deployment);
+            match &roll.stop {
+                None => format!("{proof}; secrets version {version}; {}; {deployed}", roll.summary()),
+                Some(stop) => {
+                    applied.failed_after_write = Some(TargetError::new(with_notes(
+                        &api,
+                        stopped(app, &version, &proof, &roll, stop, &deployed),
+                    )));
                     String::new()
                 }
             }
@@ -190,6 +222,50 @@ impl Kind for Fly {
         applied.message = Some(with_notes(&api, message));
         Ok(applied)
     }
+}
+
+/// Each changed key's place as `fly secrets list` shows it: on every
+/// Machine (Deployed), some (Partial: the roll stopped) or none (Staged).
+/// An app without Machines has its secrets staged, as flyctl counts it.
+fn deployment(keys: &[&str], updated: usize, total: usize) -> Vec<KeyDeployment> {
+    let status = match updated {
+        0 => Deployment::Staged,
+        n if n == total => Deployment::Deployed,
+        _ => Deployment::Partial,
+    };
+    keys.iter().map(|k| KeyDeployment { key: k.to_string(), status, machines: updated, of: total }).collect()
+}
+
+/// "changes deployed to all 3 Machine(s)" (the keys are in the report's `deployment`).
+fn deployed_note(d: &[KeyDeployment]) -> String {
+    let Some(first) = d.first() else { return String::new() };
+    match first.status {
+        Deployment::Deployed => format!("changes deployed to all {} Machine(s)", first.of),
+        Deployment::Partial => format!("changes partially deployed ({} of {} Machines)", first.machines, first.of),
+        Deployment::Staged => "changes staged, on no Machine yet".into(),
+    }
+}
+
+/// The failure of a roll that stopped: where, why, what is on which
+/// release, and how to get back.
+fn stopped(app: &str, version: &str, proof: &str, roll: &Roll, stop: &Stop, deployed: &str) -> String {
+    let ids = |v: &[String]| v.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ");
+    let mut s = format!("{proof}; secrets were written (version {version}) but ");
+    match &stop.machine {
+        Some(m) => s.push_str(&format!("the roll stopped at Machine `{m}`: {}", stop.reason)),
+        None => s.push_str(&format!("the update of the machines stopped: {}", stop.reason)),
+    }
+    if !roll.updated.is_empty() {
+        s.push_str(&format!(". On the new secrets: {}", ids(&roll.updated)));
+    }
+    if !roll.pending.is_empty() {
+        s.push_str(&format!(". Left on their previous release: {}", ids(&roll.pending)));
+    }
+    s.push_str(&format!(". {}", upper_first(deployed)));
+    s.push_str(&format!(
+        ". To recover: if a new value is wrong, set its previous value in the source and re-run secret-sync (the change rolls every Machine again), or `fly secrets set KEY=<previous value> -a {app}`; if the value is right and the failure was elsewhere, finish the roll with `fly secrets deploy -a {app}`"
+    ));
+    s
 }
 
 /// What the record proved at an app: keys it owns, keys it proved
@@ -319,73 +395,9 @@ async fn write(
     ))
 }
 
-/// What happened to an app's machines.
-#[derive(Default)]
-struct Roll {
-    rolled: usize,
-    quiet: usize,
-    left: usize,
-    error: Option<String>,
-}
-
-impl Roll {
-    fn summary(&self) -> String {
-        let mut s = format!("{} machine(s) restarted one at a time", self.rolled);
-        if self.quiet > 0 {
-            s.push_str(&format!(
-                ", {} updated without starting (stopped, suspended or standby: they read the secrets at their next start)",
-                self.quiet
-            ));
-        }
-        if self.left > 0 {
-            s.push_str(&format!(", {} left alone (release command, console or not a Fly Launch machine)", self.left));
-        }
-        s
-    }
-}
-
-/// Gives the app's machines the new secrets, one at a time under a lease:
-/// running ones are updated and waited for, the others updated with
-/// `skip_launch` (see [`machines`]).
-async fn roll(api: &Api<'_>, version: Option<u64>) -> Roll {
-    let mut roll = Roll::default();
-    let list = match api.machines().await {
-        Ok(l) => l,
-        Err(e) => {
-            roll.error = Some(e);
-            return roll;
-        }
-    };
-    for m in &list {
-        let t = m.treatment();
-        if t == Treatment::Leave {
-            roll.left += usize::from(!matches!(m.state.as_str(), "destroyed" | "destroying"));
-            continue;
-        }
-        if roll.error.is_some() {
-            continue;
-        }
-        let nonce = match api.lease(m).await {
-            Ok(n) => n,
-            Err(e) => {
-                roll.error = Some(e);
-                continue;
-            }
-        };
-        let skip_launch = t == Treatment::UpdateWithoutStart;
-        let result = match api.update(m, &nonce, version, skip_launch).await {
-            Ok(instance) if !skip_launch => api.wait_started(m, &instance).await,
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
-        api.release(m, &nonce).await;
-        match result {
-            Ok(()) if skip_launch => roll.quiet += 1,
-            Ok(()) => roll.rolled += 1,
-            Err(e) => roll.error = Some(e),
-        }
-    }
-    roll
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn show(v: Option<u64>) -> String {
@@ -402,5 +414,28 @@ mod tests {
         assert_eq!(authorization("fm2_abc"), "FlyV1 fm2_abc");
         assert_eq!(authorization("fm1r_abc"), "FlyV1 fm1r_abc");
         assert_eq!(authorization("fo1_abc"), "Bearer fo1_abc");
+        // fly-go StripAuthorizationScheme: any case, repeated, then the rule.
+        assert_eq!(authorization("Bearer fm2_abc"), "FlyV1 fm2_abc");
+        assert_eq!(authorization("bearer FlyV1 fm2_abc"), "FlyV1 fm2_abc");
+        assert_eq!(authorization("  BEARER  fo1_abc "), "Bearer fo1_abc");
+        assert_eq!(authorization("FlyV1 fo1_abc"), "Bearer fo1_abc");
+        assert_eq!(authorization("Token fo1_abc"), "Bearer Token fo1_abc");
+        assert_eq!(authorization("FlyV1 fo1_x,fm2_y"), "FlyV1 fo1_x,fm2_y");
+    }
+}
+
+#[cfg(test)]
+mod deployment_tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_deployed_partial_or_staged_as_fly_secrets_list_counts() {
+        let d = deployment(&["A", "B"], 3, 3);
+        assert!(d.iter().all(|k| k.status == Deployment::Deployed && k.of == 3));
+        assert_eq!(deployed_note(&d), "changes deployed to all 3 Machine(s)");
+        assert_eq!(deployment(&["A"], 1, 3)[0].status, Deployment::Partial);
+        assert_eq!(deployed_note(&deployment(&["A"], 1, 3)), "changes partially deployed (1 of 3 Machines)");
+        assert_eq!(deployment(&["A"], 0, 3)[0].status, Deployment::Staged);
+        assert_eq!(deployment(&["A"], 0, 0)[0].status, Deployment::Staged, "no Machines: staged");
     }
 }
