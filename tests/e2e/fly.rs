@@ -360,6 +360,28 @@ fn run_small(ws: &Workspace, emu: &Emulator, secrets: &str) -> Output {
     out
 }
 
+/// A 500 from Fly fails that app's target with the status and Fly's
+/// `fly-request-id` in the report; the other app is synced.
+#[test]
+fn a_server_error_carries_its_status_and_request_id() {
+    let (emu, ws) = small(|_| {});
+    emu.fault(
+        Fault::on("GET", "/v1/apps/acme-api/secrets", 99, FaultKind::Status { code: 500, retry_after: None }).exact(),
+    );
+    let out = run_small(&ws, &emu, &small_values(SESSION));
+    assert_eq!(out.code, 1);
+    let report = out.report_json();
+    let target = |id: &str| report["targets"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
+    let api = target("fly:api");
+    assert_eq!(api["status"], "failed");
+    assert_eq!(api["http_status"], 500, "{api}");
+    assert_eq!(api["request_id"], "emu-fault", "{api}");
+    // The read, then two retries (SECRET_SYNC_HTTP_RETRIES=2); nothing written.
+    assert_eq!(emu.count_exact("GET", "/v1/apps/acme-api/secrets"), 3);
+    assert_eq!(emu.count_exact("POST", "/v1/apps/acme-api/secrets"), 0);
+    assert_eq!(target("fly:web")["status"], "synced");
+}
+
 /// (c) Machines as flyctl treats them.
 #[test]
 fn stopped_and_standby_machines_get_skip_launch_and_others_are_left_alone() {

@@ -15,6 +15,7 @@ use super::machines::Machine;
 use super::plan::Listing;
 use crate::clock::Clock;
 use crate::http::{encode, join, HttpError, Unanswered};
+use crate::targets::driver::TargetError;
 use crate::targets::Context;
 
 const LEASE_TTL_SECS: u64 = 60;
@@ -42,9 +43,9 @@ pub struct Written {
 
 pub enum WriteError {
     /// The service refused it: nothing was written.
-    Refused(String),
+    Refused(TargetError),
     /// No answer: it may or may not have been applied.
-    Lost(String),
+    Lost(TargetError),
 }
 
 impl<'a> Api<'a> {
@@ -81,21 +82,26 @@ impl<'a> Api<'a> {
     /// The app's secrets and digests (`GET /v1/apps/{app}/secrets`, fly-go
     /// flaps/flaps_secrets.go); `min_version` asks for a listing that
     /// includes that secrets version, as flyctl reads after its own write.
-    pub async fn list_secrets(&self, min_version: Option<u64>) -> Result<Listing, String> {
+    pub async fn list_secrets(&self, min_version: Option<u64>) -> Result<Listing, TargetError> {
         let what = format!("reading the secrets of Fly app `{}`", self.app);
         let query = min_version.map(|v| format!("?version={v}")).unwrap_or_default();
         let url = self.url(&format!("/secrets{query}"));
         self.ctx.fly.pacer.wait("secrets-list", self.app).await;
-        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
+        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await?;
         if r.status() == 404 {
-            return Err(format!("Fly app `{}` does not exist (or the token's org cannot see it)", self.app));
+            let e = self.ctx.http.status_error(&what, &r, "");
+            return Err(TargetError {
+                message: format!("Fly app `{}` does not exist (or the token's org cannot see it)", self.app),
+                ..e.into()
+            });
         }
         if !r.status().is_success() {
-            return Err(self.explain(&what, &r).to_string());
+            return Err(self.explain(&what, &r).into());
         }
-        let v: Json = r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
+        let v: Json =
+            r.json().await.map_err(|_| TargetError::new(format!("{what}: the response is not the expected JSON")))?;
         if !v["secrets"].is_array() {
-            return Err(format!("{what}: the response has no secrets list"));
+            return Err(TargetError::new(format!("{what}: the response has no secrets list")));
         }
         Ok(digests(&v))
     }
@@ -116,7 +122,7 @@ impl<'a> Api<'a> {
             Err(u) => return Err(lost_or_refused(u)),
         };
         if !r.status().is_success() {
-            return Err(WriteError::Refused(self.explain(&what, &r).to_string()));
+            return Err(WriteError::Refused(self.explain(&what, &r).into()));
         }
         // The answer came: the write happened. An unreadable body only
         // costs the digests and version, which a re-list recovers.
@@ -373,9 +379,9 @@ enum Found {
 
 fn lost_or_refused(u: Unanswered) -> WriteError {
     if u.may_have_applied {
-        WriteError::Lost(u.error.to_string())
+        WriteError::Lost(u.error.into())
     } else {
-        WriteError::Refused(u.error.to_string())
+        WriteError::Refused(u.error.into())
     }
 }
 

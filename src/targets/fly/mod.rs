@@ -101,7 +101,7 @@ impl Kind for Fly {
             ));
         };
         let auth = authorization(token.expose_secret());
-        let before = Api::new(ctx, app, auth.clone()).list_secrets(None).await.map_err(TargetError::new)?;
+        let before = Api::new(ctx, app, auth.clone()).list_secrets(None).await?;
         Ok(Current { before, auth })
     }
 
@@ -175,7 +175,7 @@ impl Kind for Fly {
         let api = Api::new(ctx, app, current.auth.clone());
         let (written, after) = write(&api, p, d, &current.before, deploy == Deploy::Restart)
             .await
-            .map_err(|e| ApplyError::Failed { error: TargetError::new(e), written: false })?;
+            .map_err(|error| ApplyError::Failed { error, written: false })?;
         if ctx.ledger.keeps {
             // The digests the write returned are the evidence of the next run.
             let target = d.target.id();
@@ -358,7 +358,7 @@ async fn write(
     d: &Desired,
     before: &Listing,
     need_version: bool,
-) -> Result<(Written, Listing), String> {
+) -> Result<(Written, Listing), TargetError> {
     let mut values = serde_json::Map::new();
     for k in d.keys.iter().filter(|k| p.set.contains(&k.key)) {
         values.insert(k.key.clone(), Json::String(k.value.expose_secret().to_string()));
@@ -389,10 +389,14 @@ async fn write(
             }
         }
     }
-    Err(format!(
-        "{}; twice no answer came and the secrets read back do not show the write. Nothing was restarted; run again",
-        lost.unwrap_or_default()
-    ))
+    let lost = lost.unwrap_or_else(|| TargetError::new(""));
+    Err(TargetError {
+        message: format!(
+            "{}; twice no answer came and the secrets read back do not show the write. Nothing was restarted; run again",
+            lost.message
+        ),
+        ..lost
+    })
 }
 
 fn upper_first(s: &str) -> String {
