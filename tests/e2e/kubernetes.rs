@@ -442,14 +442,17 @@ fn kubectl_against_the_emulator() {
         .iter()
         .any(|m| m["manager"] == "secret-sync" && m["operation"] == "Apply"));
 
-    // apply --server-side: kubectl becomes the manager of its own key…
+    // apply --server-side: kubectl becomes the manager of its own key… (through
+    // `data`: a key applied through `stringData` is owned under
+    // `f:stringData`, which a `data` owner's apply does not conflict with;
+    // docs/service-facts.md, "Kubernetes")
     let manifest = dir.path().join("extra.yaml");
-    std::fs::write(&manifest, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-secrets\n  namespace: apps\nstringData:\n  EXTRA: from-kubectl\n").unwrap();
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-secrets\n  namespace: apps\ndata:\n  EXTRA: ZnJvbS1rdWJlY3Rs\n").unwrap();
     let (ok, text) = kubectl(&["apply", "--server-side", "--validate=false", "-f", manifest.to_str().unwrap()]);
     assert!(ok && text.contains("secret/api-secrets serverside-applied"), "{text}");
     assert_eq!(emu.state().kubernetes.applied_by(NS, "api-secrets", "kubectl"), ["EXTRA"]);
     // …and is refused a key secret-sync owns, as secret-sync is refused kubectl's.
-    std::fs::write(&manifest, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-secrets\n  namespace: apps\nstringData:\n  EXTRA: from-kubectl\n  SLACK_TOKEN: overwritten\n").unwrap();
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-secrets\n  namespace: apps\ndata:\n  EXTRA: ZnJvbS1rdWJlY3Rs\n  SLACK_TOKEN: b3ZlcndyaXR0ZW4=\n").unwrap();
     let (ok, text) = kubectl(&["apply", "--server-side", "--validate=false", "-f", manifest.to_str().unwrap()]);
     assert!(!ok && text.contains("conflict with \"secret-sync\"") && text.contains(".data.SLACK_TOKEN"), "{text}");
 
