@@ -151,30 +151,26 @@ impl Kubernetes {
     /// Keys as if `manager` had written them with `operation` (`Apply` or
     /// `Update`), sharing ownership with whoever owns them already.
     pub fn seed(&mut self, ns: &str, name: &str, manager: &str, operation: &str, keys: &[(&str, &str)]) {
-        let rv = self.next();
-        let s = self
-            .secrets
-            .entry((ns.into(), name.into()))
-            .or_insert_with(|| Secret { kind: "Opaque".into(), ..Secret::default() });
-        for (k, v) in keys {
-            s.data.insert(k.to_string(), v.as_bytes().to_vec());
-        }
-        let set: BTreeSet<String> = keys.iter().map(|(k, _)| k.to_string()).collect();
-        match s.managed.iter_mut().find(|m| m.manager == manager && m.operation == operation) {
-            Some(m) => m.keys.extend(set),
-            None => s.managed.push(Managed {
-                manager: manager.into(),
-                operation: operation.into(),
-                keys: set,
-                ..Managed::default()
-            }),
-        }
-        s.resource_version = rv;
+        self.seed_owned(ns, name, manager, operation, keys, false);
     }
 
     /// Keys as if `manager` had server-side applied them through
     /// `stringData`: in `data`, owned under `f:stringData`.
     pub fn seed_string_data(&mut self, ns: &str, name: &str, manager: &str, keys: &[(&str, &str)]) {
+        self.seed_owned(ns, name, manager, "Apply", keys, true);
+    }
+
+    /// Writes `keys` into the Secret's data, owned by `manager` under
+    /// `f:stringData` (`string`) or `f:data`.
+    fn seed_owned(
+        &mut self,
+        ns: &str,
+        name: &str,
+        manager: &str,
+        operation: &str,
+        keys: &[(&str, &str)],
+        string: bool,
+    ) {
         let rv = self.next();
         let s = self
             .secrets
@@ -184,15 +180,14 @@ impl Kubernetes {
             s.data.insert(k.to_string(), v.as_bytes().to_vec());
         }
         let set: BTreeSet<String> = keys.iter().map(|(k, _)| k.to_string()).collect();
-        match s.managed.iter_mut().find(|m| m.manager == manager && m.operation == "Apply") {
-            Some(m) => m.string_keys.extend(set),
-            None => s.managed.push(Managed {
-                manager: manager.into(),
-                operation: "Apply".into(),
-                string_keys: set,
-                ..Managed::default()
-            }),
-        }
+        let m = match s.managed.iter().position(|m| m.manager == manager && m.operation == operation) {
+            Some(i) => &mut s.managed[i],
+            None => {
+                s.managed.push(Managed { manager: manager.into(), operation: operation.into(), ..Managed::default() });
+                s.managed.last_mut().expect("just pushed")
+            }
+        };
+        if string { &mut m.string_keys } else { &mut m.keys }.extend(set);
         s.resource_version = rv;
     }
 
