@@ -54,6 +54,10 @@ pub struct Plan<W> {
     pub deletes: usize,
     /// Keys at the target the manifest does not route there.
     pub unrouted: Vec<String>,
+    /// Keys secret-sync wrote and still holds that the manifest no longer
+    /// routes here, left in place because `prune` is off: the driver warns
+    /// about them, in one wording for every kind.
+    pub kept: Vec<String>,
     pub warnings: Vec<String>,
     /// The revision read (ESC).
     pub revision: Option<u64>,
@@ -75,6 +79,7 @@ impl<W> Plan<W> {
             changes,
             deletes: 0,
             unrouted: Vec::new(),
+            kept: Vec::new(),
             warnings: Vec::new(),
             revision: None,
             work,
@@ -164,7 +169,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
         let mut out = TargetOutcome {
             changes: plan.changes.clone(),
             unrouted: plan.unrouted.clone(),
-            warnings: plan.warnings.clone(),
+            warnings: plan.warnings.iter().cloned().chain(kept_warning(&plan.kept)).collect(),
             revision_before: plan.revision,
             record: plan.record.clone(),
             ..TargetOutcome::default()
@@ -220,6 +225,18 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
         )),
         TargetOutcome::default(),
     )
+}
+
+/// The warning for owned keys left in place because `prune` is off.
+fn kept_warning(kept: &[String]) -> Option<String> {
+    (!kept.is_empty()).then(|| {
+        let names: Vec<String> = kept.iter().map(|k| format!("`{k}`")).collect();
+        format!(
+            "{} key(s) secret-sync wrote here that the manifest no longer routes are left in place ({}); `prune: true` would delete them",
+            kept.len(),
+            names.join(", ")
+        )
+    })
 }
 
 /// `out` failed by what planning found, its message first.

@@ -135,12 +135,8 @@ impl Kind for Fly {
         }
         out.warnings.extend(held.warning(&target));
         let proof = ctx.ledger.keeps.then(|| record_proof(&ctx.ledger, &target, &current.before, d, &p, &evidence));
-        if !ctx.prune && !p.deletable.is_empty() {
-            out.warnings.push(format!(
-                "{} key(s) the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
-                p.deletable.len(),
-                p.deletable.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-            ));
+        if !ctx.prune {
+            out.kept = p.deletable.clone();
         }
         if p.writes() {
             out.note = Some(plan_note(&p, deploy));

@@ -122,13 +122,7 @@ impl Kind for Kubernetes {
         out.unrouted = p.unrouted.clone();
         out.deletes = p.deletes();
         out.warnings.extend(current.conn.warning.clone());
-        if !p.kept.is_empty() {
-            out.warnings.push(format!(
-                "{} key(s) secret-sync wrote before and the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
-                p.kept.len(),
-                ticks(&p.kept)
-            ));
-        }
+        out.kept = p.kept.clone();
         out.failure =
             (!p.conflicts.is_empty()).then(|| TargetError::new(conflict_message(&p.conflicts, namespace, secret)));
         if p.changes_data() {
@@ -257,10 +251,6 @@ fn conflict_message(conflicts: &[plan::Conflict], ns: &str, secret: &str) -> Str
         conflicts.len(),
         each.join(", ")
     )
-}
-
-fn ticks(keys: &[String]) -> String {
-    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn list(workloads: &[Workload]) -> String {
