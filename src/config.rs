@@ -598,6 +598,20 @@ pub struct Runner {
     pub http: crate::http::Policy,
     /// Seconds since the epoch at start (`SECRET_SYNC_NOW` fixes it).
     pub now: i64,
+    /// The clock that paces requests (GitHub's). Debug builds take the
+    /// emulator's (`SECRET_SYNC_TEST_CLOCK`, its base URL) so tests control time.
+    pub clock: crate::clock::Clock,
+}
+
+/// The real clock, or in debug builds the emulator's when a test names it.
+fn clock(test_clock: Option<String>) -> crate::clock::Clock {
+    #[cfg(debug_assertions)]
+    if let Some(url) = test_clock {
+        return crate::clock::Remote::clock(&url);
+    }
+    #[cfg(not(debug_assertions))]
+    drop(test_clock);
+    crate::clock::system()
 }
 
 impl Runner {
@@ -620,6 +634,7 @@ impl Runner {
             fly_flaps: or("FLY_FLAPS_BASE_URL", crate::targets::fly::DEFAULT_FLAPS),
             http: crate::http::Policy::from_env(),
             now: crate::util::now_secs(),
+            clock: clock(get("SECRET_SYNC_TEST_CLOCK")),
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod artifact;
 pub mod cli;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;

@@ -108,7 +108,11 @@ fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> Exit 
         .unwrap_or_else(|| secret_sync::github::DEFAULT_API.into());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let _inside = rt.enter();
-    let gh = match secret_sync::github::GitHub::new(&api, &token, secret_sync::http::Policy::from_env()) {
+    let sched = std::sync::Arc::new(secret_sync::github::Scheduler::new(
+        secret_sync::clock::system(),
+        secret_sync::github::Pace::default(),
+    ));
+    let gh = match secret_sync::github::GitHub::new(&api, &token, secret_sync::http::Policy::from_env(), sched) {
         Ok(g) => g,
         Err(e) => return run::usage_error(style, &e),
     };

@@ -59,7 +59,7 @@ pub fn run(cfg: &Config) -> Exit {
     };
     let rt = runtime();
     let mut v = validate::validate(&m, &env, &vals);
-    let gh = github_client(cfg, &rt);
+    let gh = github_client(cfg, &m);
     let checked = match checks(cfg, &rt, &m, &mut v, &vals) {
         Ok(c) => c,
         Err(msg) => return out.usage_error(&msg),
@@ -261,12 +261,17 @@ fn context(
 }
 
 /// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner
-/// sets it, so GitHub Enterprise Server works).
-fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHub>> {
+/// sets it, so GitHub Enterprise Server works): one scheduler for the token,
+/// shared by the metadata read and every GitHub target, paced as the
+/// manifest's defaults say.
+fn github_client(cfg: &Config, m: &Manifest) -> Option<Arc<GitHub>> {
     let token = cfg.targets.github_token.as_ref()?;
-    // octocrab's client spawns a worker task when it is built.
-    let _inside = rt.enter();
-    GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone()).ok().map(Arc::new)
+    let pace = crate::github::Pace {
+        write_interval: m.defaults.github_write_interval,
+        rate_limit_wait: m.defaults.github_rate_limit_wait,
+    };
+    let sched = Arc::new(crate::github::Scheduler::new(cfg.runner.clock.clone(), pace));
+    GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone(), sched).ok().map(Arc::new)
 }
 
 /// Rotation and drift from GitHub's metadata, when there is a token and an

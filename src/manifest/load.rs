@@ -26,7 +26,8 @@ pub const MAX_MANIFEST_BYTES: usize = crate::input::MAX_MANIFEST_BYTES as usize;
 const MAX_SCALAR_CHARS: usize = 4096;
 
 const TOP_KEYS: &[&str] = &["version", "defaults", "groups", "environments", "targets", "secrets"];
-const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy", "probe"];
+const DEFAULTS_KEYS: &[&str] =
+    &["rotate_every", "warn_before", "fly_deploy", "probe", "github_write_interval", "github_rate_limit_wait"];
 const GROUP_KEYS: &[&str] = &["description", "rotate_every", "probe"];
 const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
 const ESC_KEYS: &[&str] = &["environment", "path", "create"];
@@ -430,6 +431,19 @@ impl Walker<'_> {
         }
         if let Some(n) = map.get_node("probe") {
             d.probe = self.probe(n, "`defaults.probe`", false);
+        }
+        for (key, slot) in [
+            ("github_write_interval", &mut d.github_write_interval),
+            ("github_rate_limit_wait", &mut d.github_rate_limit_wait),
+        ] {
+            if let Some(n) = map.get_node(key) {
+                let what = format!("`defaults.{key}`");
+                let Some(s) = self.scalar(n, &what) else { continue };
+                match crate::duration::parse_wait(s.as_str()) {
+                    Ok(w) => *slot = w,
+                    Err(e) => self.err(pos_of(n), "invalid duration", format!("{what}: {e}")),
+                }
+            }
         }
     }
 

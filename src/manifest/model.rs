@@ -36,11 +36,22 @@ pub struct Defaults {
     pub fly_deploy: Deploy,
     /// `probe:` for every secret without its own or its group's.
     pub probe: Option<crate::manifest::probe::Setting>,
+    /// GitHub: the pause between mutative requests of a token, and the most
+    /// a run waits on rate-limit answers (see `crate::github::pace`).
+    pub github_write_interval: std::time::Duration,
+    pub github_rate_limit_wait: std::time::Duration,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults { rotate_every: None, warn_before: Period::days(7), fly_deploy: Deploy::Restart, probe: None }
+        Defaults {
+            rotate_every: None,
+            warn_before: Period::days(7),
+            fly_deploy: Deploy::Restart,
+            probe: None,
+            github_write_interval: std::time::Duration::from_secs(1),
+            github_rate_limit_wait: std::time::Duration::from_secs(15 * 60),
+        }
     }
 }
 

@@ -16,6 +16,8 @@
 //! another fingerprint (the value changed) prove it changed (written).
 //! Pruning deletes only keys the record says secret-sync wrote here.
 
+mod caps;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -131,14 +133,32 @@ impl Kind for Github {
             record_puts(ctx, gh, scope, &target, d, &put).await;
         }
         let mut written = !put.is_empty();
-        result.map_err(|error| ApplyError::Failed { error, written })?;
-        for (listed, recorded) in &work.delete {
-            gh.delete(scope, listed).await.map_err(|e| ApplyError::Failed { error: e.into(), written })?;
+        let unwritten = |error: TargetError, done_deletes: usize| {
+            let left = work.put.iter().filter(|i| !put.contains(i)).map(|&i| d.keys[i].key.as_str());
+            let left = left.chain(work.delete[done_deletes..].iter().map(|(n, _)| n.as_str()));
+            not_written(error, left)
+        };
+        result.map_err(|error| ApplyError::Failed { error: unwritten(error, 0), written })?;
+        for (n, (listed, recorded)) in work.delete.iter().enumerate() {
+            gh.delete(scope, listed)
+                .await
+                .map_err(|e| ApplyError::Failed { error: unwritten(e.into(), n), written })?;
             ctx.ledger.deleted(&target, recorded);
             written = true;
         }
         Ok(Applied { written: true, changed: true, ..Applied::default() })
     }
+}
+
+/// A failed write says which keys it left unwritten (never a silent
+/// partial sync).
+fn not_written<'a>(mut error: TargetError, left: impl Iterator<Item = &'a str>) -> TargetError {
+    let left: Vec<String> = left.map(|k| format!("`{k}`")).collect();
+    if !left.is_empty() {
+        error.message =
+            format!("{}; not written: {} ({} of this target's changes)", error.message, left.join(", "), left.len());
+    }
+    error
 }
 
 /// Puts the plan's keys one at a time (GitHub asks for mutating requests
@@ -268,9 +288,13 @@ fn plan(
         ));
     }
     let deletes = delete.len();
-    let work = (!put.is_empty() || !delete.is_empty()).then_some(Work { put, delete });
+    // GitHub's limits, before anything is written.
+    let creates = changes.iter().filter(|c| c.action == Action::Create).count();
+    let sizes = put.iter().map(|&i| (d.keys[i].key.as_str(), d.keys[i].value.expose_secret().len()));
+    let failure = caps::check(&current.scope, existing.len() + creates - deletes, sizes).map(TargetError::new);
+    let work = (failure.is_none() && (!put.is_empty() || !delete.is_empty())).then_some(Work { put, delete });
     let record = ledger.keeps.then_some(proof);
-    Plan { changes, deletes, unrouted, warnings, work, record, ..Plan::new(Vec::new(), None) }
+    Plan { changes, deletes, unrouted, warnings, work, record, failure, ..Plan::new(Vec::new(), None) }
 }
 
 #[cfg(test)]

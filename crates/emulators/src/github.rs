@@ -87,6 +87,63 @@ impl GitHub {
     }
 }
 
+/// A rate-limit answer, as GitHub's "Rate limits for the REST API" describes
+/// it (docs/service-facts.md, "GitHub: rate limits"): a 403 or 429; a
+/// primary limit carries `x-ratelimit-remaining: 0` and `x-ratelimit-reset`
+/// (UTC epoch seconds); a secondary limit says so in its message, and
+/// `retry-after` "might be present".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    pub status: u16,
+    /// Seconds, in `retry-after`.
+    pub retry_after: Option<u64>,
+    /// `x-ratelimit-remaining: 0` and a reset this many seconds after the
+    /// test clock's time (rounded up to a whole second).
+    pub reset_in: Option<u64>,
+    /// The primary limit's message rather than the secondary's.
+    pub primary: bool,
+}
+
+impl RateLimit {
+    /// A secondary limit: 403, its message, and `retry-after` if given.
+    pub fn secondary(retry_after: Option<u64>) -> RateLimit {
+        RateLimit { status: 403, retry_after, reset_in: None, primary: false }
+    }
+
+    /// The primary limit used up: 403, remaining 0, reset `secs` ahead.
+    pub fn primary(reset_in: u64) -> RateLimit {
+        RateLimit { status: 403, retry_after: None, reset_in: Some(reset_in), primary: true }
+    }
+}
+
+/// The answer for `l` when the test clock reads `now_ms`.
+pub fn rate_limit_reply(l: &RateLimit, now_ms: u64) -> Reply {
+    let (msg, doc) = if l.primary {
+        (
+            "API rate limit exceeded for user ID 1.",
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limits",
+        )
+    } else {
+        (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+        )
+    };
+    let mut r = Reply::json(l.status, json!({ "message": msg, "documentation_url": doc }))
+        .with_header("x-github-request-id", "EMU0:GH0:LIMIT");
+    if let Some(s) = l.retry_after {
+        r = r.with_header("retry-after", s.to_string());
+    }
+    if let Some(ahead) = l.reset_in {
+        r = r
+            .with_header("x-ratelimit-limit", "5000")
+            .with_header("x-ratelimit-remaining", "0")
+            .with_header("x-ratelimit-used", "5000")
+            .with_header("x-ratelimit-reset", (now_ms.div_ceil(1000) + ahead).to_string());
+    }
+    r
+}
+
 fn message(code: u16, msg: &str) -> Reply {
     Reply::json(code, json!({ "message": msg, "documentation_url": "https://docs.github.com/rest/actions/secrets" }))
         .with_header("x-github-request-id", "EMU0:GH0:1")
