@@ -134,7 +134,9 @@ fn contact(
             Some(k) => k.read().await,
             None => targets::ledger::Ledger::off("no Fly or GitHub target"),
         };
-        let ctx = Arc::new(context(cfg, c.m, values_failing, c.gh.clone(), ages_rx, ledger));
+        let github_targets = desired.iter().filter(|d| d.target.kind == TargetKind::Github).count();
+        let github = github_settings(cfg, c.gh.clone(), ages_rx, github_targets);
+        let ctx = Arc::new(context(cfg, c.m, values_failing, github, ledger));
         let outcomes = targets::run_all(ctx.clone(), desired).await;
         let state = match &kept {
             Some(k) => Some(k.write(&ctx.ledger).await),
@@ -215,8 +217,7 @@ fn context(
     cfg: &Config,
     m: &Manifest,
     hold_writes: bool,
-    gh: Option<Arc<GitHub>>,
-    source_updated: targets::github::SourceAges,
+    github: targets::github::Settings,
     ledger: targets::ledger::Ledger,
 ) -> targets::Context {
     use crate::targets::esc::auth::{Auth, Source};
@@ -254,10 +255,28 @@ fn context(
             token: t.fly_token.clone(),
         },
         concurrency: t.concurrency,
-        github: targets::github::Settings { client: gh, source_updated },
+        github,
         hold_writes,
         ledger,
     }
+}
+
+/// What GitHub targets share: the client (and its scheduler), the sources'
+/// ages, and the token's write budget, said where the run's output goes.
+fn github_settings(
+    cfg: &Config,
+    client: Option<Arc<GitHub>>,
+    source_updated: targets::github::SourceAges,
+    targets: usize,
+) -> targets::github::Settings {
+    let pace = client.as_ref().map(|g| g.scheduler().pace()).unwrap_or_default();
+    let printer = Printer::new(cfg.out.style);
+    let announce = Box::new(move |over: bool, text: &str| match over {
+        true => printer.warning("GitHub budget", text),
+        false => printer.notice("GitHub budget", text),
+    });
+    let budget = Arc::new(targets::github::budget::Budget::new(targets, pace, announce));
+    targets::github::Settings { client, source_updated, budget }
 }
 
 /// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner

@@ -87,6 +87,8 @@ pub struct Scheduler {
     writes: tokio::sync::Mutex<Option<Duration>>,
     /// Held while a request is on the wire.
     one: tokio::sync::Mutex<()>,
+    /// Held by a target while it writes (see [`Scheduler::turn`]).
+    turns: tokio::sync::Mutex<()>,
     limits: Mutex<Limits>,
     tally: Mutex<Tally>,
 }
@@ -108,6 +110,7 @@ impl Scheduler {
             pace,
             writes: tokio::sync::Mutex::new(None),
             one: tokio::sync::Mutex::new(()),
+            turns: tokio::sync::Mutex::new(()),
             limits: Mutex::default(),
             tally: Mutex::default(),
         }
@@ -125,6 +128,13 @@ impl Scheduler {
         let mut t = *self.tally.lock().unwrap_or_else(|p| p.into_inner());
         t.waited = self.limits.lock().unwrap_or_else(|p| p.into_inner()).waited;
         t
+    }
+
+    /// A target's turn to write: targets write one after another, not
+    /// interleaved, so that a run stopped by a rate limit leaves at most one
+    /// target part-written (the others are written and listed, or untouched).
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turns.lock().await
     }
 
     /// Waits for the turn of a mutative request (held until it is dropped).

@@ -16,6 +16,7 @@
 //! another fingerprint (the value changed) prove it changed (written).
 //! Pruning deletes only keys the record says secret-sync wrote here.
 
+pub mod budget;
 mod caps;
 
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub struct Settings {
     /// once the org's metadata has been read: it is read while the other
     /// targets already run, and only GitHub targets wait for it.
     pub source_updated: SourceAges,
+    /// The token's writes, counted and stated before any GitHub target plans.
+    pub budget: Arc<budget::Budget>,
 }
 
 /// GitHub repository and environment secrets.
@@ -53,6 +56,8 @@ pub struct Current {
     scope: Scope,
     existing: HashMap<String, Present>,
     sources: Arc<HashMap<String, i64>>,
+    /// The run's GitHub writes, once every GitHub target counted.
+    budget: Option<budget::Statement>,
 }
 
 pub struct Present {
@@ -85,35 +90,24 @@ impl Kind for Github {
     type Current = Current;
     type Work = Work;
 
+    /// Reads the scope, counts the writes its plan needs, and waits until
+    /// every GitHub target has counted (see [`budget`]).
     async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
-        let TargetSpec::Github { repo, env } = &d.target.spec else {
-            unreachable!("the GitHub kind is only driven for GitHub targets")
-        };
-        let gh = client(ctx)?;
-        let scope = match env {
-            Some(e) => Scope::Env(repo.clone(), e.clone()),
-            None => Scope::Repo(repo.clone()),
-        };
-        let list = gh.list(&scope).await?;
-        let mut ages = ctx.github.source_updated.clone();
-        // The sender publishes once, whatever the read found; a dropped
-        // sender (no metadata read at all) leaves the ages empty.
-        let sources = match ages.wait_for(Option::is_some).await {
-            Ok(v) => v.clone().unwrap_or_default(),
-            Err(_) => Arc::default(),
-        };
-        Ok(Current {
-            scope,
-            existing: list
-                .into_iter()
-                .map(|s| (s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at }))
-                .collect(),
-            sources,
-        })
+        let target = d.target.id();
+        let mut counting = Counting { budget: &ctx.github.budget, target: &target, counted: false };
+        let mut current = read(ctx, d).await?;
+        let work = plan(&current, d, &current.sources, &ctx.ledger, ctx.prune).work;
+        counting.count(work.map_or(0, |w| w.put.len() + w.delete.len()));
+        current.budget = Some(ctx.github.budget.stated().await);
+        Ok(current)
     }
 
     fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
-        Ok(plan(current, d, &current.sources, &ctx.ledger, ctx.prune))
+        let mut p = plan(current, d, &current.sources, &ctx.ledger, ctx.prune);
+        if let Some(b) = current.budget.as_ref().filter(|b| b.over && p.work.is_some()) {
+            p.warnings.push(b.text.clone());
+        }
+        Ok(p)
     }
 
     async fn apply(
@@ -125,6 +119,8 @@ impl Kind for Github {
     ) -> Result<Applied, ApplyError> {
         let gh = client(ctx)?;
         let work = plan.work.as_ref().expect("the driver applies only plans with work");
+        // Written and listed before the next target writes.
+        let _turn = gh.scheduler().turn().await;
         let scope = &current.scope;
         let target = d.target.id();
         let mut put = Vec::new();
@@ -148,6 +144,58 @@ impl Kind for Github {
         }
         Ok(Applied { written: true, changed: true, ..Applied::default() })
     }
+}
+
+/// Counts a target's writes for the budget once; a target that fails (or
+/// panics) before counting counts zero, so no other target waits for it.
+struct Counting<'a> {
+    budget: &'a budget::Budget,
+    target: &'a str,
+    counted: bool,
+}
+
+impl Counting<'_> {
+    fn count(&mut self, writes: usize) {
+        self.counted = true;
+        self.budget.count(self.target, writes);
+    }
+}
+
+impl Drop for Counting<'_> {
+    fn drop(&mut self) {
+        if !self.counted {
+            self.budget.count(self.target, 0);
+        }
+    }
+}
+
+/// What one scope holds, and the sources' ages once known.
+async fn read(ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
+    let TargetSpec::Github { repo, env } = &d.target.spec else {
+        unreachable!("the GitHub kind is only driven for GitHub targets")
+    };
+    let gh = client(ctx)?;
+    let scope = match env {
+        Some(e) => Scope::Env(repo.clone(), e.clone()),
+        None => Scope::Repo(repo.clone()),
+    };
+    let list = gh.list(&scope).await?;
+    let mut ages = ctx.github.source_updated.clone();
+    // The sender publishes once, whatever the read found; a dropped
+    // sender (no metadata read at all) leaves the ages empty.
+    let sources = match ages.wait_for(Option::is_some).await {
+        Ok(v) => v.clone().unwrap_or_default(),
+        Err(_) => Arc::default(),
+    };
+    Ok(Current {
+        scope,
+        existing: list
+            .into_iter()
+            .map(|s| (s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at }))
+            .collect(),
+        sources,
+        budget: None,
+    })
 }
 
 /// A failed write says which keys it left unwritten (never a silent
@@ -333,6 +381,7 @@ mod tests {
                 .map(|(n, t)| (n.to_string(), Present { updated: *t, updated_at: at(*t) }))
                 .collect(),
             sources: Arc::default(),
+            budget: None,
         }
     }
 

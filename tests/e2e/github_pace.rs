@@ -108,6 +108,15 @@ fn forty_writes_over_four_repositories_go_one_at_a_time_a_second_apart() {
     // Nothing else moved the clock: the writes took exactly their 39 intervals.
     assert_eq!(w[39].clock_ms - w[0].clock_ms, 39 * 1000);
     assert_landed(&emu, 4, 10);
+    // Every target read (and counted its writes) before the first write.
+    let first_write = log.iter().position(|l| l.method == "PUT").unwrap();
+    for r in 0..4 {
+        let list = format!("/repos/acme/repo-{r}/actions/secrets");
+        assert!(log.iter().position(|l| l.path == list).unwrap() < first_write, "{list}");
+    }
+    let budget = out.stdout_unmasked();
+    let notice = budget.lines().find(|l| l.starts_with("::notice title=secret-sync GitHub budget::")).unwrap();
+    assert!(notice.contains("sends 40 write request(s)") && notice.contains("at least 39s in all"), "{notice}");
 }
 
 #[test]
@@ -166,7 +175,8 @@ fn past_the_runs_bound_on_waiting_the_targets_fail_naming_what_they_did_not_writ
     let refused = writes(&log)[9].end_clock_ms.unwrap();
     assert!(emu.clock_ms() < refused + 60_000, "the minute was waited for");
     let report = out.report_json();
-    // Nine writes landed before the refusal, so no target finished its ten.
+    // Targets write one after another: the first was refused its tenth
+    // write; the others had not started (nine written in all).
     let mut unwritten = 0;
     for t in report["targets"].as_array().unwrap() {
         assert_eq!(t["status"], "failed", "{t}");
@@ -195,4 +205,87 @@ fn a_101st_secret_for_one_repository_fails_that_target_in_the_plan() {
     // The other repository is written.
     assert_eq!(target("github:r1")["status"], "synced");
     assert_eq!(emu.count("PUT", "/repos/acme/repo-1/"), 1);
+}
+
+#[test]
+fn a_plan_past_the_hourly_figure_says_so_before_writing() {
+    let emu = emulator(6);
+    let ws = Workspace::new();
+    ws.manifest_text(&manifest(6, 90, ""));
+    let vals: serde_json::Map<String, serde_json::Value> =
+        (0..90).map(|k| (format!("KEY_{k:03}"), value(k).into())).collect();
+    let vals = serde_json::Value::Object(vals).to_string();
+    let inputs = [("mode", "plan"), ("secrets", vals.as_str()), ("github-token", TOKEN), ("github-org", "acme")];
+    let env = [("GITHUB_API_URL", emu.url.as_str()), ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str())];
+    let out = ws.action(&inputs, &env);
+    assert_eq!(out.code, 0, "{}", out.summary);
+    assert_eq!(writes(&github_log(&emu)).len(), 0);
+    let stdout = out.stdout_unmasked();
+    let warning = stdout.lines().find(|l| l.starts_with("::warning title=secret-sync GitHub budget::")).unwrap();
+    assert!(warning.contains("sends 540 write request(s)"), "{warning}");
+    assert!(warning.contains("more than GitHub's documented 500 content-generating requests per hour"), "{warning}");
+    for t in out.report_json()["targets"].as_array().unwrap() {
+        let w = t["warnings"].as_array().unwrap();
+        assert!(w.iter().any(|w| w.as_str().unwrap().contains("sends 540 write request(s)")), "{t}");
+    }
+}
+
+/// A run stopped by the bound on waiting is resumed by the next: with the
+/// state record, what landed is proven unchanged and only the rest is
+/// written. Targets write one after another: the 11th PUT is the second
+/// target's first.
+#[test]
+fn the_next_run_writes_only_what_did_not_land() {
+    let emu = emulator(4);
+    {
+        let mut st = emu.state();
+        st.github.repo_only_tokens.insert(JOB_TOKEN.into());
+        st.results.repository = Some("ai-cherry/sophia".into());
+    }
+    let ws = Workspace::new();
+    ws.manifest_text(&manifest(4, 10, "defaults:\n  github_rate_limit_wait: 30s\n"));
+    emu.fault(Fault::on("PUT", "/actions/secrets/", 1, FaultKind::GitHubLimit(RateLimit::secondary(None))).after(10));
+    let first = synced_with_record(&emu, &ws, 1);
+    assert_ne!(first.code, 0, "{}", first.summary);
+    assert_eq!(writes(&github_log(&emu)).len(), 11);
+    let landed: Vec<String> = writes(&github_log(&emu))[..10].iter().map(|l| l.path.clone()).collect();
+
+    emu.clear_log();
+    let second = synced_with_record(&emu, &ws, 2);
+    assert_eq!(second.code, 0, "{}", second.summary);
+    let w = writes(&github_log(&emu));
+    assert_eq!(w.len(), 30, "only what did not land");
+    assert!(w.iter().all(|l| !landed.contains(&l.path)), "a key that landed was written again");
+    assert_landed(&emu, 4, 10);
+    let report = second.report_json();
+    let unchanged: u64 =
+        report["targets"].as_array().unwrap().iter().map(|t| t["record"]["unchanged"].as_u64().unwrap()).sum();
+    assert_eq!(unchanged, 10, "the record proves the ten that landed unchanged");
+}
+
+const JOB_TOKEN: &str = "ghs_e2ePaceJobToken00000000000000000000";
+
+fn synced_with_record(emu: &Emulator, ws: &Workspace, n: u32) -> Output {
+    let runtime = crate::state::runtime_token(n);
+    emu.state().results.runtime_token = Some(runtime.clone());
+    let results = format!("{}/", emu.url);
+    let vals: serde_json::Map<String, serde_json::Value> =
+        (0..10).map(|k| (format!("KEY_{k:03}"), value(k).into())).collect();
+    let vals = serde_json::Value::Object(vals).to_string();
+    let inputs = [
+        ("mode", "sync"),
+        ("secrets", vals.as_str()),
+        ("github-token", TOKEN),
+        ("github-org", "acme"),
+        ("state-token", JOB_TOKEN),
+        ("state-key", crate::state::STATE_KEY),
+        ("upload-artifact", "false"),
+    ];
+    let env = [
+        ("GITHUB_API_URL", emu.url.as_str()),
+        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
+        ("ACTIONS_RUNTIME_TOKEN", runtime.as_str()),
+        ("ACTIONS_RESULTS_URL", results.as_str()),
+    ];
+    ws.action(&inputs, &env)
 }
