@@ -24,20 +24,72 @@ pub use pace::{Pace, Scheduler};
 
 pub const DEFAULT_API: &str = "https://api.github.com";
 
-/// Where secrets live.
+/// Where secrets live: Actions secrets of an org, a repository or an
+/// environment; Dependabot or Codespaces secrets of an org or a repository
+/// (docs/service-facts.md, "GitHub: more secret destinations").
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     Org(String),
     Repo(String),
     Env(String, String),
+    OrgApp(App, String),
+    RepoApp(App, String),
+}
+
+/// Which feature's secrets: the REST path segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum App {
+    Actions,
+    Dependabot,
+    Codespaces,
+}
+
+impl App {
+    pub fn segment(self) -> &'static str {
+        match self {
+            App::Actions => "actions",
+            App::Dependabot => "dependabot",
+            App::Codespaces => "codespaces",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            App::Actions => "Actions",
+            App::Dependabot => "Dependabot",
+            App::Codespaces => "Codespaces",
+        }
+    }
 }
 
 impl Scope {
+    /// An org's secrets of `app`.
+    pub fn org(app: App, org: &str) -> Scope {
+        match app {
+            App::Actions => Scope::Org(org.to_string()),
+            a => Scope::OrgApp(a, org.to_string()),
+        }
+    }
+
+    /// A repository's secrets of `app`.
+    pub fn repo(app: App, repo: &str) -> Scope {
+        match app {
+            App::Actions => Scope::Repo(repo.to_string()),
+            a => Scope::RepoApp(a, repo.to_string()),
+        }
+    }
+
+    pub fn is_org(&self) -> bool {
+        matches!(self, Scope::Org(_) | Scope::OrgApp(..))
+    }
+
     pub fn path(&self) -> String {
         match self {
             Scope::Org(o) => format!("/orgs/{}/actions/secrets", encode(o)),
             Scope::Repo(r) => format!("/repos/{}/actions/secrets", repo_path(r)),
             Scope::Env(r, e) => format!("/repos/{}/environments/{}/secrets", repo_path(r), encode(e)),
+            Scope::OrgApp(a, o) => format!("/orgs/{}/{}/secrets", encode(o), a.segment()),
+            Scope::RepoApp(a, r) => format!("/repos/{}/{}/secrets", repo_path(r), a.segment()),
         }
     }
 
@@ -46,8 +98,21 @@ impl Scope {
             Scope::Org(o) => format!("org `{o}`"),
             Scope::Repo(r) => format!("repository `{r}`"),
             Scope::Env(r, e) => format!("environment `{e}` of `{r}`"),
+            Scope::OrgApp(a, o) => format!("{} secrets of org `{o}`", a.label()),
+            Scope::RepoApp(a, r) => format!("{} secrets of repository `{r}`", a.label()),
         }
     }
+}
+
+/// Which repositories see an org secret: `visibility`, and with `selected`
+/// the repositories' ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub visibility: String,
+    pub selected: Vec<u64>,
+    /// Dependabot's REST description types the ids as strings (Actions and
+    /// Codespaces as integers).
+    pub ids_as_strings: bool,
 }
 
 fn repo_path(r: &str) -> String {
@@ -172,16 +237,84 @@ impl GitHub {
             .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
     }
 
-    /// Writes one secret; `Ok(true)` when it was created, `Ok(false)` when updated.
-    pub async fn put(&self, scope: &Scope, name: &str, encrypted: &str, key_id: &str) -> Result<bool, GhError> {
+    /// Writes one secret; `Ok(true)` when it was created, `Ok(false)` when
+    /// updated. An org secret carries who sees it.
+    pub async fn put(
+        &self,
+        scope: &Scope,
+        name: &str,
+        encrypted: &str,
+        key_id: &str,
+        access: Option<&Access>,
+    ) -> Result<bool, GhError> {
         let what = format!("writing secret `{name}` of {}", scope.describe());
-        let body = serde_json::json!({ "encrypted_value": encrypted, "key_id": key_id });
+        let mut body = serde_json::json!({ "encrypted_value": encrypted, "key_id": key_id });
+        if let Some(a) = access {
+            body["visibility"] = a.visibility.clone().into();
+            if a.visibility == "selected" {
+                body["selected_repository_ids"] = match a.ids_as_strings {
+                    true => a.selected.iter().map(|i| i.to_string()).collect::<Vec<_>>().into(),
+                    false => a.selected.clone().into(),
+                };
+            }
+        }
         let a = self.send(&what, Method::PUT, &format!("{}/{}", scope.path(), encode(name)), Some(&body)).await?;
         match a.status {
             201 => Ok(true),
             204 => Ok(false),
             s => Err(error(&what, s)),
         }
+    }
+
+    /// A repository's id (`GET /repos/{owner}/{repo}`), for an org secret's
+    /// selected repositories.
+    pub async fn repo_id(&self, repo: &str) -> Result<u64, GhError> {
+        #[derive(Deserialize)]
+        struct Repo {
+            id: u64,
+        }
+        let what = format!("reading repository `{repo}`");
+        let a = self.send(&what, Method::GET, &format!("/repos/{}", repo_path(repo)), None).await?;
+        if a.status != 200 {
+            return Err(error(&what, a.status));
+        }
+        serde_json::from_str::<Repo>(&a.body)
+            .map(|r| r.id)
+            .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
+    }
+
+    /// The ids of the repositories an org secret with `selected` visibility
+    /// is shared with (`GET …/secrets/{name}/repositories`).
+    pub async fn selected(&self, scope: &Scope, name: &str) -> Result<Vec<u64>, GhError> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: u64,
+        }
+        #[derive(Deserialize)]
+        struct Repos {
+            #[serde(default)]
+            total_count: usize,
+            #[serde(default)]
+            repositories: Vec<Id>,
+        }
+        let what = format!("listing the repositories of secret `{name}` of {}", scope.describe());
+        let mut ids = Vec::new();
+        for page in 1.. {
+            let path = format!("{}/{}/repositories?per_page={PER_PAGE}&page={page}", scope.path(), encode(name));
+            let a = self.send(&what, Method::GET, &path, None).await?;
+            if a.status != 200 {
+                return Err(error(&what, a.status));
+            }
+            let r: Repos = serde_json::from_str(&a.body)
+                .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })?;
+            let got = r.repositories.len();
+            ids.extend(r.repositories.into_iter().map(|i| i.id));
+            if first_is_last(got, r.total_count) || ids.len() >= r.total_count {
+                break;
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     pub async fn delete(&self, scope: &Scope, name: &str) -> Result<(), GhError> {

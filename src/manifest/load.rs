@@ -15,6 +15,8 @@ use super::model::*;
 use super::names;
 use super::scan;
 use super::suggest;
+
+mod github;
 use crate::diag::{line_col, Diagnostic};
 use crate::duration::Period;
 use crate::formats::Format;
@@ -32,7 +34,7 @@ const GROUP_KEYS: &[&str] = &["description", "rotate_every", "probe"];
 const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
 const ESC_KEYS: &[&str] = &["environment", "path", "create"];
 const FLY_KEYS: &[&str] = &["environment", "app", "deploy"];
-const GITHUB_KEYS: &[&str] = &["environment", "repo", "env"];
+const GITHUB_KEYS: &[&str] = &["environment", "repo", "env", "org", "app", "visibility", "repositories"];
 const KUBERNETES_KEYS: &[&str] = &["environment", "namespace", "secret", "restart"];
 const SECRET_KEYS: &[&str] = &[
     "description",
@@ -645,18 +647,7 @@ impl Walker<'_> {
                 };
                 TargetSpec::Fly { app, deploy }
             }
-            TargetKind::Github => {
-                let Some(n) = map.get_node("repo") else {
-                    self.err(pos, "missing key", format!("{what} needs `repo: owner/name`"));
-                    return None;
-                };
-                let repo = self.string(n, &format!("`repo` of {what}"))?;
-                if !self.check_name(pos_of(n), &repo, "repository", names::github_repo) {
-                    return None;
-                }
-                let env = self.opt_string(map, "env", &what);
-                TargetSpec::Github { repo, env }
-            }
+            TargetKind::Github => self.github(pos, map, &what)?,
             TargetKind::Kubernetes => self.kubernetes(&name, pos, map, &what)?,
         };
         Some(Target { kind, name, pos, environment, spec })

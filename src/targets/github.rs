@@ -27,8 +27,8 @@ use secrecy::ExposeSecret;
 use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
 use super::ledger::Ledger;
 use super::{Action, Change, Context, Desired};
-use crate::github::{seal, GhError, GitHub, Scope};
-use crate::manifest::TargetSpec;
+use crate::github::{seal, Access, App, GhError, GitHub, Scope};
+use crate::manifest::{GithubApp, TargetSpec};
 use crate::plan::RecordProof;
 use crate::state::Proof;
 
@@ -58,11 +58,15 @@ pub struct Current {
     sources: Arc<HashMap<String, i64>>,
     /// The run's GitHub writes, once every GitHub target counted.
     budget: Option<budget::Statement>,
+    /// An org target: who should see its secrets (repository ids resolved).
+    access: Option<Access>,
 }
 
 pub struct Present {
     updated_at: String,
     updated: Option<i64>,
+    /// Org secrets: who sees it now (`None` where not read).
+    access: Option<Access>,
 }
 
 /// What a sync writes: indexes of the desired keys to put, and the names
@@ -124,7 +128,7 @@ impl Kind for Github {
         let scope = &current.scope;
         let target = d.target.id();
         let mut put = Vec::new();
-        let result = put_all(gh, scope, work, d, &mut put).await;
+        let result = put_all(gh, scope, current.access.as_ref(), work, d, &mut put).await;
         if ctx.ledger.keeps && !put.is_empty() {
             record_puts(ctx, gh, scope, &target, d, &put).await;
         }
@@ -171,15 +175,31 @@ impl Drop for Counting<'_> {
 
 /// What one scope holds, and the sources' ages once known.
 async fn read(ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
-    let TargetSpec::Github { repo, env } = &d.target.spec else {
-        unreachable!("the GitHub kind is only driven for GitHub targets")
-    };
     let gh = client(ctx)?;
-    let scope = match env {
-        Some(e) => Scope::Env(repo.clone(), e.clone()),
-        None => Scope::Repo(repo.clone()),
+    let (scope, want) = match &d.target.spec {
+        TargetSpec::Github { repo, env: Some(e), .. } => (Scope::Env(repo.clone(), e.clone()), None),
+        TargetSpec::Github { repo, env: None, app } => (Scope::repo(app_of(*app), repo), None),
+        TargetSpec::GithubOrg { org, app, visibility, repositories } => {
+            let mut selected = Vec::new();
+            for r in repositories {
+                selected.push(gh.repo_id(r).await?);
+            }
+            selected.sort_unstable();
+            let ids_as_strings = *app == GithubApp::Dependabot;
+            (Scope::org(app_of(*app), org), Some(Access { visibility: visibility.clone(), selected, ids_as_strings }))
+        }
+        _ => unreachable!("the GitHub kind is only driven for GitHub targets"),
     };
     let list = gh.list(&scope).await?;
+    let mut existing = HashMap::new();
+    for s in list {
+        let access = match &want {
+            Some(w) => Some(current_access(gh, &scope, &s, w, d).await?),
+            None => None,
+        };
+        existing
+            .insert(s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at, access });
+    }
     let mut ages = ctx.github.source_updated.clone();
     // The sender publishes once, whatever the read found; a dropped
     // sender (no metadata read at all) leaves the ages empty.
@@ -187,15 +207,33 @@ async fn read(ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
         Ok(v) => v.clone().unwrap_or_default(),
         Err(_) => Arc::default(),
     };
-    Ok(Current {
-        scope,
-        existing: list
-            .into_iter()
-            .map(|s| (s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at }))
-            .collect(),
-        sources,
-        budget: None,
-    })
+    Ok(Current { scope, existing, sources, budget: None, access: want })
+}
+
+fn app_of(a: GithubApp) -> App {
+    match a {
+        GithubApp::Actions => App::Actions,
+        GithubApp::Dependabot => App::Dependabot,
+        GithubApp::Codespaces => App::Codespaces,
+    }
+}
+
+/// Who sees an org secret now: its visibility, and for `selected` (when the
+/// manifest routes the key here and wants `selected`) the repositories.
+async fn current_access(
+    gh: &GitHub,
+    scope: &Scope,
+    s: &crate::github::SecretMeta,
+    want: &Access,
+    d: &Desired,
+) -> Result<Access, TargetError> {
+    let visibility = s.visibility.clone().unwrap_or_default();
+    let routed = d.keys.iter().any(|k| k.key.eq_ignore_ascii_case(&s.name));
+    let selected = match (visibility.as_str(), want.visibility.as_str(), routed) {
+        ("selected", "selected", true) => gh.selected(scope, &s.name).await?,
+        _ => Vec::new(),
+    };
+    Ok(Access { visibility, selected, ids_as_strings: want.ids_as_strings })
 }
 
 /// A failed write says which keys it left unwritten (never a silent
@@ -215,6 +253,7 @@ fn not_written<'a>(mut error: TargetError, left: impl Iterator<Item = &'a str>) 
 async fn put_all(
     gh: &GitHub,
     scope: &Scope,
+    access: Option<&Access>,
     work: &Work,
     d: &Desired,
     done: &mut Vec<usize>,
@@ -227,7 +266,7 @@ async fn put_all(
         let k = &d.keys[i];
         let sealed = seal(&key.key, k.value.expose_secret())
             .map_err(|e| TargetError::new(format!("encrypting `{}` for {}: {e}", k.key, scope.describe())))?;
-        gh.put(scope, &k.key, &sealed, &key.key_id).await?;
+        gh.put(scope, &k.key, &sealed, &key.key_id, access).await?;
         done.push(i);
     }
     Ok(())
@@ -290,6 +329,16 @@ fn plan(
                     }
                 }
             }
+        };
+        // An org secret whose visibility or repositories differ is written
+        // again with the manifest's (the value goes with it).
+        let access_differs = |p: &Present| match (&current.access, &p.access) {
+            (Some(want), Some(now)) => want.visibility != now.visibility || want.selected != now.selected,
+            _ => false,
+        };
+        let action = match existing.get(&k.key.to_ascii_uppercase()) {
+            Some(p) if action == Action::Unchanged && access_differs(p) => Action::Update,
+            _ => action,
         };
         if action == Action::Update && !known {
             proof.adopted.push(k.key.clone());
@@ -378,10 +427,11 @@ mod tests {
             scope: Scope::Repo("o/r".into()),
             existing: existing
                 .iter()
-                .map(|(n, t)| (n.to_string(), Present { updated: *t, updated_at: at(*t) }))
+                .map(|(n, t)| (n.to_string(), Present { updated: *t, updated_at: at(*t), access: None }))
                 .collect(),
             sources: Arc::default(),
             budget: None,
+            access: None,
         }
     }
 

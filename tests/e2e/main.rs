@@ -15,6 +15,7 @@ mod esc;
 mod esc_corpus;
 mod fly;
 mod github;
+mod github_destinations;
 mod github_pace;
 mod hostile;
 mod kubernetes;

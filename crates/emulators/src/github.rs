@@ -17,6 +17,8 @@ pub struct Meta {
     pub visibility: Option<String>,
     /// The decrypted value, for secrets written through the API.
     pub value: Option<String>,
+    /// Org secrets with `selected` visibility: the repositories' ids.
+    pub selected: Vec<u64>,
 }
 
 pub struct GitHub {
@@ -32,6 +34,9 @@ pub struct GitHub {
     pub no_actions_read: HashSet<String>,
     /// Time stamped on writes.
     pub now: String,
+    /// Repository ids (`GET /repos/{owner}/{repo}`), given in the order
+    /// repositories are added.
+    pub repo_ids: BTreeMap<String, u64>,
 }
 
 pub const KEY_ID: &str = "emu-key-1";
@@ -45,6 +50,7 @@ impl Default for GitHub {
             repos: BTreeMap::new(),
             no_actions_read: HashSet::new(),
             now: "2026-11-23T11:40:00Z".into(),
+            repo_ids: BTreeMap::new(),
         }
     }
 }
@@ -58,12 +64,26 @@ impl GitHub {
                 updated_at: updated_at.into(),
                 visibility: Some(visibility.into()),
                 value: None,
+                selected: Vec::new(),
             },
         );
     }
 
     pub fn add_repo(&mut self, repo: &str) {
         self.repos.entry(repo.into()).or_default();
+        let next = 1_296_269 + self.repo_ids.len() as u64;
+        self.repo_ids.entry(repo.into()).or_insert(next);
+    }
+
+    /// A secret of an org's Actions (`app` "actions"), Dependabot or
+    /// Codespaces secrets.
+    pub fn org_app_secret(&self, org: &str, app: &str, name: &str) -> Option<&Meta> {
+        self.orgs.get(&store_key(org, app))?.get(name)
+    }
+
+    /// A secret of a repository's Dependabot or Codespaces secrets.
+    pub fn repo_app_secret(&self, repo: &str, app: &str, name: &str) -> Option<&Meta> {
+        self.repos.get(&store_key(repo, app))?.get(name)
     }
 
     pub fn add_env(&mut self, repo: &str, env: &str) {
@@ -73,7 +93,13 @@ impl GitHub {
     pub fn repo_secret(&mut self, scope: &str, name: &str, updated_at: &str) {
         self.repos.entry(scope.into()).or_default().insert(
             name.into(),
-            Meta { created_at: updated_at.into(), updated_at: updated_at.into(), visibility: None, value: None },
+            Meta {
+                created_at: updated_at.into(),
+                updated_at: updated_at.into(),
+                visibility: None,
+                value: None,
+                selected: Vec::new(),
+            },
         );
     }
 
@@ -171,15 +197,39 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     if let ["repos", o, n, "actions", "artifacts", rest @ ..] = parts.as_slice() {
         return Some(artifacts(st, r, &format!("{o}/{n}"), rest, token));
     }
-    // Resolve the scope and the rest of the path after `…/secrets`.
+    // `GET /repos/{owner}/{repo}`: the repository, with its id (octokit
+    // `repos.get`), for an org secret's selected repositories.
+    if let (["repos", o, n], "GET") = (parts.as_slice(), r.method) {
+        let full = format!("{o}/{n}");
+        return Some(match gh.repo_ids.get(&full) {
+            Some(id) => Reply::json(200, json!({ "id": id, "name": n, "full_name": full })),
+            None => message(404, "Not Found"),
+        });
+    }
+    // Resolve the scope and the rest of the path after `…/secrets`: Actions,
+    // Dependabot and Codespaces secrets of an org or a repository, and
+    // Actions secrets of an environment (docs/service-facts.md, "GitHub:
+    // more secret destinations").
     let (scope_key, is_org_scope, rest): (String, bool, &[&str]) = match parts.as_slice() {
-        ["orgs", org, "actions", "secrets", rest @ ..] => (org.to_string(), true, rest),
-        ["repos", o, n, "actions", "secrets", rest @ ..] => (format!("{o}/{n}"), false, rest),
+        ["orgs", org, app @ ("actions" | "dependabot" | "codespaces"), "secrets", rest @ ..] => {
+            (store_key(org, app), true, rest)
+        }
+        ["repos", o, n, app @ ("actions" | "dependabot" | "codespaces"), "secrets", rest @ ..] => {
+            (store_key(&format!("{o}/{n}"), app), false, rest)
+        }
         ["repos", o, n, "environments", e, "secrets", rest @ ..] => (format!("{o}/{n}:{e}"), false, rest),
         _ => return Some(message(404, "Not Found")),
     };
     let now = gh.now.clone();
     let public_key = gh.public_key();
+    // Dependabot and Codespaces stores exist wherever the org or repository does.
+    let base = scope_key.split('#').next().unwrap_or_default().to_string();
+    let map = if is_org_scope { &mut gh.orgs } else { &mut gh.repos };
+    if scope_key != base && map.contains_key(&base) {
+        map.entry(scope_key.clone()).or_default();
+    }
+    let known_ids: Vec<u64> = gh.repo_ids.values().copied().collect();
+    let names: BTreeMap<u64, String> = gh.repo_ids.iter().map(|(n, i)| (*i, n.clone())).collect();
     let store = if is_org_scope { gh.orgs.get_mut(&scope_key) } else { gh.repos.get_mut(&scope_key) };
     let Some(store) = store else { return Some(message(404, "Not Found")) };
     Some(match (r.method, rest) {
@@ -194,6 +244,9 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
                     let mut v = json!({ "name": n, "created_at": m.created_at, "updated_at": m.updated_at });
                     if let Some(vis) = &m.visibility {
                         v["visibility"] = json!(vis);
+                        if vis == "selected" {
+                            v["selected_repositories_url"] = json!(format!("{}/{n}/repositories", r.path));
+                        }
                     }
                     v
                 })
@@ -206,6 +259,18 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             reply
         }
         ("GET", ["public-key"]) => Reply::json(200, json!({ "key_id": KEY_ID, "key": public_key })),
+        // `GET …/secrets/{name}/repositories` (org scopes): the selected
+        // repositories; 409 when the visibility is not `selected` (UNCONFIRMED
+        // status; secret-sync reads it only for `selected` secrets).
+        ("GET", [name, "repositories"]) if is_org_scope => match store.get(*name) {
+            None => message(404, "Not Found"),
+            Some(m) if m.visibility.as_deref() != Some("selected") => message(409, "Conflict"),
+            Some(m) => {
+                let repos: Vec<Json> =
+                    m.selected.iter().map(|i| json!({ "id": i, "full_name": names.get(i) })).collect();
+                Reply::json(200, json!({ "total_count": repos.len(), "repositories": repos }))
+            }
+        },
         ("PUT", [name]) => {
             if !valid_secret_name(name) {
                 return Some(message(422, "Invalid request: invalid secret name"));
@@ -224,15 +289,42 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             let Some(plain) = plain else {
                 return Some(message(422, "Invalid request: encrypted_value is not a sealed box for this key"));
             };
+            // Org secrets: `visibility` (all, private, selected) is required;
+            // `selected_repository_ids` only with `selected` (integers for
+            // Actions and Codespaces, strings in Dependabot's description).
+            let mut access = None;
+            if is_org_scope {
+                let visibility = body["visibility"].as_str().unwrap_or_default().to_string();
+                if !["all", "private", "selected"].contains(&visibility.as_str()) {
+                    return Some(message(422, "Invalid request: visibility must be all, private or selected"));
+                }
+                let ids: Option<Vec<u64>> = match body.get("selected_repository_ids") {
+                    None => Some(Vec::new()),
+                    Some(v) => v
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|i| i.as_u64().or_else(|| i.as_str()?.parse().ok())).collect()),
+                };
+                let Some(mut ids) = ids else { return Some(message(422, "Invalid request: selected_repository_ids")) };
+                if (!ids.is_empty() && visibility != "selected") || ids.iter().any(|i| !known_ids.contains(i)) {
+                    return Some(message(422, "Invalid request: selected_repository_ids"));
+                }
+                ids.sort_unstable();
+                access = Some((visibility, ids));
+            }
             let created = !store.contains_key(*name);
             let entry = store.entry(name.to_string()).or_insert(Meta {
                 created_at: now.clone(),
                 updated_at: now.clone(),
                 visibility: None,
                 value: None,
+                selected: Vec::new(),
             });
             entry.updated_at = now;
             entry.value = Some(plain);
+            if let Some((visibility, ids)) = access {
+                entry.visibility = Some(visibility);
+                entry.selected = ids;
+            }
             Reply { status: if created { 201 } else { 204 }, headers: Vec::new(), body: Vec::new() }
         }
         ("DELETE", [name]) => match store.remove(*name) {
@@ -306,6 +398,15 @@ fn artifacts(st: &mut State, r: &Req, repo: &str, rest: &[&str], token: &str) ->
             }
         }
         _ => message(404, "Not Found"),
+    }
+}
+
+/// Where the emulator keeps a scope's secrets: Actions under the org or
+/// `owner/name` itself, the others under `…#dependabot`, `…#codespaces`.
+fn store_key(base: &str, app: &str) -> String {
+    match app {
+        "actions" => base.to_string(),
+        other => format!("{base}#{other}"),
     }
 }
 

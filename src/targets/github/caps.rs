@@ -17,9 +17,9 @@ pub const VALUE_BYTES: usize = 48 * 1024;
 
 /// The count limit of a scope.
 pub fn count_limit(scope: &Scope) -> usize {
-    match scope {
-        Scope::Org(_) => PER_ORGANIZATION,
-        _ => PER_REPOSITORY,
+    match scope.is_org() {
+        true => PER_ORGANIZATION,
+        false => PER_REPOSITORY,
     }
 }
 
@@ -34,9 +34,9 @@ pub fn check<'a>(scope: &Scope, after: usize, sizes: impl Iterator<Item = (&'a s
             "{} would hold {after} secrets, more than GitHub's limit of {limit} per {}",
             scope.describe(),
             match scope {
-                Scope::Org(_) => "organization",
+                Scope::Org(_) | Scope::OrgApp(..) => "organization",
                 Scope::Env(..) => "environment",
-                Scope::Repo(_) => "repository",
+                Scope::Repo(_) | Scope::RepoApp(..) => "repository",
             }
         ));
     }
