@@ -135,7 +135,8 @@ fn contact(
             None => targets::ledger::Ledger::off("no Fly or GitHub target"),
         };
         let github_targets = desired.iter().filter(|d| d.target.kind == TargetKind::Github).count();
-        let github = github_settings(cfg, c.gh.clone(), ages_rx, github_targets);
+        let sends = cfg.mode == Mode::Sync && !values_failing;
+        let github = github_settings(cfg, c.gh.clone(), ages_rx, github_targets, sends);
         let ctx = Arc::new(context(cfg, c.m, values_failing, github, ledger));
         let outcomes = targets::run_all(ctx.clone(), desired).await;
         let state = match &kept {
@@ -268,6 +269,7 @@ fn github_settings(
     client: Option<Arc<GitHub>>,
     source_updated: targets::github::SourceAges,
     targets: usize,
+    sends: bool,
 ) -> targets::github::Settings {
     let pace = client.as_ref().map(|g| g.scheduler().pace()).unwrap_or_default();
     let printer = Printer::new(cfg.out.style);
@@ -275,7 +277,7 @@ fn github_settings(
         true => printer.warning("GitHub budget", text),
         false => printer.notice("GitHub budget", text),
     });
-    let budget = Arc::new(targets::github::budget::Budget::new(targets, pace, announce));
+    let budget = Arc::new(targets::github::budget::Budget::new(targets, pace, sends, announce));
     targets::github::Settings { client, source_updated, budget }
 }
 

@@ -380,7 +380,13 @@ impl GitHub {
                 }
             };
             if let Some(limit) = limits::classify(status, &headers, &text, now, self.sched.repeats()) {
-                tracing::debug!(what, status, wait_ms = limit.wait.as_millis() as u64, "GitHub rate limit");
+                tracing::debug!(
+                    what,
+                    status,
+                    wait_ms = limit.wait.as_millis() as u64,
+                    why = limit.why.describe(),
+                    "GitHub rate limit"
+                );
                 self.sched.limited(&limit, now).map_err(|e| limited(what, &e, Some(status)))?;
                 continue;
             }

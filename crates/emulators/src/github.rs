@@ -37,6 +37,41 @@ pub struct GitHub {
     /// Repository ids (`GET /repos/{owner}/{repo}`), given in the order
     /// repositories are added.
     pub repo_ids: BTreeMap<String, u64>,
+    /// A content-creation limit enforced on secret writes (for the
+    /// benchmark), and how many writes it refused.
+    pub content_limit: Option<ContentLimit>,
+}
+
+/// GitHub's secondary limit on content-generating requests ("no more than
+/// 80 … per minute", docs/service-facts.md, "GitHub: rate limits"): a write
+/// beyond `per_window` in the last `window` (real time) gets the secondary
+/// rate-limit answer.
+#[derive(Debug, Clone)]
+pub struct ContentLimit {
+    pub per_window: usize,
+    pub window: std::time::Duration,
+    pub writes: std::collections::VecDeque<std::time::Instant>,
+    pub refused: usize,
+}
+
+impl ContentLimit {
+    pub fn new(per_window: usize, window: std::time::Duration) -> ContentLimit {
+        ContentLimit { per_window, window, writes: Default::default(), refused: 0 }
+    }
+
+    /// Whether a write now passes; it is counted when it does.
+    fn admit(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        while self.writes.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+            self.writes.pop_front();
+        }
+        if self.writes.len() >= self.per_window {
+            self.refused += 1;
+            return false;
+        }
+        self.writes.push_back(now);
+        true
+    }
 }
 
 pub const KEY_ID: &str = "emu-key-1";
@@ -51,6 +86,7 @@ impl Default for GitHub {
             no_actions_read: HashSet::new(),
             now: "2026-11-23T11:40:00Z".into(),
             repo_ids: BTreeMap::new(),
+            content_limit: None,
         }
     }
 }
@@ -227,6 +263,13 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     let map = if is_org_scope { &mut gh.orgs } else { &mut gh.repos };
     if scope_key != base && map.contains_key(&base) {
         map.entry(scope_key.clone()).or_default();
+    }
+    if matches!(r.method, "PUT" | "DELETE") && rest.len() == 1 {
+        if let Some(limit) = gh.content_limit.as_mut() {
+            if !limit.admit() {
+                return Some(rate_limit_reply(&RateLimit::secondary(Some(60)), super::CLOCK_START_MS));
+            }
+        }
     }
     let known_ids: Vec<u64> = gh.repo_ids.values().copied().collect();
     let names: BTreeMap<u64, String> = gh.repo_ids.iter().map(|(n, i)| (*i, n.clone())).collect();

@@ -24,6 +24,8 @@ pub type Announce = Box<dyn Fn(bool, &str) + Send + Sync>;
 
 pub struct Budget {
     expected: usize,
+    /// `sync` with writes allowed; else the statement says what a sync would send.
+    sends: bool,
     pace: Pace,
     counted: Mutex<HashMap<String, usize>>,
     done: tokio::sync::watch::Sender<Option<Statement>>,
@@ -42,9 +44,9 @@ pub struct Statement {
 
 impl Budget {
     /// A budget for `expected` GitHub targets.
-    pub fn new(expected: usize, pace: Pace, announce: Announce) -> Budget {
+    pub fn new(expected: usize, pace: Pace, sends: bool, announce: Announce) -> Budget {
         let (done, _) = tokio::sync::watch::channel(None);
-        Budget { expected, pace, counted: Mutex::default(), done, announce }
+        Budget { expected, sends, pace, counted: Mutex::default(), done, announce }
     }
 
     /// `target` needs `writes` mutative requests (a target counted again
@@ -74,7 +76,8 @@ impl Budget {
     fn statement(&self, writes: usize) -> Statement {
         let at_pace = self.pace.write_interval.saturating_mul(writes.saturating_sub(1) as u32);
         let mut text = format!(
-            "GitHub: this run sends {writes} write request(s) (PUT, DELETE) with its token, one at a time and {} apart (`defaults.github_write_interval`): at least {} in all",
+            "GitHub: {} {writes} write request(s) (PUT, DELETE) with its token, one at a time and {} apart (`defaults.github_write_interval`): at least {} in all",
+            if self.sends { "this run sends" } else { "a sync would send" },
             show(self.pace.write_interval),
             show(at_pace)
         );
@@ -114,8 +117,12 @@ mod tests {
     async fn stated_once_every_target_counted() {
         let said = Arc::new(Mutex::new(Vec::new()));
         let s2 = said.clone();
-        let b =
-            Budget::new(3, Pace::default(), Box::new(move |over, t| s2.lock().unwrap().push((over, t.to_string()))));
+        let b = Budget::new(
+            3,
+            Pace::default(),
+            true,
+            Box::new(move |over, t| s2.lock().unwrap().push((over, t.to_string()))),
+        );
         b.count("github:a", 300);
         b.count("github:b", 0);
         assert!(said.lock().unwrap().is_empty(), "not before every target counted");
@@ -132,7 +139,7 @@ mod tests {
     async fn nothing_to_write_says_nothing() {
         let said = Arc::new(Mutex::new(0));
         let s2 = said.clone();
-        let b = Budget::new(1, Pace::default(), Box::new(move |_, _| *s2.lock().unwrap() += 1));
+        let b = Budget::new(1, Pace::default(), false, Box::new(move |_, _| *s2.lock().unwrap() += 1));
         b.count("github:a", 0);
         assert_eq!(b.stated().await.writes, 0);
         assert_eq!(*said.lock().unwrap(), 0);
