@@ -651,6 +651,20 @@ pub struct Runner {
     /// `SECRET_SYNC_CLOCK=virtual` makes it virtual from `now` on — for
     /// tests and benchmarks; a real run must never set it.
     pub clock: crate::clock::Clock,
+    /// The clock GitHub's scheduler paces by. Debug builds take the
+    /// emulator's (`SECRET_SYNC_TEST_CLOCK`, its base URL) so tests control time.
+    pub github_clock: crate::github::clock::Clock,
+}
+
+/// The real clock, or in debug builds the emulator's when a test names it.
+fn github_clock(test_clock: Option<String>) -> crate::github::clock::Clock {
+    #[cfg(debug_assertions)]
+    if let Some(url) = test_clock {
+        return crate::github::clock::Remote::clock(&url);
+    }
+    #[cfg(not(debug_assertions))]
+    drop(test_clock);
+    crate::github::clock::system()
 }
 
 impl Runner {
@@ -681,6 +695,7 @@ impl Runner {
             http: crate::http::Policy::from_env(),
             now,
             clock,
+            github_clock: github_clock(get(EnvVars::SECRET_SYNC_TEST_CLOCK)),
         }
     }
 

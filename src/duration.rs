@@ -74,9 +74,41 @@ impl<'de> serde::Deserialize<'de> for Period {
     }
 }
 
+/// A pause or a bound on waiting: `<integer><ms|s|m|h>` (`1s`, `500ms`,
+/// `15m`); zero is allowed. At most a day.
+pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let expected = "expected a whole number and a unit (ms, s, m or h), for example `1s` or `15m`";
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let ms_per = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("`{t}` is not a duration: {expected}")),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("`{t}` is not a duration: {expected}"))?;
+    let ms =
+        n.checked_mul(ms_per).filter(|ms| *ms <= 86_400_000).ok_or_else(|| format!("`{t}` is longer than a day"))?;
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_waits() {
+        use std::time::Duration;
+        assert_eq!(parse_wait("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_wait("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_wait("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_wait("0s").unwrap(), Duration::ZERO);
+        for bad in ["", "1", "s", "1.5s", "-1s", "1 s", "2d", "25h"] {
+            assert!(parse_wait(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_units() {

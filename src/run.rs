@@ -17,7 +17,7 @@ use crate::report::{assemble, RunInfo};
 use crate::targets;
 use crate::validate;
 use crate::values::SecretValues;
-use context::{context, github_client, github_metadata, runtime};
+use context::{context, github_client, github_metadata, github_settings, runtime};
 #[cfg(debug_assertions)]
 use inputs::test_panic;
 pub use inputs::UsageError;
@@ -54,7 +54,7 @@ pub fn run(cfg: &Config) -> Exit {
     };
     let rt = runtime();
     let mut v = validate::validate(&m, &env, &vals);
-    let gh = github_client(cfg, &rt);
+    let gh = github_client(cfg, &m);
     let checked = match checks(cfg, &rt, &m, &mut v, &vals) {
         Ok(c) => c,
         Err(msg) => return out.usage_error(&msg),
@@ -129,7 +129,10 @@ fn contact(
             Some(k) => k.read().await,
             None => targets::ledger::Ledger::off("no Fly or GitHub target"),
         };
-        let ctx = Arc::new(context(cfg, c.m, values_failing, c.gh.clone(), ages_rx, ledger));
+        let github_targets = desired.iter().filter(|d| d.target.kind == TargetKind::Github).count();
+        let sends = cfg.mode == Mode::Sync && !values_failing;
+        let github = github_settings(cfg, c.gh.clone(), ages_rx, github_targets, sends);
+        let ctx = Arc::new(context(cfg, c.m, values_failing, github, ledger));
         let outcomes = targets::run_all(ctx.clone(), desired).await;
         let state = match &kept {
             Some(k) => Some(k.write(&ctx.ledger).await),

@@ -1,38 +1,96 @@
-//! The GitHub REST API through octocrab: secrets metadata of an org, a
-//! repository or an environment (names and timestamps: values can never be
-//! read back), public keys, and secret writes.
+//! The GitHub REST API: secrets metadata of an org, a repository or an
+//! environment (names and timestamps: values can never be read back),
+//! public keys, and secret writes, on the one HTTP client of
+//! [`crate::http`].
 //!
-//! octocrab's own retry layer is off; retries are ours, with GitHub's rules:
-//! 429 and 5xx, and 403 when it is a rate limit (`Retry-After`, or
-//! `x-ratelimit-remaining: 0` with `x-ratelimit-reset`). Errors say the
-//! operation and the status, never a body or the token.
+//! Every request goes through the token's [`Scheduler`] ([`pace`]): serial,
+//! writes paced, rate-limit answers ([`limits`]) waited out as GitHub asks.
+//! 5xx and failed connections are retried with the HTTP policy's backoff.
+//! Errors say the operation and the status, never a body or the token.
 
+pub mod clock;
 pub mod inventory;
 
-use std::time::Duration;
+pub mod limits;
+pub mod pace;
 
-use octocrab::Octocrab;
-use secrecy::SecretString;
+use std::sync::Arc;
+
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::http::{encode, Policy};
+use crate::http::{encode, Http, Policy};
+pub use pace::{Pace, Scheduler};
 
 pub const DEFAULT_API: &str = "https://api.github.com";
 
-/// Where secrets live.
+/// Where secrets live: Actions secrets of an org, a repository or an
+/// environment; Dependabot or Codespaces secrets of an org or a repository
+/// (docs/service-facts.md, "GitHub: more secret destinations").
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     Org(String),
     Repo(String),
     Env(String, String),
+    OrgApp(App, String),
+    RepoApp(App, String),
+}
+
+/// Which feature's secrets: the REST path segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum App {
+    Actions,
+    Dependabot,
+    Codespaces,
+}
+
+impl App {
+    pub fn segment(self) -> &'static str {
+        match self {
+            App::Actions => "actions",
+            App::Dependabot => "dependabot",
+            App::Codespaces => "codespaces",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            App::Actions => "Actions",
+            App::Dependabot => "Dependabot",
+            App::Codespaces => "Codespaces",
+        }
+    }
 }
 
 impl Scope {
+    /// An org's secrets of `app`.
+    pub fn org(app: App, org: &str) -> Scope {
+        match app {
+            App::Actions => Scope::Org(org.to_string()),
+            a => Scope::OrgApp(a, org.to_string()),
+        }
+    }
+
+    /// A repository's secrets of `app`.
+    pub fn repo(app: App, repo: &str) -> Scope {
+        match app {
+            App::Actions => Scope::Repo(repo.to_string()),
+            a => Scope::RepoApp(a, repo.to_string()),
+        }
+    }
+
+    pub fn is_org(&self) -> bool {
+        matches!(self, Scope::Org(_) | Scope::OrgApp(..))
+    }
+
     pub fn path(&self) -> String {
         match self {
             Scope::Org(o) => format!("/orgs/{}/actions/secrets", encode(o)),
             Scope::Repo(r) => format!("/repos/{}/actions/secrets", repo_path(r)),
             Scope::Env(r, e) => format!("/repos/{}/environments/{}/secrets", repo_path(r), encode(e)),
+            Scope::OrgApp(a, o) => format!("/orgs/{}/{}/secrets", encode(o), a.segment()),
+            Scope::RepoApp(a, r) => format!("/repos/{}/{}/secrets", repo_path(r), a.segment()),
         }
     }
 
@@ -41,8 +99,21 @@ impl Scope {
             Scope::Org(o) => format!("org `{o}`"),
             Scope::Repo(r) => format!("repository `{r}`"),
             Scope::Env(r, e) => format!("environment `{e}` of `{r}`"),
+            Scope::OrgApp(a, o) => format!("{} secrets of org `{o}`", a.label()),
+            Scope::RepoApp(a, r) => format!("{} secrets of repository `{r}`", a.label()),
         }
     }
+}
+
+/// Which repositories see an org secret: `visibility`, and with `selected`
+/// the repositories' ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub visibility: String,
+    pub selected: Vec<u64>,
+    /// Dependabot's REST description types the ids as strings (Actions and
+    /// Codespaces as integers).
+    pub ids_as_strings: bool,
 }
 
 fn repo_path(r: &str) -> String {
@@ -97,169 +168,261 @@ impl std::fmt::Display for GhError {
 }
 
 pub struct GitHub {
-    octo: Octocrab,
-    policy: Policy,
+    http: Http,
+    base: String,
+    token: SecretString,
+    sched: Arc<Scheduler>,
 }
 
 const PER_PAGE: usize = 100;
-/// Pages of a listing read at once: reads only, well under GitHub's limit
-/// of concurrent requests.
-const PAGES_AT_ONCE: usize = 4;
 
 /// One page holds everything: fewer than a full page, or all of the total.
 fn first_is_last(got: usize, total: usize) -> bool {
     got < PER_PAGE || got >= total
 }
 
+/// An answer: status and body.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
 impl GitHub {
-    pub fn new(api_url: &str, token: &SecretString, policy: Policy) -> Result<GitHub, String> {
-        let octo = Octocrab::builder()
-            .base_uri(api_url.trim_end_matches('/'))
-            .map_err(|_| format!("`{api_url}` is not a usable GitHub API URL"))?
-            .personal_token(token.clone())
-            .set_connect_timeout(Some(policy.timeout))
-            .set_read_timeout(Some(policy.timeout))
-            .build()
-            .map_err(|_| "the GitHub client could not be set up".to_string())?;
-        Ok(GitHub { octo, policy })
+    /// A client of `api_url` with `token`, its requests through `sched`
+    /// (one per token for the run).
+    pub fn new(api_url: &str, token: &SecretString, policy: Policy, sched: Arc<Scheduler>) -> Result<GitHub, String> {
+        let base = api_url.trim_end_matches('/').to_string();
+        if reqwest::Url::parse(&base).is_err() {
+            return Err(format!("`{api_url}` is not a usable GitHub API URL"));
+        }
+        Ok(GitHub { http: Http::new(policy, &["x-github-request-id"]), base, token: token.clone(), sched })
     }
 
-    /// Every secret of a scope (octocrab's `get_secrets()` reads one page).
-    /// The first page says how many there are; the other pages are then read
-    /// a few at a time rather than one after another.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.sched
+    }
+
+    /// Every secret of a scope: the first page says how many there are; the
+    /// others follow, one request at a time (GitHub asks for serial requests).
     pub async fn list(&self, scope: &Scope) -> Result<Vec<SecretMeta>, GhError> {
-        use futures_util::{StreamExt, TryStreamExt};
         let first = self.page(scope, 1).await?;
         let pages = first.total_count.div_ceil(PER_PAGE).max(1);
         let mut all = first.secrets;
         if first_is_last(all.len(), first.total_count) {
             return Ok(all);
         }
-        let rest: Vec<Page> = futures_util::stream::iter(2..=pages)
-            .map(|n| self.page(scope, n))
-            .buffered(PAGES_AT_ONCE)
-            .try_collect()
-            .await?;
-        all.extend(rest.into_iter().flat_map(|p| p.secrets));
+        for n in 2..=pages {
+            all.extend(self.page(scope, n).await?.secrets);
+        }
         Ok(all)
     }
 
     async fn page(&self, scope: &Scope, page: usize) -> Result<Page, GhError> {
         let what = format!("listing the secrets of {}", scope.describe());
         let path = format!("{}?per_page={PER_PAGE}&page={page}", scope.path());
-        let (status, body, _) = self.send(&what, Method::Get, &path, None).await?;
-        if status != 200 {
-            return Err(error(&what, status));
+        let a = self.send(&what, Method::GET, &path, None).await?;
+        if a.status != 200 {
+            return Err(error(&what, a.status));
         }
-        serde_json::from_str(&body)
-            .map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })
+        serde_json::from_str(&a.body)
+            .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
     }
 
     pub async fn public_key(&self, scope: &Scope) -> Result<PublicKey, GhError> {
         let what = format!("reading the public key of {}", scope.describe());
-        let (status, body, _) = self.send(&what, Method::Get, &format!("{}/public-key", scope.path()), None).await?;
-        if status != 200 {
-            return Err(error(&what, status));
+        let a = self.send(&what, Method::GET, &format!("{}/public-key", scope.path()), None).await?;
+        if a.status != 200 {
+            return Err(error(&what, a.status));
         }
-        serde_json::from_str(&body)
-            .map_err(|_| GhError { status: Some(status), message: format!("{what}: unexpected response") })
+        serde_json::from_str(&a.body)
+            .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
     }
 
-    /// Writes one secret; `Ok(true)` when it was created, `Ok(false)` when updated.
-    pub async fn put(&self, scope: &Scope, name: &str, encrypted: &str, key_id: &str) -> Result<bool, GhError> {
+    /// Writes one secret; `Ok(true)` when it was created, `Ok(false)` when
+    /// updated. An org secret carries who sees it.
+    pub async fn put(
+        &self,
+        scope: &Scope,
+        name: &str,
+        encrypted: &str,
+        key_id: &str,
+        access: Option<&Access>,
+    ) -> Result<bool, GhError> {
         let what = format!("writing secret `{name}` of {}", scope.describe());
-        let body = serde_json::json!({ "encrypted_value": encrypted, "key_id": key_id });
-        let (status, _, _) =
-            self.send(&what, Method::Put, &format!("{}/{}", scope.path(), encode(name)), Some(&body)).await?;
-        match status {
+        let mut body = serde_json::json!({ "encrypted_value": encrypted, "key_id": key_id });
+        if let Some(a) = access {
+            body["visibility"] = a.visibility.clone().into();
+            if a.visibility == "selected" {
+                body["selected_repository_ids"] = match a.ids_as_strings {
+                    true => a.selected.iter().map(|i| i.to_string()).collect::<Vec<_>>().into(),
+                    false => a.selected.clone().into(),
+                };
+            }
+        }
+        let a = self.send(&what, Method::PUT, &format!("{}/{}", scope.path(), encode(name)), Some(&body)).await?;
+        match a.status {
             201 => Ok(true),
             204 => Ok(false),
             s => Err(error(&what, s)),
         }
     }
 
+    /// A repository's id (`GET /repos/{owner}/{repo}`), for an org secret's
+    /// selected repositories.
+    pub async fn repo_id(&self, repo: &str) -> Result<u64, GhError> {
+        #[derive(Deserialize)]
+        struct Repo {
+            id: u64,
+        }
+        let what = format!("reading repository `{repo}`");
+        let a = self.send(&what, Method::GET, &format!("/repos/{}", repo_path(repo)), None).await?;
+        if a.status != 200 {
+            return Err(error(&what, a.status));
+        }
+        serde_json::from_str::<Repo>(&a.body)
+            .map(|r| r.id)
+            .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
+    }
+
+    /// The ids of the repositories an org secret with `selected` visibility
+    /// is shared with (`GET …/secrets/{name}/repositories`).
+    pub async fn selected(&self, scope: &Scope, name: &str) -> Result<Vec<u64>, GhError> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: u64,
+        }
+        #[derive(Deserialize)]
+        struct Repos {
+            #[serde(default)]
+            total_count: usize,
+            #[serde(default)]
+            repositories: Vec<Id>,
+        }
+        let what = format!("listing the repositories of secret `{name}` of {}", scope.describe());
+        let mut ids = Vec::new();
+        for page in 1.. {
+            let path = format!("{}/{}/repositories?per_page={PER_PAGE}&page={page}", scope.path(), encode(name));
+            let a = self.send(&what, Method::GET, &path, None).await?;
+            if a.status != 200 {
+                return Err(error(&what, a.status));
+            }
+            let r: Repos = serde_json::from_str(&a.body)
+                .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })?;
+            let got = r.repositories.len();
+            ids.extend(r.repositories.into_iter().map(|i| i.id));
+            if first_is_last(got, r.total_count) || ids.len() >= r.total_count {
+                break;
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     pub async fn delete(&self, scope: &Scope, name: &str) -> Result<(), GhError> {
         let what = format!("deleting secret `{name}` of {}", scope.describe());
-        let (status, _, _) =
-            self.send(&what, Method::Delete, &format!("{}/{}", scope.path(), encode(name)), None).await?;
-        match status {
+        let a = self.send(&what, Method::DELETE, &format!("{}/{}", scope.path(), encode(name)), None).await?;
+        match a.status {
             204 | 404 => Ok(()),
             s => Err(error(&what, s)),
         }
     }
 
-    /// One call with GitHub's retry rules; returns status, body and the
-    /// wait GitHub asked for (if any).
+    /// One call through the token's scheduler: serial, writes paced, rate
+    /// limits waited out as GitHub asks (within the run's bound), 5xx and
+    /// failed connections retried with backoff. Any other status goes back
+    /// to the caller.
     async fn send(
         &self,
         what: &str,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<(u16, String, Option<Duration>), GhError> {
+    ) -> Result<Answer, GhError> {
+        let mutative = method != Method::GET && method != Method::HEAD;
+        let mut writer = match mutative {
+            true => Some(self.sched.writer().await),
+            false => None,
+        };
+        let url = crate::http::join(&self.base, path);
         let mut attempt = 0;
         loop {
-            let sent = match (method, body) {
-                (Method::Get, _) => self.octo._get(path).await,
-                (Method::Put, b) => self.octo._put(path, b).await,
-                (Method::Delete, b) => self.octo._delete(path, b).await,
-            };
-            let (status, wait, body) = match sent {
+            if let Some(w) = &writer {
+                self.sched.pace_write(w).await;
+            }
+            let slot = self.sched.slot(mutative).await.map_err(|e| limited(what, &e, None))?;
+            let sent = self.request(method.clone(), &url, body).send().await;
+            let answer = match sent {
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let wait = rate_limit_wait(status, r.headers());
-                    let text = self.octo.body_to_string(r).await.unwrap_or_default();
-                    (status, wait, text)
+                    let headers = r.headers().clone();
+                    let text = r.text().await.unwrap_or_default();
+                    Ok((status, headers, text))
                 }
-                Err(_) if attempt < self.policy.retries => {
-                    tokio::time::sleep(self.policy.wait(attempt, None)).await;
+                Err(e) => Err(e),
+            };
+            let now = self.sched.now().await;
+            if let Some(w) = &mut writer {
+                self.sched.wrote(w).await;
+            }
+            drop(slot);
+            let (status, headers, text) = match answer {
+                Ok(a) => a,
+                // A secret's PUT and DELETE are idempotent: any transport failure is retried.
+                Err(_) if attempt < self.http.policy.retries => {
+                    self.sched.sleep(self.http.policy.wait(attempt, None)).await;
                     attempt += 1;
                     continue;
                 }
-                Err(_) => {
-                    return Err(GhError { status: None, message: format!("{what}: could not reach the GitHub API") })
+                Err(e) => {
+                    return Err(GhError {
+                        status: None,
+                        message: format!("{what}: {}", crate::http::transport_reason(&e)),
+                    })
                 }
             };
-            let transient = status == 429 || status >= 500 || wait.is_some();
-            if transient && attempt < self.policy.retries {
-                let pause = self.policy.wait(attempt, wait);
-                attempt += 1;
+            if let Some(limit) = limits::classify(status, &headers, &text, now, self.sched.repeats()) {
                 tracing::debug!(
                     what,
                     status,
-                    wait_ms = pause.as_millis() as u64,
-                    "GitHub asked to slow down; retrying"
+                    wait_ms = limit.wait.as_millis() as u64,
+                    why = limit.why.describe(),
+                    "GitHub rate limit"
                 );
-                tokio::time::sleep(pause).await;
+                self.sched.limited(&limit, now).map_err(|e| limited(what, &e, Some(status)))?;
                 continue;
             }
-            return Ok((status, body, wait));
+            self.sched.answered();
+            if status >= 500 && attempt < self.http.policy.retries {
+                self.sched.sleep(self.http.policy.wait(attempt, None)).await;
+                attempt += 1;
+                continue;
+            }
+            return Ok(Answer { status, body: text });
+        }
+    }
+
+    fn request(&self, method: Method, url: &str, body: Option<&serde_json::Value>) -> reqwest::RequestBuilder {
+        let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token.expose_secret()))
+            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+        auth.set_sensitive(true);
+        let r = self
+            .http
+            .request(method, url)
+            .header(reqwest::header::AUTHORIZATION, auth)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", API_VERSION);
+        match body {
+            Some(b) => r.json(b),
+            None => r,
         }
     }
 }
 
-#[derive(Clone, Copy)]
-enum Method {
-    Get,
-    Put,
-    Delete,
-}
+/// The REST API version the routes used are documented for.
+const API_VERSION: &str = "2022-11-28";
 
-/// GitHub's secondary rate limits come as 403 (or 429) with `Retry-After`,
-/// or with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (epoch secs).
-fn rate_limit_wait(status: u16, h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if status != 403 && status != 429 {
-        return None;
-    }
-    let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
-    if let Some(s) = get("retry-after") {
-        return Some(Duration::from_secs(s.max(0) as u64));
-    }
-    if get("x-ratelimit-remaining") == Some(0) {
-        let reset = get("x-ratelimit-reset")?;
-        return Some(Duration::from_secs((reset - crate::util::now_secs()).clamp(1, 3600) as u64));
-    }
-    None
+fn limited(what: &str, e: &pace::Exhausted, status: Option<u16>) -> GhError {
+    GhError { status, message: format!("{what}: {e}") }
 }
 
 fn error(what: &str, status: u16) -> GhError {

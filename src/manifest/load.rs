@@ -15,6 +15,7 @@ use super::names;
 use super::scan;
 use super::suggest;
 
+mod github;
 mod secrets;
 mod yaml;
 
@@ -32,12 +33,20 @@ pub const MAX_MANIFEST_BYTES: usize = crate::input::MAX_MANIFEST_BYTES as usize;
 const MAX_SCALAR_CHARS: usize = 4096;
 
 const TOP_KEYS: &[&str] = &["version", "defaults", "groups", "environments", "targets", "secrets"];
-const DEFAULTS_KEYS: &[&str] = &["rotate_every", "warn_before", "fly_deploy", "fly_checks", "probe"];
+const DEFAULTS_KEYS: &[&str] = &[
+    "rotate_every",
+    "warn_before",
+    "fly_deploy",
+    "fly_checks",
+    "probe",
+    "github_write_interval",
+    "github_rate_limit_wait",
+];
 const GROUP_KEYS: &[&str] = &["description", "rotate_every", "probe"];
 const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
 const ESC_KEYS: &[&str] = &["environment", "path", "create"];
 const FLY_KEYS: &[&str] = &["environment", "app", "deploy", "checks"];
-const GITHUB_KEYS: &[&str] = &["environment", "repo", "env"];
+const GITHUB_KEYS: &[&str] = &["environment", "repo", "env", "org", "app", "visibility", "repositories"];
 const KUBERNETES_KEYS: &[&str] = &["environment", "namespace", "secret", "restart"];
 const SECRET_KEYS: &[&str] = &[
     "description",
@@ -379,6 +388,19 @@ impl Walker<'_> {
         if let Some(n) = map.get_node("probe") {
             d.probe = self.probe(n, "`defaults.probe`", false);
         }
+        for (key, slot) in [
+            ("github_write_interval", &mut d.github_write_interval),
+            ("github_rate_limit_wait", &mut d.github_rate_limit_wait),
+        ] {
+            if let Some(n) = map.get_node(key) {
+                let what = format!("`defaults.{key}`");
+                let Some(s) = self.scalar(n, &what) else { continue };
+                match crate::duration::parse_wait(s.as_str()) {
+                    Ok(w) => *slot = w,
+                    Err(e) => self.err(pos_of(n), "invalid duration", format!("{what}: {e}")),
+                }
+            }
+        }
     }
 
     fn deploy(&mut self, node: &Node, what: &str) -> Option<Deploy> {
@@ -583,18 +605,7 @@ impl Walker<'_> {
                 };
                 TargetSpec::Fly { app, deploy, checks }
             }
-            TargetKind::Github => {
-                let Some(n) = map.get_node("repo") else {
-                    self.err(pos, "missing key", format!("{what} needs `repo: owner/name`"));
-                    return None;
-                };
-                let repo = self.string(n, &format!("`repo` of {what}"))?;
-                if !self.check_name(pos_of(n), &repo, "repository", names::github_repo) {
-                    return None;
-                }
-                let env = self.opt_string(map, "env", &what);
-                TargetSpec::Github { repo, env }
-            }
+            TargetKind::Github => self.github(pos, map, &what)?,
             TargetKind::Kubernetes => self.kubernetes(&name, pos, map, &what)?,
         };
         Some(Target { kind, name, pos, environment, spec })

@@ -38,6 +38,10 @@ pub struct Defaults {
     pub fly_checks: FlyChecks,
     /// `probe:` for every secret without its own or its group's.
     pub probe: Option<crate::manifest::probe::Setting>,
+    /// GitHub: the pause between mutative requests of a token, and the most
+    /// a run waits on rate-limit answers (see `crate::github::pace`).
+    pub github_write_interval: std::time::Duration,
+    pub github_rate_limit_wait: std::time::Duration,
 }
 
 impl Default for Defaults {
@@ -48,6 +52,8 @@ impl Default for Defaults {
             fly_deploy: Deploy::Restart,
             fly_checks: FlyChecks::default(),
             probe: None,
+            github_write_interval: std::time::Duration::from_secs(1),
+            github_rate_limit_wait: std::time::Duration::from_secs(15 * 60),
         }
     }
 }
@@ -158,8 +164,10 @@ impl Target {
         match &self.spec {
             TargetSpec::Esc { org, project, env, .. } => format!("{org}/{project}/{env}"),
             TargetSpec::Fly { app, .. } => app.clone(),
-            TargetSpec::Github { repo, env: Some(e) } => format!("{repo} (environment {e})"),
-            TargetSpec::Github { repo, env: None } => repo.clone(),
+            TargetSpec::Github { repo, env: Some(e), .. } => format!("{repo} (environment {e})"),
+            TargetSpec::Github { repo, env: None, app: GithubApp::Actions } => repo.clone(),
+            TargetSpec::Github { repo, app, .. } => format!("{repo} ({} secrets)", app.as_str()),
+            TargetSpec::GithubOrg { org, app, .. } => format!("org {org} ({} secrets)", app.as_str()),
             TargetSpec::Kubernetes { namespace, secret, .. } => format!("{namespace}/{secret}"),
         }
     }
@@ -181,6 +189,16 @@ pub enum TargetSpec {
     Github {
         repo: String,
         env: Option<String>,
+        app: GithubApp,
+    },
+    /// A GitHub organization's secrets (`org:`), and which repositories see them.
+    GithubOrg {
+        org: String,
+        app: GithubApp,
+        /// `all`, `private` or `selected`.
+        visibility: String,
+        /// With `selected`: `owner/name` of each repository that sees them.
+        repositories: Vec<String>,
     },
     /// One `Secret` in one namespace, and the workloads restarted when its data changes.
     Kubernetes {
@@ -188,6 +206,28 @@ pub enum TargetSpec {
         secret: String,
         restart: Vec<Workload>,
     },
+}
+
+/// Which GitHub feature's secrets a `github` target holds (`app:`; the
+/// REST path segment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GithubApp {
+    #[default]
+    Actions,
+    Dependabot,
+    Codespaces,
+}
+
+impl GithubApp {
+    pub const ALL: [GithubApp; 3] = [GithubApp::Actions, GithubApp::Dependabot, GithubApp::Codespaces];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GithubApp::Actions => "actions",
+            GithubApp::Dependabot => "dependabot",
+            GithubApp::Codespaces => "codespaces",
+        }
+    }
 }
 
 /// The kinds of workload a Kubernetes target can restart (apps/v1).

@@ -19,8 +19,7 @@ pub(super) fn context(
     cfg: &Config,
     m: &Manifest,
     hold_writes: bool,
-    gh: Option<Arc<GitHub>>,
-    source_updated: targets::github::SourceAges,
+    github: targets::github::Settings,
     ledger: targets::ledger::Ledger,
 ) -> targets::Context {
     use crate::targets::esc::auth::{Auth, Source};
@@ -61,19 +60,43 @@ pub(super) fn context(
             token: t.fly_token.clone(),
         },
         concurrency: t.concurrency,
-        github: targets::github::Settings { client: gh, source_updated },
+        github,
         hold_writes,
         ledger,
     }
 }
 
+/// What GitHub targets share: the client (and its scheduler), the sources'
+/// ages, and the token's write budget, said where the run's output goes.
+pub(super) fn github_settings(
+    cfg: &Config,
+    client: Option<Arc<GitHub>>,
+    source_updated: targets::github::SourceAges,
+    targets: usize,
+    sends: bool,
+) -> targets::github::Settings {
+    let pace = client.as_ref().map(|g| g.scheduler().pace()).unwrap_or_default();
+    let printer = Printer::new(cfg.out.style);
+    let announce = Box::new(move |over: bool, text: &str| match over {
+        true => printer.warning("GitHub budget", text),
+        false => printer.notice("GitHub budget", text),
+    });
+    let budget = Arc::new(targets::github::budget::Budget::new(targets, pace, sends, announce));
+    targets::github::Settings { client, source_updated, budget }
+}
+
 /// The GitHub client, when there is a token (`GITHUB_API_URL` as the runner
-/// sets it, so GitHub Enterprise Server works).
-pub(super) fn github_client(cfg: &Config, rt: &tokio::runtime::Runtime) -> Option<Arc<GitHub>> {
+/// sets it, so GitHub Enterprise Server works): one scheduler for the token,
+/// shared by the metadata read and every GitHub target, paced as the
+/// manifest's defaults say.
+pub(super) fn github_client(cfg: &Config, m: &Manifest) -> Option<Arc<GitHub>> {
     let token = cfg.targets.github_token.as_ref()?;
-    // octocrab's client spawns a worker task when it is built.
-    let _inside = rt.enter();
-    GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone()).ok().map(Arc::new)
+    let pace = crate::github::Pace {
+        write_interval: m.defaults.github_write_interval,
+        rate_limit_wait: m.defaults.github_rate_limit_wait,
+    };
+    let sched = Arc::new(crate::github::Scheduler::new(cfg.runner.github_clock.clone(), pace));
+    GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone(), sched).ok().map(Arc::new)
 }
 
 /// Rotation and drift from GitHub's metadata, when there is a token and an

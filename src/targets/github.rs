@@ -16,6 +16,9 @@
 //! another fingerprint (the value changed) prove it changed (written).
 //! Pruning deletes only keys the record says secret-sync wrote here.
 
+pub mod budget;
+mod caps;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -24,8 +27,8 @@ use secrecy::ExposeSecret;
 use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
 use super::ledger::Ledger;
 use super::{Action, Change, Context, Desired};
-use crate::github::{seal, GhError, GitHub, Scope};
-use crate::manifest::TargetSpec;
+use crate::github::{seal, Access, App, GhError, GitHub, Scope};
+use crate::manifest::{GithubApp, TargetSpec};
 use crate::plan::RecordProof;
 use crate::state::Proof;
 
@@ -36,6 +39,8 @@ pub struct Settings {
     /// once the org's metadata has been read: it is read while the other
     /// targets already run, and only GitHub targets wait for it.
     pub source_updated: SourceAges,
+    /// The token's writes, counted and stated before any GitHub target plans.
+    pub budget: Arc<budget::Budget>,
 }
 
 /// GitHub repository and environment secrets.
@@ -51,11 +56,17 @@ pub struct Current {
     scope: Scope,
     existing: HashMap<String, Present>,
     sources: Arc<HashMap<String, i64>>,
+    /// The run's GitHub writes, once every GitHub target counted.
+    budget: Option<budget::Statement>,
+    /// An org target: who should see its secrets (repository ids resolved).
+    access: Option<Access>,
 }
 
 pub struct Present {
     updated_at: String,
     updated: Option<i64>,
+    /// Org secrets: who sees it now (`None` where not read).
+    access: Option<Access>,
 }
 
 /// What a sync writes: indexes of the desired keys to put, and the names
@@ -83,35 +94,24 @@ impl Kind for Github {
     type Current = Current;
     type Work = Work;
 
+    /// Reads the scope, counts the writes its plan needs, and waits until
+    /// every GitHub target has counted (see [`budget`]).
     async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
-        let TargetSpec::Github { repo, env } = &d.target.spec else {
-            unreachable!("the GitHub kind is only driven for GitHub targets")
-        };
-        let gh = client(ctx)?;
-        let scope = match env {
-            Some(e) => Scope::Env(repo.clone(), e.clone()),
-            None => Scope::Repo(repo.clone()),
-        };
-        let list = gh.list(&scope).await?;
-        let mut ages = ctx.github.source_updated.clone();
-        // The sender publishes once, whatever the read found; a dropped
-        // sender (no metadata read at all) leaves the ages empty.
-        let sources = match ages.wait_for(Option::is_some).await {
-            Ok(v) => v.clone().unwrap_or_default(),
-            Err(_) => Arc::default(),
-        };
-        Ok(Current {
-            scope,
-            existing: list
-                .into_iter()
-                .map(|s| (s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at }))
-                .collect(),
-            sources,
-        })
+        let target = d.target.id();
+        let mut counting = Counting { budget: &ctx.github.budget, target: &target, counted: false };
+        let mut current = read(ctx, d).await?;
+        let work = plan(&current, d, &current.sources, &ctx.ledger, ctx.prune).work;
+        counting.count(work.map_or(0, |w| w.put.len() + w.delete.len()));
+        current.budget = Some(ctx.github.budget.stated().await);
+        Ok(current)
     }
 
     fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
-        Ok(plan(current, d, &current.sources, &ctx.ledger, ctx.prune))
+        let mut p = plan(current, d, &current.sources, &ctx.ledger, ctx.prune);
+        if let Some(b) = current.budget.as_ref().filter(|b| b.over && p.work.is_some()) {
+            p.warnings.push(b.text.clone());
+        }
+        Ok(p)
     }
 
     async fn apply(
@@ -123,22 +123,128 @@ impl Kind for Github {
     ) -> Result<Applied, ApplyError> {
         let gh = client(ctx)?;
         let work = plan.work.as_ref().expect("the driver applies only plans with work");
+        // Written and listed before the next target writes.
+        let _turn = gh.scheduler().turn().await;
         let scope = &current.scope;
         let target = d.target.id();
         let mut put = Vec::new();
-        let result = put_all(gh, scope, work, d, &mut put).await;
+        let result = put_all(gh, scope, current.access.as_ref(), work, d, &mut put).await;
         if ctx.ledger.keeps && !put.is_empty() {
             record_puts(ctx, gh, scope, &target, d, &put).await;
         }
         let mut written = !put.is_empty();
-        result.map_err(|error| ApplyError::Failed { error, written })?;
-        for (listed, recorded) in &work.delete {
-            gh.delete(scope, listed).await.map_err(|e| ApplyError::Failed { error: e.into(), written })?;
+        let unwritten = |error: TargetError, done_deletes: usize| {
+            let left = work.put.iter().filter(|i| !put.contains(i)).map(|&i| d.keys[i].key.as_str());
+            let left = left.chain(work.delete[done_deletes..].iter().map(|(n, _)| n.as_str()));
+            not_written(error, left)
+        };
+        result.map_err(|error| ApplyError::Failed { error: unwritten(error, 0), written })?;
+        for (n, (listed, recorded)) in work.delete.iter().enumerate() {
+            gh.delete(scope, listed)
+                .await
+                .map_err(|e| ApplyError::Failed { error: unwritten(e.into(), n), written })?;
             ctx.ledger.deleted(&target, recorded);
             written = true;
         }
         Ok(Applied { written: true, changed: true, ..Applied::default() })
     }
+}
+
+/// Counts a target's writes for the budget once; a target that fails (or
+/// panics) before counting counts zero, so no other target waits for it.
+struct Counting<'a> {
+    budget: &'a budget::Budget,
+    target: &'a str,
+    counted: bool,
+}
+
+impl Counting<'_> {
+    fn count(&mut self, writes: usize) {
+        self.counted = true;
+        self.budget.count(self.target, writes);
+    }
+}
+
+impl Drop for Counting<'_> {
+    fn drop(&mut self) {
+        if !self.counted {
+            self.budget.count(self.target, 0);
+        }
+    }
+}
+
+/// What one scope holds, and the sources' ages once known.
+async fn read(ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
+    let gh = client(ctx)?;
+    let (scope, want) = match &d.target.spec {
+        TargetSpec::Github { repo, env: Some(e), .. } => (Scope::Env(repo.clone(), e.clone()), None),
+        TargetSpec::Github { repo, env: None, app } => (Scope::repo(app_of(*app), repo), None),
+        TargetSpec::GithubOrg { org, app, visibility, repositories } => {
+            let mut selected = Vec::new();
+            for r in repositories {
+                selected.push(gh.repo_id(r).await?);
+            }
+            selected.sort_unstable();
+            let ids_as_strings = *app == GithubApp::Dependabot;
+            (Scope::org(app_of(*app), org), Some(Access { visibility: visibility.clone(), selected, ids_as_strings }))
+        }
+        _ => unreachable!("the GitHub kind is only driven for GitHub targets"),
+    };
+    let list = gh.list(&scope).await?;
+    let mut existing = HashMap::new();
+    for s in list {
+        let access = match &want {
+            Some(w) => Some(current_access(gh, &scope, &s, w, d).await?),
+            None => None,
+        };
+        existing
+            .insert(s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at, access });
+    }
+    let mut ages = ctx.github.source_updated.clone();
+    // The sender publishes once, whatever the read found; a dropped
+    // sender (no metadata read at all) leaves the ages empty.
+    let sources = match ages.wait_for(Option::is_some).await {
+        Ok(v) => v.clone().unwrap_or_default(),
+        Err(_) => Arc::default(),
+    };
+    Ok(Current { scope, existing, sources, budget: None, access: want })
+}
+
+fn app_of(a: GithubApp) -> App {
+    match a {
+        GithubApp::Actions => App::Actions,
+        GithubApp::Dependabot => App::Dependabot,
+        GithubApp::Codespaces => App::Codespaces,
+    }
+}
+
+/// Who sees an org secret now: its visibility, and for `selected` (when the
+/// manifest routes the key here and wants `selected`) the repositories.
+async fn current_access(
+    gh: &GitHub,
+    scope: &Scope,
+    s: &crate::github::SecretMeta,
+    want: &Access,
+    d: &Desired,
+) -> Result<Access, TargetError> {
+    let visibility = s.visibility.clone().unwrap_or_default();
+    let routed = d.keys.iter().any(|k| k.key.eq_ignore_ascii_case(&s.name));
+    let selected = match (visibility.as_str(), want.visibility.as_str(), routed) {
+        ("selected", "selected", true) => gh.selected(scope, &s.name).await?,
+        _ => Vec::new(),
+    };
+    Ok(Access { visibility, selected, ids_as_strings: want.ids_as_strings })
+}
+
+/// A failed write says which keys it left unwritten (never a silent
+/// partial sync).
+fn not_written<'a>(mut error: TargetError, left: impl Iterator<Item = &'a str>) -> TargetError {
+    let left: Vec<String> = left.map(|k| format!("`{k}`")).collect();
+    if !left.is_empty() {
+        error.message =
+            format!("{}; not written: {} ({} of this target's changes)", error.message, left.join(", "), left.len());
+    }
+    error
 }
 
 /// Puts the plan's keys one at a time (GitHub asks for mutating requests
@@ -147,6 +253,7 @@ impl Kind for Github {
 async fn put_all(
     gh: &GitHub,
     scope: &Scope,
+    access: Option<&Access>,
     work: &Work,
     d: &Desired,
     done: &mut Vec<usize>,
@@ -159,7 +266,7 @@ async fn put_all(
         let k = &d.keys[i];
         let sealed = seal(&key.key, k.value.expose_secret())
             .map_err(|e| TargetError::new(format!("encrypting `{}` for {}: {e}", k.key, scope.describe())))?;
-        gh.put(scope, &k.key, &sealed, &key.key_id).await?;
+        gh.put(scope, &k.key, &sealed, &key.key_id, access).await?;
         done.push(i);
     }
     Ok(())
@@ -223,6 +330,16 @@ fn plan(
                 }
             }
         };
+        // An org secret whose visibility or repositories differ is written
+        // again with the manifest's (the value goes with it).
+        let access_differs = |p: &Present| match (&current.access, &p.access) {
+            (Some(want), Some(now)) => want.visibility != now.visibility || want.selected != now.selected,
+            _ => false,
+        };
+        let action = match existing.get(&k.key.to_ascii_uppercase()) {
+            Some(p) if action == Action::Unchanged && access_differs(p) => Action::Update,
+            _ => action,
+        };
         if action == Action::Update && !known {
             proof.adopted.push(k.key.clone());
         }
@@ -263,9 +380,13 @@ fn plan(
         ));
     }
     let deletes = delete.len();
-    let work = (!put.is_empty() || !delete.is_empty()).then_some(Work { put, delete });
+    // GitHub's limits, before anything is written.
+    let creates = changes.iter().filter(|c| c.action == Action::Create).count();
+    let sizes = put.iter().map(|&i| (d.keys[i].key.as_str(), d.keys[i].value.expose_secret().len()));
+    let failure = caps::check(&current.scope, existing.len() + creates - deletes, sizes).map(TargetError::new);
+    let work = (failure.is_none() && (!put.is_empty() || !delete.is_empty())).then_some(Work { put, delete });
     let record = ledger.keeps.then_some(proof);
-    Plan { changes, deletes, unrouted, warnings, work, record, ..Plan::new(Vec::new(), None) }
+    Plan { changes, deletes, unrouted, warnings, work, record, failure, ..Plan::new(Vec::new(), None) }
 }
 
 #[cfg(test)]
@@ -301,9 +422,11 @@ mod tests {
             scope: Scope::Repo("o/r".into()),
             existing: existing
                 .iter()
-                .map(|(n, t)| (n.to_string(), Present { updated: *t, updated_at: at(*t) }))
+                .map(|(n, t)| (n.to_string(), Present { updated: *t, updated_at: at(*t), access: None }))
                 .collect(),
             sources: Arc::default(),
+            budget: None,
+            access: None,
         }
     }
 

@@ -132,8 +132,13 @@ impl Concurrency {
 /// Plans (and in `sync`, applies) every target, a bounded number of each kind
 /// at a time. One target's failure is its own outcome; the others carry on.
 pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, TargetOutcome)> {
+    // GitHub targets all start at once: their requests go one at a time
+    // through the token's scheduler anyway, and no GitHub target plans
+    // before every one has counted its writes (`github::budget`).
+    let github = desired.iter().filter(|d| d.target.kind == TargetKind::Github).count();
+    let bound = |k: TargetKind| if k == TargetKind::Github { github.max(1) } else { ctx.concurrency.of(k) };
     let limits: std::collections::HashMap<TargetKind, Arc<tokio::sync::Semaphore>> =
-        TargetKind::ALL.iter().map(|k| (*k, Arc::new(tokio::sync::Semaphore::new(ctx.concurrency.of(*k))))).collect();
+        TargetKind::ALL.iter().map(|k| (*k, Arc::new(tokio::sync::Semaphore::new(bound(*k))))).collect();
     let desired: Vec<Arc<Desired>> = desired.into_iter().map(Arc::new).collect();
     let mut set = tokio::task::JoinSet::new();
     for (i, d) in desired.iter().enumerate() {

@@ -251,6 +251,7 @@ fn no_value_or_token_appears_through_the_esc_and_fly_paths() {
         ("FLY_API_BASE_URL", emu.url.as_str()),
         ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
         ("GITHUB_API_URL", emu.url.as_str()),
+        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
         ("GITHUB_REPOSITORY", "acme/site"),
     ];
     let run = |mode: &str, tok: &str| {
@@ -379,6 +380,7 @@ fn the_state_record_holds_no_value_nor_an_unkeyed_hash_of_one() {
             &[
                 ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
                 ("GITHUB_API_URL", emu.url.as_str()),
+                ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
                 ("GITHUB_REPOSITORY", "acme/site"),
                 ("ACTIONS_RUNTIME_TOKEN", runtime.as_str()),
                 ("ACTIONS_RESULTS_URL", results.as_str()),

@@ -66,6 +66,7 @@ fn shipped_binary_runs_as_the_runner_runs_it() {
         ("HOME", home.as_str()),
         ("GITHUB_EVENT_PATH", event.as_str()),
         ("GITHUB_API_URL", emu.url.as_str()),
+        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
         ("GITHUB_SERVER_URL", "https://github.com"),
         ("GITHUB_REPOSITORY_OWNER", "ai-cherry"),
         ("GITHUB_ACTOR", "octocat"),

@@ -16,6 +16,8 @@ mod esc_corpus;
 mod fly;
 mod fly_roll;
 mod github;
+mod github_destinations;
+mod github_pace;
 mod hostile;
 mod kubernetes;
 mod matrix;

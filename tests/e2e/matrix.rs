@@ -42,6 +42,7 @@ fn shard(ws: &Workspace, emu: &Emulator, shard: &str, report: &str) -> Output {
     ];
     let env = [
         ("GITHUB_API_URL", emu.url.as_str()),
+        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
         ("FLY_API_BASE_URL", emu.url.as_str()),
         ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
         ("SECRET_SYNC_HTTP_BACKOFF_MS", "5"),

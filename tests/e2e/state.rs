@@ -111,6 +111,7 @@ impl Run<'_> {
         let repo_id = REPO_ID.to_string();
         let mut env = vec![
             ("GITHUB_API_URL", self.emu.url.as_str()),
+            ("SECRET_SYNC_TEST_CLOCK", self.emu.url.as_str()),
             ("FLY_FLAPS_BASE_URL", self.emu.url.as_str()),
             ("ACTIONS_RUNTIME_TOKEN", token.as_str()),
             ("ACTIONS_RESULTS_URL", results.as_str()),

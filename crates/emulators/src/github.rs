@@ -17,6 +17,8 @@ pub struct Meta {
     pub visibility: Option<String>,
     /// The decrypted value, for secrets written through the API.
     pub value: Option<String>,
+    /// Org secrets with `selected` visibility: the repositories' ids.
+    pub selected: Vec<u64>,
 }
 
 pub struct GitHub {
@@ -32,6 +34,44 @@ pub struct GitHub {
     pub no_actions_read: HashSet<String>,
     /// Time stamped on writes.
     pub now: String,
+    /// Repository ids (`GET /repos/{owner}/{repo}`), given in the order
+    /// repositories are added.
+    pub repo_ids: BTreeMap<String, u64>,
+    /// A content-creation limit enforced on secret writes (for the
+    /// benchmark), and how many writes it refused.
+    pub content_limit: Option<ContentLimit>,
+}
+
+/// GitHub's secondary limit on content-generating requests ("no more than
+/// 80 … per minute", docs/service-facts.md, "GitHub: rate limits"): a write
+/// beyond `per_window` in the last `window` (real time) gets the secondary
+/// rate-limit answer.
+#[derive(Debug, Clone)]
+pub struct ContentLimit {
+    pub per_window: usize,
+    pub window: std::time::Duration,
+    pub writes: std::collections::VecDeque<std::time::Instant>,
+    pub refused: usize,
+}
+
+impl ContentLimit {
+    pub fn new(per_window: usize, window: std::time::Duration) -> ContentLimit {
+        ContentLimit { per_window, window, writes: Default::default(), refused: 0 }
+    }
+
+    /// Whether a write now passes; it is counted when it does.
+    fn admit(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        while self.writes.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+            self.writes.pop_front();
+        }
+        if self.writes.len() >= self.per_window {
+            self.refused += 1;
+            return false;
+        }
+        self.writes.push_back(now);
+        true
+    }
 }
 
 pub const KEY_ID: &str = "emu-key-1";
@@ -45,6 +85,8 @@ impl Default for GitHub {
             repos: BTreeMap::new(),
             no_actions_read: HashSet::new(),
             now: "2026-11-23T11:40:00Z".into(),
+            repo_ids: BTreeMap::new(),
+            content_limit: None,
         }
     }
 }
@@ -58,12 +100,26 @@ impl GitHub {
                 updated_at: updated_at.into(),
                 visibility: Some(visibility.into()),
                 value: None,
+                selected: Vec::new(),
             },
         );
     }
 
     pub fn add_repo(&mut self, repo: &str) {
         self.repos.entry(repo.into()).or_default();
+        let next = 1_296_269 + self.repo_ids.len() as u64;
+        self.repo_ids.entry(repo.into()).or_insert(next);
+    }
+
+    /// A secret of an org's Actions (`app` "actions"), Dependabot or
+    /// Codespaces secrets.
+    pub fn org_app_secret(&self, org: &str, app: &str, name: &str) -> Option<&Meta> {
+        self.orgs.get(&store_key(org, app))?.get(name)
+    }
+
+    /// A secret of a repository's Dependabot or Codespaces secrets.
+    pub fn repo_app_secret(&self, repo: &str, app: &str, name: &str) -> Option<&Meta> {
+        self.repos.get(&store_key(repo, app))?.get(name)
     }
 
     pub fn add_env(&mut self, repo: &str, env: &str) {
@@ -73,7 +129,13 @@ impl GitHub {
     pub fn repo_secret(&mut self, scope: &str, name: &str, updated_at: &str) {
         self.repos.entry(scope.into()).or_default().insert(
             name.into(),
-            Meta { created_at: updated_at.into(), updated_at: updated_at.into(), visibility: None, value: None },
+            Meta {
+                created_at: updated_at.into(),
+                updated_at: updated_at.into(),
+                visibility: None,
+                value: None,
+                selected: Vec::new(),
+            },
         );
     }
 
@@ -85,6 +147,63 @@ impl GitHub {
     fn public_key(&self) -> String {
         super::b64(st_secret_key().public_key().as_bytes())
     }
+}
+
+/// A rate-limit answer, as GitHub's "Rate limits for the REST API" describes
+/// it (docs/service-facts.md, "GitHub: rate limits"): a 403 or 429; a
+/// primary limit carries `x-ratelimit-remaining: 0` and `x-ratelimit-reset`
+/// (UTC epoch seconds); a secondary limit says so in its message, and
+/// `retry-after` "might be present".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    pub status: u16,
+    /// Seconds, in `retry-after`.
+    pub retry_after: Option<u64>,
+    /// `x-ratelimit-remaining: 0` and a reset this many seconds after the
+    /// test clock's time (rounded up to a whole second).
+    pub reset_in: Option<u64>,
+    /// The primary limit's message rather than the secondary's.
+    pub primary: bool,
+}
+
+impl RateLimit {
+    /// A secondary limit: 403, its message, and `retry-after` if given.
+    pub fn secondary(retry_after: Option<u64>) -> RateLimit {
+        RateLimit { status: 403, retry_after, reset_in: None, primary: false }
+    }
+
+    /// The primary limit used up: 403, remaining 0, reset `secs` ahead.
+    pub fn primary(reset_in: u64) -> RateLimit {
+        RateLimit { status: 403, retry_after: None, reset_in: Some(reset_in), primary: true }
+    }
+}
+
+/// The answer for `l` when the test clock reads `now_ms`.
+pub fn rate_limit_reply(l: &RateLimit, now_ms: u64) -> Reply {
+    let (msg, doc) = if l.primary {
+        (
+            "API rate limit exceeded for user ID 1.",
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limits",
+        )
+    } else {
+        (
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+        )
+    };
+    let mut r = Reply::json(l.status, json!({ "message": msg, "documentation_url": doc }))
+        .with_header("x-github-request-id", "EMU0:GH0:LIMIT");
+    if let Some(s) = l.retry_after {
+        r = r.with_header("retry-after", s.to_string());
+    }
+    if let Some(ahead) = l.reset_in {
+        r = r
+            .with_header("x-ratelimit-limit", "5000")
+            .with_header("x-ratelimit-remaining", "0")
+            .with_header("x-ratelimit-used", "5000")
+            .with_header("x-ratelimit-reset", (now_ms.div_ceil(1000) + ahead).to_string());
+    }
+    r
 }
 
 fn message(code: u16, msg: &str) -> Reply {
@@ -114,15 +233,46 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
     if let ["repos", o, n, "actions", "artifacts", rest @ ..] = parts.as_slice() {
         return Some(artifacts(st, r, &format!("{o}/{n}"), rest, token));
     }
-    // Resolve the scope and the rest of the path after `…/secrets`.
+    // `GET /repos/{owner}/{repo}`: the repository, with its id (octokit
+    // `repos.get`), for an org secret's selected repositories.
+    if let (["repos", o, n], "GET") = (parts.as_slice(), r.method) {
+        let full = format!("{o}/{n}");
+        return Some(match gh.repo_ids.get(&full) {
+            Some(id) => Reply::json(200, json!({ "id": id, "name": n, "full_name": full })),
+            None => message(404, "Not Found"),
+        });
+    }
+    // Resolve the scope and the rest of the path after `…/secrets`: Actions,
+    // Dependabot and Codespaces secrets of an org or a repository, and
+    // Actions secrets of an environment (docs/service-facts.md, "GitHub:
+    // more secret destinations").
     let (scope_key, is_org_scope, rest): (String, bool, &[&str]) = match parts.as_slice() {
-        ["orgs", org, "actions", "secrets", rest @ ..] => (org.to_string(), true, rest),
-        ["repos", o, n, "actions", "secrets", rest @ ..] => (format!("{o}/{n}"), false, rest),
+        ["orgs", org, app @ ("actions" | "dependabot" | "codespaces"), "secrets", rest @ ..] => {
+            (store_key(org, app), true, rest)
+        }
+        ["repos", o, n, app @ ("actions" | "dependabot" | "codespaces"), "secrets", rest @ ..] => {
+            (store_key(&format!("{o}/{n}"), app), false, rest)
+        }
         ["repos", o, n, "environments", e, "secrets", rest @ ..] => (format!("{o}/{n}:{e}"), false, rest),
         _ => return Some(message(404, "Not Found")),
     };
     let now = gh.now.clone();
     let public_key = gh.public_key();
+    // Dependabot and Codespaces stores exist wherever the org or repository does.
+    let base = scope_key.split('#').next().unwrap_or_default().to_string();
+    let map = if is_org_scope { &mut gh.orgs } else { &mut gh.repos };
+    if scope_key != base && map.contains_key(&base) {
+        map.entry(scope_key.clone()).or_default();
+    }
+    if matches!(r.method, "PUT" | "DELETE") && rest.len() == 1 {
+        if let Some(limit) = gh.content_limit.as_mut() {
+            if !limit.admit() {
+                return Some(rate_limit_reply(&RateLimit::secondary(Some(60)), super::CLOCK_START_MS));
+            }
+        }
+    }
+    let known_ids: Vec<u64> = gh.repo_ids.values().copied().collect();
+    let names: BTreeMap<u64, String> = gh.repo_ids.iter().map(|(n, i)| (*i, n.clone())).collect();
     let store = if is_org_scope { gh.orgs.get_mut(&scope_key) } else { gh.repos.get_mut(&scope_key) };
     let Some(store) = store else { return Some(message(404, "Not Found")) };
     Some(match (r.method, rest) {
@@ -137,6 +287,9 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
                     let mut v = json!({ "name": n, "created_at": m.created_at, "updated_at": m.updated_at });
                     if let Some(vis) = &m.visibility {
                         v["visibility"] = json!(vis);
+                        if vis == "selected" {
+                            v["selected_repositories_url"] = json!(format!("{}/{n}/repositories", r.path));
+                        }
                     }
                     v
                 })
@@ -149,6 +302,18 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             reply
         }
         ("GET", ["public-key"]) => Reply::json(200, json!({ "key_id": KEY_ID, "key": public_key })),
+        // `GET …/secrets/{name}/repositories` (org scopes): the selected
+        // repositories; 409 when the visibility is not `selected` (UNCONFIRMED
+        // status; secret-sync reads it only for `selected` secrets).
+        ("GET", [name, "repositories"]) if is_org_scope => match store.get(*name) {
+            None => message(404, "Not Found"),
+            Some(m) if m.visibility.as_deref() != Some("selected") => message(409, "Conflict"),
+            Some(m) => {
+                let repos: Vec<Json> =
+                    m.selected.iter().map(|i| json!({ "id": i, "full_name": names.get(i) })).collect();
+                Reply::json(200, json!({ "total_count": repos.len(), "repositories": repos }))
+            }
+        },
         ("PUT", [name]) => {
             if !valid_secret_name(name) {
                 return Some(message(422, "Invalid request: invalid secret name"));
@@ -167,15 +332,42 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
             let Some(plain) = plain else {
                 return Some(message(422, "Invalid request: encrypted_value is not a sealed box for this key"));
             };
+            // Org secrets: `visibility` (all, private, selected) is required;
+            // `selected_repository_ids` only with `selected` (integers for
+            // Actions and Codespaces, strings in Dependabot's description).
+            let mut access = None;
+            if is_org_scope {
+                let visibility = body["visibility"].as_str().unwrap_or_default().to_string();
+                if !["all", "private", "selected"].contains(&visibility.as_str()) {
+                    return Some(message(422, "Invalid request: visibility must be all, private or selected"));
+                }
+                let ids: Option<Vec<u64>> = match body.get("selected_repository_ids") {
+                    None => Some(Vec::new()),
+                    Some(v) => v
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|i| i.as_u64().or_else(|| i.as_str()?.parse().ok())).collect()),
+                };
+                let Some(mut ids) = ids else { return Some(message(422, "Invalid request: selected_repository_ids")) };
+                if (!ids.is_empty() && visibility != "selected") || ids.iter().any(|i| !known_ids.contains(i)) {
+                    return Some(message(422, "Invalid request: selected_repository_ids"));
+                }
+                ids.sort_unstable();
+                access = Some((visibility, ids));
+            }
             let created = !store.contains_key(*name);
             let entry = store.entry(name.to_string()).or_insert(Meta {
                 created_at: now.clone(),
                 updated_at: now.clone(),
                 visibility: None,
                 value: None,
+                selected: Vec::new(),
             });
             entry.updated_at = now;
             entry.value = Some(plain);
+            if let Some((visibility, ids)) = access {
+                entry.visibility = Some(visibility);
+                entry.selected = ids;
+            }
             Reply { status: if created { 201 } else { 204 }, headers: Vec::new(), body: Vec::new() }
         }
         ("DELETE", [name]) => match store.remove(*name) {
@@ -263,6 +455,15 @@ fn artifacts(st: &mut State, r: &Req, repo: &str, rest: &[&str], token: &str) ->
             }
         }
         _ => message(404, "Not Found"),
+    }
+}
+
+/// Where the emulator keeps a scope's secrets: Actions under the org or
+/// `owner/name` itself, the others under `…#dependabot`, `…#codespaces`.
+fn store_key(base: &str, app: &str) -> String {
+    match app {
+        "actions" => base.to_string(),
+        other => format!("{base}#{other}"),
     }
 }
 

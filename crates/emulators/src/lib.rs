@@ -27,6 +27,16 @@ pub struct Logged {
     pub at: std::time::Instant,
     pub method: String,
     pub path: String,
+    /// Its arrival and its answer in the order of all the emulator's
+    /// events: two requests overlapped when one arrived before the other's
+    /// answer (`end_seq` is `None` until it is answered).
+    pub seq: u64,
+    pub end_seq: Option<u64>,
+    /// When it was answered.
+    pub ended: Option<std::time::Instant>,
+    /// The test clock ([`State::clock_ms`]) at its arrival and its answer.
+    pub clock_ms: u64,
+    pub end_clock_ms: Option<u64>,
 }
 
 /// Something to do instead of (or after) answering normally.
@@ -40,9 +50,13 @@ pub enum FaultKind {
     /// Apply the request, then close the connection without answering: the
     /// client cannot tell whether it took effect (a lost answer).
     Lost,
+    /// A GitHub rate-limit answer (see [`github::RateLimit`]).
+    GitHubLimit(github::RateLimit),
 }
 
 pub struct Fault {
+    /// Matching requests let through before the fault applies.
+    pub skip: usize,
     pub method: &'static str,
     /// The fault applies to paths containing this (or equal to it, with `exact`).
     pub path_contains: String,
@@ -55,7 +69,13 @@ pub struct Fault {
 impl Fault {
     /// A fault on requests whose path contains `path`.
     pub fn on(method: &'static str, path: impl Into<String>, times: usize, kind: FaultKind) -> Fault {
-        Fault { method, path_contains: path.into(), exact: false, times, kind }
+        Fault { skip: 0, method, path_contains: path.into(), exact: false, times, kind }
+    }
+
+    /// Only after `n` matching requests went through (the `n + 1`th is the first hit).
+    pub fn after(mut self, n: usize) -> Fault {
+        self.skip = n;
+        self
     }
 
     /// Only requests whose path is exactly the given one.
@@ -72,7 +92,6 @@ impl Fault {
 }
 
 /// The state of every emulated service.
-#[derive(Default)]
 pub struct State {
     pub log: Vec<Logged>,
     pub faults: Vec<Fault>,
@@ -86,6 +105,40 @@ pub struct State {
     pub kubernetes: kubernetes::Kubernetes,
     pub results: results::Results,
     pub probes: probes::Probes,
+    /// The test clock, in ms since the epoch: it moves only when a client
+    /// sleeps on it (`POST /_clock?until=MS`) or the test moves it; clients
+    /// read it with `GET /_clock`. Requests are logged at its time.
+    pub clock_ms: u64,
+    /// The order of arrivals and answers (see [`Logged::seq`]).
+    events: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            log: Vec::new(),
+            faults: Vec::new(),
+            latency: Duration::ZERO,
+            esc: Default::default(),
+            fly: Default::default(),
+            github: Default::default(),
+            kubernetes: Default::default(),
+            results: Default::default(),
+            probes: Default::default(),
+            clock_ms: CLOCK_START_MS,
+            events: 0,
+        }
+    }
+}
+
+/// Where the test clock starts: 2026-11-23T11:40:00Z, the GitHub emulator's `now`.
+pub const CLOCK_START_MS: u64 = 1_795_088_400_000;
+
+impl State {
+    fn event(&mut self) -> u64 {
+        self.events += 1;
+        self.events
+    }
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -200,6 +253,11 @@ impl Emulator {
         self.state().log.iter().filter(|l| l.method == method && l.path == path).count()
     }
 
+    /// The test clock's time (ms since the epoch).
+    pub fn clock_ms(&self) -> u64 {
+        self.state().clock_ms
+    }
+
     pub fn clear_log(&self) {
         self.state().log.clear();
     }
@@ -218,6 +276,25 @@ impl Drop for Emulator {
             let _ = t.join();
         }
     }
+}
+
+/// What an injected fault answers instead of the service.
+enum Injected {
+    Status(u16, Option<u64>),
+    Limit(github::RateLimit),
+}
+
+/// The test clock: `GET` reads it, `POST ?until=MS` moves it forward to MS
+/// (never back); both answer its time in ms since the epoch.
+fn clock(state: &Mutex<State>, method: &str, query: &str) -> Response<Full<Bytes>> {
+    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+    if method == "POST" {
+        let until = query.split('&').find_map(|kv| kv.strip_prefix("until=")).and_then(|v| v.parse::<u64>().ok());
+        if let Some(t) = until {
+            st.clock_ms = st.clock_ms.max(t);
+        }
+    }
+    Response::new(Full::new(Bytes::from(st.clock_ms.to_string())))
 }
 
 /// The answer a [`FaultKind::Lost`] fault withholds.
@@ -239,24 +316,47 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let headers = req.headers().clone();
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
+    if path == "/_clock" {
+        return Ok(clock(&state, &method, &query));
+    }
     // Faults are decided under the lock, delays are served outside it.
-    let (latency, (fault, delay, after, lost)) = {
+    let (seq, latency, (fault, delay, after, lost)) = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        st.log.push(Logged { at: std::time::Instant::now(), method: method.clone(), path: path.clone() });
-        let idx = st.faults.iter().position(|f| f.matches(&method, &path));
+        let seq = st.event();
+        let clock_ms = st.clock_ms;
+        st.log.push(Logged {
+            at: std::time::Instant::now(),
+            method: method.clone(),
+            path: path.clone(),
+            seq,
+            end_seq: None,
+            ended: None,
+            clock_ms,
+            end_clock_ms: None,
+        });
+        let idx = match st.faults.iter().position(|f| f.matches(&method, &path)) {
+            Some(i) if st.faults[i].skip > 0 => {
+                st.faults[i].skip -= 1;
+                None
+            }
+            other => other,
+        };
         let decided = match idx {
             None => (None, None, None, false),
             Some(i) => {
                 st.faults[i].times -= 1;
                 match &mut st.faults[i].kind {
-                    FaultKind::Status { code, retry_after } => (Some((*code, *retry_after)), None, None, false),
+                    FaultKind::Status { code, retry_after } => {
+                        (Some(Injected::Status(*code, *retry_after)), None, None, false)
+                    }
+                    FaultKind::GitHubLimit(l) => (Some(Injected::Limit(l.clone())), None, None, false),
                     FaultKind::Delay(d) => (None, Some(*d), None, false),
                     FaultKind::After(_) => (None, None, Some(i), false),
                     FaultKind::Lost => (None, None, None, true),
                 }
             }
         };
-        (st.latency, decided)
+        (seq, st.latency, decided)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -264,25 +364,43 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
-    let reply = if let Some((code, retry_after)) = fault {
-        let mut r = fault_reply(&path, code);
-        if let Some(s) = retry_after {
-            r = r.with_header("Retry-After", s.to_string());
-        }
-        r
-    } else {
-        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        let r = Req { method: &method, path: &path, query: &query, headers: &headers, body: &body };
-        let reply = route(&mut st, &r);
-        if let Some(i) = after {
-            if let FaultKind::After(mut f) = std::mem::replace(&mut st.faults[i].kind, FaultKind::Delay(Duration::ZERO))
-            {
-                f(&mut st);
-                st.faults[i].kind = FaultKind::After(f);
+    let reply = match fault {
+        Some(Injected::Status(code, retry_after)) => {
+            let mut r = fault_reply(&path, code);
+            if let Some(s) = retry_after {
+                r = r.with_header("Retry-After", s.to_string());
             }
+            r
         }
-        reply
+        Some(Injected::Limit(l)) => {
+            let now = state.lock().unwrap_or_else(|p| p.into_inner()).clock_ms;
+            github::rate_limit_reply(&l, now)
+        }
+        None => {
+            let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+            let r = Req { method: &method, path: &path, query: &query, headers: &headers, body: &body };
+            let reply = route(&mut st, &r);
+            if let Some(i) = after {
+                if let FaultKind::After(mut f) =
+                    std::mem::replace(&mut st.faults[i].kind, FaultKind::Delay(Duration::ZERO))
+                {
+                    f(&mut st);
+                    st.faults[i].kind = FaultKind::After(f);
+                }
+            }
+            reply
+        }
     };
+    {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let end = st.event();
+        let clock_ms = st.clock_ms;
+        if let Some(l) = st.log.iter_mut().rev().find(|l| l.seq == seq) {
+            l.end_seq = Some(end);
+            l.ended = Some(std::time::Instant::now());
+            l.end_clock_ms = Some(clock_ms);
+        }
+    }
     if lost {
         // An error from the service makes hyper close the connection unanswered.
         return Err(LostAnswer);
