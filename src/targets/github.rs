@@ -362,20 +362,16 @@ fn plan(
     let mut warnings: Vec<String> = held.warning(&target).into_iter().collect();
     if prune && ledger.read.is_none() {
         warnings.extend(ledger.no_pruning());
-    } else if !prune && !deletable.is_empty() {
-        warnings.push(format!(
-            "{} key(s) secret-sync wrote here and the manifest no longer routes here are left in place ({}); `prune: true` would delete them",
-            deletable.len(),
-            deletable.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-        ));
     }
+    // Left in place without `prune`: the driver says so.
+    let kept: Vec<String> = if prune { Vec::new() } else { deletable.iter().map(|(n, _)| n.clone()).collect() };
     let delete = if prune { deletable } else { Vec::new() };
     changes.extend(delete.iter().map(|(n, _)| Change { key: n.clone(), action: Action::Delete }));
     let mut unrouted: Vec<String> = existing.keys().filter(|n| !routed.contains(n)).cloned().collect();
     unrouted.sort();
     if !unknown.is_empty() {
         warnings.push(format!(
-            "GitHub cannot tell when the source of {} last changed, so they are not rewritten (see the README: GitHub as a target)",
+            "GitHub cannot tell when the source of {} last changed, so they are not rewritten (see docs/targets/github.md)",
             unknown.join(", ")
         ));
     }
@@ -386,7 +382,7 @@ fn plan(
     let failure = caps::check(&current.scope, existing.len() + creates - deletes, sizes).map(TargetError::new);
     let work = (failure.is_none() && (!put.is_empty() || !delete.is_empty())).then_some(Work { put, delete });
     let record = ledger.keeps.then_some(proof);
-    Plan { changes, deletes, unrouted, warnings, work, record, failure, ..Plan::new(Vec::new(), None) }
+    Plan { changes, deletes, unrouted, kept, warnings, work, record, failure, ..Plan::new(Vec::new(), None) }
 }
 
 #[cfg(test)]
@@ -496,7 +492,7 @@ mod tests {
         let l = ledger(Some(&[("gone", 1, "v"), ("KEEP", 1, "v")]));
         let p = plan(&cur, &d, &HashMap::new(), &l, false);
         assert!(p.work.is_none() && p.deletes == 0, "no pruning unless asked");
-        assert!(p.warnings[0].contains("`GONE`"), "{:?}", p.warnings);
+        assert_eq!(p.kept, ["GONE"], "left in place, for the driver to say");
         let p = plan(&cur, &d, &HashMap::new(), &l, true);
         assert_eq!(p.work.as_ref().unwrap().delete, [("GONE".to_string(), "gone".to_string())]);
         assert_eq!(p.deletes, 1);
