@@ -65,13 +65,14 @@ pub fn run(cfg: &Config) -> Exit {
         Err(msg) => return out.usage_error(&msg),
     };
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
+    let metadata = reads_metadata(cfg, &desired);
     // Targets another job of a matrix handles (`targets` input).
     let (desired, not_selected): (Vec<_>, Vec<_>) =
         desired.into_iter().partition(|d| cfg.selection.as_ref().is_none_or(|s| s.selects(&d.target.id())));
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
-    let inputs = Contact { cfg, out: &out, m: &m, env: &env, display: &display, gh, vals: &vals, state_key };
+    let inputs = Contact { cfg, out: &out, m: &m, env: &env, display: &display, gh, vals: &vals, state_key, metadata };
     let (assessed, outcomes, state) = contact(&rt, inputs, &v.resolved, desired, values_failing);
     let results = assemble::Results {
         findings: checked.findings.into_iter().chain(assessed.findings).collect(),
@@ -100,6 +101,24 @@ struct Contact<'a> {
     gh: Option<Arc<GitHub>>,
     vals: &'a SecretValues,
     state_key: Option<crate::state::StateKey>,
+    /// This job reads GitHub's metadata ([`reads_metadata`]).
+    metadata: bool,
+}
+
+/// Whether this job reads GitHub's org metadata. Rotation and drift concern
+/// secrets, not targets, and are the same in every shard of a matrix, so one
+/// shard reads them for all (`merge-reports` takes them from it): the shard
+/// whose `targets` select the environment's first target, which exactly one
+/// shard handles. A shard with GitHub targets reads them too, for the
+/// sources' ages. Without `targets` (one job), and in `validate` and `scan`,
+/// the metadata is always read.
+fn reads_metadata(cfg: &Config, desired: &[targets::Desired]) -> bool {
+    let Some(sel) = cfg.selection.as_ref().filter(|_| matches!(cfg.mode, Mode::Plan | Mode::Sync)) else {
+        return true;
+    };
+    let selected = |d: &targets::Desired| sel.selects(&d.target.id());
+    desired.first().is_none_or(selected)
+        || desired.iter().any(|d| d.target.kind == TargetKind::Github && selected(d))
 }
 
 /// Reads GitHub's metadata (rotation, drift, the sources' ages) while the
@@ -115,8 +134,9 @@ fn contact(
 ) -> (crate::rotation::Assessment, Vec<(targets::Desired, TargetOutcome)>, Option<crate::report::StateReport>) {
     let cfg = c.cfg;
     let (ages, ages_rx) = tokio::sync::watch::channel(None);
+    let gh = c.gh.as_deref().filter(|_| c.metadata);
     let metadata = async {
-        let assessed = github_metadata(cfg, c.gh.as_deref(), c.m, c.env, resolved, c.vals).await;
+        let assessed = github_metadata(cfg, gh, c.m, c.env, resolved, c.vals).await;
         let _ = ages.send(Some(Arc::new(assessed.source_updated.clone())));
         assessed
     };

@@ -1,4 +1,4 @@
-//! The scale benchmark of issues 14 and 15: a generated manifest of
+//! The scale benchmark of issues 14, 15 and 25: a generated manifest of
 //! S secrets × A Fly apps (2 Machines each unless `machines=N`) × E Pulumi ESC environments, plus
 //! three GitHub targets, synced by the release `secret-sync` binary (run as
 //! the Actions runner runs it: `INPUT_*`, `GITHUB_ACTIONS=true`) against the
@@ -29,8 +29,10 @@ const GH_TOKEN: &str = "ghp_scaleBenchToken0000000000000000000";
 const ORG: &str = "acme";
 /// The repository running the job: its own secrets are read with the org's.
 const RUNNER_REPO: &str = "acme/ops";
-/// Each secret goes to this many Fly apps.
-const FLY_FANOUT: usize = 3;
+/// Each secret goes to one Fly app in this many (about 20 %), and to every
+/// ESC environment (issue 25: the ESC editor's cost grows with the entries
+/// of one environment, so the benchmark routes them all there).
+const FLY_SHARE: usize = 5;
 /// Every tenth secret goes to one of the GitHub targets.
 const GH_EVERY: usize = 10;
 /// GitHub targets: (name, repository, environment).
@@ -122,17 +124,22 @@ impl Run {
     }
 }
 
-/// Where one secret goes.
+/// Where one secret goes: every ESC environment, about a fifth of the Fly
+/// apps (consecutive, starting at a different app for each secret), one
+/// GitHub target for every tenth.
 struct Routes {
-    esc: usize,
     fly: Vec<usize>,
     gh: Option<usize>,
 }
 
+fn fly_fanout(spec: &Spec) -> usize {
+    spec.apps.div_ceil(FLY_SHARE)
+}
+
 fn routes(spec: &Spec, i: usize) -> Routes {
+    let fanout = fly_fanout(spec);
     Routes {
-        esc: i % spec.esc,
-        fly: (0..FLY_FANOUT.min(spec.apps)).map(|j| (i * FLY_FANOUT + j) % spec.apps).collect(),
+        fly: (0..fanout).map(|j| (i * 3 + j) % spec.apps).collect(),
         gh: (i % GH_EVERY == 0).then_some((i / GH_EVERY) % GH_TARGETS.len()),
     }
 }
@@ -180,13 +187,14 @@ fn manifest(spec: &Spec) -> String {
         }
     }
     m += "secrets:\n";
+    let esc_names: Vec<String> = (0..spec.esc).map(|e| format!("env-{e:02}")).collect();
     for i in 0..spec.secrets {
         let r = routes(spec, i);
         let fly: Vec<String> = r.fly.iter().map(|&a| app_name(spec, a)).collect();
         m += &format!(
-            "  {}: {{ required: false, to: [ {{ esc: env-{:02}, path: svc{:03}.key{i:05} }}, {{ fly: [{}] }}",
+            "  {}: {{ required: false, to: [ {{ esc: [{}], path: svc{:03}.key{i:05} }}, {{ fly: [{}] }}",
             secret_name(i),
-            r.esc,
+            esc_names.join(", "),
             i % 97,
             fly.join(", ")
         );
@@ -482,7 +490,9 @@ impl<'a> Bench<'a> {
                 continue;
             }
             let r = routes(s, i);
-            esc_keys[r.esc] += 1;
+            for n in esc_keys.iter_mut() {
+                *n += 1;
+            }
             for a in r.fly {
                 fly_keys[a] += 1;
             }

@@ -17,8 +17,10 @@
 //! outside the managed entries.
 
 pub mod auth;
+mod batch;
 pub mod definition;
 pub mod edit;
+mod index;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
