@@ -129,7 +129,13 @@ impl Batch {
                 if !indent.bytes().all(|b| b == b' ') {
                     return None;
                 }
-                let eol = if out[end..].starts_with("\r\n") { "\r\n" } else { "\n" };
+                // The placeholder's own line ending, or at the end of a text
+                // without a final one, the line ending before it.
+                let crlf = match out[end..].chars().next() {
+                    Some(_) => out[end..].starts_with("\r\n"),
+                    None => out[..line_start].ends_with("\r\n"),
+                };
+                let eol = if crlf { "\r\n" } else { "\n" };
                 let mut lines = Vec::new();
                 block(&g.tree, 0, &mut keys, &mut lines);
                 let sep = format!("{eol}{indent}");

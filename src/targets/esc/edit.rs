@@ -420,6 +420,8 @@ mod tests {
             "imports: [base]\nvalues: {x: 1}\n",
             "values:\n  x: 1 # kept\n\n# trailing\nother: 2\n",
             "values:\r\n    x: 1\r\n    a:\r\n        kept: 1\r\n",
+            "values:\r\n  x: 1",
+            "imports:\r\n- a\r\nvalues:\r\n  x: 1",
             "values:\n  a: {kept: 1}\n  environmentVariables:\n    OLD: x",
             "---\nvalues:\n  x:\n    fn::secret:\n      ciphertext: Zm9v # why\n...\n",
             "values: {a: {kept: 1},\n  x: 2}\n",
