@@ -4,6 +4,8 @@
 //! routed. The plan is a list of [`Op`]s on paths; [`edit::apply`] carries
 //! them out on the definition's text without touching anything else.
 
+use std::collections::HashSet;
+
 use secrecy::ExposeSecret;
 use yaml_rust2::yaml::Hash;
 use yaml_rust2::Yaml;
@@ -69,7 +71,8 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Col
     let (owned_paths, owned_vars) = read_marker(values);
     let mut unrouted = Vec::new();
     secret_paths(values, "", &mut unrouted);
-    unrouted.retain(|p| !desired.iter().any(|k| k.key == *p));
+    let routed: HashSet<&str> = desired.iter().map(|k| k.key.as_str()).collect();
+    unrouted.retain(|p| !routed.contains(p.as_str()));
     for k in desired {
         let want = k.value.expose_secret();
         let action = match get(values, &k.key) {
@@ -111,8 +114,7 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Col
         }
     }
 
-    let routed: Vec<&str> = desired.iter().map(|k| k.key.as_str()).collect();
-    let routed_vars: Vec<&str> = desired.iter().filter_map(|k| k.env_var.as_deref()).collect();
+    let routed_vars: HashSet<&str> = desired.iter().filter_map(|k| k.env_var.as_deref()).collect();
     let mut deletes = 0;
     let mut still_owned: Vec<String> = Vec::new();
     let mut still_owned_vars: Vec<String> = Vec::new();
@@ -156,8 +158,9 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], prune: bool) -> Result<Plan, Col
     if !changes.iter().any(|c| c.action != Action::Unchanged) {
         return Ok(Plan { changes, unrouted, ops: Vec::new(), deletes });
     }
-    let mut paths: Vec<String> = routed.iter().map(|s| s.to_string()).chain(still_owned).collect();
-    let mut vars_owned: Vec<String> = routed_vars.iter().map(|s| s.to_string()).chain(still_owned_vars).collect();
+    let mut paths: Vec<String> = desired.iter().map(|k| k.key.clone()).chain(still_owned).collect();
+    let mut vars_owned: Vec<String> =
+        desired.iter().filter_map(|k| k.env_var.clone()).chain(still_owned_vars).collect();
     paths.sort();
     paths.dedup();
     vars_owned.sort();
