@@ -229,6 +229,13 @@ fn the_example_workflow_matches() {
 #[test]
 fn only_the_shards_that_need_the_org_metadata_read_it() {
     let emu = emulator();
+    {
+        // Two of the sources as org secrets: one due for rotation soon
+        // (a notice), one recently changed.
+        let mut st = emu.state();
+        st.github.org_secret("ai-cherry", "PROD_OPENAI_API_KEY", "2026-09-01T00:00:00Z", "all");
+        st.github.org_secret("ai-cherry", "OPENROUTER_API_KEY", "2026-11-01T00:00:00Z", "all");
+    }
     let ws = workspace();
     let shards = ["fly:*", "esc:*", "github:*"];
     let mut reads = Vec::new();
@@ -278,6 +285,7 @@ fn only_the_shards_that_need_the_org_metadata_read_it() {
     );
     let single = single.report_json();
     assert_eq!(merged["github"], single["github"]);
-    assert!(!merged["github"]["rotation"].as_array().unwrap().is_empty());
+    assert_eq!(merged["github"]["rotation"].as_array().unwrap().len(), 2, "{}", merged["github"]);
     assert_eq!(merged["findings"], single["findings"]);
+    assert!(merged["findings"].to_string().contains("is due for rotation"), "{}", merged["findings"]);
 }
