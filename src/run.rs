@@ -7,6 +7,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::actions;
+mod memory;
 mod record;
 use crate::config::{Config, Mode, Publish, Style};
 use crate::exit::Exit;
@@ -72,6 +73,9 @@ pub fn run(cfg: &Config) -> Exit {
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
+    // The manifest's YAML tree is gone: its pages go back before the
+    // targets' work allocates on other threads.
+    memory::release_freed();
     let inputs = Contact { cfg, out: &out, m: &m, env: &env, display: &display, gh, vals: &vals, state_key, metadata };
     let (assessed, outcomes, state) = contact(&rt, inputs, &v.resolved, desired, values_failing);
     let results = assemble::Results {
