@@ -31,6 +31,7 @@ pub fn usage_error(style: Style, msg: &str) -> Exit {
 
 /// Runs validate / plan / sync and returns the exit code.
 pub fn run(cfg: &Config) -> Exit {
+    memory::one_heap();
     let out = Printer::new(cfg.out.style);
     let display = display_path(&cfg.manifest);
     let (vals, loaded) = match read_inputs(cfg, &display) {

@@ -1,16 +1,34 @@
-//! Handing the memory the manifest's reading freed back to the system before
-//! the targets are contacted.
+//! How the job's heap is kept small (issue 25). Two glibc settings; musl
+//! (the image's libc) has neither and needs neither: it has one heap and
+//! returns freed memory by itself.
 //!
-//! Reading a large manifest builds its whole YAML tree (issue 25: about
-//! 15 MiB for 1,000 secrets routed to 26,000 keys), which is freed as soon
-//! as the model is built. glibc keeps freed pages in the reading thread's
-//! heap, where the runtime's worker threads (each with a heap of its own)
-//! never reuse them, so they stayed in the job's resident memory through the
-//! whole sync: the 1,000 × 100 × 5 benchmark peaked at 43 MiB with a live
-//! heap of 13–17 MiB. `malloc_trim` returns them. musl (the image's libc)
-//! returns freed memory by itself and has no `malloc_trim`: nothing to do.
+//! A heap profile of the 1,000 × 100 × 5 benchmark (heaptrack; see
+//! docs/benchmarks.md) peaked at 20 MiB while the manifest was read (its
+//! YAML tree, freed once the model is built) and held 13–17 MiB while the
+//! targets were synced, yet the job's resident memory reached 43 MiB: glibc
+//! gives every thread that allocates a heap ("arena") of its own, and
+//! memory freed in one is never reused by another, so the reading thread's
+//! freed tree and each worker's high-water mark all stayed resident.
 
-/// Returns the heap's free pages to the system (glibc only).
+/// One heap for every thread, so memory freed by one is reused by the
+/// others. Call before the runtime's threads start.
+pub fn one_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        /// `M_ARENA_MAX` in glibc's `malloc.h`.
+        const M_ARENA_MAX: std::os::raw::c_int = -8;
+        extern "C" {
+            fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
+        }
+        // SAFETY: `mallopt` takes no pointer; it only sets a limit glibc
+        // reads when a thread first allocates.
+        unsafe {
+            mallopt(M_ARENA_MAX, 1);
+        }
+    }
+}
+
+/// Returns the heap's free pages (the manifest's YAML tree) to the system.
 pub fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
