@@ -122,8 +122,7 @@ fn reads_metadata(cfg: &Config, desired: &[targets::Desired]) -> bool {
         return true;
     };
     let selected = |d: &targets::Desired| sel.selects(&d.target.id());
-    desired.first().is_none_or(selected)
-        || desired.iter().any(|d| d.target.kind == TargetKind::Github && selected(d))
+    desired.first().is_none_or(selected) || desired.iter().any(|d| d.target.kind == TargetKind::Github && selected(d))
 }
 
 /// Reads GitHub's metadata (rotation, drift, the sources' ages) while the

@@ -252,11 +252,7 @@ fn only_the_shards_that_need_the_org_metadata_read_it() {
     let read = serde_json::json!("read");
     assert_eq!(
         reads,
-        [
-            ("fly:*", 0, 0, serde_json::Value::Null),
-            ("esc:*", 1, 1, read.clone()),
-            ("github:*", 1, 1, read.clone())
-        ]
+        [("fly:*", 0, 0, serde_json::Value::Null), ("esc:*", 1, 1, read.clone()), ("github:*", 1, 1, read.clone())]
     );
     let out = ws.action(
         &[("mode", "merge-reports"), ("reports", "reports"), ("shards", &shards.join("\n")), ("report-path", "m.json")],

@@ -435,7 +435,10 @@ impl<'a> Bench<'a> {
         let timed = std::fs::read_to_string(self.job_dir(run, k).join("rss")).unwrap_or_default();
         let fields: Vec<&str> = timed.lines().last().unwrap_or_default().split_whitespace().collect();
         let rss_kib = fields.first().and_then(|f| f.parse().ok());
-        let cpu = match (fields.get(1).and_then(|f| f.parse::<f64>().ok()), fields.get(2).and_then(|f| f.parse::<f64>().ok())) {
+        let cpu = match (
+            fields.get(1).and_then(|f| f.parse::<f64>().ok()),
+            fields.get(2).and_then(|f| f.parse::<f64>().ok()),
+        ) {
             (Some(user), Some(sys)) => Some(user + sys),
             _ => None,
         };

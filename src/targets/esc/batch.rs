@@ -96,7 +96,7 @@ impl Batch {
                 None => parent.set(key.as_str(), "x"),
                 Some(k) => {
                     let d = Document::from_str(&format!("{key}: x\n")).expect("a one-entry mapping parses");
-                    parent.set(k, &d.as_mapping().expect("a mapping document"));
+                    parent.set(k, d.as_mapping().expect("a mapping document"));
                 }
             }
             self.groups.push(Group { flow, tree: Tree::default() });
