@@ -104,6 +104,11 @@ impl Batch {
         self.groups[i].tree.insert(segs, leaf);
     }
 
+    /// Whether the group `id` holds a new entry `key` (any, for `""`).
+    pub fn holds(&self, id: &str, key: &str) -> bool {
+        self.by_path.get(id).is_some_and(|&i| key.is_empty() || self.groups[i].tree.at.contains_key(key))
+    }
+
     /// Replaces each placeholder in `out` (the edited text) by its group's
     /// entries; `None` if a placeholder is not where and as expected.
     pub fn finish(self, mut out: String) -> Option<String> {

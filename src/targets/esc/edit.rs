@@ -127,21 +127,24 @@ fn edit_batched(text: &str, ops: &[Op]) -> Result<Option<String>, String> {
     if rest.iter().any(values) {
         return Ok(None);
     }
-    let Some(out) = write_values(text, writes)? else { return Ok(None) };
-    if rest.is_empty() {
-        return Ok(Some(out));
+    if writes.is_empty() {
+        return edit_one_by_one(text, rest).map(Some);
     }
-    edit_one_by_one(&out, rest).map(Some)
+    match write_values(text, writes, rest)? {
+        None => Ok(None),
+        Some((out, true)) => Ok(Some(out)),
+        // The rest creates a key a placeholder stands for: on the result.
+        Some((out, false)) => edit_one_by_one(&out, rest).map(Some),
+    }
 }
 
-/// The `Secret` and `Text` edits.
-fn write_values(text: &str, ops: &[Op]) -> Result<Option<String>, String> {
-    if ops.is_empty() {
-        return Ok(Some(text.to_string()));
-    }
+/// The `Secret` and `Text` edits, then — on the same tree, unless one of
+/// them creates a key that a placeholder stands for (`values` itself, in an
+/// empty definition) — the `rest` (true when they were made).
+fn write_values(text: &str, ops: &[Op], rest: &[Op]) -> Result<Option<(String, bool)>, String> {
     let Some(mut batch) = Batch::new(text) else { return Ok(None) };
     let (file, root) = open(text)?;
-    let mut index = Index::new(root);
+    let mut index = Index::new(root.clone());
     for op in ops {
         let (path, leaf) = match op {
             Op::Secret { path, value } => (path, Leaf::Secret(value.clone())),
@@ -165,7 +168,22 @@ fn write_values(text: &str, ops: &[Op]) -> Result<Option<String>, String> {
             },
         }
     }
-    Ok(batch.finish(file.to_string()))
+    let id = |path: &[String]| path.join("\0");
+    let clashes = rest.iter().any(|op| {
+        let path = match op {
+            Op::Secret { path, .. } | Op::Text { path, .. } | Op::List { path, .. } | Op::Remove { path } => path,
+        };
+        match index.find(path) {
+            Found::Missing { at, .. } => batch.holds(&id(&path[..at]), &path[at]) || batch.holds(&id(&path[..=at]), ""),
+            Found::Parent(..) | Found::Blocked(_) => false,
+        }
+    });
+    if !clashes {
+        for op in rest {
+            apply_one(&root, op)?;
+        }
+    }
+    Ok(batch.finish(file.to_string()).map(|out| (out, !clashes)))
 }
 
 fn apply_one(root: &Mapping, op: &Op) -> Result<(), String> {
