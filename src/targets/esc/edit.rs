@@ -65,12 +65,8 @@ pub fn parse_tree(text: &str) -> Result<Yaml, String> {
 /// Applies `ops` to `text` and checks the result. The error says why
 /// nothing may be written.
 pub fn apply(text: &str, ops: &[Op]) -> Result<String, String> {
-    // Read first, so a text that is not YAML fails before any edit; the
-    // tree is built again after the edit, so it and the editor's are never
-    // held at once (issue 25: memory).
-    parse_tree(text)?;
-    let out = edit_text(text, ops)?;
     let mut intended = parse_tree(text)?;
+    let out = edit_text(text, ops)?;
     for op in ops {
         apply_tree(&mut intended, op);
     }
