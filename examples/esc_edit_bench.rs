@@ -3,6 +3,12 @@
 //! work secret-sync does per environment between its reads and its write.
 //!
 //!   cargo run --release --example esc_edit_bench [-- RUNS]
+//!   cargo run --release --example esc_edit_bench -- first SECRETS [RUNS]
+//!
+//! `first SECRETS`: the first sync of SECRETS new secrets into an empty
+//! definition (`values: {}`), as the scale benchmark routes them
+//! (`svcNNN.keyNNNNN`, 97 services), planned on the decrypted text and
+//! edited again on the stored one, as the ESC target does.
 
 use std::time::Instant;
 
@@ -27,8 +33,50 @@ fn definition_text(lines: usize) -> String {
     t
 }
 
+/// The first sync of `secrets` new keys into `values: {}`: plan (parse,
+/// diff, the checked edit on the decrypted text), then the checked edit on
+/// the stored text.
+fn first_sync(secrets: usize, runs: usize) {
+    let text = "values: {}\n";
+    let keys: Vec<DesiredKey> = (0..secrets)
+        .map(|i| DesiredKey {
+            key: format!("svc{:03}.key{i:05}", i % 97),
+            secret: format!("SECRET_{i:05}"),
+            source: None,
+            value: SecretString::from(format!("value-1-{i:05}-abcdefghijklmnopqrstuvwxyz0123456789")),
+            env_var: None,
+        })
+        .collect();
+    let mut times = Vec::with_capacity(runs);
+    let mut out = String::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let doc = definition::parse(text).expect("parses");
+        let plan = definition::plan(&doc, &keys, &[], false).expect("plans");
+        drop(doc);
+        edit::apply(text, &plan.ops).expect("edits");
+        out = edit::apply(text, &plan.ops).expect("edits");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    assert!(out.len() > text.len());
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "ESC first sync of {secrets} secrets into `values: {{}}` (plan, checked edit twice): median {:.2} ms (min {:.2}, max {:.2}, {runs} runs; {} KiB written)",
+        times[runs / 2],
+        times[0],
+        times[runs - 1],
+        out.len() / 1024
+    );
+}
+
 fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("first") {
+        let secrets = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+        let runs = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(3);
+        return first_sync(secrets, runs);
+    }
+    let runs: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
     let text = definition_text(5000);
     let keys = vec![
         // One secret updated in the middle, one created, with its variable.

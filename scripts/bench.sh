@@ -25,9 +25,10 @@
 # `check-manifest` on a generated manifest of 40,000 ESC routes and `validate`
 # on a generated .env of 100,000 lines (each was quadratic once: 42 s and 24 s).
 #
-# Then the scale runs of issues 14 and 15 (see scale_bench below): 60×8×1,
-# 1,000×100×5 and 1,000×200×5 (one job, then 8 shards + merge-reports) at
-# 50 ms per request, about 80 s in all.
+# Then the scale runs of issues 14, 15 and 25 (see scale_bench below): 60×8×1,
+# 1,000×100×5 (also at fly-concurrency 16) and 1,000×200×5 (one job, then 8
+# shards + merge-reports) at 50 ms per request, and how the ESC first sync's
+# CPU grows with its entries (esc_growth), a few minutes in all.
 #
 #   ONLY=scan scripts/bench.sh   # the scan benchmark alone
 #   ONLY=scale scripts/bench.sh  # the scale benchmark alone (LATENCY_MS=50)
@@ -118,6 +119,31 @@ EOF
   [ "$found" = 5 ]
 }
 
+# How the ESC first sync's CPU grows with its entries (issue 25: it once
+# grew with their square): program CPU (GNU time, 10 ms steps) of the first
+# sync of 250 and 1,000 secrets into one ESC environment and of 1,000 into
+# five (one Fly app, no latency), three times each; then, when valgrind is
+# installed, the instructions (callgrind) of the editor alone for 250 and
+# 1,000 new secrets (examples/esc_edit_bench.rs `first`: plan, the checked
+# edit of the decrypted text, the checked edit of the stored one).
+esc_growth() { # BIN
+  local bin="$1" scale="$out/demo/release/examples/scale" dir="$out/scale"
+  echo "--- ESC first sync: CPU by entries (issue 25)" >&2
+  for _ in 1 2 3; do
+    for size in "secrets=250 esc=1" "secrets=1000 esc=1" "secrets=1000 esc=5"; do
+      # shellcheck disable=SC2086 # two arguments on purpose
+      "$scale" "$bin" "$dir" $size apps=1 latency-ms=0 | grep ', first: wall'
+    done
+  done
+  if command -v valgrind >/dev/null 2>&1; then
+    cargo build --quiet --release --locked --target-dir "$out/demo" --example esc_edit_bench
+    for n in 250 1000; do
+      valgrind --tool=callgrind --callgrind-out-file=/dev/null "$out/demo/release/examples/esc_edit_bench" first "$n" 1 2>&1 |
+        awk -v n="$n" '/ESC first sync/ { print } /Collected/ { print "callgrind, editor, first sync of " n " secrets: " $4 " instructions" }'
+    done
+  fi
+}
+
 # Scale (issues 14 and 15): the release binary syncs generated manifests
 # against the emulators with LATENCY_MS (default 50) on every request;
 # crates/emulators/examples/scale.rs prints wall time, peak memory and the
@@ -133,6 +159,9 @@ scale_bench() { # BIN
   "$scale" "$bin" "$dir" secrets=30 apps=1 esc=1 machines=9 latency-ms=0
   echo "--- scale: 1,000 × 100 × 5 (issue 14)" >&2
   "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms"
+  echo "--- scale: 1,000 × 100 × 5 at fly-concurrency 16 (issue 25: CPU, memory and wall of the first sync)" >&2
+  "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms" fly-concurrency=16
+  esc_growth "$bin"
   echo "--- scale: 1,000 × 100 × 5 with the state record (issue 14: an unchanged run is reads only)" >&2
   "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms" state=1
   echo "--- scale: 1,000 × 200 × 5, one job, then 8 shards + merge-reports (issue 15)" >&2

@@ -167,6 +167,8 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
             }
         }
     }
+    // In the order one job gives them (only some shards report rotation).
+    crate::report::assemble::sort_findings(&mut findings);
     let mut manifest_errors = Vec::new();
     for s in &shards {
         for d in &s.report.manifest_errors {

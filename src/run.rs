@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 mod context;
 mod inputs;
+mod memory;
 mod record;
 
 use crate::config::{Config, Mode};
@@ -17,7 +18,7 @@ use crate::report::{assemble, RunInfo};
 use crate::targets;
 use crate::validate;
 use crate::values::SecretValues;
-use context::{context, github_client, github_metadata, github_settings, runtime};
+use context::{context, github_client, github_metadata, github_settings, reads_metadata, runtime};
 #[cfg(debug_assertions)]
 use inputs::test_panic;
 pub use inputs::UsageError;
@@ -25,6 +26,7 @@ use inputs::{check_selection, pick_environment, read_inputs};
 
 /// Runs validate / plan / sync and returns the exit code.
 pub fn run(cfg: &Config) -> Exit {
+    memory::one_heap();
     let out = Printer::new(cfg.out.style);
     let display = crate::util::display_path(&cfg.manifest);
     let (vals, loaded) = match read_inputs(cfg, &display) {
@@ -60,13 +62,17 @@ pub fn run(cfg: &Config) -> Exit {
         Err(msg) => return out.usage_error(&msg),
     };
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
+    let metadata = reads_metadata(cfg, &desired);
     // Targets another job of a matrix handles (`targets` input).
     let (desired, not_selected): (Vec<_>, Vec<_>) =
         desired.into_iter().partition(|d| cfg.selection.as_ref().is_none_or(|s| s.selects(&d.target.id())));
     // Values that fail validation hold every write back; rotation findings
     // only decide the exit code.
     let values_failing = v.findings.iter().any(|f| cfg.fail_on.fails(f.severity));
-    let inputs = Contact { cfg, out: &out, m: &m, env: &env, display: &display, gh, vals: &vals, state_key };
+    // The manifest's YAML tree is gone: its pages go back before the
+    // targets' work allocates on other threads.
+    memory::release_freed();
+    let inputs = Contact { cfg, out: &out, m: &m, env: &env, display: &display, gh, vals: &vals, state_key, metadata };
     let (assessed, outcomes, state) = contact(&rt, inputs, &v.resolved, desired, values_failing);
     let results = assemble::Results {
         findings: checked.findings.into_iter().chain(assessed.findings).collect(),
@@ -95,6 +101,8 @@ struct Contact<'a> {
     gh: Option<Arc<GitHub>>,
     vals: &'a SecretValues,
     state_key: Option<crate::state::StateKey>,
+    /// This job reads GitHub's metadata ([`reads_metadata`]).
+    metadata: bool,
 }
 
 /// Reads GitHub's metadata (rotation, drift, the sources' ages) while the
@@ -110,8 +118,9 @@ fn contact(
 ) -> (crate::rotation::Assessment, Vec<(targets::Desired, TargetOutcome)>, Option<crate::report::StateReport>) {
     let cfg = c.cfg;
     let (ages, ages_rx) = tokio::sync::watch::channel(None);
+    let gh = c.gh.as_deref().filter(|_| c.metadata);
     let metadata = async {
-        let assessed = github_metadata(cfg, c.gh.as_deref(), c.m, c.env, resolved, c.vals).await;
+        let assessed = github_metadata(cfg, gh, c.m, c.env, resolved, c.vals).await;
         let _ = ages.send(Some(Arc::new(assessed.source_updated.clone())));
         assessed
     };

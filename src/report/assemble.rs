@@ -125,7 +125,7 @@ pub fn manifest_invalid(facts: Facts, diags: Vec<crate::diag::Diagnostic>) -> Re
 }
 
 /// Errors first, then by place in the manifest, then by name.
-fn sort_findings(findings: &mut [Finding]) {
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.line.cmp(&b.line)).then(a.secret.cmp(&b.secret)));
 }
 

@@ -126,3 +126,19 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
         .build()
         .expect("the async runtime starts")
 }
+
+/// Whether this job reads GitHub's org metadata. Rotation and drift concern
+/// secrets, not targets, and are the same in every shard of a matrix, so one
+/// shard reads them for all (`merge-reports` takes them from it): the shard
+/// whose `targets` select the environment's first target, which exactly one
+/// shard handles. A shard with GitHub targets reads them too, for the
+/// sources' ages. Without `targets` (one job), and in `validate` and `scan`,
+/// the metadata is always read.
+pub(super) fn reads_metadata(cfg: &Config, desired: &[targets::Desired]) -> bool {
+    let Some(sel) = cfg.selection.as_ref().filter(|_| matches!(cfg.mode, Mode::Plan | Mode::Sync)) else {
+        return true;
+    };
+    let selected = |d: &targets::Desired| sel.selects(&d.target.id());
+    desired.first().is_none_or(selected)
+        || desired.iter().any(|d| d.target.kind == crate::manifest::TargetKind::Github && selected(d))
+}

@@ -221,3 +221,68 @@ fn the_example_workflow_matches() {
         assert_eq!(sels.iter().filter(|s| s.selects(&t.id())).count(), 1, "{}", t.id());
     }
 }
+
+/// Rotation and drift concern secrets, not targets: one shard reads the
+/// org's metadata for all of them (the one handling the environment's first
+/// target, `esc:sophia-prod`), a shard with GitHub targets reads it for the
+/// sources' ages, and a Fly-only shard does not read it at all. The merged
+/// report still holds the rotation and drift of a single job.
+#[test]
+fn only_the_shards_that_need_the_org_metadata_read_it() {
+    let emu = emulator();
+    {
+        // Two of the sources as org secrets: one due for rotation soon
+        // (a notice), one recently changed.
+        let mut st = emu.state();
+        st.github.org_secret("ai-cherry", "PROD_OPENAI_API_KEY", "2026-09-01T00:00:00Z", "all");
+        st.github.org_secret("ai-cherry", "OPENROUTER_API_KEY", "2026-11-01T00:00:00Z", "all");
+    }
+    let ws = workspace();
+    let shards = ["fly:*", "esc:*", "github:*"];
+    let mut reads = Vec::new();
+    for (i, s) in shards.iter().enumerate() {
+        std::fs::create_dir_all(ws.root().join(format!("reports/shard-{i}"))).unwrap();
+        emu.clear_log();
+        let out = shard(&ws, &emu, s, &format!("reports/shard-{i}/secret-sync-report.json"));
+        assert_eq!(out.code, 0, "{s}: {}", out.summary);
+        // The org's secrets (60: one page) and the running repository's.
+        let org = emu.count_exact("GET", "/orgs/ai-cherry/actions/secrets");
+        let repo = emu.count_exact("GET", "/repos/ai-cherry/sophia/actions/secrets");
+        reads.push((*s, org, repo, out.report_json()["github"]["status"].clone()));
+    }
+    let read = serde_json::json!("read");
+    assert_eq!(
+        reads,
+        [("fly:*", 0, 0, serde_json::Value::Null), ("esc:*", 1, 1, read.clone()), ("github:*", 1, 1, read.clone())]
+    );
+    let out = ws.action(
+        &[("mode", "merge-reports"), ("reports", "reports"), ("shards", &shards.join("\n")), ("report-path", "m.json")],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.summary);
+    let merged = out.report_json();
+
+    // The same run as one job: the same rotation and drift.
+    let single = ws.action(
+        &[
+            ("mode", "sync"),
+            ("environment", "production"),
+            ("secrets", &sophia_secrets_json(&[])),
+            ("report-path", "single.json"),
+            ("esc-api-url", emu.url.as_str()),
+            ("esc-token", ESC_TOKEN),
+            ("fly-token", FLY_TOKEN),
+            ("github-token", GH_TOKEN),
+        ],
+        &[
+            ("GITHUB_API_URL", emu.url.as_str()),
+            ("FLY_API_BASE_URL", emu.url.as_str()),
+            ("FLY_FLAPS_BASE_URL", emu.url.as_str()),
+        ],
+    );
+    let single = single.report_json();
+    assert_eq!(merged["github"], single["github"]);
+    assert_eq!(merged["github"]["rotation"].as_array().unwrap().len(), 2, "{}", merged["github"]);
+    assert_eq!(merged["findings"], single["findings"]);
+    assert!(merged["findings"].to_string().contains("is due for rotation"), "{}", merged["findings"]);
+}

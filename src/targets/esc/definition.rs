@@ -4,6 +4,8 @@
 //! routed. The plan is a list of [`Op`]s on paths; [`edit::apply`] carries
 //! them out on the definition's text without touching anything else.
 
+use std::collections::HashSet;
+
 use secrecy::ExposeSecret;
 use yaml_rust2::yaml::Hash;
 use yaml_rust2::Yaml;
@@ -71,7 +73,10 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], held_back: &[String], prune: boo
     let (owned_paths, owned_vars) = read_marker(values);
     let mut unrouted = Vec::new();
     secret_paths(values, "", &mut unrouted);
-    unrouted.retain(|p| !desired.iter().any(|k| k.key == *p) && !held_back.contains(p));
+    // Held-back keys (no value this run) count as routed: never pruned.
+    let routed: HashSet<&str> =
+        desired.iter().map(|k| k.key.as_str()).chain(held_back.iter().map(String::as_str)).collect();
+    unrouted.retain(|p| !routed.contains(p.as_str()));
     for k in desired {
         let want = k.value.expose_secret();
         let action = match get(values, &k.key) {
@@ -113,10 +118,8 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], held_back: &[String], prune: boo
         }
     }
 
-    let routed: Vec<&str> =
-        desired.iter().map(|k| k.key.as_str()).chain(held_back.iter().map(String::as_str)).collect();
     let refers_to_held = |v: &str| vars[v].as_str().is_some_and(|r| held_back.iter().any(|h| r == format!("${{{h}}}")));
-    let routed_vars: Vec<&str> = desired
+    let routed_vars: HashSet<&str> = desired
         .iter()
         .filter_map(|k| k.env_var.as_deref())
         .chain(owned_vars.iter().map(String::as_str).filter(|v| refers_to_held(v)))
@@ -164,8 +167,9 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], held_back: &[String], prune: boo
     if !changes.iter().any(|c| c.action != Action::Unchanged) {
         return Ok(Plan { changes, unrouted, ops: Vec::new(), deletes });
     }
-    let mut paths: Vec<String> = routed.iter().map(|s| s.to_string()).chain(still_owned).collect();
-    let mut vars_owned: Vec<String> = routed_vars.iter().map(|s| s.to_string()).chain(still_owned_vars).collect();
+    let mut paths: Vec<String> = desired.iter().map(|k| k.key.clone()).chain(still_owned).collect();
+    let mut vars_owned: Vec<String> =
+        desired.iter().filter_map(|k| k.env_var.clone()).chain(still_owned_vars).collect();
     paths.sort();
     paths.dedup();
     vars_owned.sort();

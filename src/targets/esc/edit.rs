@@ -19,6 +19,9 @@
 use std::str::FromStr;
 
 use yaml_edit::{Document, Mapping, YamlFile, YamlNode};
+
+use super::batch::{Batch, Leaf};
+use super::index::{is_null, Found, Index};
 use yaml_rust2::yaml::Hash;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -62,9 +65,8 @@ pub fn parse_tree(text: &str) -> Result<Yaml, String> {
 /// Applies `ops` to `text` and checks the result. The error says why
 /// nothing may be written.
 pub fn apply(text: &str, ops: &[Op]) -> Result<String, String> {
-    let before = parse_tree(text)?;
+    let mut intended = parse_tree(text)?;
     let out = edit_text(text, ops)?;
-    let mut intended = before;
     for op in ops {
         apply_tree(&mut intended, op);
     }
@@ -77,9 +79,19 @@ pub fn apply(text: &str, ops: &[Op]) -> Result<String, String> {
     }
 }
 
-/// The edits alone, unchecked: [`apply`] is the one to call.
+/// The edits alone, unchecked: [`apply`] is the one to call. New entries
+/// are written per mapping in one piece ([`batch`]); should that fail, the
+/// edits are made again one at a time.
 pub fn edit_text(text: &str, ops: &[Op]) -> Result<String, String> {
     let text = &inline_ciphertext(text, ops);
+    match edit_batched(text, ops)? {
+        Some(out) => Ok(out),
+        None => edit_one_by_one(text, ops),
+    }
+}
+
+/// The definition's tree, for a lossless edit, and its root mapping.
+fn open(text: &str) -> Result<(YamlFile, Mapping), String> {
     let file = YamlFile::from_str(text)
         .map_err(|_| "the definition could not be read for a lossless edit; nothing was written".to_string())?;
     let doc = file.ensure_document();
@@ -89,10 +101,85 @@ pub fn edit_text(text: &str, ops: &[Op]) -> Result<String, String> {
         doc.remove("values");
     }
     let root = doc.as_mapping().ok_or("the definition is not a YAML mapping")?;
+    Ok((file, root))
+}
+
+fn edit_one_by_one(text: &str, ops: &[Op]) -> Result<String, String> {
+    let (file, root) = open(text)?;
     for op in ops {
         apply_one(&root, op)?;
     }
     Ok(file.to_string())
+}
+
+/// Each mapping's new entries at once, existing entries found through one
+/// [`Index`]; then the ownership record and pruning (which the plan puts
+/// last), one at a time on the result. `None` when the edits are not in
+/// that order or the placeholders could not be replaced.
+fn edit_batched(text: &str, ops: &[Op]) -> Result<Option<String>, String> {
+    let values = |o: &Op| matches!(o, Op::Secret { .. } | Op::Text { .. });
+    let split = ops.iter().position(|o| !values(o)).unwrap_or(ops.len());
+    let (writes, rest) = ops.split_at(split);
+    if rest.iter().any(values) {
+        return Ok(None);
+    }
+    if writes.is_empty() {
+        return edit_one_by_one(text, rest).map(Some);
+    }
+    match write_values(text, writes, rest)? {
+        None => Ok(None),
+        Some((out, true)) => Ok(Some(out)),
+        // The rest creates a key a placeholder stands for: on the result.
+        Some((out, false)) => edit_one_by_one(&out, rest).map(Some),
+    }
+}
+
+/// The `Secret` and `Text` edits, then — on the same tree, unless one of
+/// them creates a key that a placeholder stands for (`values` itself, in an
+/// empty definition) — the `rest` (true when they were made).
+fn write_values(text: &str, ops: &[Op], rest: &[Op]) -> Result<Option<(String, bool)>, String> {
+    let Some(mut batch) = Batch::new(text) else { return Ok(None) };
+    let (file, root) = open(text)?;
+    let mut index = Index::new(root.clone());
+    for op in ops {
+        let (path, leaf) = match op {
+            Op::Secret { path, value } => (path, Leaf::Secret(value.clone())),
+            Op::Text { path, value } => (path, Leaf::Text(value.clone())),
+            Op::List { .. } | Op::Remove { .. } => unreachable!("only values are written here"),
+        };
+        let id = |n: usize| path[..n].join("\0");
+        let last = path.len() - 1;
+        match index.find(path) {
+            Found::Blocked(i) => return Err(format!("`{}` is not a mapping", path[..=i].join("."))),
+            Found::Missing { at, parent, null: false } => batch.add(id(at), &parent, None, &path[at..], leaf),
+            Found::Missing { at, parent, null: true } => {
+                batch.add(id(at + 1), &parent, Some(&path[at]), &path[at + 1..], leaf)
+            }
+            Found::Parent(parent, None) => batch.add(id(last), &parent, None, &path[last..], leaf),
+            Found::Parent(parent, Some(entry)) => match (op, entry.value_node()) {
+                // An existing secret: only its text changes, so comments on
+                // and around the entry stay.
+                (Op::Secret { value, .. }, Some(YamlNode::Mapping(existing))) => existing.set(SECRET, scalar(value)),
+                _ => set_value(&parent, &path[last], op),
+            },
+        }
+    }
+    let id = |path: &[String]| path.join("\0");
+    let clashes = rest.iter().any(|op| {
+        let path = match op {
+            Op::Secret { path, .. } | Op::Text { path, .. } | Op::List { path, .. } | Op::Remove { path } => path,
+        };
+        match index.find(path) {
+            Found::Missing { at, .. } => batch.holds(&id(&path[..at]), &path[at]) || batch.holds(&id(&path[..=at]), ""),
+            Found::Parent(..) | Found::Blocked(_) => false,
+        }
+    });
+    if !clashes {
+        for op in rest {
+            apply_one(&root, op)?;
+        }
+    }
+    Ok(batch.finish(file.to_string()).map(|out| (out, !clashes)))
 }
 
 fn apply_one(root: &Mapping, op: &Op) -> Result<(), String> {
@@ -164,11 +251,17 @@ fn apply_one(root: &Mapping, op: &Op) -> Result<(), String> {
 fn inline_ciphertext(text: &str, ops: &[Op]) -> String {
     let Ok(file) = YamlFile::from_str(text) else { return text.to_string() };
     let Some(root) = file.document().and_then(|d| d.as_mapping()) else { return text.to_string() };
+    let mut index = Index::new(root);
     let mut spans = Vec::new();
     for op in ops {
         let Op::Secret { path, .. } = op else { continue };
-        let (last, parents) = path.split_last().expect("paths are never empty");
-        let Some(secret) = walk(&root, parents).and_then(|p| p.get_mapping(last.as_str())) else { continue };
+        let Found::Parent(parent, Some(entry)) = index.find(path) else { continue };
+        let secret = match entry.value_node() {
+            Some(YamlNode::Mapping(m)) => Some(m),
+            // Tagged, say: as yaml-edit sees through it.
+            _ => parent.get_mapping(path[path.len() - 1].as_str()),
+        };
+        let Some(secret) = secret else { continue };
         let Some(entry) = secret.entries().find(|e| key_is(e, SECRET)) else { continue };
         let (Some(key), Some(YamlNode::Mapping(inner))) = (entry.key_node(), entry.value_node()) else { continue };
         if inner.is_flow_style() {
@@ -219,10 +312,6 @@ fn walk(root: &Mapping, segs: &[String]) -> Option<Mapping> {
         cur = cur.get_mapping(s.as_str())?;
     }
     Some(cur)
-}
-
-fn is_null(s: &str) -> bool {
-    matches!(s, "" | "~" | "null" | "Null" | "NULL")
 }
 
 fn empty_block() -> Mapping {
@@ -311,5 +400,65 @@ pub fn apply_tree(root: &mut Yaml, op: &Op) {
         None => {
             h.insert(key, new);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Vec<String> {
+        s.split('.').map(str::to_string).collect()
+    }
+
+    fn ops() -> Vec<Op> {
+        vec![
+            Op::Secret { path: p("values.a.token"), value: "t: #1".into() },
+            Op::Text { path: p("values.environmentVariables.A_TOKEN"), value: "${a.token}".into() },
+            Op::Secret { path: p("values.b"), value: "line\nbreak".into() },
+            Op::Secret { path: p("values.a.other"), value: "o".into() },
+            Op::Secret { path: p("values.deep.er.key"), value: "d".into() },
+            Op::Text { path: p("values.environmentVariables.B"), value: "${b}".into() },
+            Op::Text { path: p("values.environmentVariables.ODD"), value: "not: a reference".into() },
+            Op::Secret { path: p("values.true"), value: "k".into() },
+            Op::List { path: p("values.secretSyncManaged.paths"), items: vec!["a.token".into(), "b".into()] },
+        ]
+    }
+
+    /// Writing each mapping's new entries at once gives the very text that
+    /// adding them one at a time gives, in every layout.
+    #[test]
+    fn new_entries_at_once_are_written_as_one_at_a_time() {
+        let texts = [
+            "",
+            "values: {}\n",
+            "values:\n",
+            "values: ~\n",
+            "imports: [base]\nvalues: {x: 1}\n",
+            "values:\n  x: 1 # kept\n\n# trailing\nother: 2\n",
+            "values:\r\n    x: 1\r\n    a:\r\n        kept: 1\r\n",
+            "values:\r\n  x: 1",
+            "imports:\r\n- a\r\nvalues:\r\n  x: 1",
+            "values:\n  a: {kept: 1}\n  environmentVariables:\n    OLD: x",
+            "---\nvalues:\n  x:\n    fn::secret:\n      ciphertext: Zm9v # why\n...\n",
+            "values: {a: {kept: 1},\n  x: 2}\n",
+        ];
+        for text in texts {
+            let ops = ops();
+            let text = inline_ciphertext(text, &ops);
+            let batched = edit_batched(&text, &ops).unwrap().unwrap_or_else(|| panic!("batched: {text:?}"));
+            let one_by_one = edit_one_by_one(&text, &ops).unwrap();
+            assert_eq!(batched, one_by_one, "{text:?}");
+            assert!(apply(&text, &ops).is_ok(), "{text:?}");
+        }
+    }
+
+    /// A definition that holds the placeholder's key is still edited right.
+    #[test]
+    fn a_definition_with_the_placeholder_key_is_edited_one_at_a_time() {
+        let text = "values:\n  secret-sync-new-entries-0: x\n";
+        assert_eq!(edit_batched(text, &ops()).unwrap(), None);
+        let out = apply(text, &ops()).unwrap();
+        assert!(out.starts_with(text), "{out}");
     }
 }

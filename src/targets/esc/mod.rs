@@ -17,8 +17,10 @@
 //! outside the managed entries.
 
 pub mod auth;
+mod batch;
 pub mod definition;
 pub mod edit;
+mod index;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -42,9 +44,11 @@ pub struct Settings {
 pub struct Esc;
 
 /// A definition as read (decrypted: plaintext secrets), and the token that
-/// read it.
+/// read it. The text is taken by `plan`: once the edits are planned, the
+/// decrypted view is not needed (the write edits the stored text), so it is
+/// not held while the other targets run.
 pub struct Current {
-    text: String,
+    text: std::sync::Mutex<String>,
     revision: Option<u64>,
     exists: bool,
     token: SecretString,
@@ -73,8 +77,8 @@ impl Kind for Esc {
         let token = ctx.esc.auth.token(&ctx.http, org).await.map_err(TargetError::new)?;
         let api = Api { ctx, org, project, env, full: &full, token: token.expose_secret() };
         match api.read().await? {
-            Some(c) => Ok(Current { text: c.text, revision: c.revision, exists: true, token }),
-            None if create => Ok(Current { text: String::new(), revision: None, exists: false, token }),
+            Some(c) => Ok(Current { text: c.text.into(), revision: c.revision, exists: true, token }),
+            None if create => Ok(Current { text: String::new().into(), revision: None, exists: false, token }),
             None => Err(TargetError::new(format!(
                 "ESC environment `{full}` does not exist: create it (`esc env init {full}`) or set `create: true` on target `esc.{}`",
                 d.target.name
@@ -86,13 +90,16 @@ impl Kind for Esc {
         let (org, project, env, _) = spec(d);
         let full = format!("{org}/{project}/{env}");
         let failed = |e: String| TargetError::new(format!("ESC environment `{full}`: {e}"));
-        let doc = definition::parse(&current.text).map_err(|e| failed(e.to_string()))?;
+        let text = std::mem::take(&mut *current.text.lock().unwrap_or_else(|e| e.into_inner()));
+        let doc = definition::parse(&text).map_err(|e| failed(e.to_string()))?;
         let p = definition::plan(&doc, &d.keys, &d.held_back, ctx.prune).map_err(|c| failed(c.0))?;
+        drop(doc);
         // The same edit on the decrypted text, so a definition the editor
         // cannot handle fails in `plan` too, before anyone relies on it.
         if !p.ops.is_empty() {
-            edit::apply(&current.text, &p.ops).map_err(failed)?;
+            edit::apply(&text, &p.ops).map_err(failed)?;
         }
+        drop(text);
         let mut plan = Plan::new(p.changes, (!p.ops.is_empty()).then_some(p.ops));
         plan.unrouted = p.unrouted;
         plan.deletes = p.deletes;
@@ -132,6 +139,7 @@ impl Kind for Esc {
         };
         let new_text =
             edit::apply(&base, ops).map_err(|e| TargetError::new(format!("ESC environment `{full}`: {e}")))?;
+        drop(base);
         match api.update(&new_text, etag.as_deref()).await {
             Ok(Written(revision)) => Ok(Applied {
                 written: true,
