@@ -29,6 +29,9 @@ pub struct Plan {
     /// The edits to make; empty when nothing changed.
     pub ops: Vec<Op>,
     pub deletes: usize,
+    /// Paths (and `environmentVariables.NAME`s) secret-sync owns that the
+    /// manifest no longer routes, left in place because `prune` is off.
+    pub kept: Vec<String>,
 }
 
 /// A path the manifest routes collides with something secret-sync must not
@@ -164,8 +167,10 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], held_back: &[String], prune: boo
         ops.push(Op::Remove { path: path(&[VALUES, ENV_VARS]) });
     }
 
+    let kept: Vec<String> =
+        still_owned.iter().cloned().chain(still_owned_vars.iter().map(|v| format!("{ENV_VARS}.{v}"))).collect();
     if !changes.iter().any(|c| c.action != Action::Unchanged) {
-        return Ok(Plan { changes, unrouted, ops: Vec::new(), deletes });
+        return Ok(Plan { changes, unrouted, ops: Vec::new(), deletes, kept });
     }
     let mut paths: Vec<String> = desired.iter().map(|k| k.key.clone()).chain(still_owned).collect();
     let mut vars_owned: Vec<String> =
@@ -175,7 +180,7 @@ pub fn plan(doc: &Yaml, desired: &[DesiredKey], held_back: &[String], prune: boo
     vars_owned.sort();
     vars_owned.dedup();
     ops.extend(marker_ops(values, paths, vars_owned));
-    Ok(Plan { changes, unrouted, ops, deletes })
+    Ok(Plan { changes, unrouted, ops, deletes, kept })
 }
 
 /// Edits that make the ownership record list `paths` and `vars`: only the
@@ -329,8 +334,9 @@ mod tests {
         let first = first.unwrap();
         // `c` is no longer routed: kept without prune, deleted with it;
         // `region` (never owned) survives both.
-        let (_, kept) = sync(&first, &[key("a.b", "1", None)], false);
+        let (p, kept) = sync(&first, &[key("a.b", "1", None)], false);
         assert!(kept.is_none());
+        assert_eq!(p.kept, ["c", "environmentVariables.C"], "left in place, for the driver to say");
         let (p, pruned) = sync(&first, &[key("a.b", "1", None)], true);
         assert_eq!(p.deletes, 2);
         let new = parse(&pruned.unwrap()).unwrap();

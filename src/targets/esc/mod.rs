@@ -102,6 +102,7 @@ impl Kind for Esc {
         drop(text);
         let mut plan = Plan::new(p.changes, (!p.ops.is_empty()).then_some(p.ops));
         plan.unrouted = p.unrouted;
+        plan.kept = p.kept;
         plan.deletes = p.deletes;
         plan.revision = current.revision;
         if !current.exists {
