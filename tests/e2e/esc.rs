@@ -86,11 +86,6 @@ fn decrypted(emu: &Emulator, env: &str) -> Value {
     emu.state().esc.decrypted(env).expect("environment exists")
 }
 
-fn snapshot(name: &str, out: &Output) {
-    insta::assert_snapshot!(format!("{name}__summary"), out.summary);
-    insta::assert_json_snapshot!(format!("{name}__report"), out.report_json(), { ".tool.version" => "[version]" });
-}
-
 #[test]
 fn plan_sync_and_an_unchanged_second_run() {
     let emu = emulator();
@@ -100,7 +95,7 @@ fn plan_sync_and_an_unchanged_second_run() {
     let out = run(&ws, &emu, "plan", &secrets(OPENAI), &[]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(counts(&emu), (3, 0, 0));
-    snapshot("esc_plan", &out);
+    snapshot_targets!("esc_plan", &out);
 
     // First sync: one write per environment, and the missing one is created.
     // An existing environment that changes is read twice: decrypted to
@@ -114,7 +109,7 @@ fn plan_sync_and_an_unchanged_second_run() {
     assert_eq!(emu.state().esc.patches_without_etag, 0, "a PATCH went without an ETag");
     assert_eq!(emu.count("PATCH", APP), 1);
     assert_eq!(emu.count("POST", "/api/esc/environments/acme"), 1);
-    snapshot("esc_first_sync", &out);
+    snapshot_targets!("esc_first_sync", &out);
 
     // Everything else in the definitions survived.
     let before = to_json(&definition::parse(&app_definition()).unwrap());
@@ -152,7 +147,7 @@ fn plan_sync_and_an_unchanged_second_run() {
     assert_eq!(counts(&emu), (3, 0, 0));
     assert_eq!(emu.state().esc.env(APP).unwrap().revision, revision);
     assert_eq!(out.report_json()["counts"]["unchanged"], 8);
-    snapshot("esc_unchanged", &out);
+    snapshot_targets!("esc_unchanged", &out);
 
     // One changed value: exactly that key, only where it is routed.
     emu.clear_log();
@@ -173,7 +168,7 @@ fn plan_sync_and_an_unchanged_second_run() {
         assert_eq!(changed, want, "{}", t["id"]);
     }
     assert_eq!(decrypted(&emu, APP)["values"]["openai"]["apiKey"]["fn::secret"], Value::from(OPENAI_2));
-    snapshot("esc_one_change", &out);
+    snapshot_targets!("esc_one_change", &out);
 }
 
 fn colleague_saves(st: &mut secret_sync_emulators::State) {
@@ -230,7 +225,7 @@ fn faults_are_reported_per_environment() {
     assert_eq!(status("esc:app"), "synced");
     assert_eq!(status("esc:worker"), "failed");
     assert_eq!(status("esc:billing"), "failed");
-    snapshot("esc_faults", &out);
+    snapshot_targets!("esc_faults", &out);
 }
 
 #[test]
@@ -253,7 +248,7 @@ fn missing_environment_and_rejected_token() {
     assert_eq!(out.code, 1);
     assert_eq!(counts(&emu), (3, 0, 0));
     assert!(!out.everything_visible().contains("pul-wrong-token"));
-    snapshot("esc_bad_token", &out);
+    snapshot_targets!("esc_bad_token", &out);
 }
 
 #[test]
@@ -384,7 +379,7 @@ fn pruning_is_opt_in_owned_only_and_capped() {
     assert!(after["values"]["slack"].get("botToken").is_none());
     assert!(after["values"]["environmentVariables"].get("SLACK_BOT_TOKEN").is_none());
     assert_eq!(after["values"]["queue"], Value::from("jobs"), "an unowned key was deleted");
-    snapshot("esc_pruned", &out);
+    snapshot_targets!("esc_pruned", &out);
 }
 
 #[test]

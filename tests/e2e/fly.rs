@@ -191,7 +191,7 @@ fn first_sync_then_nightly_then_one_key() {
     let pos =
         |needle: &str, method: &str| log.iter().position(|l| l.method == method && l.path.ends_with(needle)).unwrap();
     assert!(pos("sophia-gong-m0/lease", "DELETE") < pos("sophia-gong-m1/lease", "POST"));
-    snapshot("fly_first_sync", &out);
+    snapshot_targets!("fly_first_sync", &out);
 
     // (a) The nightly run: identical values. Fly's digests cannot prove a
     // key unchanged, so each app gets one write — and the write proves every
@@ -210,7 +210,7 @@ fn first_sync_then_nightly_then_one_key() {
     assert_eq!(report["counts"]["unverified"], 0, "the write settled every key");
     assert!(out.summary.contains("the write proved all"), "{}", out.summary);
     assert!(out.outputs.contains("changed<<ghadelimiter_PID_0\n0\n"), "{}", out.outputs);
-    snapshot("fly_unchanged", &out);
+    snapshot_targets!("fly_unchanged", &out);
 
     // (b) One changed key: written everywhere (nothing proves the others),
     // but only the app that holds it is restarted.
@@ -229,7 +229,7 @@ fn first_sync_then_nightly_then_one_key() {
     }
     assert_eq!(emu.state().fly.apps["sophia-gong"].secrets["GONG_ACCESS_KEY"].1, "gong-rotated-access-key-0002");
     assert_eq!(fly_actions(&out.report_json(), "update"), ["fly:gong GONG_ACCESS_KEY"]);
-    snapshot("fly_one_key", &out);
+    snapshot_targets!("fly_one_key", &out);
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn faults_are_reported_per_app() {
             assert_eq!(a.secrets[UNMANAGED.0].1, UNMANAGED.1, "{app}: an unmanaged key changed");
         }
     }
-    snapshot("fly_faults", &out);
+    snapshot_targets!("fly_faults", &out);
 }
 
 /// Two apps, three keys: small enough to count every request.
@@ -528,11 +528,6 @@ fn legacy_md5_digests_prove_unchanged_and_a_write_without_digests_is_read_back()
     want.push(("GET".into(), "/secrets".into()));
     want.sort();
     assert_eq!(requests(&emu, "acme-api"), want);
-}
-
-fn snapshot(name: &str, out: &Output) {
-    insta::assert_snapshot!(format!("{name}__summary"), out.summary);
-    insta::assert_json_snapshot!(format!("{name}__report"), out.report_json(), { ".tool.version" => "[version]" });
 }
 
 /// Fly counts its rate limit per action and per Machine (or app): a

@@ -64,11 +64,6 @@ fn workspace() -> Workspace {
     ws
 }
 
-fn snapshot(name: &str, out: &Output) {
-    insta::assert_snapshot!(format!("{name}__summary"), out.summary);
-    insta::assert_json_snapshot!(format!("{name}__report"), out.report_json(), { ".tool.version" => "[version]" });
-}
-
 #[test]
 fn rotation_drift_and_a_github_target() {
     let emu = emulator();
@@ -107,7 +102,7 @@ fn rotation_drift_and_a_github_target() {
     assert_eq!(drift["coverage_percent"], 1);
     let site = report["targets"].as_array().unwrap().iter().find(|t| t["id"] == "github:site").unwrap();
     assert_eq!(site["unrouted"], serde_json::json!(["HAND_MADE"]));
-    snapshot("github_first_sync", &out);
+    snapshot_targets!("github_first_sync", &out);
 
     // Identical second run: lists only, no key fetch, no PUT.
     emu.clear_log();
@@ -143,7 +138,7 @@ fn a_job_token_without_org_access_warns_and_the_run_goes_on() {
     // Validation and the targets still ran.
     assert_eq!(report["counts"]["errors"], 0);
     assert_eq!(emu.count("PUT", "/repos/acme/site/"), 2);
-    snapshot("github_no_org_access", &out);
+    snapshot_targets!("github_no_org_access", &out);
 }
 
 #[test]

@@ -196,3 +196,15 @@ pub fn cli(args: &[&str], cwd: &Path) -> Output {
         report: String::new(),
     }
 }
+
+/// The snapshot a target kind's test is about: the summary, and the
+/// report's `targets[]` entries (not the whole report, so a new report field
+/// elsewhere does not churn every kind's snapshots). A macro, so the
+/// snapshots keep the calling module's name.
+macro_rules! snapshot_targets {
+    ($name:expr, $out:expr) => {{
+        let (name, out): (&str, &crate::harness::Output) = ($name, $out);
+        insta::assert_snapshot!(format!("{name}__summary"), out.summary);
+        insta::assert_json_snapshot!(format!("{name}__targets"), out.report_json()["targets"]);
+    }};
+}

@@ -138,7 +138,7 @@ fn first_sync_then_nothing_then_one_key() {
     }
     assert_eq!(target(&out, "kubernetes:api")["status"], "synced");
     assert_eq!(target(&out, "kubernetes:api")["unrouted"], serde_json::json!(["HELM_RELEASE"]));
-    snapshot("k8s_first_sync", &out);
+    snapshot_targets!("k8s_first_sync", &out);
 
     // Identical second run: one read per target, no write, no restart.
     emu.clear_log();
@@ -148,7 +148,7 @@ fn first_sync_then_nothing_then_one_key() {
     assert_eq!(emu.count_exact("GET", JOBS_SECRET), 1);
     assert_eq!(emu.log().len(), 2, "reads only: {:?}", emu.log());
     assert_eq!(target(&out, "kubernetes:api")["status"], "unchanged");
-    snapshot("k8s_unchanged", &out);
+    snapshot_targets!("k8s_unchanged", &out);
 
     // One changed key: one apply at the Secret it is routed to, its
     // workloads rolled; the other target is read only.
@@ -174,7 +174,7 @@ fn first_sync_then_nothing_then_one_key() {
         assert_eq!(st.kubernetes.workload("deployment", NS, "api").restarts.len(), 2);
         assert_eq!(st.kubernetes.workload("daemonset", NS2, "agent").restarts.len(), 1);
     }
-    snapshot("k8s_one_key", &out);
+    snapshot_targets!("k8s_one_key", &out);
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn a_key_another_field_manager_owns_is_left_alone_and_reported() {
     // Written once, never forced.
     assert_eq!(emu.count_exact("PATCH", API_SECRET), 1);
     assert_eq!(target(&out, "kubernetes:jobs")["status"], "synced");
-    snapshot("k8s_conflict", &out);
+    snapshot_targets!("k8s_conflict", &out);
 
     // A plan says so before any write.
     emu.clear_log();
@@ -306,7 +306,7 @@ fn a_rollout_that_never_completes_fails_that_target_only() {
     assert_eq!(target(&out, "kubernetes:api")["status"], "synced");
     assert_eq!(emu.count_exact("PATCH", DS), 1, "restarted once, not again");
     assert!(emu.count_exact("GET", DS) >= 1);
-    snapshot("k8s_stuck", &out);
+    snapshot_targets!("k8s_stuck", &out);
 }
 
 #[test]
@@ -330,7 +330,7 @@ fn credential_and_access_errors_are_clear_per_target() {
     assert!(msg(&out, "kubernetes:api").contains("`exec` plugin (`aws`)"), "{}", msg(&out, "kubernetes:api"));
     assert!(msg(&out, "kubernetes:api").contains("aws eks get-token"));
     assert_eq!(emu.log().len(), 0, "nothing was sent");
-    snapshot("k8s_exec", &out);
+    snapshot_targets!("k8s_exec", &out);
 
     // 401: a token the cluster does not know.
     let out = run_with(&ws, &kubeconfig(&emu.url, "k8s-e2e-wrong-token-0000000000000"), &secrets(SLACK), &[]);
@@ -356,7 +356,7 @@ fn credential_and_access_errors_are_clear_per_target() {
     assert!(jobs.contains("HTTP 404") && jobs.contains("namespace `batch` does not exist"), "{jobs}");
     // The 404 read, then the apply that names the namespace; nothing else.
     assert_eq!(emu.log().len(), 3, "{:?}", emu.log());
-    snapshot("k8s_access", &out);
+    snapshot_targets!("k8s_access", &out);
 }
 
 /// A 500 from the API server fails that target with the status and the
@@ -471,9 +471,4 @@ fn kubectl_against_the_emulator() {
     let out = run(&ws, &emu, &secrets(SLACK));
     assert_eq!(target(&out, "kubernetes:api")["status"], "unchanged", "{}", out.summary);
     assert_eq!(emu.state().kubernetes.value(NS, "api-secrets", "EXTRA").as_deref(), Some("from-kubectl"));
-}
-
-fn snapshot(name: &str, out: &Output) {
-    insta::assert_snapshot!(format!("{name}__summary"), out.summary);
-    insta::assert_json_snapshot!(format!("{name}__report"), out.report_json(), { ".tool.version" => "[version]" });
 }

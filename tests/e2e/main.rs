@@ -2,6 +2,7 @@
 //! container action and as a local CLI. One test binary for all of them, so
 //! the crate is built once.
 
+#[macro_use]
 mod harness;
 
 mod action;
