@@ -89,8 +89,8 @@ impl EnvVars {
     /// `virtual`: the run's clock moves by its waits at once (tests and
     /// benchmarks; `crate::clock`).
     pub const SECRET_SYNC_CLOCK: &'static str = "SECRET_SYNC_CLOCK";
-    /// Debug builds only: GitHub's scheduler paces by the emulator's clock at
-    /// this base URL (`crate::github::clock::Remote`).
+    /// Debug builds only: the run waits on the emulator's clock at
+    /// this base URL (`crate::clock::Remote`).
     pub const SECRET_SYNC_TEST_CLOCK: &'static str = "SECRET_SYNC_TEST_CLOCK";
     /// Seconds since the epoch to take as now (tests).
     pub const SECRET_SYNC_NOW: &'static str = "SECRET_SYNC_NOW";

@@ -22,10 +22,8 @@ pub fn init(org: &str, output: &std::path::Path, force: bool, style: Style) -> E
         crate::env::var_exact(crate::env::EnvVars::GITHUB_API_URL).unwrap_or_else(|| crate::github::DEFAULT_API.into());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let _inside = rt.enter();
-    let sched = std::sync::Arc::new(crate::github::Scheduler::new(
-        crate::github::clock::system(),
-        crate::github::Pace::default(),
-    ));
+    let sched =
+        std::sync::Arc::new(crate::github::Scheduler::new(crate::clock::system(), crate::github::Pace::default()));
     let gh = match crate::github::GitHub::new(&api, &token, crate::http::Policy::from_env(), sched) {
         Ok(g) => g,
         Err(e) => return usage_error(style, &e),

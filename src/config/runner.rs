@@ -32,24 +32,27 @@ pub struct Runner {
     pub http: crate::http::Policy,
     /// Seconds since the epoch at start (`SECRET_SYNC_NOW` fixes it).
     pub now: i64,
-    /// The clock waits use (the Fly roll, the Fly pacer):
+    /// The clock every wait uses (GitHub's scheduler, Fly's pacer and roll):
     /// `SECRET_SYNC_CLOCK=virtual` makes it virtual from `now` on — for
-    /// tests and benchmarks; a real run must never set it.
+    /// tests and benchmarks; a real run must never set it. Debug builds take
+    /// the emulator's (`SECRET_SYNC_TEST_CLOCK`, its base URL) so end-to-end
+    /// tests control time.
     pub clock: crate::clock::Clock,
-    /// The clock GitHub's scheduler paces by. Debug builds take the
-    /// emulator's (`SECRET_SYNC_TEST_CLOCK`, its base URL) so tests control time.
-    pub github_clock: crate::github::clock::Clock,
 }
 
-/// The real clock, or in debug builds the emulator's when a test names it.
-fn github_clock(test_clock: Option<String>) -> crate::github::clock::Clock {
+/// The real clock; a virtual one when asked; in debug builds the
+/// emulator's when a test names it.
+fn clock(virtual_from: Option<i64>, test_clock: Option<String>) -> crate::clock::Clock {
     #[cfg(debug_assertions)]
     if let Some(url) = test_clock {
-        return crate::github::clock::Remote::clock(&url);
+        return crate::clock::Remote::clock(&url);
     }
     #[cfg(not(debug_assertions))]
     drop(test_clock);
-    crate::github::clock::system()
+    match virtual_from {
+        Some(now) => crate::clock::Manual::at(std::time::Duration::from_secs(now.max(0) as u64)),
+        None => crate::clock::system(),
+    }
 }
 
 impl Runner {
@@ -59,10 +62,8 @@ impl Runner {
         let get = crate::env::var;
         let or = |k: &str, default: &str| get(k).unwrap_or_else(|| default.to_string());
         let now = crate::util::now_secs();
-        let clock = match get(EnvVars::SECRET_SYNC_CLOCK).as_deref() {
-            Some("virtual") => crate::clock::Clock::virtual_at(now),
-            _ => crate::clock::Clock::real(),
-        };
+        let virtual_from = (get(EnvVars::SECRET_SYNC_CLOCK).as_deref() == Some("virtual")).then_some(now);
+        let clock = clock(virtual_from, get(EnvVars::SECRET_SYNC_TEST_CLOCK));
         Runner {
             repository: get(EnvVars::GITHUB_REPOSITORY).filter(|r| r.contains('/')),
             repository_owner: get(EnvVars::GITHUB_REPOSITORY_OWNER),
@@ -80,7 +81,6 @@ impl Runner {
             http: crate::http::Policy::from_env(),
             now,
             clock,
-            github_clock: github_clock(get(EnvVars::SECRET_SYNC_TEST_CLOCK)),
         }
     }
 

@@ -8,7 +8,6 @@
 //! 5xx and failed connections are retried with the HTTP policy's backoff.
 //! Errors say the operation and the status, never a body or the token.
 
-pub mod clock;
 pub mod inventory;
 
 pub mod limits;

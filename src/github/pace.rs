@@ -14,8 +14,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::clock::Clock;
 use super::limits::{Limit, Why};
+use crate::clock::Clock;
 
 /// How the run paces one token (the manifest's `defaults`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +239,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::github::clock::Manual;
+    use crate::clock::Manual;
     use crate::github::limits::MINUTE;
 
     const T0: Duration = Duration::from_secs(1_000_000);

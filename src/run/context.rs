@@ -95,7 +95,7 @@ pub(super) fn github_client(cfg: &Config, m: &Manifest) -> Option<Arc<GitHub>> {
         write_interval: m.defaults.github_write_interval,
         rate_limit_wait: m.defaults.github_rate_limit_wait,
     };
-    let sched = Arc::new(crate::github::Scheduler::new(cfg.runner.github_clock.clone(), pace));
+    let sched = Arc::new(crate::github::Scheduler::new(cfg.runner.clock.clone(), pace));
     GitHub::new(&cfg.runner.github_api, token, cfg.runner.http.clone(), sched).ok().map(Arc::new)
 }
 

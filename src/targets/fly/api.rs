@@ -328,14 +328,14 @@ impl<'a> Api<'a> {
         let url =
             self.machine_url(&m.id, &format!("/wait?instance_id={}&state=started&timeout={secs}", encode(instance)));
         let clock = &self.ctx.fly.clock;
-        let deadline = clock.elapsed() + limit;
+        let deadline = clock.now().await + limit;
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
         loop {
             self.ctx.fly.pacer.wait("wait", &m.id).await;
             let r = self.ctx.http.poll(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
             match r.status().as_u16() {
                 200..=299 => return Ok(()),
-                408 if clock.elapsed() < deadline => clock.sleep(backoff.step()).await,
+                408 if clock.now().await < deadline => clock.sleep(backoff.step()).await,
                 408 => return Err(format!("{what}: it did not start within {}", show_duration(limit))),
                 _ => return Err(self.explain(&what, &r).to_string()),
             }
@@ -423,7 +423,7 @@ impl Pacer {
 
     /// Waits until `action` on `id` may be sent, and records it.
     pub async fn wait(&self, action: &'static str, id: &str) {
-        let delay = self.reserve(action, id, self.clock.elapsed());
+        let delay = self.reserve(action, id, self.clock.now().await);
         if !delay.is_zero() {
             tracing::debug!(action, id, delay_ms = delay.as_millis() as u64, "pacing to Fly's rate limit");
             self.clock.sleep(delay).await;
@@ -456,7 +456,7 @@ mod pacing {
 
     #[test]
     fn windows_are_per_action_and_machine() {
-        let p = Pacer::new(Clock::virtual_at(0));
+        let p = Pacer::new(crate::clock::Manual::at(Duration::ZERO));
         let t0 = Duration::from_secs(100);
         // Nine machines, each leased, updated, waited for and released: no wait.
         for m in 0..9 {

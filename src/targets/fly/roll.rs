@@ -143,18 +143,18 @@ async fn one(
 /// when the 10 s are over; a crash loop fails it.
 async fn smoke(api: &Api<'_>, m: &Machine) -> Result<(), String> {
     let clock = &api.clock();
-    let end = clock.elapsed() + SMOKE_WINDOW;
+    let end = clock.now().await + SMOKE_WINDOW;
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
-    while clock.elapsed() < end {
+    while clock.now().await < end {
         let now = api.get(m).await?;
-        match checks::smoke(&now.events, clock.now_ms()) {
+        match checks::smoke(&now.events, clock.now_ms().await) {
             Smoke::Up => return Ok(()),
             Smoke::Crashing { restarts, exit_code } => {
                 return Err(format!(
                     "smoke check: the app appears to be crashing (it exited with code {exit_code} and is restarting, {restarts} restarts)"
                 ))
             }
-            Smoke::NotYet => clock.sleep(backoff.step().min(end.saturating_sub(clock.elapsed()))).await,
+            Smoke::NotYet => clock.sleep(backoff.step().min(end.saturating_sub(clock.now().await))).await,
         }
     }
     Ok(())
@@ -169,14 +169,14 @@ async fn health(api: &Api<'_>, m: &Machine, limit: Duration, values: &[&str]) ->
         return Ok(());
     }
     let clock = &api.clock();
-    let end = clock.elapsed() + limit;
+    let end = clock.now().await + limit;
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(2));
     loop {
         let now = api.get(m).await?;
         if checks::all_passing(&now.checks) {
             return Ok(());
         }
-        if clock.elapsed() >= end {
+        if clock.now().await >= end {
             let failing: Vec<String> = checks::not_passing(&now.checks)
                 .iter()
                 .map(|c| {
@@ -196,6 +196,6 @@ async fn health(api: &Api<'_>, m: &Machine, limit: Duration, values: &[&str]) ->
                 format!("{} (not passing within {within})", failing.join("; "))
             });
         }
-        clock.sleep(backoff.step().min(end.saturating_sub(clock.elapsed()))).await;
+        clock.sleep(backoff.step().min(end.saturating_sub(clock.now().await))).await;
     }
 }
