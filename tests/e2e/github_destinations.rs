@@ -49,28 +49,10 @@ fn emulator() -> Emulator {
 }
 
 fn sync(emu: &Emulator, ws: &Workspace, n: u32, prune: bool) -> Output {
-    let runtime = crate::state::runtime_token(n);
-    emu.state().results.runtime_token = Some(runtime.clone());
-    let results = format!("{}/", emu.url);
     let vals = serde_json::json!({ "API_KEY": API_KEY, "NPM_TOKEN": NPM_TOKEN }).to_string();
-    let inputs = [
-        ("mode", "sync"),
-        ("secrets", vals.as_str()),
-        ("github-token", TOKEN),
-        ("github-org", "acme"),
-        ("state-token", JOB_TOKEN),
-        ("state-key", crate::state::STATE_KEY),
-        ("upload-artifact", "false"),
-        ("prune", if prune { "true" } else { "false" }),
-    ];
-    let env = [
-        ("GITHUB_API_URL", emu.url.as_str()),
-        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
-        ("ACTIONS_RUNTIME_TOKEN", runtime.as_str()),
-        ("ACTIONS_RESULTS_URL", results.as_str()),
-    ];
+    let prune = [("prune", if prune { "true" } else { "false" })];
     emu.clear_log();
-    let out = ws.action(&inputs, &env);
+    let out = crate::state::github_sync_with_record(emu, ws, n, (TOKEN, JOB_TOKEN), &vals, &prune);
     let shown = out.everything_visible();
     assert!(![TOKEN, JOB_TOKEN, API_KEY, NPM_TOKEN].iter().any(|v| shown.contains(v)), "a value was shown");
     out

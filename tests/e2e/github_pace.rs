@@ -269,26 +269,8 @@ fn the_next_run_writes_only_what_did_not_land() {
 const JOB_TOKEN: &str = "ghs_e2ePaceJobToken00000000000000000000";
 
 fn synced_with_record(emu: &Emulator, ws: &Workspace, n: u32) -> Output {
-    let runtime = crate::state::runtime_token(n);
-    emu.state().results.runtime_token = Some(runtime.clone());
-    let results = format!("{}/", emu.url);
     let vals: serde_json::Map<String, serde_json::Value> =
         (0..10).map(|k| (format!("KEY_{k:03}"), value(k).into())).collect();
     let vals = serde_json::Value::Object(vals).to_string();
-    let inputs = [
-        ("mode", "sync"),
-        ("secrets", vals.as_str()),
-        ("github-token", TOKEN),
-        ("github-org", "acme"),
-        ("state-token", JOB_TOKEN),
-        ("state-key", crate::state::STATE_KEY),
-        ("upload-artifact", "false"),
-    ];
-    let env = [
-        ("GITHUB_API_URL", emu.url.as_str()),
-        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
-        ("ACTIONS_RUNTIME_TOKEN", runtime.as_str()),
-        ("ACTIONS_RESULTS_URL", results.as_str()),
-    ];
-    ws.action(&inputs, &env)
+    crate::state::github_sync_with_record(emu, ws, n, (TOKEN, JOB_TOKEN), &vals, &[])
 }

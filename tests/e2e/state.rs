@@ -57,6 +57,40 @@ pub fn runtime_token(run: u32) -> String {
     format!("eyJhbGciOiJIUzI1NiJ9.{}.stateRuntimeSignature", payload.trim_end_matches('='))
 }
 
+/// A GitHub sync with the state record, as run `run` of the workflow: the
+/// tokens (`token` for GitHub, `job_token` for the artifacts), the state key,
+/// the emulator as GitHub, the results service and the clock; `extra`
+/// inputs on top.
+pub fn github_sync_with_record(
+    emu: &Emulator,
+    ws: &Workspace,
+    run: u32,
+    (token, job_token): (&str, &str),
+    secrets: &str,
+    extra: &[(&str, &str)],
+) -> Output {
+    let runtime = runtime_token(run);
+    emu.state().results.runtime_token = Some(runtime.clone());
+    let results = format!("{}/", emu.url);
+    let mut inputs = vec![
+        ("mode", "sync"),
+        ("secrets", secrets),
+        ("github-token", token),
+        ("github-org", "acme"),
+        ("state-token", job_token),
+        ("state-key", STATE_KEY),
+        ("upload-artifact", "false"),
+    ];
+    inputs.extend_from_slice(extra);
+    let env = [
+        ("GITHUB_API_URL", emu.url.as_str()),
+        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
+        ("ACTIONS_RUNTIME_TOKEN", runtime.as_str()),
+        ("ACTIONS_RESULTS_URL", results.as_str()),
+    ];
+    ws.action(&inputs, &env)
+}
+
 fn emulator() -> Emulator {
     let emu = Emulator::start();
     {
