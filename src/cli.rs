@@ -136,34 +136,11 @@ pub struct RunArgs {
     /// Also write the JSON report here.
     #[arg(long)]
     pub report_path: Option<PathBuf>,
-    /// Pulumi Cloud API URL.
-    #[arg(long, env = EnvVars::PULUMI_BACKEND_URL, hide_env_values = true)]
-    pub esc_api_url: Option<String>,
-    /// With OIDC (no PULUMI_ACCESS_TOKEN): the Pulumi token to ask for: organization (default), team,
-    /// personal or runner, or pulumi/esc-action's `urn:pulumi:token-type:access_token:<type>`.
-    #[arg(long)]
-    pub esc_oidc_requested_token_type: Option<String>,
-    /// With OIDC: the token's scope, `team:NAME` for a team token, `user:LOGIN` for a personal one.
-    #[arg(long)]
-    pub esc_oidc_scope: Option<String>,
-    /// With OIDC: the token's lifetime in seconds (Pulumi's default when not given).
-    #[arg(long)]
-    pub esc_oidc_token_expiration: Option<String>,
     /// The GitHub org whose secrets metadata is read (rotation, drift); the token comes from GITHUB_TOKEN.
     #[arg(long)]
     pub github_org: Option<String>,
-    /// Fly apps processed at once.
-    #[arg(long, default_value_t = crate::config::DEFAULT_CONCURRENCY)]
-    pub fly_concurrency: usize,
-    /// ESC environments processed at once.
-    #[arg(long, default_value_t = crate::config::DEFAULT_CONCURRENCY)]
-    pub esc_concurrency: usize,
-    /// GitHub repositories and environments processed at once.
-    #[arg(long, default_value_t = crate::config::DEFAULT_CONCURRENCY)]
-    pub github_concurrency: usize,
-    /// How long to wait for restarted Kubernetes workloads to roll out: `300`, `90s`, `5m`.
-    #[arg(long, default_value = "5m", value_parser = crate::config::parse_timeout)]
-    pub kubernetes_rollout_timeout: std::time::Duration,
+    #[command(flatten)]
+    pub kinds: crate::targets::Flags,
     /// Only these targets: glob patterns over target ids (`fly:*`, `esc:sophia-*`), comma-separated.
     #[arg(long, value_parser = parse_selection)]
     pub targets: Option<crate::select::Selection>,
@@ -220,12 +197,7 @@ impl RunArgs {
     /// The run's configuration; an unusable flag combination is an error.
     pub fn into_config(self, mode: Mode) -> Result<Config, String> {
         let runner = config::Runner::from_env();
-        let esc_oidc = config::esc_oidc(
-            self.esc_oidc_requested_token_type.as_deref(),
-            self.esc_oidc_scope.as_deref(),
-            self.esc_oidc_token_expiration.as_deref(),
-        )
-        .map_err(|e| format!("--esc-oidc-{}: {e}", e.choice()))?;
+        let kinds = self.kinds.into_inputs().map_err(|e| e.to_string())?;
         Ok(Config {
             mode,
             manifest: self.manifest,
@@ -235,24 +207,8 @@ impl RunArgs {
             consume_secrets_files: false,
             fail_on: self.fail_on,
             targets: TargetSettings {
+                kinds,
                 // Tokens never come from flags (they would show in `ps`).
-                esc_token: crate::env::var_exact(EnvVars::PULUMI_ACCESS_TOKEN).map(SecretString::from),
-                esc_api_url: self.esc_api_url,
-                esc_oidc,
-                // flyctl reads FLY_ACCESS_TOKEN first (internal/config/config.go).
-                fly_token: [EnvVars::FLY_ACCESS_TOKEN, EnvVars::FLY_API_TOKEN]
-                    .iter()
-                    .find_map(|k| crate::env::var_exact(k))
-                    .map(SecretString::from),
-                concurrency: crate::targets::Concurrency {
-                    esc: self.esc_concurrency,
-                    fly: self.fly_concurrency,
-                    github: self.github_concurrency,
-                    kubernetes: crate::config::DEFAULT_CONCURRENCY,
-                },
-                // The cluster comes from KUBECONFIG (or ~/.kube/config), as for kubectl.
-                kubeconfig: None,
-                rollout_timeout: self.kubernetes_rollout_timeout,
                 github_token: crate::env::var_exact(EnvVars::GITHUB_TOKEN).map(SecretString::from),
                 github_org: self.github_org,
                 prune: self.prune,

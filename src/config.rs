@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use crate::env::EnvVars;
+use crate::targets::inputs::{secret, set};
 
 mod runner;
 pub use runner::Runner;
@@ -216,26 +217,13 @@ pub const DEFAULT_ARTIFACT_NAME: &str = "secret-sync-report";
 /// Settings for reaching and changing targets.
 #[derive(Debug, Default)]
 pub struct TargetSettings {
-    /// Pulumi Cloud access token; without it, OIDC is used when available.
-    pub esc_token: Option<SecretString>,
-    /// Pulumi Cloud API base URL (`PULUMI_BACKEND_URL`, else the public API).
-    pub esc_api_url: Option<String>,
-    /// The Pulumi token an OIDC exchange asks for (organization by default).
-    pub esc_oidc: crate::targets::esc::auth::OidcRequest,
-    /// Fly.io API token (org or deploy token).
-    pub fly_token: Option<SecretString>,
-    /// GitHub token: org secrets metadata (rotation, drift) and GitHub targets.
+    /// GitHub token: org secrets metadata (rotation, drift), the state
+    /// record and GitHub targets.
     pub github_token: Option<SecretString>,
     /// The org whose secrets metadata is read (default: the repository's owner).
     pub github_org: Option<String>,
-    /// Fly apps processed at once.
-    /// Targets handled at once, per service.
-    pub concurrency: crate::targets::Concurrency,
-    /// A kubeconfig's content (the `kubeconfig` input); without it the
-    /// `KUBECONFIG` file(s), `~/.kube/config` or the in-cluster service account.
-    pub kubeconfig: Option<SecretString>,
-    /// How long to wait for the restarted workloads of one Kubernetes target.
-    pub rollout_timeout: std::time::Duration,
+    /// Each target kind's own inputs (`crate::targets::Inputs`).
+    pub kinds: crate::targets::Inputs,
     /// Delete keys this manifest owns but no longer routes.
     pub prune: bool,
     /// Most deletions allowed per target and run.
@@ -245,21 +233,18 @@ pub struct TargetSettings {
 impl TargetSettings {
     /// The tokens, to be masked before anything is printed.
     pub fn tokens(&self) -> impl Iterator<Item = &SecretString> {
-        self.esc_token.iter().chain(self.fly_token.iter()).chain(self.github_token.iter())
+        self.github_token.iter().chain(self.kinds.secrets())
     }
 }
 
 pub const DEFAULT_MAX_DELETES: usize = 10;
-pub const DEFAULT_CONCURRENCY: usize = 4;
-/// `kubectl rollout status` waits forever by default; a job should not.
-pub const DEFAULT_ROLLOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// An input that is not UTF-8, named (never shown); the `secrets` payload's
 /// error also gives the line and column of its first invalid byte, as every
 /// other payload error does.
 fn non_utf8_input(k: &str, v: &std::ffi::OsStr) -> String {
     #[cfg(unix)]
-    if k == "INPUT_SECRETS" {
+    if k == EnvVars::INPUT_SECRETS {
         use std::os::unix::ffi::OsStrExt;
         let bytes = crate::input::strip_bom(v.as_bytes());
         if let Err(e) = crate::values::utf8(bytes, "input `secrets`") {
@@ -268,29 +253,6 @@ fn non_utf8_input(k: &str, v: &std::ffi::OsStr) -> String {
     }
     let _ = v;
     format!("the environment variable `{k}` is not valid UTF-8 text; pass the input as UTF-8")
-}
-
-/// The OIDC token choice (`esc-oidc-requested-token-type`, `esc-oidc-scope`,
-/// `esc-oidc-token-expiration`; the CLI's flags of the same names).
-pub fn esc_oidc(
-    kind: Option<&str>,
-    scope: Option<&str>,
-    expiration: Option<&str>,
-) -> Result<crate::targets::esc::auth::OidcRequest, crate::targets::esc::auth::OidcRequestError> {
-    crate::targets::esc::auth::OidcRequest::parse(kind, scope, expiration)
-}
-
-/// A timeout as `300`, `90s` or `5m` (seconds unless `m` is given).
-pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let (digits, mult) = match t.strip_suffix('m') {
-        Some(d) => (d, 60),
-        None => (t.strip_suffix('s').unwrap_or(t), 1),
-    };
-    match digits.parse::<u64>() {
-        Ok(n) if n > 0 && n <= 24 * 3600 / mult => Ok(std::time::Duration::from_secs(n * mult)),
-        _ => Err(format!("`{t}` is not a timeout: write seconds (`300`, `90s`) or minutes (`5m`), up to a day")),
-    }
 }
 
 /// The action's inputs as the runner passes them (`INPUT_*`), read with envy.
@@ -313,31 +275,10 @@ pub struct ActionInputs {
     pub fail_on: Option<String>,
     #[serde(rename = "report-path")]
     pub report_path: Option<String>,
-    #[serde(rename = "esc-token")]
-    pub esc_token: Option<SecretString>,
-    #[serde(rename = "esc-api-url")]
-    pub esc_api_url: Option<String>,
-    #[serde(rename = "esc-oidc-requested-token-type")]
-    pub esc_oidc_requested_token_type: Option<String>,
-    #[serde(rename = "esc-oidc-scope")]
-    pub esc_oidc_scope: Option<String>,
-    #[serde(rename = "esc-oidc-token-expiration")]
-    pub esc_oidc_token_expiration: Option<String>,
-    #[serde(rename = "fly-token")]
-    pub fly_token: Option<SecretString>,
     #[serde(rename = "github-token")]
     pub github_token: Option<SecretString>,
     #[serde(rename = "github-org")]
     pub github_org: Option<String>,
-    #[serde(rename = "fly-concurrency")]
-    pub fly_concurrency: Option<String>,
-    #[serde(rename = "esc-concurrency")]
-    pub esc_concurrency: Option<String>,
-    #[serde(rename = "github-concurrency")]
-    pub github_concurrency: Option<String>,
-    pub kubeconfig: Option<SecretString>,
-    #[serde(rename = "kubernetes-rollout-timeout")]
-    pub kubernetes_rollout_timeout: Option<String>,
     pub prune: Option<String>,
     #[serde(rename = "upload-artifact")]
     pub upload_artifact: Option<String>,
@@ -359,6 +300,9 @@ pub struct ActionInputs {
     pub state_key: Option<SecretString>,
     #[serde(rename = "state-token")]
     pub state_token: Option<SecretString>,
+    /// Every `INPUT_*` variable, for the target kinds' own inputs.
+    #[serde(skip)]
+    pub vars: Vec<(String, String)>,
 }
 
 /// Where the container's mounted directories are on the runner host.
@@ -422,12 +366,6 @@ fn boolean(name: &str, v: Option<String>) -> Result<bool, String> {
     }
 }
 
-/// A secret input, unset when empty (as the runner passes unset inputs).
-fn secret(v: Option<SecretString>) -> Option<SecretString> {
-    use secrecy::ExposeSecret;
-    v.filter(|s| !s.expose_secret().trim().is_empty())
-}
-
 /// A whole-number input, within `range` when one is given.
 fn whole(
     name: &str,
@@ -446,10 +384,6 @@ fn whole(
         .ok_or_else(|| format!("input `{name}` must be a whole number{within}; got `{text}`"))
 }
 
-fn set(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
 impl ActionInputs {
     /// Reads `INPUT_*`. Variables are read as bytes first: `std::env::vars`
     /// (and so `envy::from_env`) panics on any variable that is not UTF-8, in
@@ -462,9 +396,12 @@ impl ActionInputs {
             let v = v.into_string().map_err(|v| non_utf8_input(k, &v))?;
             vars.push((k.to_string(), v));
         }
-        envy::prefixed(EnvVars::INPUT_PREFIX)
-            .from_iter::<_, ActionInputs>(vars)
-            .map_err(|e| format!("cannot read the action's inputs: {e}"))
+        let mut inputs = envy::prefixed(EnvVars::INPUT_PREFIX)
+            .from_iter::<_, ActionInputs>(vars.clone())
+            .map_err(|e| format!("cannot read the action's inputs: {e}"))?;
+        // The kinds read their inputs from these; the values payload is not theirs.
+        inputs.vars = vars.into_iter().filter(|(k, _)| k != EnvVars::INPUT_SECRETS).collect();
+        Ok(inputs)
     }
 
     /// The run the inputs ask for: a validate/plan/sync run, or merging the
@@ -514,30 +451,12 @@ impl ActionInputs {
             key: secret(self.state_key.take()),
         };
         state.state_key("input `state-key`")?;
-        let concurrency = crate::targets::Concurrency {
-            esc: whole("esc-concurrency", self.esc_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
-            fly: whole("fly-concurrency", self.fly_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
-            github: whole("github-concurrency", self.github_concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
-            kubernetes: DEFAULT_CONCURRENCY,
-        };
+        let kinds = crate::targets::Inputs::from_action(&crate::targets::inputs::ActionVars(self.vars))
+            .map_err(|e| e.to_string())?;
         let targets = TargetSettings {
-            esc_token: secret(self.esc_token),
-            fly_token: secret(self.fly_token),
             github_token: secret(self.github_token),
             github_org: set(self.github_org),
-            concurrency,
-            kubeconfig: secret(self.kubeconfig),
-            rollout_timeout: match set(self.kubernetes_rollout_timeout) {
-                Some(t) => parse_timeout(&t).map_err(|e| format!("input `kubernetes-rollout-timeout`: {e}"))?,
-                None => DEFAULT_ROLLOUT_TIMEOUT,
-            },
-            esc_api_url: set(self.esc_api_url).or_else(|| crate::env::var(EnvVars::PULUMI_BACKEND_URL)),
-            esc_oidc: esc_oidc(
-                self.esc_oidc_requested_token_type.as_deref(),
-                self.esc_oidc_scope.as_deref(),
-                self.esc_oidc_token_expiration.as_deref(),
-            )
-            .map_err(|e| format!("input `esc-oidc-{}`: {e}", e.choice()))?,
+            kinds,
             prune: boolean("prune", self.prune)?,
             max_deletes,
         };

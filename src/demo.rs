@@ -36,15 +36,9 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         // first app also has an auto-stopped machine (updated without being
         // woken) and a `fly console` machine (left alone).
         st.fly.tokens.insert(FLY_TOKEN.into());
-        if let Ok(m) = crate::manifest::parse(MANIFEST.as_bytes(), "demo") {
-            let apps: Vec<&String> = m
-                .targets
-                .iter()
-                .filter_map(|t| match &t.spec {
-                    crate::manifest::TargetSpec::Fly { app, .. } => Some(app),
-                    _ => None,
-                })
-                .collect();
+        if let Ok(m) = crate::manifest::parse(MANIFEST.as_bytes(), "demo", crate::targets::SECTIONS) {
+            let apps: Vec<&String> =
+                m.targets.iter().filter_map(|t| t.spec::<crate::targets::fly::Spec>().map(|s| &s.app)).collect();
             for (i, app) in apps.iter().enumerate() {
                 st.fly.add_app(app, 2);
                 st.fly.set(app, "SENTRY_DSN", "https://old@o0.ingest.sentry.io/1");
@@ -98,7 +92,6 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
     // The run's environment, with every service's base URL at the emulators.
     let mut runner = crate::config::Runner::from_env();
     runner.github_api = emu.url.clone();
-    runner.fly_flaps = emu.url.clone();
     let cfg = Config {
         mode,
         manifest,
@@ -109,13 +102,19 @@ pub fn run(mode: Mode) -> crate::exit::Exit {
         fail_on: FailOn::Error,
         selection: None,
         targets: TargetSettings {
-            esc_token: Some(SecretString::from(TOKEN)),
-            esc_api_url: Some(emu.url.clone()),
-            esc_oidc: Default::default(),
-            fly_token: Some(SecretString::from(FLY_TOKEN)),
-            concurrency: crate::targets::Concurrency::default(),
-            kubeconfig: None,
-            rollout_timeout: crate::config::DEFAULT_ROLLOUT_TIMEOUT,
+            kinds: crate::targets::Inputs {
+                esc: crate::targets::esc::Inputs {
+                    token: Some(SecretString::from(TOKEN)),
+                    api_url: Some(emu.url.clone()),
+                    ..Default::default()
+                },
+                fly: crate::targets::fly::Inputs {
+                    token: Some(SecretString::from(FLY_TOKEN)),
+                    flaps_url: emu.url.clone(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             github_token: Some(SecretString::from(GITHUB_TOKEN)),
             github_org: Some("ai-cherry".into()),
             prune: false,

@@ -48,6 +48,8 @@ impl EnvVars {
     pub const ACTIONS_RUNTIME_TOKEN: &'static str = "ACTIONS_RUNTIME_TOKEN";
     /// The action's inputs: `INPUT_` + the input's name in upper case.
     pub const INPUT_PREFIX: &'static str = "INPUT_";
+    /// The `secrets` input: the values payload.
+    pub const INPUT_SECRETS: &'static str = "INPUT_SECRETS";
 
     // --- Credentials on the command line (never flags: they would show in `ps`).
     /// GitHub token for `init`, org metadata and GitHub targets.

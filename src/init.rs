@@ -171,7 +171,7 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let text = manifest("acme", &names);
-        let m = crate::manifest::parse(text.as_bytes(), "init").unwrap();
+        let m = crate::manifest::parse(text.as_bytes(), "init", crate::targets::SECTIONS).unwrap();
         assert_eq!(m.environment_names(), ["production", "staging"]);
         let openai = m.secrets.iter().find(|s| s.name == "OPENAI_API_KEY").unwrap();
         assert_eq!(openai.required, crate::manifest::Required::In(vec!["production".into(), "staging".into()]));

@@ -11,14 +11,14 @@ mod record;
 use crate::config::{Config, Mode};
 use crate::exit::Exit;
 use crate::github::GitHub;
-use crate::manifest::{Manifest, ManifestError, TargetKind};
+use crate::manifest::{Manifest, ManifestError};
 use crate::output::Printer;
 use crate::plan::{TargetOutcome, TargetStatus};
 use crate::report::{assemble, RunInfo};
 use crate::targets;
 use crate::validate;
 use crate::values::SecretValues;
-use context::{context, github_client, github_metadata, github_settings, reads_metadata, runtime};
+use context::{context, github_client, github_metadata, github_settings, kinds, reads_metadata, runtime};
 #[cfg(debug_assertions)]
 use inputs::test_panic;
 pub use inputs::UsageError;
@@ -128,8 +128,8 @@ fn contact(
         let none = || TargetOutcome { status: Some(TargetStatus::NotContacted), ..TargetOutcome::default() };
         return (rt.block_on(metadata), desired.into_iter().map(|d| (d, none())).collect(), None);
     }
-    // Only Fly and GitHub targets have a record: without one, none is read.
-    let recorded = desired.iter().any(|d| matches!(d.target.kind, TargetKind::Fly | TargetKind::Github));
+    // Only some kinds keep proofs in the record: without one, none is read.
+    let recorded = desired.iter().any(|d| targets::recorded(d.target.kind));
     let kept = recorded.then(|| record::Kept::new(cfg, c.display, c.env, c.state_key));
     let run_targets = async {
         // The record is read once, before any target is planned (the
@@ -138,11 +138,12 @@ fn contact(
             Some(k) => k.read().await,
             None => targets::ledger::Ledger::off("no Fly or GitHub target"),
         };
-        let github_targets = desired.iter().filter(|d| d.target.kind == TargetKind::Github).count();
+        let github_targets = desired.iter().filter(|d| d.target.kind == targets::github::KIND).count();
         let sends = cfg.mode == Mode::Sync && !values_failing;
         let github = github_settings(cfg, c.gh.clone(), ages_rx, github_targets, sends);
-        let ctx = Arc::new(context(cfg, c.m, values_failing, github, ledger));
-        let outcomes = targets::run_all(ctx.clone(), desired).await;
+        let kinds = kinds(cfg, c.m, github);
+        let ctx = Arc::new(context(cfg, values_failing, ledger));
+        let outcomes = targets::run_all(ctx.clone(), &kinds, desired).await;
         let state = match &kept {
             Some(k) => Some(k.write(&ctx.ledger).await),
             None => None,

@@ -12,7 +12,7 @@ pub fn add_app(path: &std::path::Path, req: &crate::manifest::edit::AddApp, styl
         Ok(b) => b,
         Err(e) => return usage_error(style, &e.to_string()),
     };
-    if let Err(diags) = crate::manifest::parse(&bytes, &display) {
+    if let Err(diags) = crate::manifest::parse(&bytes, &display, crate::targets::SECTIONS) {
         eprintln!("the manifest has errors already; fix them first:");
         for d in diags {
             eprintln!("{}", d.terminal());
@@ -25,7 +25,7 @@ pub fn add_app(path: &std::path::Path, req: &crate::manifest::edit::AddApp, styl
         Ok(t) => t,
         Err(msg) => return usage_error(style, &msg),
     };
-    if let Err(diags) = crate::manifest::parse(edited.as_bytes(), &display) {
+    if let Err(diags) = crate::manifest::parse(edited.as_bytes(), &display, crate::targets::SECTIONS) {
         eprintln!("the manifest would not be valid after adding `{}`; nothing was written:", req.name);
         for d in diags {
             eprintln!("{}", d.terminal());

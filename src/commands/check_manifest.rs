@@ -10,7 +10,7 @@ use super::usage_error;
 /// Prints `ok` with the manifest's counts, or every error at once.
 pub fn check_manifest(path: &Path, style: Style) -> Exit {
     let display = crate::util::display_path(path);
-    match crate::manifest::load(path, &display) {
+    match crate::manifest::load(path, &display, crate::targets::SECTIONS) {
         Ok(m) => {
             let routes: usize = m.secrets.iter().map(|s| s.routes.len()).sum();
             println!(

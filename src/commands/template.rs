@@ -7,7 +7,7 @@ use super::usage_error;
 
 pub fn template(manifest: &std::path::Path, env: Option<&str>, output: &std::path::Path, style: Style) -> Exit {
     let display = manifest.display().to_string();
-    let m = match crate::manifest::load(manifest, &display) {
+    let m = match crate::manifest::load(manifest, &display, crate::targets::SECTIONS) {
         Ok(m) => m,
         Err(crate::manifest::ManifestError::Unreadable(msg)) => return usage_error(style, &msg),
         Err(crate::manifest::ManifestError::Invalid(_)) => {

@@ -28,7 +28,6 @@ pub struct Runner {
     pub id_token_request: Option<(String, SecretString)>,
     /// Base URLs, from the variables the official tools read.
     pub github_api: String,
-    pub fly_flaps: String,
     pub http: crate::http::Policy,
     /// Seconds since the epoch at start (`SECRET_SYNC_NOW` fixes it).
     pub now: i64,
@@ -77,7 +76,6 @@ impl Runner {
             id_token_request: get(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL)
                 .zip(get(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN).map(SecretString::from)),
             github_api: or(EnvVars::GITHUB_API_URL, crate::github::DEFAULT_API),
-            fly_flaps: or(EnvVars::FLY_FLAPS_BASE_URL, crate::targets::fly::DEFAULT_FLAPS),
             http: crate::http::Policy::from_env(),
             now,
             clock,

@@ -13,9 +13,9 @@ use marked_yaml::{LoaderOptions, Node};
 use super::model::*;
 use super::names;
 use super::scan;
+use super::section::{Entry, Sections};
 use super::suggest;
 
-mod github;
 mod secrets;
 mod yaml;
 
@@ -44,10 +44,6 @@ const DEFAULTS_KEYS: &[&str] = &[
 ];
 const GROUP_KEYS: &[&str] = &["description", "rotate_every", "probe"];
 const ENV_KEYS: &[&str] = &["description", "source_prefix", "source_suffix"];
-const ESC_KEYS: &[&str] = &["environment", "path", "create"];
-const FLY_KEYS: &[&str] = &["environment", "app", "deploy", "checks"];
-const GITHUB_KEYS: &[&str] = &["environment", "repo", "env", "org", "app", "visibility", "repositories"];
-const KUBERNETES_KEYS: &[&str] = &["environment", "namespace", "secret", "restart"];
 const SECRET_KEYS: &[&str] = &[
     "description",
     "group",
@@ -62,10 +58,13 @@ const SECRET_KEYS: &[&str] = &[
     "probe",
     "to",
 ];
-const ROUTE_KEYS: &[&str] = &["esc", "fly", "github", "kubernetes", "path", "env_var", "as"];
+/// Keys of a route besides the kinds' names (which kinds use which: their
+/// [`super::RouteRule`]).
+const ROUTE_FIELDS: &[&str] = &["path", "env_var", "as"];
 
-/// Parses manifest bytes. `file` is the path shown in diagnostics.
-pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
+/// Parses manifest bytes. `file` is the path shown in diagnostics; `kinds`
+/// are the target kinds it may name (`crate::targets::SECTIONS`).
+pub fn parse(bytes: &[u8], file: &str, kinds: &Sections) -> Result<Manifest, Vec<Diagnostic>> {
     let at = |line, col, title: &str, message: String| Diagnostic {
         file: file.to_string(),
         line,
@@ -127,7 +126,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
         }
     };
 
-    let mut w = Walker { file, errors, targets_seen: HashMap::new() };
+    let mut w = Walker { file, kinds, errors, targets_seen: HashMap::new() };
     let manifest = w.manifest(&root);
     if w.errors.is_empty() {
         Ok(manifest)
@@ -137,14 +136,16 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Manifest, Vec<Diagnostic>> {
     }
 }
 
-fn pos_of(node: &Node) -> Pos {
+/// Where a node starts.
+pub fn pos_of(node: &Node) -> Pos {
     node.span()
         .start()
         .map(|m| Pos { line: m.line().max(1), col: m.column().max(1) })
         .unwrap_or(Pos { line: 1, col: 1 })
 }
 
-fn pos_of_scalar(s: &MarkedScalarNode) -> Pos {
+/// Where a scalar starts.
+pub fn pos_of_scalar(s: &MarkedScalarNode) -> Pos {
     s.span().start().map(|m| Pos { line: m.line().max(1), col: m.column().max(1) }).unwrap_or(Pos { line: 1, col: 1 })
 }
 
@@ -161,15 +162,18 @@ fn is_null(s: &MarkedScalarNode) -> bool {
     s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
 }
 
-struct Walker<'f> {
+/// Walks the tree, collecting every error with its place; kinds parse their
+/// targets' settings with it (see [`super::section::Entry`]).
+pub struct Walker<'f> {
     file: &'f str,
+    kinds: &'f Sections,
     errors: Vec<Diagnostic>,
     /// (kind, name) of declared targets, for route checks.
     targets_seen: HashMap<(TargetKind, String), Pos>,
 }
 
 impl Walker<'_> {
-    fn err(&mut self, pos: Pos, title: &str, message: String) {
+    pub fn err(&mut self, pos: Pos, title: &str, message: String) {
         self.errors.push(Diagnostic {
             file: self.file.to_string(),
             line: pos.line,
@@ -180,7 +184,7 @@ impl Walker<'_> {
     }
 
     /// Flags keys not in `allowed`, with a suggestion.
-    fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], within: &str) {
+    pub fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], within: &str) {
         for (k, _) in map.iter() {
             let key = k.as_str();
             if !allowed.contains(&key) {
@@ -191,7 +195,7 @@ impl Walker<'_> {
         }
     }
 
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
+    pub fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedMappingNode> {
         match node {
             Node::Mapping(m) => Some(m),
             other => {
@@ -202,14 +206,14 @@ impl Walker<'_> {
     }
 
     /// A mapping, or nothing at all (`KEY:` with no value) which counts as empty.
-    fn mapping_or_null<'n>(&mut self, node: &'n Node, what: &str) -> Option<Option<&'n MarkedMappingNode>> {
+    pub fn mapping_or_null<'n>(&mut self, node: &'n Node, what: &str) -> Option<Option<&'n MarkedMappingNode>> {
         match node {
             Node::Scalar(s) if is_null(s) => Some(None),
             other => self.mapping(other, what).map(Some),
         }
     }
 
-    fn scalar<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedScalarNode> {
+    pub fn scalar<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n MarkedScalarNode> {
         match node {
             Node::Scalar(s) if is_null(s) => {
                 self.err(pos_of(node), "missing value", format!("{what} has no value"));
@@ -238,15 +242,15 @@ impl Walker<'_> {
         }
     }
 
-    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         self.scalar(node, what).map(|s| s.as_str().to_string())
     }
 
-    fn opt_string(&mut self, map: &MarkedMappingNode, key: &str, what: &str) -> Option<String> {
+    pub fn opt_string(&mut self, map: &MarkedMappingNode, key: &str, what: &str) -> Option<String> {
         map.get_node(key).and_then(|n| self.string(n, &format!("`{key}` of {what}")))
     }
 
-    fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+    pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
         let s = self.scalar(node, what)?;
         match (s.may_coerce(), s.as_str()) {
             (true, "true") => Some(true),
@@ -262,7 +266,7 @@ impl Walker<'_> {
         }
     }
 
-    fn period(&mut self, node: &Node, what: &str) -> Option<Period> {
+    pub fn period(&mut self, node: &Node, what: &str) -> Option<Period> {
         let s = self.scalar(node, what)?;
         match Period::parse(s.as_str()) {
             Ok(p) => Some(p),
@@ -274,7 +278,7 @@ impl Walker<'_> {
     }
 
     /// A string or a list of strings.
-    fn names(&mut self, node: &Node, what: &str) -> Vec<(String, Pos)> {
+    pub fn names(&mut self, node: &Node, what: &str) -> Vec<(String, Pos)> {
         match node {
             Node::Sequence(seq) => {
                 if seq.is_empty() {
@@ -286,7 +290,7 @@ impl Walker<'_> {
         }
     }
 
-    fn check_name(&mut self, pos: Pos, name: &str, what: &str, rule: names::Rule) -> bool {
+    pub fn check_name(&mut self, pos: Pos, name: &str, what: &str, rule: names::Rule) -> bool {
         match rule(name) {
             Ok(()) => true,
             Err(why) => {
@@ -403,7 +407,7 @@ impl Walker<'_> {
         }
     }
 
-    fn deploy(&mut self, node: &Node, what: &str) -> Option<Deploy> {
+    pub fn deploy(&mut self, node: &Node, what: &str) -> Option<Deploy> {
         let s = self.string(node, what)?;
         match s.as_str() {
             "restart" => Some(Deploy::Restart),
@@ -486,9 +490,11 @@ impl Walker<'_> {
         let Some(Some(map)) = self.mapping_or_null(node, "`targets`") else {
             return out;
         };
-        let kinds: Vec<&str> = TargetKind::ALL.iter().map(|k| k.as_str()).collect();
-        self.check_keys(map, &kinds, "`targets`");
-        for kind in TargetKind::ALL {
+        let kinds = self.kinds;
+        let names: Vec<&str> = kinds.iter().map(|k| k.kind().as_str()).collect();
+        self.check_keys(map, &names, "`targets`");
+        for section in kinds {
+            let kind = section.kind();
             let Some(n) = map.get_node(kind.as_str()) else {
                 continue;
             };
@@ -509,7 +515,7 @@ impl Walker<'_> {
                 };
                 let empty = MarkedMappingNode::new_empty(*k.span());
                 let settings = settings.unwrap_or(&empty);
-                if let Some(t) = self.target(kind, name, pos, settings, m) {
+                if let Some(t) = self.target(*section, name, pos, settings, m) {
                     out.push(t);
                 }
             }
@@ -519,23 +525,15 @@ impl Walker<'_> {
 
     fn target(
         &mut self,
-        kind: TargetKind,
+        section: &dyn super::Section,
         name: String,
         pos: Pos,
         map: &MarkedMappingNode,
         m: &Manifest,
     ) -> Option<Target> {
+        let kind = section.kind();
         let what = format!("target `{kind}.{name}`");
-        self.check_keys(
-            map,
-            match kind {
-                TargetKind::Esc => ESC_KEYS,
-                TargetKind::Fly => FLY_KEYS,
-                TargetKind::Github => GITHUB_KEYS,
-                TargetKind::Kubernetes => KUBERNETES_KEYS,
-            },
-            &what,
-        );
+        self.check_keys(map, section.keys(), &what);
         let env_names = m.environment_names();
         let environment = match map.get_node("environment") {
             Some(n) => {
@@ -557,115 +555,7 @@ impl Walker<'_> {
                 return None;
             }
         };
-        let spec = match kind {
-            TargetKind::Esc => {
-                let Some(n) = map.get_node("path") else {
-                    self.err(pos, "missing key", format!("{what} needs `path: org/project/environment`"));
-                    return None;
-                };
-                let path = self.string(n, &format!("`path` of {what}"))?;
-                let parts: Vec<&str> = path.split('/').collect();
-                if parts.len() != 3 || parts.iter().any(|p| names::esc_segment(p).is_err()) {
-                    self.err(
-                        pos_of(n),
-                        "invalid ESC path",
-                        format!("`path` of {what} must be `org/project/environment` (letters, digits, `.`, `-`, `_`), found `{path}`"),
-                    );
-                    return None;
-                }
-                let create = match map.get_node("create") {
-                    Some(c) => self.bool(c, &format!("`create` of {what}")).unwrap_or(false),
-                    None => false,
-                };
-                TargetSpec::Esc { org: parts[0].into(), project: parts[1].into(), env: parts[2].into(), create }
-            }
-            TargetKind::Fly => {
-                let app = match map.get_node("app") {
-                    Some(n) => {
-                        let a = self.string(n, &format!("`app` of {what}"))?;
-                        if !self.check_name(pos_of(n), &a, "Fly app name", names::fly_app) {
-                            return None;
-                        }
-                        a
-                    }
-                    None => {
-                        if !self.check_name(pos, &name, "Fly app name (from the target name)", names::fly_app) {
-                            return None;
-                        }
-                        name.clone()
-                    }
-                };
-                let deploy = match map.get_node("deploy") {
-                    Some(n) => self.deploy(n, &format!("`deploy` of {what}"))?,
-                    None => m.defaults.fly_deploy,
-                };
-                let checks = match map.get_node("checks") {
-                    Some(n) => self.fly_checks(n, &format!("`checks` of {what}"), m.defaults.fly_checks),
-                    None => m.defaults.fly_checks,
-                };
-                TargetSpec::Fly { app, deploy, checks }
-            }
-            TargetKind::Github => self.github(pos, map, &what)?,
-            TargetKind::Kubernetes => self.kubernetes(&name, pos, map, &what)?,
-        };
+        let spec = section.parse(&mut Entry { name: &name, pos, what: &what, map, defaults: &m.defaults, w: self })?;
         Some(Target { kind, name, pos, environment, spec })
-    }
-
-    /// `namespace` (required), `secret` (default: the target name) and
-    /// `restart: [deployment/x, statefulset/y, daemonset/z]`.
-    fn kubernetes(&mut self, name: &str, pos: Pos, map: &MarkedMappingNode, what: &str) -> Option<TargetSpec> {
-        let Some(n) = map.get_node("namespace") else {
-            self.err(pos, "missing key", format!("{what} needs `namespace:` (the namespace of the Secret)"));
-            return None;
-        };
-        let namespace = self.string(n, &format!("`namespace` of {what}"))?;
-        if !self.check_name(pos_of(n), &namespace, "namespace", names::k8s_namespace) {
-            return None;
-        }
-        let secret = match map.get_node("secret") {
-            Some(n) => {
-                let s = self.string(n, &format!("`secret` of {what}"))?;
-                if !self.check_name(pos_of(n), &s, "Secret name", names::k8s_object) {
-                    return None;
-                }
-                s
-            }
-            None => {
-                if !self.check_name(pos, name, "Secret name (from the target name)", names::k8s_object) {
-                    return None;
-                }
-                name.to_string()
-            }
-        };
-        let mut restart: Vec<Workload> = Vec::new();
-        if let Some(n) = map.get_node("restart") {
-            let mut ok = true;
-            for (item, ipos) in self.names(n, &format!("`restart` of {what}")) {
-                let parsed = item.split_once('/').and_then(|(k, w)| Some((WorkloadKind::parse(k)?, w)));
-                match parsed {
-                    Some((kind, w)) if names::k8s_object(w).is_ok() => {
-                        let wl = Workload { kind, name: w.to_string() };
-                        if restart.contains(&wl) {
-                            self.err(ipos, "duplicate workload", format!("`restart` of {what} lists `{wl}` twice"));
-                            ok = false;
-                        } else {
-                            restart.push(wl);
-                        }
-                    }
-                    _ => {
-                        self.err(
-                            ipos,
-                            "invalid workload",
-                            format!("`{item}` in `restart` of {what} is not a workload: write `deployment/NAME`, `statefulset/NAME` or `daemonset/NAME`"),
-                        );
-                        ok = false;
-                    }
-                }
-            }
-            if !ok {
-                return None;
-            }
-        }
-        Some(TargetSpec::Kubernetes { namespace, secret, restart })
     }
 }

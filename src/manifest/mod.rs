@@ -8,10 +8,12 @@ pub mod model;
 pub mod names;
 pub mod probe;
 mod scan;
+pub mod section;
 pub mod suggest;
 
 pub use load::parse;
 pub use model::*;
+pub use section::{Entry, RouteRule, Section, Sections};
 
 use std::path::Path;
 
@@ -28,9 +30,9 @@ pub enum ManifestError {
 
 /// Reads and parses the manifest at `path`; `display` is the path shown in
 /// diagnostics (relative to the workspace when in Actions).
-pub fn load(path: &Path, display: &str) -> Result<Manifest, ManifestError> {
+pub fn load(path: &Path, display: &str, kinds: &Sections) -> Result<Manifest, ManifestError> {
     let bytes = read(path, display).map_err(|e| ManifestError::Unreadable(e.to_string()))?;
-    parse(&bytes, display).map_err(ManifestError::Invalid)
+    parse(&bytes, display, kinds).map_err(ManifestError::Invalid)
 }
 
 /// The manifest's bytes: a regular file of at most

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::duration::Period;
 use crate::formats::Format;
@@ -88,31 +88,32 @@ pub struct Environment {
     pub source_suffix: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    Esc,
-    Fly,
-    Github,
-    Kubernetes,
-}
+/// A kind of target (`esc`, `fly`, …): the name of its `targets.<kind>`
+/// section. Which kinds exist is the registry's business
+/// (`crate::targets`), not the manifest's: the loader is handed the kinds'
+/// [`super::Section`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TargetKind(&'static str);
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 4] = [TargetKind::Esc, TargetKind::Fly, TargetKind::Github, TargetKind::Kubernetes];
+    pub const fn new(name: &'static str) -> TargetKind {
+        TargetKind(name)
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Esc => "esc",
-            TargetKind::Fly => "fly",
-            TargetKind::Github => "github",
-            TargetKind::Kubernetes => "kubernetes",
-        }
+        self.0
     }
 }
 
 impl fmt::Display for TargetKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for TargetKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
     }
 }
 
@@ -150,7 +151,8 @@ pub struct Target {
     pub pos: Pos,
     /// The manifest environment whose values this target receives.
     pub environment: String,
-    pub spec: TargetSpec,
+    /// The kind's own settings for it, as its section parsed them.
+    pub spec: Spec,
 }
 
 impl Target {
@@ -161,124 +163,23 @@ impl Target {
 
     /// Where it is, in the service's own terms (`ai-cherry/sophia/production`).
     pub fn destination(&self) -> String {
-        match &self.spec {
-            TargetSpec::Esc { org, project, env, .. } => format!("{org}/{project}/{env}"),
-            TargetSpec::Fly { app, .. } => app.clone(),
-            TargetSpec::Github { repo, env: Some(e), .. } => format!("{repo} (environment {e})"),
-            TargetSpec::Github { repo, env: None, app: GithubApp::Actions } => repo.clone(),
-            TargetSpec::Github { repo, app, .. } => format!("{repo} ({} secrets)", app.as_str()),
-            TargetSpec::GithubOrg { org, app, .. } => format!("org {org} ({} secrets)", app.as_str()),
-            TargetSpec::Kubernetes { namespace, secret, .. } => format!("{namespace}/{secret}"),
-        }
+        self.spec.destination()
+    }
+
+    /// The kind's settings for this target, when they are `T`'s.
+    pub fn spec<T: TargetSpec>(&self) -> Option<&T> {
+        let any: &dyn std::any::Any = self.spec.as_ref();
+        any.downcast_ref::<T>()
     }
 }
 
-#[derive(Debug, Clone)]
-pub enum TargetSpec {
-    Esc {
-        org: String,
-        project: String,
-        env: String,
-        create: bool,
-    },
-    Fly {
-        app: String,
-        deploy: Deploy,
-        checks: FlyChecks,
-    },
-    Github {
-        repo: String,
-        env: Option<String>,
-        app: GithubApp,
-    },
-    /// A GitHub organization's secrets (`org:`), and which repositories see them.
-    GithubOrg {
-        org: String,
-        app: GithubApp,
-        /// `all`, `private` or `selected`.
-        visibility: String,
-        /// With `selected`: `owner/name` of each repository that sees them.
-        repositories: Vec<String>,
-    },
-    /// One `Secret` in one namespace, and the workloads restarted when its data changes.
-    Kubernetes {
-        namespace: String,
-        secret: String,
-        restart: Vec<Workload>,
-    },
+/// A target's settings, as its kind's section parsed them.
+pub trait TargetSpec: std::any::Any + fmt::Debug + Send + Sync {
+    /// Where it is, in the service's own terms.
+    fn destination(&self) -> String;
 }
 
-/// Which GitHub feature's secrets a `github` target holds (`app:`; the
-/// REST path segment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum GithubApp {
-    #[default]
-    Actions,
-    Dependabot,
-    Codespaces,
-}
-
-impl GithubApp {
-    pub const ALL: [GithubApp; 3] = [GithubApp::Actions, GithubApp::Dependabot, GithubApp::Codespaces];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GithubApp::Actions => "actions",
-            GithubApp::Dependabot => "dependabot",
-            GithubApp::Codespaces => "codespaces",
-        }
-    }
-}
-
-/// The kinds of workload a Kubernetes target can restart (apps/v1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WorkloadKind {
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-}
-
-impl WorkloadKind {
-    /// As `kubectl` writes it (`deployment/api`); also its short names.
-    pub fn parse(s: &str) -> Option<WorkloadKind> {
-        match s {
-            "deployment" | "deployments" | "deploy" => Some(WorkloadKind::Deployment),
-            "statefulset" | "statefulsets" | "sts" => Some(WorkloadKind::StatefulSet),
-            "daemonset" | "daemonsets" | "ds" => Some(WorkloadKind::DaemonSet),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkloadKind::Deployment => "deployment",
-            WorkloadKind::StatefulSet => "statefulset",
-            WorkloadKind::DaemonSet => "daemonset",
-        }
-    }
-
-    /// The apps/v1 resource (URL path segment).
-    pub fn resource(self) -> &'static str {
-        match self {
-            WorkloadKind::Deployment => "deployments",
-            WorkloadKind::StatefulSet => "statefulsets",
-            WorkloadKind::DaemonSet => "daemonsets",
-        }
-    }
-}
-
-/// A workload to restart: `deployment/api`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Workload {
-    pub kind: WorkloadKind,
-    pub name: String,
-}
-
-impl fmt::Display for Workload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.kind.as_str(), self.name)
-    }
-}
+pub type Spec = std::sync::Arc<dyn TargetSpec>;
 
 /// In which environments a secret must have a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,8 +233,8 @@ pub struct Route {
     pub kind: TargetKind,
     pub target: String,
     pub pos: Pos,
-    /// The key at the target: the ESC path under `values`, or the Fly/GitHub
-    /// name, or the key under the Kubernetes Secret's `data`.
+    /// The key at the target, in the kind's terms (an ESC path under
+    /// `values`, a secret's name, a key of a Secret's `data`).
     pub key: String,
     /// ESC only: also expose as `values.environmentVariables.<name>`.
     pub env_var: Option<String>,

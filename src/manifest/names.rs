@@ -2,16 +2,33 @@
 //! refused, phrased to follow "`NAME` ".
 
 /// A name rule: `Err` says why the name is refused.
-pub type Rule = fn(&str) -> Result<(), String>;
+pub type Rule = fn(&str) -> Result<(), Invalid>;
+
+/// Why a name is refused, phrased to follow "`NAME` " (`is empty`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub std::borrow::Cow<'static, str>);
+
+impl From<&'static str> for Invalid {
+    fn from(s: &'static str) -> Invalid {
+        Invalid(s.into())
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(s: String) -> Invalid {
+        Invalid(s.into())
+    }
+}
 
 /// GitHub secret names (docs.github.com, see docs/service-facts.md): `[A-Za-z0-9_]`, not
 /// starting with a digit or `GITHUB_`.
-pub fn github_secret(n: &str) -> Result<(), String> {
+pub fn github_secret(n: &str) -> Result<(), Invalid> {
     if n.is_empty() {
         return Err("is empty".into());
     }
     if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-        return Err(format!("contains `{c}`; GitHub secret names use only letters, digits and `_`"));
+        return Err(Invalid::from(format!("contains `{c}`; GitHub secret names use only letters, digits and `_`")));
     }
     if n.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("starts with a digit, which GitHub secret names may not".into());
@@ -23,18 +40,18 @@ pub fn github_secret(n: &str) -> Result<(), String> {
 }
 
 /// A prefix or suffix added to secret names: letters, digits and `_`.
-pub fn name_fragment(n: &str) -> Result<(), String> {
+pub fn name_fragment(n: &str) -> Result<(), Invalid> {
     match n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-        Some(c) => Err(format!("contains `{c}`; use only letters, digits and `_`")),
+        Some(c) => Err(Invalid::from(format!("contains `{c}`; use only letters, digits and `_`"))),
         None if n.is_empty() => Err("is empty".into()),
         None => Ok(()),
     }
 }
 
 /// Names of environments, groups and targets inside the manifest.
-pub fn simple_name(n: &str) -> Result<(), String> {
+pub fn simple_name(n: &str) -> Result<(), Invalid> {
     match n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        Some(c) => Err(format!("contains `{c}`; use only letters, digits, `-` and `_`")),
+        Some(c) => Err(Invalid::from(format!("contains `{c}`; use only letters, digits, `-` and `_`"))),
         None if n.is_empty() => Err("is empty".into()),
         None => Ok(()),
     }
@@ -43,12 +60,14 @@ pub fn simple_name(n: &str) -> Result<(), String> {
 /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`. Used for Fly
 /// secrets too: Fly enforces no rule, but the value reaches the machine as an
 /// environment variable.
-pub fn env_var(n: &str) -> Result<(), String> {
+pub fn env_var(n: &str) -> Result<(), Invalid> {
     if n.is_empty() {
         return Err("is empty".into());
     }
     if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-        return Err(format!("contains `{c}`; environment variable names use only letters, digits and `_`"));
+        return Err(Invalid::from(format!(
+            "contains `{c}`; environment variable names use only letters, digits and `_`"
+        )));
     }
     if n.starts_with(|c: char| c.is_ascii_digit()) {
         return Err("starts with a digit, which environment variable names may not".into());
@@ -57,7 +76,7 @@ pub fn env_var(n: &str) -> Result<(), String> {
 }
 
 /// One segment of an ESC `org/project/env` path.
-pub fn esc_segment(n: &str) -> Result<(), String> {
+pub fn esc_segment(n: &str) -> Result<(), Invalid> {
     if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
         return Err("is not a valid ESC name".into());
     }
@@ -67,7 +86,7 @@ pub fn esc_segment(n: &str) -> Result<(), String> {
 /// A dotted path under an ESC definition's `values`: segments of
 /// `[A-Za-z_][A-Za-z0-9_-]*`. `environmentVariables` is where `env_var`
 /// exposure lives, so a path may not start there.
-pub fn esc_path(p: &str) -> Result<(), String> {
+pub fn esc_path(p: &str) -> Result<(), Invalid> {
     for seg in p.split('.') {
         let ok = seg.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -75,9 +94,9 @@ pub fn esc_path(p: &str) -> Result<(), String> {
             return Err("has an empty segment (`..`, or a leading or trailing `.`)".into());
         }
         if !ok {
-            return Err(format!(
+            return Err(Invalid::from(format!(
                 "has segment `{seg}`; use dot-separated names of letters, digits, `_` and `-`, each starting with a letter or `_`"
-            ));
+            )));
         }
     }
     if p.split('.').next() == Some("environmentVariables") {
@@ -89,7 +108,7 @@ pub fn esc_path(p: &str) -> Result<(), String> {
 }
 
 /// A Fly app name: lower-case letters, digits and `-`.
-pub fn fly_app(n: &str) -> Result<(), String> {
+pub fn fly_app(n: &str) -> Result<(), Invalid> {
     if n.is_empty()
         || !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         || n.starts_with('-')
@@ -100,54 +119,12 @@ pub fn fly_app(n: &str) -> Result<(), String> {
 }
 
 /// `owner/name` of a GitHub repository.
-pub fn github_repo(n: &str) -> Result<(), String> {
+pub fn github_repo(n: &str) -> Result<(), Invalid> {
     let parts: Vec<&str> = n.split('/').collect();
     let seg_ok =
         |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if parts.len() != 2 || !parts.iter().all(|s| seg_ok(s)) {
         return Err("is not `owner/name`".into());
-    }
-    Ok(())
-}
-
-/// A Kubernetes namespace: an RFC 1123 DNS label (Kubernetes docs,
-/// "Object Names and IDs": at most 63 characters, lower-case letters, digits
-/// and `-`, starting and ending with a letter or digit).
-pub fn k8s_namespace(n: &str) -> Result<(), String> {
-    if n.len() > 63 || !dns_label(n) {
-        return Err("is not a Kubernetes namespace (at most 63 lower-case letters, digits and `-`, starting and ending with a letter or digit)".into());
-    }
-    Ok(())
-}
-
-/// A Kubernetes object name (Secret, Deployment, …): an RFC 1123 DNS
-/// subdomain, at most 253 characters of DNS labels joined by `.`.
-pub fn k8s_object(n: &str) -> Result<(), String> {
-    if n.len() > 253 || !n.split('.').all(dns_label) {
-        return Err("is not a Kubernetes object name (at most 253 lower-case letters, digits, `-` and `.`, starting and ending with a letter or digit)".into());
-    }
-    Ok(())
-}
-
-fn dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// A key of a Kubernetes Secret's `data`: the API reference (Secret v1,
-/// `data`) says each key consists of letters, digits, `-`, `_` or `.`; the
-/// API server also caps it at 253 characters and refuses `.` and `..`.
-pub fn k8s_secret_key(n: &str) -> Result<(), String> {
-    if n.is_empty() {
-        return Err("is empty".into());
-    }
-    if let Some(c) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
-        return Err(format!("contains `{c}`; Kubernetes Secret keys use only letters, digits, `-`, `_` and `.`"));
-    }
-    if n.len() > 253 || n == "." || n == ".." {
-        return Err("is not a valid Kubernetes Secret key (at most 253 characters, not `.` or `..`)".into());
     }
     Ok(())
 }
@@ -171,20 +148,5 @@ mod tests {
         assert!(esc_path("a..b").is_err());
         assert!(esc_path("1a").is_err());
         assert!(esc_path("environmentVariables.X").is_err());
-    }
-
-    #[test]
-    fn kubernetes_rules() {
-        assert!(k8s_namespace("prod-1").is_ok());
-        assert!(k8s_namespace("Prod").is_err());
-        assert!(k8s_namespace("-a").is_err());
-        assert!(k8s_namespace(&"a".repeat(64)).is_err());
-        assert!(k8s_object("app.secrets").is_ok());
-        assert!(k8s_object("app..x").is_err());
-        assert!(k8s_object("app_x").is_err());
-        assert!(k8s_secret_key("OPENAI_API_KEY").is_ok());
-        assert!(k8s_secret_key("tls.crt").is_ok());
-        assert!(k8s_secret_key("a/b").is_err());
-        assert!(k8s_secret_key("..").is_err());
     }
 }

@@ -186,7 +186,7 @@ fn handled(h: Handled) -> TargetReport {
 fn untouched(t: &Target, status: TargetStatus) -> TargetReport {
     TargetReport {
         id: t.id(),
-        kind: t.kind,
+        kind: t.kind.to_string(),
         name: t.name.clone(),
         destination: t.destination(),
         environment: t.environment.clone(),
@@ -299,6 +299,7 @@ mod tests {
         let m = crate::manifest::parse(
             b"version: 1\ntargets:\n  fly:\n    api: { app: my-api }\nsecrets:\n  A:\n    to: [{ fly: api }]\n",
             "m.yml",
+            crate::targets::SECTIONS,
         )
         .unwrap();
         let mut t = untouched(&m.targets[0], status);
@@ -354,6 +355,7 @@ mod tests {
         let m = crate::manifest::parse(
             b"version: 1\ntargets:\n  fly:\n    api: { app: my-api }\nsecrets:\n  A:\n    to: [{ fly: api }]\n",
             "m.yml",
+            crate::targets::SECTIONS,
         )
         .unwrap();
         let outcome = TargetOutcome { message: Some("boom".into()), ..TargetOutcome::default() };

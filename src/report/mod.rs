@@ -217,7 +217,8 @@ pub struct SecretStatus {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TargetReport {
     pub id: String,
-    pub kind: crate::manifest::TargetKind,
+    /// The target's kind (`esc`, `fly`, …).
+    pub kind: String,
     pub name: String,
     pub destination: String,
     pub environment: String,

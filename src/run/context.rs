@@ -15,55 +15,33 @@ use crate::values::SecretValues;
 
 /// The settings targets share, from the configuration and the runner's
 /// environment.
-pub(super) fn context(
-    cfg: &Config,
-    m: &Manifest,
-    hold_writes: bool,
-    github: targets::github::Settings,
-    ledger: targets::ledger::Ledger,
-) -> targets::Context {
-    use crate::targets::esc::auth::{Auth, Source};
+pub(super) fn context(cfg: &Config, hold_writes: bool, ledger: targets::ledger::Ledger) -> targets::Context {
     let t = &cfg.targets;
-    let esc_base = t.esc_api_url.clone().unwrap_or_else(|| targets::esc::DEFAULT_API.to_string());
-    let source = match (&t.esc_token, &cfg.runner.id_token_request) {
-        (Some(tok), _) => Source::Token(tok.clone()),
-        (None, Some((url, tok))) => {
-            Source::Oidc { request_url: url.clone(), request_token: tok.clone(), request: t.esc_oidc.clone() }
-        }
-        _ => Source::None,
-    };
-    let printer = Printer::new(cfg.out.style);
-    let mask = move |s: &SecretString| printer.masks(std::iter::empty(), [s]);
-    // The kubeconfig is read only when a Kubernetes target may need it.
-    let kubernetes = if m.targets.iter().any(|t| t.kind == crate::manifest::TargetKind::Kubernetes) {
-        targets::kubernetes::Settings::load(t.kubeconfig.as_ref(), cfg.runner.http.clone(), t.rollout_timeout, &mask)
-    } else {
-        targets::kubernetes::Settings::none()
-    };
     targets::Context {
-        kubernetes,
         sync: cfg.mode == Mode::Sync,
-        http: crate::http::Http::new(
-            cfg.runner.http.clone(),
-            &["X-Pulumi-Request-ID", "fly-request-id", "x-github-request-id"],
-        ),
+        http: crate::http::Http::new(cfg.runner.http.clone(), targets::REQUEST_IDS),
         prune: t.prune,
         max_deletes: t.max_deletes,
-        esc: targets::esc::Settings {
-            base_url: esc_base.clone(),
-            auth: Auth::new(source, esc_base, Box::new(move |s: &SecretString| mask(s))),
-        },
-        fly: targets::fly::Settings {
-            flaps_url: cfg.runner.fly_flaps.clone(),
-            pacer: targets::fly::api::Pacer::new(cfg.runner.clock.clone()),
-            clock: cfg.runner.clock.clone(),
-            token: t.fly_token.clone(),
-        },
-        concurrency: t.concurrency,
-        github,
         hold_writes,
         ledger,
     }
+}
+
+/// Every target kind, set up for this run from its inputs (credentials
+/// found are masked before anything prints).
+pub(super) fn kinds(cfg: &Config, m: &Manifest, github: targets::github::Settings) -> Vec<Arc<dyn targets::Driven>> {
+    let printer = Printer::new(cfg.out.style);
+    let mask: Arc<dyn Fn(&SecretString) + Send + Sync> =
+        Arc::new(move |s: &SecretString| printer.masks(std::iter::empty(), [s]));
+    targets::kinds(&targets::Setup {
+        inputs: &cfg.targets.kinds,
+        manifest: m,
+        http: cfg.runner.http.clone(),
+        clock: cfg.runner.clock.clone(),
+        id_token_request: cfg.runner.id_token_request.clone(),
+        mask,
+        github,
+    })
 }
 
 /// What GitHub targets share: the client (and its scheduler), the sources'
@@ -140,5 +118,5 @@ pub(super) fn reads_metadata(cfg: &Config, desired: &[targets::Desired]) -> bool
     };
     let selected = |d: &targets::Desired| sel.selects(&d.target.id());
     desired.first().is_none_or(selected)
-        || desired.iter().any(|d| d.target.kind == crate::manifest::TargetKind::Github && selected(d))
+        || desired.iter().any(|d| d.target.kind == targets::github::KIND && selected(d))
 }

@@ -17,7 +17,7 @@ pub(super) fn read_inputs(
     display: &str,
 ) -> Result<(SecretValues, Result<Manifest, ManifestError>), String> {
     let mut vals = read_values(cfg).map_err(|UsageError(msg)| msg)?;
-    let loaded = manifest::load(&cfg.manifest, display);
+    let loaded = manifest::load(&cfg.manifest, display, crate::targets::SECTIONS);
     if let Ok(m) = &loaded {
         vals.extend(values::from_environment(m.secrets.iter().filter_map(|s| s.from_env.as_deref()))?);
     }

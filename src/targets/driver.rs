@@ -7,9 +7,14 @@
 //! statuses, and re-reading and re-planning after a concurrent edit.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use secrecy::SecretString;
 
 use super::{Context, Desired};
 use crate::http::HttpError;
+use crate::manifest::{Manifest, TargetKind, TargetSpec};
 use crate::plan::{Change, TargetOutcome, TargetStatus};
 
 /// How often a write is retried after the target changed under it.
@@ -133,36 +138,128 @@ impl From<TargetError> for ApplyError {
 }
 
 /// One kind of target.
-pub trait Kind: Sync {
+pub trait Kind: Send + Sync + 'static {
+    /// A target's settings, as the kind's manifest section parsed them.
+    type Spec: TargetSpec;
     /// What a read of the target gives.
     type Current: Send + Sync;
     /// What a write needs beyond the changes.
     type Work: Send + Sync;
 
+    fn kind(&self) -> TargetKind;
+
+    /// How many of the run's `targets` of this kind are handled at once.
+    fn concurrency(&self, targets: usize) -> usize;
+
     /// Reads what the target holds.
-    fn read(&self, ctx: &Context, d: &Desired) -> impl Future<Output = Result<Self::Current, TargetError>> + Send;
+    fn read(
+        &self,
+        ctx: &Context,
+        spec: &Self::Spec,
+        d: &Desired,
+    ) -> impl Future<Output = Result<Self::Current, TargetError>> + Send;
 
     /// The change that makes the target hold `d`: no I/O.
-    fn plan(&self, ctx: &Context, current: &Self::Current, d: &Desired) -> Result<Plan<Self::Work>, TargetError>;
+    fn plan(
+        &self,
+        ctx: &Context,
+        spec: &Self::Spec,
+        current: &Self::Current,
+        d: &Desired,
+    ) -> Result<Plan<Self::Work>, TargetError>;
 
-    /// Writes it.
+    /// Writes it: `work` is the plan's.
     fn apply(
         &self,
         ctx: &Context,
+        spec: &Self::Spec,
         current: &Self::Current,
         plan: &Plan<Self::Work>,
+        work: &Self::Work,
         d: &Desired,
     ) -> impl Future<Output = Result<Applied, ApplyError>> + Send;
 }
 
+/// A kind as the registry holds it: any [`Kind`], its settings inside.
+pub trait Driven: Send + Sync {
+    fn kind(&self) -> TargetKind;
+    fn concurrency(&self, targets: usize) -> usize;
+    /// Reads, plans and (in `sync`) writes one target of this kind.
+    fn drive<'a>(
+        &'a self,
+        ctx: &'a Context,
+        d: &'a Desired,
+    ) -> Pin<Box<dyn Future<Output = TargetOutcome> + Send + 'a>>;
+}
+
+impl<K: Kind> Driven for K {
+    fn kind(&self) -> TargetKind {
+        Kind::kind(self)
+    }
+
+    fn concurrency(&self, targets: usize) -> usize {
+        Kind::concurrency(self, targets)
+    }
+
+    fn drive<'a>(
+        &'a self,
+        ctx: &'a Context,
+        d: &'a Desired,
+    ) -> Pin<Box<dyn Future<Output = TargetOutcome> + Send + 'a>> {
+        Box::pin(async move {
+            match d.target.spec::<K::Spec>() {
+                Some(spec) => drive(ctx, self, spec, d).await,
+                None => failed(
+                    TargetError::new(format!(
+                        "internal error: `{}` is not a {} target (a bug: please report it)",
+                        d.target.id(),
+                        Kind::kind(self)
+                    )),
+                    TargetOutcome::default(),
+                ),
+            }
+        })
+    }
+}
+
+/// What kinds are built from for a run (see `crate::targets::kinds`).
+pub struct Setup<'a> {
+    pub inputs: &'a super::Inputs,
+    pub manifest: &'a Manifest,
+    /// The run's HTTP policy (timeouts, retries) and clock.
+    pub http: crate::http::Policy,
+    pub clock: crate::clock::Clock,
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`, in a job that may ask
+    /// for an OIDC token.
+    pub id_token_request: Option<(String, SecretString)>,
+    /// Registers a credential to be masked before anything prints.
+    pub mask: Arc<dyn Fn(&SecretString) + Send + Sync>,
+    /// What GitHub targets share with the metadata read.
+    pub github: super::github::Settings,
+}
+
+impl Setup<'_> {
+    /// Whether the manifest has a target of `kind` (settings that cost
+    /// something to find, such as a cluster, are looked for only then).
+    pub fn has(&self, kind: TargetKind) -> bool {
+        self.manifest.targets.iter().any(|t| t.kind == kind)
+    }
+
+    /// The mask, for settings that keep it (credentials obtained later).
+    pub fn mask_fn(&self) -> Box<dyn Fn(&SecretString) + Send + Sync> {
+        let mask = self.mask.clone();
+        Box::new(move |s: &SecretString| mask(s))
+    }
+}
+
 /// Reads, plans and — in `sync`, unless validation failed — writes one target.
-pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutcome {
+pub async fn drive<K: Kind>(ctx: &Context, kind: &K, spec: &K::Spec, d: &Desired) -> TargetOutcome {
     for _attempt in 0..=CONFLICT_RETRIES {
-        let current = match kind.read(ctx, d).await {
+        let current = match kind.read(ctx, spec, d).await {
             Ok(c) => c,
             Err(e) => return failed(e, TargetOutcome::default()),
         };
-        let plan = match kind.plan(ctx, &current, d) {
+        let plan = match kind.plan(ctx, spec, &current, d) {
             Ok(p) => p,
             Err(e) => return failed(e, TargetOutcome::default()),
         };
@@ -182,15 +279,16 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, d: &Desired) -> TargetOutco
             ));
             return out;
         }
-        if plan.work.is_none() || !ctx.writes() {
-            out.status = Some(match (&plan.work, ctx.writes()) {
-                (None, true) => TargetStatus::Unchanged,
-                _ => TargetStatus::Planned,
-            });
-            out.message = plan.note.clone();
-            return with_failure(out, &plan.failure);
-        }
-        match kind.apply(ctx, &current, &plan, d).await {
+        let work = match (&plan.work, ctx.writes()) {
+            (Some(w), true) => w,
+            (work, writes) => {
+                out.status =
+                    Some(if work.is_none() && writes { TargetStatus::Unchanged } else { TargetStatus::Planned });
+                out.message = plan.note.clone();
+                return with_failure(out, &plan.failure);
+            }
+        };
+        match kind.apply(ctx, spec, &current, &plan, work, d).await {
             Ok(a) => {
                 if let Some(changes) = a.changes {
                     out.changes = changes;

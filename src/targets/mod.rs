@@ -1,17 +1,17 @@
 //! Targets: where secrets go. This module turns the manifest and the
 //! validated values into the desired state of each target (key → value),
-//! which is all a target ever sees, and runs the targets concurrently. One
-//! sub-module per kind reads the target, diffs, and (in `sync`) writes.
+//! which is all a target ever sees, and runs the targets concurrently.
 //!
-//! Adding a kind: a module with `async fn run(ctx, desired) -> Outcome`
-//! (see `esc`), a `match` arm in [`run_one`], and its settings in the
-//! manifest model.
+//! A kind of target is one folder (`esc/`, `fly/`, …) behind one interface
+//! (see docs/architecture.md, "Adding a target kind"): its manifest section
+//! ([`crate::manifest::Section`]), its inputs and flags, its settings, its
+//! request-id header and its [`driver::Kind`] (read → plan, pure → apply).
+//! The registry below lists the kinds, one line each; everything common to
+//! them (the delete cap, ownership warnings, statuses, re-planning after a
+//! conflict) is the [`driver`]'s.
 
 pub mod driver;
-pub mod esc;
-pub mod fly;
-pub mod github;
-pub mod kubernetes;
+pub mod inputs;
 pub mod ledger;
 
 use std::sync::Arc;
@@ -19,11 +19,81 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::http::Http;
-use crate::manifest::{Manifest, Target, TargetKind};
+use crate::manifest::{Manifest, Sections, Target, TargetKind};
 pub use crate::plan::{Action, Change, TargetOutcome, TargetStatus};
 use crate::validate::Resolved;
+pub use driver::{Driven, Setup};
+
+/// The registry: every target kind, one line each. A kind's module provides
+/// `SECTION` (its manifest section), `REQUEST_ID` (the header its service
+/// names a request by), `RECORDED` (whether the state record proves its
+/// keys), `Inputs` (its action inputs, `Inputs::from_action`), `Flags` (its
+/// command-line flags, `Flags::into_inputs`) and `build` (its settings for a
+/// run, as a [`Driven`] kind).
+macro_rules! registry {
+    ($($kind:ident),* $(,)?) => {
+        $(pub mod $kind;)*
+
+        /// Every kind's manifest section, in the order the manifest's are read.
+        pub const SECTIONS: &Sections = &[$($kind::SECTION),*];
+
+        /// The response headers that carry a request id, one per kind.
+        pub const REQUEST_IDS: &[&str] = &[$($kind::REQUEST_ID),*];
+
+        /// Each kind's inputs, from the action's `INPUT_*` or the command line.
+        #[derive(Debug, Default)]
+        pub struct Inputs {
+            $(pub $kind: $kind::Inputs,)*
+        }
+
+        impl Inputs {
+            /// Reads every kind's action inputs from `INPUT_*` (`vars`).
+            pub fn from_action(vars: &inputs::ActionVars) -> Result<Inputs, inputs::BadInput> {
+                Ok(Inputs { $($kind: $kind::Inputs::from_action(vars)?,)* })
+            }
+
+            /// The credentials among them, to be masked before anything prints.
+            pub fn secrets(&self) -> Vec<&SecretString> {
+                let mut out = Vec::new();
+                $(out.extend(self.$kind.secrets());)*
+                out
+            }
+        }
+
+        /// Each kind's command-line flags.
+        #[derive(clap::Args, Debug)]
+        #[group(skip)]
+        pub struct Flags {
+            $(#[command(flatten)] pub $kind: $kind::Flags,)*
+        }
+
+        impl Flags {
+            pub fn into_inputs(self) -> Result<Inputs, inputs::BadInput> {
+                Ok(Inputs { $($kind: self.$kind.into_inputs()?,)* })
+            }
+        }
+
+        /// Whether targets of `kind` keep their proofs in the state record.
+        pub fn recorded(kind: TargetKind) -> bool {
+            $(($kind::SECTION.kind() == kind && $kind::RECORDED) ||)* false
+        }
+
+        /// Every kind, set up for this run.
+        pub fn kinds(setup: &Setup<'_>) -> Vec<Arc<dyn Driven>> {
+            vec![$($kind::build(setup)),*]
+        }
+    };
+}
+
+registry! {
+    esc,
+    fly,
+    github,
+    kubernetes,
+}
 
 /// One key a target should hold.
+#[derive(Clone)]
 pub struct DesiredKey {
     /// The key at the target (ESC path, Fly or GitHub secret name, Kubernetes Secret key).
     pub key: String,
@@ -37,6 +107,7 @@ pub struct DesiredKey {
 }
 
 /// What one target should hold after a sync, for the keys the manifest routes.
+#[derive(Clone)]
 pub struct Desired {
     pub target: Target,
     pub keys: Vec<DesiredKey>,
@@ -81,15 +152,9 @@ pub struct Context {
     pub http: Http,
     pub prune: bool,
     pub max_deletes: usize,
-    pub esc: esc::Settings,
-    pub fly: fly::Settings,
-    pub github: github::Settings,
-    pub kubernetes: kubernetes::Settings,
-    /// Targets handled at once, per service.
-    pub concurrency: Concurrency,
     /// Write nothing (validation failed): plan only.
     pub hold_writes: bool,
-    /// The state record (Fly and GitHub): read at the start, updated by writes.
+    /// The state record: read at the start, updated by writes.
     pub ledger: ledger::Ledger,
 }
 
@@ -99,54 +164,36 @@ impl Context {
     }
 }
 
-/// How many targets of each service are handled at once: each service has
-/// its own bound, so a slow ESC environment never holds back a GitHub
-/// repository. (Writes to one GitHub repository stay serial: GitHub asks
-/// integrators to send mutating requests one at a time.)
-#[derive(Debug, Clone, Copy)]
-pub struct Concurrency {
-    pub esc: usize,
-    pub fly: usize,
-    pub github: usize,
-    pub kubernetes: usize,
-}
-
-impl Default for Concurrency {
-    fn default() -> Self {
-        Concurrency { esc: 4, fly: 4, github: 4, kubernetes: 4 }
-    }
-}
-
-impl Concurrency {
-    fn of(&self, kind: TargetKind) -> usize {
-        match kind {
-            TargetKind::Esc => self.esc,
-            TargetKind::Fly => self.fly,
-            TargetKind::Github => self.github,
-            TargetKind::Kubernetes => self.kubernetes,
-        }
-        .max(1)
-    }
-}
-
 /// Plans (and in `sync`, applies) every target, a bounded number of each kind
-/// at a time. One target's failure is its own outcome; the others carry on.
-pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, TargetOutcome)> {
-    // GitHub targets all start at once: their requests go one at a time
-    // through the token's scheduler anyway, and no GitHub target plans
-    // before every one has counted its writes (`github::budget`).
-    let github = desired.iter().filter(|d| d.target.kind == TargetKind::Github).count();
-    let bound = |k: TargetKind| if k == TargetKind::Github { github.max(1) } else { ctx.concurrency.of(k) };
-    let limits: std::collections::HashMap<TargetKind, Arc<tokio::sync::Semaphore>> =
-        TargetKind::ALL.iter().map(|k| (*k, Arc::new(tokio::sync::Semaphore::new(bound(*k))))).collect();
+/// at a time (each kind says how many: a slow ESC environment never holds
+/// back a GitHub repository). One target's failure is its own outcome; the
+/// others carry on.
+pub async fn run_all(
+    ctx: Arc<Context>,
+    kinds: &[Arc<dyn Driven>],
+    desired: Vec<Desired>,
+) -> Vec<(Desired, TargetOutcome)> {
+    let limits: Vec<(Arc<dyn Driven>, Arc<tokio::sync::Semaphore>)> = kinds
+        .iter()
+        .map(|k| {
+            let targets = desired.iter().filter(|d| d.target.kind == k.kind()).count();
+            (k.clone(), Arc::new(tokio::sync::Semaphore::new(k.concurrency(targets).max(1))))
+        })
+        .collect();
     let desired: Vec<Arc<Desired>> = desired.into_iter().map(Arc::new).collect();
     let mut set = tokio::task::JoinSet::new();
     for (i, d) in desired.iter().enumerate() {
-        let sem = limits[&d.target.kind].clone();
+        // A target of a kind the registry does not list cannot be in a
+        // manifest the registry's sections parsed: reported failed below.
+        let Some((kind, sem)) = limits.iter().find(|(k, _)| k.kind() == d.target.kind).cloned() else {
+            continue;
+        };
         let (ctx, d) = (ctx.clone(), d.clone());
         set.spawn(async move {
-            let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
-            (i, run_one(&ctx, &d).await)
+            let Ok(_permit) = sem.acquire_owned().await else {
+                return (i, None);
+            };
+            (i, Some(kind.drive(&ctx, &d).await))
         });
     }
     let mut outcomes: Vec<Option<TargetOutcome>> = vec![None; desired.len()];
@@ -154,27 +201,18 @@ pub async fn run_all(ctx: Arc<Context>, desired: Vec<Desired>) -> Vec<(Desired, 
         // A panic inside a target: the process-wide hook has reported where
         // (without its message); the target is reported as failed below.
         if let Ok((i, o)) = r {
-            outcomes[i] = Some(o);
+            outcomes[i] = o;
         }
     }
+    drop(set);
     desired
         .into_iter()
         .zip(outcomes)
         .map(|(d, o)| {
-            let d = Arc::try_unwrap(d).unwrap_or_else(|_| unreachable!("every task has ended"));
             let o = o.unwrap_or_else(|| {
                 TargetOutcome::failed("internal error while handling this target (a bug: please report it)".into())
             });
-            (d, o)
+            (Arc::unwrap_or_clone(d), o)
         })
         .collect()
-}
-
-async fn run_one(ctx: &Context, d: &Desired) -> TargetOutcome {
-    match d.target.kind {
-        TargetKind::Esc => driver::drive(ctx, &esc::Esc, d).await,
-        TargetKind::Fly => driver::drive(ctx, &fly::Fly, d).await,
-        TargetKind::Github => driver::drive(ctx, &github::Github, d).await,
-        TargetKind::Kubernetes => driver::drive(ctx, &kubernetes::Kubernetes, d).await,
-    }
 }

@@ -34,7 +34,12 @@ fn template_lists_every_secret_without_values() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!(out.stdout);
     let sophia = cli(&["template", "-m", "examples/sophia/secret-sync.yml", "-e", "production", "-o", "-"], &repo());
-    let manifest = secret_sync::manifest::load(&repo().join("examples/sophia/secret-sync.yml"), "m").unwrap();
+    let manifest = secret_sync::manifest::load(
+        &repo().join("examples/sophia/secret-sync.yml"),
+        "m",
+        secret_sync::targets::SECTIONS,
+    )
+    .unwrap();
     for s in manifest.secrets.iter().filter(|s| s.required.in_env("production")) {
         assert!(sophia.stdout.contains(&format!("\n{}=\n", s.name)), "{} missing from the template", s.name);
     }
@@ -81,12 +86,12 @@ fn add_app_keeps_comments_and_order() {
 
     // The result is a valid manifest, for the tool and the schema, routing
     // each key to the new app.
-    let m = secret_sync::manifest::load(&path, "m").unwrap();
+    let m = secret_sync::manifest::load(&path, "m", secret_sync::targets::SECTIONS).unwrap();
     for s in ["OPENAI_API_KEY", "STRIPE_SECRET_KEY", "SENTRY_DSN", "GONG_BASE_URL"] {
         let sec = m.secrets.iter().find(|x| x.name == s).unwrap();
         assert!(sec.routes.iter().any(|r| r.target == "billing"), "{s} not routed");
     }
-    let t = m.target(secret_sync::manifest::TargetKind::Fly, "billing").unwrap();
+    let t = m.target(secret_sync::targets::fly::KIND, "billing").unwrap();
     assert_eq!(t.destination(), "sophia-billing");
 
     // Adding it again, or routing an undeclared secret, changes nothing.

@@ -2,7 +2,7 @@
 //! runs as an action against the Fly (and ESC) emulator. Request counts are
 //! exact.
 
-use secret_sync::manifest::{TargetKind, TargetSpec};
+use secret_sync::targets::fly::{self, Spec as FlySpec};
 use secret_sync_emulators::fly::{Kind, Update};
 use secret_sync_emulators::{Emulator, Fault, FaultKind};
 
@@ -16,29 +16,34 @@ const UNMANAGED: (&str, &str) = ("FLY_POSTGRES_PRIMARY", "set-by-fly-postgres-at
 
 /// Fly targets of the Sophia example: (target name, app, restart?).
 fn apps() -> Vec<(String, String, bool)> {
-    let m = secret_sync::manifest::load(&repo().join("examples/sophia/secret-sync.yml"), "m").unwrap();
+    let m = secret_sync::manifest::load(
+        &repo().join("examples/sophia/secret-sync.yml"),
+        "m",
+        secret_sync::targets::SECTIONS,
+    )
+    .unwrap();
     m.targets
         .iter()
-        .filter_map(|t| match &t.spec {
-            TargetSpec::Fly { app, deploy, .. } => {
-                Some((t.name.clone(), app.clone(), *deploy == secret_sync::manifest::Deploy::Restart))
-            }
-            _ => None,
+        .filter_map(|t| {
+            let s = t.spec::<FlySpec>()?;
+            Some((t.name.clone(), s.app.clone(), s.deploy == secret_sync::manifest::Deploy::Restart))
         })
         .collect()
 }
 
 /// Apps a secret is routed to (by target name → app).
 fn apps_of(secret: &str) -> Vec<String> {
-    let m = secret_sync::manifest::load(&repo().join("examples/sophia/secret-sync.yml"), "m").unwrap();
+    let m = secret_sync::manifest::load(
+        &repo().join("examples/sophia/secret-sync.yml"),
+        "m",
+        secret_sync::targets::SECTIONS,
+    )
+    .unwrap();
     let s = m.secrets.iter().find(|s| s.name == secret).unwrap();
     s.routes
         .iter()
-        .filter(|r| r.kind == TargetKind::Fly)
-        .filter_map(|r| match &m.target(TargetKind::Fly, &r.target)?.spec {
-            TargetSpec::Fly { app, .. } => Some(app.clone()),
-            _ => None,
-        })
+        .filter(|r| r.kind == fly::KIND)
+        .filter_map(|r| Some(m.target(fly::KIND, &r.target)?.spec::<FlySpec>()?.app.clone()))
         .collect()
 }
 

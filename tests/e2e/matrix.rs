@@ -215,7 +215,12 @@ fn the_example_workflow_matches() {
     let named: Vec<&str> = merge["shards"].as_str().unwrap().lines().collect();
     assert_eq!(named, SHARDS);
     // Every production target of the example is in exactly one shard.
-    let m = secret_sync::manifest::load(&repo().join("examples/sophia/secret-sync.yml"), "m").unwrap();
+    let m = secret_sync::manifest::load(
+        &repo().join("examples/sophia/secret-sync.yml"),
+        "m",
+        secret_sync::targets::SECTIONS,
+    )
+    .unwrap();
     let sels: Vec<_> = SHARDS.iter().map(|s| secret_sync::select::Selection::parse(s).unwrap().unwrap()).collect();
     for t in m.targets.iter().filter(|t| t.environment == "production") {
         assert_eq!(sels.iter().filter(|s| s.selects(&t.id())).count(), 1, "{}", t.id());

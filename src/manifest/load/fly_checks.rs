@@ -14,7 +14,7 @@ const MAX: Duration = Duration::from_secs(24 * 3600);
 
 impl Walker<'_> {
     /// The mapping at `node` over `base`: each key given replaces base's.
-    pub(super) fn fly_checks(&mut self, node: &Node, what: &str, base: FlyChecks) -> FlyChecks {
+    pub fn fly_checks(&mut self, node: &Node, what: &str, base: FlyChecks) -> FlyChecks {
         let mut c = base;
         let Some(Some(map)) = self.mapping_or_null(node, what) else {
             return c;
@@ -74,19 +74,14 @@ mod tests {
 
 #[cfg(test)]
 mod manifest {
-    use crate::manifest::model::{FlyChecks, TargetSpec};
+    use crate::manifest::model::FlyChecks;
     use std::time::Duration;
 
     fn checks(text: &str) -> Result<Vec<FlyChecks>, Vec<String>> {
-        match super::super::parse(text.as_bytes(), "m.yml") {
-            Ok(m) => Ok(m
-                .targets
-                .iter()
-                .filter_map(|t| match &t.spec {
-                    TargetSpec::Fly { checks, .. } => Some(*checks),
-                    _ => None,
-                })
-                .collect()),
+        match super::super::parse(text.as_bytes(), "m.yml", crate::targets::SECTIONS) {
+            Ok(m) => {
+                Ok(m.targets.iter().filter_map(|t| t.spec::<crate::targets::fly::Spec>().map(|s| s.checks)).collect())
+            }
             Err(d) => Err(d.iter().map(|d| format!("{}:{} {}", d.line, d.col, d.message)).collect()),
         }
     }

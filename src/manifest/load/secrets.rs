@@ -8,8 +8,9 @@ use marked_yaml::Node;
 use regex::{Regex, RegexBuilder};
 
 use super::super::model::*;
+use super::super::section::{RouteRule, Section};
 use super::super::{names, suggest};
-use super::{kind_of, pos_of, pos_of_scalar, Walker, ROUTE_KEYS, SECRET_KEYS};
+use super::{kind_of, pos_of, pos_of_scalar, Walker, ROUTE_FIELDS, SECRET_KEYS};
 use crate::formats::Format;
 
 impl Walker<'_> {
@@ -252,21 +253,25 @@ impl Walker<'_> {
             let Some(map) = self.mapping(entry, &format!("an entry of {what}")) else {
                 continue;
             };
-            self.check_keys(map, ROUTE_KEYS, &format!("an entry of {what}"));
-            let present: Vec<TargetKind> =
-                TargetKind::ALL.into_iter().filter(|k| map.get_node(k.as_str()).is_some()).collect();
-            let kind = match present.as_slice() {
-                [k] => *k,
+            let kinds = self.kinds;
+            let allowed: Vec<&str> =
+                kinds.iter().map(|k| k.kind().as_str()).chain(ROUTE_FIELDS.iter().copied()).collect();
+            self.check_keys(map, &allowed, &format!("an entry of {what}"));
+            let present: Vec<&dyn Section> =
+                kinds.iter().copied().filter(|k| map.get_node(k.kind().as_str()).is_some()).collect();
+            let (section, kind) = match present.as_slice() {
+                [k] => (*k, k.kind()),
                 [] => {
+                    let names: Vec<String> = kinds.iter().map(|k| format!("`{}:`", k.kind())).collect();
                     self.err(
                         pos_of(entry),
                         "missing key",
-                        format!("an entry of {what} names no target: add `esc:`, `fly:`, `github:` or `kubernetes:`"),
+                        format!("an entry of {what} names no target: add {}", or_list(&names)),
                     );
                     continue;
                 }
                 many => {
-                    let names: Vec<String> = many.iter().map(|k| format!("`{k}`")).collect();
+                    let names: Vec<String> = many.iter().map(|k| format!("`{}`", k.kind())).collect();
                     self.err(
                         pos_of(entry),
                         "ambiguous destination",
@@ -275,25 +280,35 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            for (key, only) in [("path", "esc"), ("env_var", "esc"), ("as", "fly`, `github` or `kubernetes")] {
-                let allowed = match key {
-                    "as" => kind != TargetKind::Esc,
-                    _ => kind == TargetKind::Esc,
-                };
-                if let (false, Some(k)) = (allowed, map.iter().find(|(k, _)| k.as_str() == key)) {
-                    let instead = if kind == TargetKind::Esc {
-                        "; ESC entries use `path`"
+            let rule = section.route();
+            for key in ROUTE_FIELDS {
+                let allowed = if *key == "env_var" { rule.env_var } else { rule.field == *key };
+                if let (false, Some(k)) = (allowed, map.iter().find(|(k, _)| k.as_str() == *key)) {
+                    let users: Vec<String> = kinds
+                        .iter()
+                        .filter(|s| {
+                            let r = s.route();
+                            if *key == "env_var" {
+                                r.env_var
+                            } else {
+                                r.field == *key
+                            }
+                        })
+                        .map(|s| format!("`{}`", s.kind()))
+                        .collect();
+                    let instead = if rule.field == "as" {
+                        "; use `as` to rename the key".to_string()
                     } else {
-                        "; use `as` to rename the key"
+                        format!("; {} entries use `{}`", rule.label.split(' ').next().unwrap_or_default(), rule.field)
                     };
                     self.err(
                         pos_of_scalar(k.0),
                         "misplaced key",
-                        format!("`{key}` is only for `{only}` entries, not `{kind}`{instead}"),
+                        format!("`{key}` is only for {} entries, not `{kind}`{instead}", or_list(&users)),
                     );
                 }
             }
-            let key_node = map.get_node(if kind == TargetKind::Esc { "path" } else { "as" });
+            let key_node = map.get_node(rule.field);
             let (key, key_pos) = match key_node {
                 Some(n) => match self.string(n, &format!("the key of an entry of {what}")) {
                     Some(k) => (k, pos_of(n)),
@@ -301,16 +316,10 @@ impl Walker<'_> {
                 },
                 None => (secret.to_string(), pos_of(entry)),
             };
-            let (rule, label): (names::Rule, &str) = match kind {
-                TargetKind::Esc => (names::esc_path, "ESC path"),
-                TargetKind::Fly => (names::env_var, "Fly secret name"),
-                TargetKind::Github => (names::github_secret, "GitHub secret name"),
-                TargetKind::Kubernetes => (names::k8s_secret_key, "Kubernetes Secret key"),
-            };
-            if !self.check_name(key_pos, &key, label, rule) {
+            if !self.check_name(key_pos, &key, rule.label, rule.rule) {
                 continue;
             }
-            let env_var = match map.get_node("env_var").filter(|_| kind == TargetKind::Esc) {
+            let env_var = match map.get_node("env_var").filter(|_| rule.env_var) {
                 Some(Node::Scalar(s)) if s.may_coerce() && s.as_str() == "true" => Some(secret.to_string()),
                 Some(n) => {
                     let v = self.string(n, &format!("`env_var` of an entry of {what}"));
@@ -318,7 +327,7 @@ impl Walker<'_> {
                 }
                 None => None,
             };
-            let target_node = map.get_node(kind.as_str()).expect("kind key is present");
+            let Some(target_node) = map.get_node(kind.as_str()) else { continue };
             for (target, tpos) in self.names(target_node, &format!("`{kind}` of an entry of {what}")) {
                 if !self.targets_seen.contains_key(&(kind, target.clone())) {
                     let declared: Vec<&str> =
@@ -339,7 +348,7 @@ impl Walker<'_> {
                 }
                 let route =
                     Route { kind, target: target.clone(), pos: tpos, key: key.clone(), env_var: env_var.clone() };
-                if let Err(msg) = keys.claim(&route, secret) {
+                if let Err(msg) = keys.claim(&route, secret, &rule) {
                     self.err(key_pos, "key conflict", msg);
                     continue;
                 }
@@ -360,9 +369,9 @@ struct RouteKeys {
 }
 
 impl RouteKeys {
-    fn claim(&mut self, r: &Route, secret: &str) -> Result<(), String> {
+    fn claim(&mut self, r: &Route, secret: &str, rule: &RouteRule) -> Result<(), String> {
         let norm = |k: &str| {
-            if r.kind == TargetKind::Github {
+            if rule.fold_case {
                 k.to_ascii_uppercase()
             } else {
                 k.to_string()
@@ -383,7 +392,7 @@ impl RouteKeys {
                 }
             }
         }
-        if r.kind == TargetKind::Esc {
+        if rule.nested {
             // `a.b` and `a.b.c` cannot both hold a value.
             let paths = self.esc_paths.entry(r.target.clone()).or_default();
             if let Some((other_key, (other, p))) = nested_in(paths, &r.key) {
@@ -413,6 +422,15 @@ fn nested_in<'a>(paths: &'a BTreeMap<String, (String, Pos)>, key: &str) -> Optio
     }
     let below = format!("{key}.");
     paths.range(below.clone()..).next().filter(|(k, _)| k.starts_with(&below))
+}
+
+/// `a`, `a or b`, `a, b or c`, as the messages write lists of choices.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
 }
 
 /// Compiles a `pattern:` with a size limit, turning regex's multi-line error

@@ -21,14 +21,45 @@ mod batch;
 pub mod definition;
 pub mod edit;
 mod index;
+mod inputs;
+mod section;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
+use super::driver::{Applied, ApplyError, Kind, Plan, Setup, TargetError};
 use super::{Context, Desired};
 use crate::http::{encode, join, HttpError};
-use crate::manifest::TargetSpec;
+use crate::manifest::{TargetKind, TargetSpec};
+pub use inputs::{Flags, Inputs};
+pub use section::Spec;
+
+pub const KIND: TargetKind = TargetKind::new("esc");
+pub const SECTION: &dyn crate::manifest::Section = &section::Esc;
+/// The request id in Pulumi Cloud's answers (docs/service-facts.md, "Pulumi ESC").
+pub const REQUEST_ID: &str = "X-Pulumi-Request-ID";
+/// ESC marks what secret-sync owns in the definition itself.
+pub const RECORDED: bool = false;
+
+/// This run's ESC targets: a token, else OIDC when the job may ask for an
+/// ID token.
+pub fn build(setup: &Setup<'_>) -> std::sync::Arc<dyn super::Driven> {
+    use auth::{Auth, Source};
+    let i = &setup.inputs.esc;
+    let base_url = i.api_url.clone().unwrap_or_else(|| DEFAULT_API.to_string());
+    let source = match (&i.token, &setup.id_token_request) {
+        (Some(tok), _) => Source::Token(tok.clone()),
+        (None, Some((url, tok))) => {
+            Source::Oidc { request_url: url.clone(), request_token: tok.clone(), request: i.oidc.clone() }
+        }
+        _ => Source::None,
+    };
+    let mask = setup.mask_fn();
+    std::sync::Arc::new(Esc {
+        settings: Settings { auth: Auth::new(source, base_url.clone(), mask), base_url },
+        concurrency: i.concurrency,
+    })
+}
 
 /// Default Pulumi Cloud API.
 pub const DEFAULT_API: &str = "https://api.pulumi.com";
@@ -41,7 +72,10 @@ pub struct Settings {
 }
 
 /// Pulumi ESC environments.
-pub struct Esc;
+pub struct Esc {
+    settings: Settings,
+    concurrency: usize,
+}
 
 /// A definition as read (decrypted: plaintext secrets), and the token that
 /// read it. The text is taken by `plan`: once the edits are planned, the
@@ -60,25 +94,27 @@ struct ErrorBody {
     diagnostics: Vec<serde::de::IgnoredAny>,
 }
 
-fn spec(d: &Desired) -> (&str, &str, &str, bool) {
-    let TargetSpec::Esc { org, project, env, create } = &d.target.spec else {
-        unreachable!("the ESC kind is only driven for ESC targets")
-    };
-    (org, project, env, *create)
-}
-
 impl Kind for Esc {
+    type Spec = Spec;
     type Current = Current;
     type Work = Vec<edit::Op>;
 
-    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
-        let (org, project, env, create) = spec(d);
+    fn kind(&self) -> TargetKind {
+        KIND
+    }
+
+    fn concurrency(&self, _targets: usize) -> usize {
+        self.concurrency
+    }
+
+    async fn read(&self, ctx: &Context, spec: &Spec, d: &Desired) -> Result<Current, TargetError> {
+        let Spec { org, project, env, create } = spec;
         let full = format!("{org}/{project}/{env}");
-        let token = ctx.esc.auth.token(&ctx.http, org).await.map_err(TargetError::new)?;
-        let api = Api { ctx, org, project, env, full: &full, token: token.expose_secret() };
+        let token = self.settings.auth.token(&ctx.http, org).await.map_err(TargetError::new)?;
+        let api = self.api(ctx, spec, &full, token.expose_secret());
         match api.read().await? {
             Some(c) => Ok(Current { text: c.text.into(), revision: c.revision, exists: true, token }),
-            None if create => Ok(Current { text: String::new().into(), revision: None, exists: false, token }),
+            None if *create => Ok(Current { text: String::new().into(), revision: None, exists: false, token }),
             None => Err(TargetError::new(format!(
                 "ESC environment `{full}` does not exist: create it (`esc env init {full}`) or set `create: true` on target `esc.{}`",
                 d.target.name
@@ -86,8 +122,8 @@ impl Kind for Esc {
         }
     }
 
-    fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Self::Work>, TargetError> {
-        let (org, project, env, _) = spec(d);
+    fn plan(&self, ctx: &Context, spec: &Spec, current: &Current, d: &Desired) -> Result<Plan<Self::Work>, TargetError> {
+        let Spec { org, project, env, .. } = spec;
         let full = format!("{org}/{project}/{env}");
         let failed = |e: String| TargetError::new(format!("ESC environment `{full}`: {e}"));
         let text = std::mem::take(&mut *current.text.lock().unwrap_or_else(|e| e.into_inner()));
@@ -114,14 +150,14 @@ impl Kind for Esc {
     async fn apply(
         &self,
         ctx: &Context,
+        spec: &Spec,
         current: &Current,
-        plan: &Plan<Self::Work>,
-        d: &Desired,
+        _plan: &Plan<Self::Work>,
+        ops: &Self::Work,
+        _d: &Desired,
     ) -> Result<Applied, ApplyError> {
-        let (org, project, env, _) = spec(d);
-        let full = format!("{org}/{project}/{env}");
-        let api = Api { ctx, org, project, env, full: &full, token: current.token.expose_secret() };
-        let ops = plan.work.as_ref().expect("the driver applies only plans with work");
+        let full = spec.destination();
+        let api = self.api(ctx, spec, &full, current.token.expose_secret());
         // The text to edit: as stored (see the module comment). A change
         // between the two reads is a concurrent edit: plan again.
         let (base, etag) = if current.exists {
@@ -169,8 +205,16 @@ enum WriteError {
     Other(HttpError),
 }
 
+impl Esc {
+    fn api<'a>(&'a self, ctx: &'a Context, spec: &'a Spec, full: &'a str, token: &'a str) -> Api<'a> {
+        let (org, project, env) = (spec.org.as_str(), spec.project.as_str(), spec.env.as_str());
+        Api { ctx, base_url: &self.settings.base_url, org, project, env, full, token }
+    }
+}
+
 struct Api<'a> {
     ctx: &'a Context,
+    base_url: &'a str,
     org: &'a str,
     project: &'a str,
     env: &'a str,
@@ -181,7 +225,7 @@ struct Api<'a> {
 impl Api<'_> {
     fn url(&self, suffix: &str) -> String {
         join(
-            &self.ctx.esc.base_url,
+            self.base_url,
             &format!(
                 "/api/esc/environments/{}/{}/{}{suffix}",
                 encode(self.org),
@@ -229,7 +273,7 @@ impl Api<'_> {
 
     async fn create(&self) -> Result<(), HttpError> {
         let what = format!("creating ESC environment `{}`", self.full);
-        let url = join(&self.ctx.esc.base_url, &format!("/api/esc/environments/{}", encode(self.org)));
+        let url = join(self.base_url, &format!("/api/esc/environments/{}", encode(self.org)));
         let body = serde_json::json!({ "project": self.project, "name": self.env });
         let r = self.ctx.http.send(&what, || self.req(reqwest::Method::POST, &url).json(&body)).await?;
         if r.status().is_success() || r.status().as_u16() == 409 {

@@ -25,6 +25,7 @@ const WAIT_CAP_SECS: u64 = 60;
 
 pub struct Api<'a> {
     ctx: &'a Context,
+    fly: &'a super::Settings,
     pub app: &'a str,
     auth: String,
     /// Set on every lease this run takes, so a lease whose answer was lost
@@ -49,13 +50,13 @@ pub enum WriteError {
 }
 
 impl<'a> Api<'a> {
-    pub fn new(ctx: &'a Context, app: &'a str, auth: String) -> Api<'a> {
-        Api { ctx, app, auth, lease_description: format!("secret-sync run {}", run_nonce()), notes: Default::default() }
+    pub fn new(ctx: &'a Context, fly: &'a super::Settings, app: &'a str, auth: String) -> Api<'a> {
+        Api { ctx, fly, app, auth, lease_description: format!("secret-sync run {}", run_nonce()), notes: Default::default() }
     }
 
     /// The clock the roll waits on.
     pub fn clock(&self) -> &Clock {
-        &self.ctx.fly.clock
+        &self.fly.clock
     }
 
     pub fn note(&self, text: String) {
@@ -72,7 +73,7 @@ impl<'a> Api<'a> {
     }
 
     fn url(&self, path: &str) -> String {
-        join(&self.ctx.fly.flaps_url, &format!("/v1/apps/{}{path}", encode(self.app)))
+        join(&self.fly.flaps_url, &format!("/v1/apps/{}{path}", encode(self.app)))
     }
 
     fn machine_url(&self, id: &str, rest: &str) -> String {
@@ -86,7 +87,7 @@ impl<'a> Api<'a> {
         let what = format!("reading the secrets of Fly app `{}`", self.app);
         let query = min_version.map(|v| format!("?version={v}")).unwrap_or_default();
         let url = self.url(&format!("/secrets{query}"));
-        self.ctx.fly.pacer.wait("secrets-list", self.app).await;
+        self.fly.pacer.wait("secrets-list", self.app).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await?;
         if r.status() == 404 {
             let e = self.ctx.http.status_error(&what, &r, "");
@@ -116,7 +117,7 @@ impl<'a> Api<'a> {
         let what = format!("writing the secrets of Fly app `{}`", self.app);
         let url = self.url("/secrets");
         let body = json!({ "values": values });
-        self.ctx.fly.pacer.wait("secrets-write", self.app).await;
+        self.fly.pacer.wait("secrets-write", self.app).await;
         let r = match self.ctx.http.send_once(&what, || self.req(Method::POST, &url).json(&body)).await {
             Ok(r) => r,
             Err(u) => return Err(lost_or_refused(u)),
@@ -145,7 +146,7 @@ impl<'a> Api<'a> {
     pub async fn machines(&self) -> Result<Vec<Machine>, String> {
         let what = format!("listing the machines of Fly app `{}`", self.app);
         let url = self.url("/machines");
-        self.ctx.fly.pacer.wait("machines-list", self.app).await;
+        self.fly.pacer.wait("machines-list", self.app).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
         if !r.status().is_success() {
             return Err(self.explain(&what, &r).to_string());
@@ -190,7 +191,7 @@ impl<'a> Api<'a> {
         // Fly's docs describe it (machines-resource, "Create a Machine lease").
         let url = self.machine_url(&m.id, &format!("/lease?ttl={LEASE_TTL_SECS}"));
         let body = json!({ "description": self.lease_description, "ttl": LEASE_TTL_SECS });
-        self.ctx.fly.pacer.wait("lease", &m.id).await;
+        self.fly.pacer.wait("lease", &m.id).await;
         let r = match self.ctx.http.send_once(&what, || self.req(Method::POST, &url).json(&body)).await {
             Ok(r) => r,
             Err(u) if u.may_have_applied => return Err(Acquire::Lost(u.error.to_string())),
@@ -214,7 +215,7 @@ impl<'a> Api<'a> {
     async fn find_lease(&self, m: &Machine) -> Result<Found, String> {
         let what = format!("reading the lease of machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "/lease");
-        self.ctx.fly.pacer.wait("lease-read", &m.id).await;
+        self.fly.pacer.wait("lease-read", &m.id).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
         if r.status() == 404 {
             return Ok(Found::None);
@@ -237,7 +238,7 @@ impl<'a> Api<'a> {
     /// the TTL passes, so it is not an error.
     pub async fn release(&self, m: &Machine, nonce: &str) {
         let url = self.machine_url(&m.id, "/lease");
-        self.ctx.fly.pacer.wait("release", &m.id).await;
+        self.fly.pacer.wait("release", &m.id).await;
         let _ = self
             .ctx
             .http
@@ -273,7 +274,7 @@ impl<'a> Api<'a> {
         }
         let mut last = String::new();
         for attempt in 0..2 {
-            self.ctx.fly.pacer.wait("update", &m.id).await;
+            self.fly.pacer.wait("update", &m.id).await;
             let sent = self
                 .ctx
                 .http
@@ -309,7 +310,7 @@ impl<'a> Api<'a> {
     pub async fn get(&self, m: &Machine) -> Result<Machine, String> {
         let what = format!("reading machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "");
-        self.ctx.fly.pacer.wait("get", &m.id).await;
+        self.fly.pacer.wait("get", &m.id).await;
         let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
         if !r.status().is_success() {
             return Err(self.explain(&what, &r).to_string());
@@ -327,11 +328,11 @@ impl<'a> Api<'a> {
         let secs = (self.ctx.http.policy.timeout.as_secs() * 2 / 3).clamp(1, WAIT_CAP_SECS).min(limit.as_secs().max(1));
         let url =
             self.machine_url(&m.id, &format!("/wait?instance_id={}&state=started&timeout={secs}", encode(instance)));
-        let clock = &self.ctx.fly.clock;
+        let clock = &self.fly.clock;
         let deadline = clock.now().await + limit;
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
         loop {
-            self.ctx.fly.pacer.wait("wait", &m.id).await;
+            self.fly.pacer.wait("wait", &m.id).await;
             let r = self.ctx.http.poll(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
             match r.status().as_u16() {
                 200..=299 => return Ok(()),

@@ -14,9 +14,11 @@
 
 pub mod api;
 pub mod checks;
+mod inputs;
 pub mod machines;
 pub mod plan;
 pub mod roll;
+mod section;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value as Json;
@@ -24,10 +26,33 @@ use serde_json::Value as Json;
 use self::api::{Api, WriteError, Written};
 use self::plan::{Listing, Plan};
 use self::roll::{Roll, Stop};
-use super::driver::{Applied, ApplyError, Kind, Plan as DriverPlan, TargetError};
+use super::driver::{Applied, ApplyError, Kind, Plan as DriverPlan, Setup, TargetError};
 use super::{Action, Context, Desired};
-use crate::manifest::{Deploy, FlyChecks, TargetSpec};
+use crate::manifest::{Deploy, TargetKind};
 use crate::plan::{Deployment, KeyDeployment};
+pub use inputs::{Flags, Inputs};
+pub use section::Spec;
+
+pub const KIND: TargetKind = TargetKind::new("fly");
+pub const SECTION: &dyn crate::manifest::Section = &section::Fly;
+/// The request id in Fly's answers (docs/service-facts.md, "Fly.io").
+pub const REQUEST_ID: &str = "fly-request-id";
+/// Fly's digests are opaque: the state record proves a key unchanged.
+pub const RECORDED: bool = true;
+
+/// This run's Fly targets.
+pub fn build(setup: &Setup<'_>) -> std::sync::Arc<dyn super::Driven> {
+    let i = &setup.inputs.fly;
+    std::sync::Arc::new(Fly {
+        settings: Settings {
+            flaps_url: i.flaps_url.clone(),
+            pacer: api::Pacer::new(setup.clock.clone()),
+            clock: setup.clock.clone(),
+            token: i.token.clone(),
+        },
+        concurrency: i.concurrency,
+    })
+}
 
 pub const DEFAULT_FLAPS: &str = "https://api.machines.dev";
 
@@ -69,7 +94,10 @@ fn strip_scheme(token: &str) -> &str {
 }
 
 /// Fly.io apps.
-pub struct Fly;
+pub struct Fly {
+    settings: Settings,
+    concurrency: usize,
+}
 
 /// An app's secrets as read, and how to authenticate.
 pub struct Current {
@@ -77,36 +105,33 @@ pub struct Current {
     auth: String,
 }
 
-fn spec(d: &Desired) -> (&str, Deploy) {
-    let (app, deploy, _) = spec_checks(d);
-    (app, deploy)
-}
-
-fn spec_checks(d: &Desired) -> (&str, Deploy, FlyChecks) {
-    let TargetSpec::Fly { app, deploy, checks } = &d.target.spec else {
-        unreachable!("the Fly kind is only driven for Fly targets")
-    };
-    (app, *deploy, *checks)
-}
-
 impl Kind for Fly {
+    type Spec = Spec;
     type Current = Current;
     type Work = Plan;
 
-    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
-        let (app, _) = spec(d);
-        let Some(token) = ctx.fly.token.as_ref() else {
+    fn kind(&self) -> TargetKind {
+        KIND
+    }
+
+    fn concurrency(&self, _targets: usize) -> usize {
+        self.concurrency
+    }
+
+    async fn read(&self, ctx: &Context, spec: &Spec, _d: &Desired) -> Result<Current, TargetError> {
+        let app = &spec.app;
+        let Some(token) = self.settings.token.as_ref() else {
             return Err(TargetError::new(
                 "no Fly.io token: set the `fly-token` input (`fly tokens create org` covers every app of an org)",
             ));
         };
         let auth = authorization(token.expose_secret());
-        let before = Api::new(ctx, app, auth.clone()).list_secrets(None).await?;
+        let before = Api::new(ctx, &self.settings, app, auth.clone()).list_secrets(None).await?;
         Ok(Current { before, auth })
     }
 
-    fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<DriverPlan<Plan>, TargetError> {
-        let (_, deploy) = spec(d);
+    fn plan(&self, ctx: &Context, spec: &Spec, current: &Current, d: &Desired) -> Result<DriverPlan<Plan>, TargetError> {
+        let deploy = spec.deploy;
         let target = d.target.id();
         let evidence = plan::Recorded { ledger: &ctx.ledger, target: &target };
         // Pruning may delete only keys secret-sync still holds: the sealed
@@ -162,13 +187,14 @@ impl Kind for Fly {
     async fn apply(
         &self,
         ctx: &Context,
+        spec: &Spec,
         current: &Current,
-        plan: &DriverPlan<Plan>,
+        _plan: &DriverPlan<Plan>,
+        p: &Plan,
         d: &Desired,
     ) -> Result<Applied, ApplyError> {
-        let (app, deploy, checks) = spec_checks(d);
-        let p = plan.work.as_ref().expect("the driver applies only plans with work");
-        let api = Api::new(ctx, app, current.auth.clone());
+        let (app, deploy, checks) = (spec.app.as_str(), spec.deploy, spec.checks);
+        let api = Api::new(ctx, &self.settings, app, current.auth.clone());
         let (written, after) = write(&api, p, d, &current.before, deploy == Deploy::Restart)
             .await
             .map_err(|error| ApplyError::Failed { error, written: false })?;

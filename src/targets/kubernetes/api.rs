@@ -18,7 +18,7 @@ use super::kubeconfig::Auth;
 use super::plan::{Conflict, Current};
 use super::Conn;
 use crate::http::{encode, join};
-use crate::manifest::Workload;
+use super::Workload;
 use crate::targets::driver::TargetError;
 
 /// secret-sync's field manager name in `managedFields`.

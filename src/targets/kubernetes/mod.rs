@@ -10,21 +10,43 @@
 //! its rollout is awaited, within `kubernetes-rollout-timeout`.
 
 pub mod api;
+mod inputs;
 pub mod kubeconfig;
+pub mod names;
 pub mod plan;
 pub mod rollout;
+mod section;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::driver::{Applied, ApplyError as DriverApplyError, Kind, Plan as DriverPlan, TargetError};
+use super::driver::{Applied, ApplyError as DriverApplyError, Kind, Plan as DriverPlan, Setup, TargetError};
 use super::{Context, Desired};
 use crate::http::{Http, Policy};
-use crate::manifest::{TargetSpec, Workload};
+use crate::manifest::TargetKind;
 use api::{Api, ApplyError};
 use kubeconfig::{Auth, Cluster};
+pub use inputs::{parse_timeout, Flags, Inputs, DEFAULT_ROLLOUT_TIMEOUT};
+pub use section::{Spec, Workload, WorkloadKind};
+
+pub const KIND: TargetKind = TargetKind::new("kubernetes");
+pub const SECTION: &dyn crate::manifest::Section = &section::Kubernetes;
+/// Kubernetes proves ownership by `managedFields`, not by the state record.
+pub const RECORDED: bool = false;
+
+/// This run's Kubernetes targets: the cluster is looked for only when the
+/// manifest has one.
+pub fn build(setup: &Setup<'_>) -> std::sync::Arc<dyn super::Driven> {
+    let i = &setup.inputs.kubernetes;
+    let settings = if setup.has(KIND) {
+        Settings::load(i.kubeconfig.as_ref(), setup.http.clone(), i.rollout_timeout, &*setup.mask)
+    } else {
+        Settings::none()
+    };
+    Arc::new(Kubernetes { settings, concurrency: i.concurrency })
+}
 
 /// A cluster connection shared by every Kubernetes target of a run.
 pub struct Conn {
@@ -71,12 +93,13 @@ impl Settings {
     }
 }
 
-/// `Audit-Id`: the request id the API server returns on every response.
-const REQUEST_ID: &[&str] = &["Audit-Id"];
+/// `Audit-Id`: the request id the API server returns on every response
+/// (docs/service-facts.md, "Kubernetes API server").
+pub const REQUEST_ID: &str = "Audit-Id";
 
 fn connect(c: Cluster, policy: Policy) -> Result<Conn, String> {
     let builder = c.client()?;
-    let http = Http::with_tls(builder, policy, REQUEST_ID)
+    let http = Http::with_tls(builder, policy, &[REQUEST_ID])
         .map_err(|_| format!("cannot set up TLS for {} with its certificates", c.origin))?;
     let warning = c.insecure.then(|| {
         format!("TLS verification is off for {} (`insecure-skip-tls-verify: true`), as the kubeconfig asks", c.origin)
@@ -85,7 +108,10 @@ fn connect(c: Cluster, policy: Policy) -> Result<Conn, String> {
 }
 
 /// Kubernetes Secrets.
-pub struct Kubernetes;
+pub struct Kubernetes {
+    settings: Settings,
+    concurrency: usize,
+}
 
 /// The Secret as read (`None`: it does not exist yet) and the connection.
 pub struct Read {
@@ -93,27 +119,34 @@ pub struct Read {
     conn: Arc<Conn>,
 }
 
-fn spec(d: &Desired) -> (&str, &str, &[Workload]) {
-    let TargetSpec::Kubernetes { namespace, secret, restart } = &d.target.spec else {
-        unreachable!("the Kubernetes kind is only driven for Kubernetes targets")
-    };
-    (namespace, secret, restart)
-}
-
 impl Kind for Kubernetes {
+    type Spec = Spec;
     type Current = Read;
     type Work = plan::Plan;
 
-    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Read, TargetError> {
-        let (namespace, secret, _) = spec(d);
-        let conn = ctx.kubernetes.conn.clone().map_err(TargetError::new)?;
-        let api = Api { conn: &conn, namespace };
-        let secret = api.read_secret(secret).await?;
+    fn kind(&self) -> TargetKind {
+        KIND
+    }
+
+    fn concurrency(&self, _targets: usize) -> usize {
+        self.concurrency
+    }
+
+    async fn read(&self, _ctx: &Context, spec: &Spec, _d: &Desired) -> Result<Read, TargetError> {
+        let conn = self.settings.conn.clone().map_err(TargetError::new)?;
+        let api = Api { conn: &conn, namespace: &spec.namespace };
+        let secret = api.read_secret(&spec.secret).await?;
         Ok(Read { secret, conn })
     }
 
-    fn plan(&self, ctx: &Context, current: &Read, d: &Desired) -> Result<DriverPlan<plan::Plan>, TargetError> {
-        let (namespace, secret, restart) = spec(d);
+    fn plan(
+        &self,
+        ctx: &Context,
+        spec: &Spec,
+        current: &Read,
+        d: &Desired,
+    ) -> Result<DriverPlan<plan::Plan>, TargetError> {
+        let Spec { namespace, secret, restart } = spec;
         let desired: Vec<(&str, &[u8])> =
             d.keys.iter().map(|k| (k.key.as_str(), k.value.expose_secret().as_bytes())).collect();
         let held: Vec<&str> = d.held_back.iter().map(String::as_str).collect();
@@ -140,13 +173,14 @@ impl Kind for Kubernetes {
 
     async fn apply(
         &self,
-        ctx: &Context,
+        _ctx: &Context,
+        spec: &Spec,
         current: &Read,
-        plan: &DriverPlan<plan::Plan>,
-        d: &Desired,
+        _plan: &DriverPlan<plan::Plan>,
+        p: &plan::Plan,
+        _d: &Desired,
     ) -> Result<Applied, DriverApplyError> {
-        let (namespace, secret, restart) = spec(d);
-        let p = plan.work.as_ref().expect("the driver applies only plans with work");
+        let Spec { namespace, secret, restart } = spec;
         let api = Api { conn: &current.conn, namespace };
         match api.apply_secret(secret, &p.apply).await {
             Ok(()) => {}
@@ -161,7 +195,7 @@ impl Kind for Kubernetes {
             }
             Err(ApplyError::Other(e)) => return Err(e.into()),
         }
-        let failures = roll(ctx, &api, restart).await;
+        let failures = roll(&self.settings, &api, restart).await;
         let mut applied = Applied { written: true, changed: true, ..Applied::default() };
         if failures.is_empty() {
             applied.message = Some(if restart.is_empty() {
@@ -180,7 +214,7 @@ impl Kind for Kubernetes {
 /// Restarts every listed workload, then waits for each to roll out, all
 /// within one deadline. Returns what failed, per workload; one failing does
 /// not stop the others.
-async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<String> {
+async fn roll(settings: &Settings, api: &Api<'_>, workloads: &[Workload]) -> Vec<String> {
     let mut failures = Vec::new();
     if workloads.is_empty() {
         return failures;
@@ -192,7 +226,7 @@ async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<Strin
     let at = chrono::DateTime::from_timestamp(now.as_secs() as i64, now.subsec_nanos())
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
         .unwrap_or_default();
-    let deadline = Instant::now() + ctx.kubernetes.rollout_timeout;
+    let deadline = Instant::now() + settings.rollout_timeout;
     let ns = api.namespace;
     let mut restarted = Vec::new();
     for w in workloads {
@@ -206,7 +240,7 @@ async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<Strin
         }
     }
     for w in restarted {
-        if let Err(e) = wait(ctx, api, w, deadline).await {
+        if let Err(e) = wait(settings, api, w, deadline).await {
             failures.push(e);
         }
     }
@@ -214,10 +248,10 @@ async fn roll(ctx: &Context, api: &Api<'_>, workloads: &[Workload]) -> Vec<Strin
 }
 
 /// Reads `w` every poll interval until it has rolled out, or the deadline.
-async fn wait(ctx: &Context, api: &Api<'_>, w: &Workload, deadline: Instant) -> Result<(), String> {
+async fn wait(settings: &Settings, api: &Api<'_>, w: &Workload, deadline: Instant) -> Result<(), String> {
     let ns = api.namespace;
     loop {
-        tokio::time::sleep(ctx.kubernetes.poll.min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(settings.poll.min(deadline.saturating_duration_since(Instant::now()))).await;
         let obj = api.workload(w).await.map_err(|e| e.to_string())?;
         match rollout::progress(w.kind.as_str(), &obj) {
             rollout::Progress::Done => return Ok(()),
@@ -227,7 +261,7 @@ async fn wait(ctx: &Context, api: &Api<'_>, w: &Workload, deadline: Instant) -> 
             rollout::Progress::Waiting(state) if Instant::now() >= deadline => {
                 return Err(format!(
                     "`{w}` did not finish rolling out within {}s ({state}); see `kubectl rollout status {w} -n {ns}`",
-                    ctx.kubernetes.rollout_timeout.as_secs()
+                    settings.rollout_timeout.as_secs()
                 ))
             }
             rollout::Progress::Waiting(_) => {}

@@ -18,20 +18,38 @@
 
 pub mod budget;
 mod caps;
+mod inputs;
+mod section;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
-use super::driver::{Applied, ApplyError, Kind, Plan, TargetError};
+use super::driver::{Applied, ApplyError, Kind, Plan, Setup, TargetError};
 use super::ledger::Ledger;
 use super::{Action, Change, Context, Desired};
 use crate::github::{seal, Access, App, GhError, GitHub, Scope};
-use crate::manifest::{GithubApp, TargetSpec};
+use crate::manifest::TargetKind;
+pub use inputs::{Flags, Inputs};
+pub use section::{GithubApp, Spec};
+
+pub const KIND: TargetKind = TargetKind::new("github");
+pub const SECTION: &dyn crate::manifest::Section = &section::Github;
+/// The request id in GitHub's answers (docs/service-facts.md, "GitHub").
+pub const REQUEST_ID: &str = "x-github-request-id";
+/// GitHub never returns values: the state record proves a key unchanged.
+pub const RECORDED: bool = true;
+
+/// This run's GitHub targets, on the client (and its scheduler) the metadata
+/// read uses too.
+pub fn build(setup: &Setup<'_>) -> Arc<dyn super::Driven> {
+    Arc::new(Github { settings: setup.github.clone() })
+}
 use crate::plan::RecordProof;
 use crate::state::Proof;
 
+#[derive(Clone)]
 pub struct Settings {
     /// `None` without a token.
     pub client: Option<Arc<GitHub>>,
@@ -44,7 +62,9 @@ pub struct Settings {
 }
 
 /// GitHub repository and environment secrets.
-pub struct Github;
+pub struct Github {
+    settings: Settings,
+}
 
 /// When each source secret last changed, published once the metadata read
 /// is done (`None` until then).
@@ -82,8 +102,8 @@ impl From<GhError> for TargetError {
     }
 }
 
-fn client(ctx: &Context) -> Result<&GitHub, TargetError> {
-    ctx.github.client.as_deref().ok_or_else(|| {
+fn client(settings: &Settings) -> Result<&GitHub, TargetError> {
+    settings.client.as_deref().ok_or_else(|| {
         TargetError::new(
             "no GitHub token: set the `github-token` input to a token that can write this repository's secrets",
         )
@@ -91,22 +111,34 @@ fn client(ctx: &Context) -> Result<&GitHub, TargetError> {
 }
 
 impl Kind for Github {
+    type Spec = Spec;
     type Current = Current;
     type Work = Work;
 
+    fn kind(&self) -> TargetKind {
+        KIND
+    }
+
+    /// Every GitHub target starts at once: their requests go one at a time
+    /// through the token's scheduler anyway, and no GitHub target plans
+    /// before every one has counted its writes (`budget`).
+    fn concurrency(&self, targets: usize) -> usize {
+        targets
+    }
+
     /// Reads the scope, counts the writes its plan needs, and waits until
     /// every GitHub target has counted (see [`budget`]).
-    async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
+    async fn read(&self, ctx: &Context, spec: &Spec, d: &Desired) -> Result<Current, TargetError> {
         let target = d.target.id();
-        let mut counting = Counting { budget: &ctx.github.budget, target: &target, counted: false };
-        let mut current = read(ctx, d).await?;
+        let mut counting = Counting { budget: &self.settings.budget, target: &target, counted: false };
+        let mut current = read(&self.settings, spec, d).await?;
         let work = plan(&current, d, &current.sources, &ctx.ledger, ctx.prune).work;
         counting.count(work.map_or(0, |w| w.put.len() + w.delete.len()));
-        current.budget = Some(ctx.github.budget.stated().await);
+        current.budget = Some(self.settings.budget.stated().await);
         Ok(current)
     }
 
-    fn plan(&self, ctx: &Context, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
+    fn plan(&self, ctx: &Context, _spec: &Spec, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
         let mut p = plan(current, d, &current.sources, &ctx.ledger, ctx.prune);
         if let Some(b) = current.budget.as_ref().filter(|b| b.over && p.work.is_some()) {
             p.warnings.push(b.text.clone());
@@ -117,12 +149,13 @@ impl Kind for Github {
     async fn apply(
         &self,
         ctx: &Context,
+        _spec: &Spec,
         current: &Current,
-        plan: &Plan<Work>,
+        _plan: &Plan<Work>,
+        work: &Work,
         d: &Desired,
     ) -> Result<Applied, ApplyError> {
-        let gh = client(ctx)?;
-        let work = plan.work.as_ref().expect("the driver applies only plans with work");
+        let gh = client(&self.settings)?;
         // Written and listed before the next target writes.
         let _turn = gh.scheduler().turn().await;
         let scope = &current.scope;
@@ -174,12 +207,12 @@ impl Drop for Counting<'_> {
 }
 
 /// What one scope holds, and the sources' ages once known.
-async fn read(ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
-    let gh = client(ctx)?;
-    let (scope, want) = match &d.target.spec {
-        TargetSpec::Github { repo, env: Some(e), .. } => (Scope::Env(repo.clone(), e.clone()), None),
-        TargetSpec::Github { repo, env: None, app } => (Scope::repo(app_of(*app), repo), None),
-        TargetSpec::GithubOrg { org, app, visibility, repositories } => {
+async fn read(settings: &Settings, spec: &Spec, d: &Desired) -> Result<Current, TargetError> {
+    let gh = client(settings)?;
+    let (scope, want) = match spec {
+        Spec::Repo { repo, env: Some(e), .. } => (Scope::Env(repo.clone(), e.clone()), None),
+        Spec::Repo { repo, env: None, app } => (Scope::repo(app_of(*app), repo), None),
+        Spec::Org { org, app, visibility, repositories } => {
             let mut selected = Vec::new();
             for r in repositories {
                 selected.push(gh.repo_id(r).await?);
@@ -188,7 +221,6 @@ async fn read(ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
             let ids_as_strings = *app == GithubApp::Dependabot;
             (Scope::org(app_of(*app), org), Some(Access { visibility: visibility.clone(), selected, ids_as_strings }))
         }
-        _ => unreachable!("the GitHub kind is only driven for GitHub targets"),
     };
     let list = gh.list(&scope).await?;
     let mut existing = HashMap::new();
@@ -200,7 +232,7 @@ async fn read(ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
         existing
             .insert(s.name.to_ascii_uppercase(), Present { updated: s.updated(), updated_at: s.updated_at, access });
     }
-    let mut ages = ctx.github.source_updated.clone();
+    let mut ages = settings.source_updated.clone();
     // The sender publishes once, whatever the read found; a dropped
     // sender (no metadata read at all) leaves the ages empty.
     let sources = match ages.wait_for(Option::is_some).await {
@@ -394,6 +426,7 @@ mod tests {
         let m = crate::manifest::parse(
             b"version: 1\ntargets:\n  github:\n    r: { repo: o/r }\nsecrets:\n  A:\n    to: [{ github: r }]\n",
             "m.yml",
+            crate::targets::SECTIONS,
         )
         .unwrap();
         Desired {

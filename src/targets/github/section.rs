@@ -3,22 +3,89 @@
 //! `repositories`), and which feature's secrets (`app`: `actions`,
 //! `dependabot`, `codespaces`).
 
-use marked_yaml::types::MarkedMappingNode;
+use std::sync::Arc;
 
-use super::super::model::{GithubApp, Pos, TargetSpec};
-use super::super::{names, suggest};
-use super::{pos_of, Walker};
+use crate::manifest::{names, suggest, Entry, RouteRule, Section, TargetKind, TargetSpec};
+
+use super::KIND;
 
 const VISIBILITY: [&str; 3] = ["all", "private", "selected"];
 
-impl Walker<'_> {
-    pub(super) fn github(&mut self, pos: Pos, map: &MarkedMappingNode, what: &str) -> Option<TargetSpec> {
+/// Which GitHub feature's secrets a `github` target holds (`app:`; the
+/// REST path segment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GithubApp {
+    #[default]
+    Actions,
+    Dependabot,
+    Codespaces,
+}
+
+impl GithubApp {
+    pub const ALL: [GithubApp; 3] = [GithubApp::Actions, GithubApp::Dependabot, GithubApp::Codespaces];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GithubApp::Actions => "actions",
+            GithubApp::Dependabot => "dependabot",
+            GithubApp::Codespaces => "codespaces",
+        }
+    }
+}
+
+/// A `github` target.
+#[derive(Debug, Clone)]
+pub enum Spec {
+    /// A repository's secrets, or one of its environments' (`env:`).
+    Repo { repo: String, env: Option<String>, app: GithubApp },
+    /// An organization's secrets (`org:`), and which repositories see them.
+    Org {
+        org: String,
+        app: GithubApp,
+        /// `all`, `private` or `selected`.
+        visibility: String,
+        /// With `selected`: `owner/name` of each repository that sees them.
+        repositories: Vec<String>,
+    },
+}
+
+impl TargetSpec for Spec {
+    fn destination(&self) -> String {
+        match self {
+            Spec::Repo { repo, env: Some(e), .. } => format!("{repo} (environment {e})"),
+            Spec::Repo { repo, env: None, app: GithubApp::Actions } => repo.clone(),
+            Spec::Repo { repo, app, .. } => format!("{repo} ({} secrets)", app.as_str()),
+            Spec::Org { org, app, .. } => format!("org {org} ({} secrets)", app.as_str()),
+        }
+    }
+}
+
+/// `targets.github`.
+pub struct Github;
+
+impl Section for Github {
+    fn kind(&self) -> TargetKind {
+        KIND
+    }
+
+    fn keys(&self) -> &'static [&'static str] {
+        &["environment", "repo", "env", "org", "app", "visibility", "repositories"]
+    }
+
+    fn route(&self) -> RouteRule {
+        RouteRule { fold_case: true, ..RouteRule::named("GitHub secret name", names::github_secret) }
+    }
+
+    fn parse(&self, e: &mut Entry<'_, '_>) -> Option<crate::manifest::Spec> {
+        let (pos, map, what) = (e.pos, e.map, e.what);
+        let w = &mut *e.w;
+        use crate::manifest::load::pos_of;
         let app = match map.get_node("app") {
             Some(n) => {
-                let a = self.string(n, &format!("`app` of {what}"))?;
+                let a = w.string(n, &format!("`app` of {what}"))?;
                 let Some(app) = GithubApp::ALL.into_iter().find(|x| x.as_str() == a) else {
                     let hint = suggest::hint(&a, GithubApp::ALL.iter().map(|x| x.as_str()));
-                    self.err(
+                    w.err(
                         pos_of(n),
                         "invalid value",
                         format!("`app` of {what} must be `actions`, `dependabot` or `codespaces`, found `{a}`{hint}"),
@@ -31,53 +98,52 @@ impl Walker<'_> {
         };
         match (map.get_node("repo"), map.get_node("org")) {
             (Some(_), Some(n)) => {
-                self.err(pos_of(n), "conflicting keys", format!("{what} has both `repo` and `org`: give one"));
+                w.err(pos_of(n), "conflicting keys", format!("{what} has both `repo` and `org`: give one"));
                 None
             }
             (None, None) => {
-                self.err(pos, "missing key", format!("{what} needs `repo: owner/name` or `org: NAME`"));
+                w.err(pos, "missing key", format!("{what} needs `repo: owner/name` or `org: NAME`"));
                 None
             }
             (Some(n), None) => {
-                let repo = self.string(n, &format!("`repo` of {what}"))?;
-                if !self.check_name(pos_of(n), &repo, "repository", names::github_repo) {
+                let repo = w.string(n, &format!("`repo` of {what}"))?;
+                if !w.check_name(pos_of(n), &repo, "repository", names::github_repo) {
                     return None;
                 }
                 for key in ["visibility", "repositories"] {
                     if let Some(k) = map.get_node(key) {
-                        self.err(pos_of(k), "invalid key", format!("`{key}` of {what} is for `org:` targets only"));
+                        w.err(pos_of(k), "invalid key", format!("`{key}` of {what} is for `org:` targets only"));
                         return None;
                     }
                 }
-                let env = self.opt_string(map, "env", what);
-                if let (Some(_), false) = (&env, app == GithubApp::Actions) {
-                    let n = map.get_node("env").expect("read above");
-                    self.err(pos_of(n), "invalid key", format!("`env` of {what} is for Actions secrets only"));
+                let env = w.opt_string(map, "env", what);
+                if let (Some(_), Some(n), false) = (&env, map.get_node("env"), app == GithubApp::Actions) {
+                    w.err(pos_of(n), "invalid key", format!("`env` of {what} is for Actions secrets only"));
                     return None;
                 }
-                Some(TargetSpec::Github { repo, env, app })
+                Some(Arc::new(Spec::Repo { repo, env, app }))
             }
             (None, Some(n)) => {
-                let org = self.string(n, &format!("`org` of {what}"))?;
-                if !self.check_name(pos_of(n), &format!("{org}/x"), "organization", names::github_repo) {
+                let org = w.string(n, &format!("`org` of {what}"))?;
+                if !w.check_name(pos_of(n), &format!("{org}/x"), "organization", names::github_repo) {
                     return None;
                 }
                 if let Some(k) = map.get_node("env") {
-                    self.err(pos_of(k), "invalid key", format!("`env` of {what} is for `repo:` targets only"));
+                    w.err(pos_of(k), "invalid key", format!("`env` of {what} is for `repo:` targets only"));
                     return None;
                 }
                 let Some(v) = map.get_node("visibility") else {
-                    self.err(
+                    w.err(
                         pos,
                         "missing key",
                         format!("{what} needs `visibility:` (`all`, `private` or `selected`): which repositories see the secrets"),
                     );
                     return None;
                 };
-                let visibility = self.string(v, &format!("`visibility` of {what}"))?;
+                let visibility = w.string(v, &format!("`visibility` of {what}"))?;
                 if !VISIBILITY.contains(&visibility.as_str()) {
                     let hint = suggest::hint(&visibility, VISIBILITY);
-                    self.err(
+                    w.err(
                         pos_of(v),
                         "invalid value",
                         format!(
@@ -89,15 +155,15 @@ impl Walker<'_> {
                 let mut repositories = Vec::new();
                 match (map.get_node("repositories"), visibility == "selected") {
                     (Some(r), true) => {
-                        for (name, at) in self.names(r, &format!("`repositories` of {what}")) {
-                            if !self.check_name(at, &name, "repository", names::github_repo) {
+                        for (name, at) in w.names(r, &format!("`repositories` of {what}")) {
+                            if !w.check_name(at, &name, "repository", names::github_repo) {
                                 return None;
                             }
                             repositories.push(name);
                         }
                     }
                     (None, true) => {
-                        self.err(
+                        w.err(
                             pos_of(v),
                             "missing key",
                             format!("{what} has `visibility: selected` but no `repositories:` list"),
@@ -105,7 +171,7 @@ impl Walker<'_> {
                         return None;
                     }
                     (Some(r), false) => {
-                        self.err(
+                        w.err(
                             pos_of(r),
                             "invalid key",
                             format!("`repositories` of {what} needs `visibility: selected`"),
@@ -114,34 +180,34 @@ impl Walker<'_> {
                     }
                     (None, false) => {}
                 }
-                Some(TargetSpec::GithubOrg { org, app, visibility, repositories })
+                Some(Arc::new(Spec::Org { org, app, visibility, repositories }))
             }
         }
-    }
+        }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::manifest::model::{GithubApp, TargetSpec};
+    use super::{GithubApp, Spec};
 
-    fn load(target: &str) -> Result<TargetSpec, Vec<String>> {
+    fn load(target: &str) -> Result<Spec, Vec<String>> {
         let text =
             format!("version: 1\ntargets:\n  github:\n    t: {target}\nsecrets:\n  A:\n    to: [{{ github: t }}]\n");
-        crate::manifest::parse(text.as_bytes(), "m.yml")
-            .map(|m| m.targets[0].spec.clone())
+        crate::manifest::parse(text.as_bytes(), "m.yml", crate::targets::SECTIONS)
+            .map(|m| m.targets[0].spec::<Spec>().expect("a GitHub target").clone())
             .map_err(|d| d.into_iter().map(|d| format!("{}:{}: {}", d.line, d.col, d.message)).collect())
     }
 
     #[test]
     fn org_and_app_targets() {
-        let TargetSpec::GithubOrg { org, app, visibility, repositories } =
+        let Spec::Org { org, app, visibility, repositories } =
             load("{ org: acme, app: dependabot, visibility: selected, repositories: [acme/a, acme/b] }").unwrap()
         else {
             panic!("not an org target")
         };
         assert_eq!((org.as_str(), app, visibility.as_str()), ("acme", GithubApp::Dependabot, "selected"));
         assert_eq!(repositories, ["acme/a", "acme/b"]);
-        let TargetSpec::Github { app, .. } = load("{ repo: acme/a, app: codespaces }").unwrap() else { panic!() };
+        let Spec::Repo { app, .. } = load("{ repo: acme/a, app: codespaces }").unwrap() else { panic!() };
         assert_eq!(app, GithubApp::Codespaces);
     }
 
