@@ -12,10 +12,14 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
+use std::collections::HashSet;
+
+use super::ledger::Prunable;
 use super::{Context, Desired};
 use crate::http::HttpError;
 use crate::manifest::{Manifest, TargetKind, TargetSpec};
-use crate::plan::{Change, TargetOutcome, TargetStatus};
+use crate::plan::{Action, Change, RecordProof, TargetOutcome, TargetStatus};
+use crate::state::Proof;
 
 /// How often a write is retried after the target changed under it.
 pub const CONFLICT_RETRIES: usize = 3;
@@ -71,7 +75,7 @@ pub struct Plan<W> {
     /// What a sync would do besides writing (a restart), said in `plan`.
     pub note: Option<String>,
     /// Something planning found that fails the target whatever is written
-    /// (a key another Kubernetes field manager owns): the rest is still
+    /// (a key another field manager owns): the rest is still
     /// written in `sync`.
     pub failure: Option<TargetError>,
     /// What the state record proved.
@@ -92,6 +96,96 @@ impl<W> Plan<W> {
             failure: None,
             record: None,
         }
+    }
+}
+
+/// The evidence a recorded kind reads at a target: each key present, with
+/// what the state record keeps to tell whether it moved (Fly: its sealed
+/// digest; GitHub: its `updated_at`).
+pub struct Evidence {
+    pub present: Vec<(String, String)>,
+    /// Names compare without regard to case (GitHub's secret names).
+    pub fold_case: bool,
+}
+
+impl Evidence {
+    fn get(&self, key: &str) -> Option<&str> {
+        let same = |n: &str| if self.fold_case { n.eq_ignore_ascii_case(key) } else { n == key };
+        self.present.iter().find(|(n, _)| same(n)).map(|(_, e)| e.as_str())
+    }
+}
+
+/// What the state record proves at one target, worked out by the driver
+/// from the kind's [`Evidence`] and handed to its plan.
+#[derive(Debug, Default)]
+pub struct Proofs {
+    /// Routed keys proven unchanged: evidence and fingerprint as written.
+    pub unchanged: HashSet<String>,
+    /// Routed keys proven changed since secret-sync wrote them (the evidence
+    /// moved, or the value's fingerprint differs).
+    pub moved: HashSet<String>,
+    /// Unrouted keys pruning may delete — secret-sync wrote them and they
+    /// are as it left them — as (listed, recorded) names; `None` without a
+    /// record (then pruning deletes nothing).
+    pub deletable: Option<Vec<(String, String)>>,
+    /// Unrouted keys the record held whose evidence moved: left in place.
+    prunable: Prunable,
+}
+
+impl Proofs {
+    /// The record's owned names among `deletable`.
+    pub fn owned(&self) -> Vec<String> {
+        self.deletable.iter().flatten().map(|(_, r)| r.clone()).collect()
+    }
+
+    /// What the record proves at `d`'s target, from the kind's evidence.
+    pub fn of(ctx: &Context, e: &Evidence, d: &Desired) -> Proofs {
+        let target = d.target.id();
+        let ledger = &ctx.ledger;
+        let mut p = Proofs::default();
+        for k in &d.keys {
+            let Some(ev) = e.get(&k.key) else { continue };
+            if ledger.prove(&target, &k.key, ev, &k.value) == Proof::Unchanged {
+                p.unchanged.insert(k.key.clone());
+            } else if ledger.moved(&target, &k.key, ev, &k.value) {
+                p.moved.insert(k.key.clone());
+            }
+        }
+        let routed = |n: &str| {
+            let same = |k: &str| if e.fold_case { k.eq_ignore_ascii_case(n) } else { k == n };
+            d.keys.iter().any(|k| same(&k.key)) || d.held_back.iter().any(|h| same(h))
+        };
+        let unrouted = e.present.iter().filter(|(n, _)| !routed(n)).map(|(n, ev)| (n.as_str(), ev.clone()));
+        p.prunable = ledger.prunable(&target, unrouted, e.fold_case);
+        p.deletable = ledger.owned(&target).map(|_| p.prunable.keys.clone());
+        p
+    }
+
+    /// What the record proved, for the report: keys it owns, keys it proved
+    /// unchanged, present keys it could not (the kind's own rule decided),
+    /// and present keys this run writes over though secret-sync never wrote
+    /// them (adopted).
+    fn report(&self, ctx: &Context, e: &Evidence, d: &Desired, changes: &[Change]) -> RecordProof {
+        let target = d.target.id();
+        let mut r = RecordProof::default();
+        for k in &d.keys {
+            let known = ctx.ledger.knows(&target, &k.key);
+            r.owned += usize::from(known);
+            if e.get(&k.key).is_none() {
+                continue;
+            }
+            if self.unchanged.contains(&k.key) {
+                r.unchanged += 1;
+            } else {
+                r.unverified += 1;
+            }
+            let written =
+                changes.iter().any(|c| c.key == k.key && matches!(c.action, Action::Update | Action::Unverified));
+            if written && !known {
+                r.adopted.push(k.key.clone());
+            }
+        }
+        r
     }
 }
 
@@ -159,14 +253,24 @@ pub trait Kind: Send + Sync + 'static {
         d: &Desired,
     ) -> impl Future<Output = Result<Self::Current, TargetError>> + Send;
 
-    /// The change that makes the target hold `d`: no I/O.
+    /// The change that makes the target hold `d`, given what the record
+    /// proved (`proofs`, empty for kinds without [`Kind::evidence`]): no I/O.
     fn plan(
         &self,
         ctx: &Context,
         spec: &Self::Spec,
         current: &Self::Current,
+        proofs: &Proofs,
         d: &Desired,
     ) -> Result<Plan<Self::Work>, TargetError>;
+
+    /// For kinds whose keys the state record proves: each key present at the
+    /// target with the evidence the record keeps for it (`None`: the kind
+    /// proves ownership its own way, as ESC's marker or Kubernetes'
+    /// `managedFields`). From it the driver works out [`Proofs`].
+    fn evidence(&self, _ctx: &Context, _current: &Self::Current, _d: &Desired) -> Option<Evidence> {
+        None
+    }
 
     /// Writes it: `work` is the plan's.
     fn apply(
@@ -259,10 +363,15 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, spec: &K::Spec, d: &Desired
             Ok(c) => c,
             Err(e) => return failed(e, TargetOutcome::default()),
         };
-        let plan = match kind.plan(ctx, spec, &current, d) {
+        let evidence = kind.evidence(ctx, &current, d);
+        let proofs = evidence.as_ref().map(|e| Proofs::of(ctx, e, d)).unwrap_or_default();
+        let mut plan = match kind.plan(ctx, spec, &current, &proofs, d) {
             Ok(p) => p,
             Err(e) => return failed(e, TargetOutcome::default()),
         };
+        if let Some(e) = &evidence {
+            owned_by_record(ctx, e, &proofs, d, &mut plan);
+        }
         let mut out = TargetOutcome {
             changes: plan.changes.clone(),
             unrouted: plan.unrouted.clone(),
@@ -323,6 +432,23 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, spec: &K::Spec, d: &Desired
         )),
         TargetOutcome::default(),
     )
+}
+
+/// What the record decides at a recorded kind's target, the same for every
+/// such kind: keys it no longer holds are named (and left), pruning without
+/// a record deletes nothing and says why, owned keys left in place without
+/// `prune` are kept, and what the record proved goes to the report.
+pub(crate) fn owned_by_record<W>(ctx: &Context, e: &Evidence, proofs: &Proofs, d: &Desired, plan: &mut Plan<W>) {
+    let mut warnings: Vec<String> = proofs.prunable.warning(&d.target.id()).into_iter().collect();
+    if ctx.prune && proofs.deletable.is_none() {
+        warnings.extend(ctx.ledger.no_pruning());
+    }
+    warnings.append(&mut plan.warnings);
+    plan.warnings = warnings;
+    if !ctx.prune {
+        plan.kept = proofs.deletable.iter().flatten().map(|(listed, _)| listed.clone()).collect();
+    }
+    plan.record = ctx.ledger.keeps.then(|| proofs.report(ctx, e, d, &plan.changes));
 }
 
 /// The warning for owned keys left in place because `prune` is off.

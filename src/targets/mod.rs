@@ -95,7 +95,7 @@ registry! {
 /// One key a target should hold.
 #[derive(Clone)]
 pub struct DesiredKey {
-    /// The key at the target (ESC path, Fly or GitHub secret name, Kubernetes Secret key).
+    /// The key at the target, in its kind's terms (an ESC path, a secret name, a Secret's data key).
     pub key: String,
     /// The manifest secret it comes from.
     pub secret: String,

@@ -27,7 +27,7 @@ mod section;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::driver::{Applied, ApplyError, Kind, Plan, Setup, TargetError};
+use super::driver::{Applied, ApplyError, Kind, Plan, Proofs, Setup, TargetError};
 use super::{Context, Desired};
 use crate::http::{encode, join, HttpError};
 use crate::manifest::{TargetKind, TargetSpec};
@@ -122,7 +122,14 @@ impl Kind for Esc {
         }
     }
 
-    fn plan(&self, ctx: &Context, spec: &Spec, current: &Current, d: &Desired) -> Result<Plan<Self::Work>, TargetError> {
+    fn plan(
+        &self,
+        ctx: &Context,
+        spec: &Spec,
+        current: &Current,
+        _proofs: &Proofs,
+        d: &Desired,
+    ) -> Result<Plan<Self::Work>, TargetError> {
         let Spec { org, project, env, .. } = spec;
         let full = format!("{org}/{project}/{env}");
         let failed = |e: String| TargetError::new(format!("ESC environment `{full}`: {e}"));

@@ -26,7 +26,7 @@ use serde_json::Value as Json;
 use self::api::{Api, WriteError, Written};
 use self::plan::{Listing, Plan};
 use self::roll::{Roll, Stop};
-use super::driver::{Applied, ApplyError, Kind, Plan as DriverPlan, Setup, TargetError};
+use super::driver::{Applied, ApplyError, Evidence, Kind, Plan as DriverPlan, Proofs, Setup, TargetError};
 use super::{Action, Context, Desired};
 use crate::manifest::{Deploy, TargetKind};
 use crate::plan::{Deployment, KeyDeployment};
@@ -130,45 +130,35 @@ impl Kind for Fly {
         Ok(Current { before, auth })
     }
 
-    fn plan(&self, ctx: &Context, spec: &Spec, current: &Current, d: &Desired) -> Result<DriverPlan<Plan>, TargetError> {
-        let deploy = spec.deploy;
+    /// Each key's digest, sealed with the state key as the record keeps it.
+    fn evidence(&self, ctx: &Context, current: &Current, d: &Desired) -> Option<Evidence> {
         let target = d.target.id();
-        let evidence = plan::Recorded { ledger: &ctx.ledger, target: &target };
-        // Pruning may delete only keys secret-sync still holds: the sealed
-        // digest now equal to the one its write left.
-        let routed = |n: &str| d.keys.iter().any(|k| k.key == n) || d.held_back.iter().any(|h| h == n);
-        let unrouted = current.before.iter().filter(|(n, _)| !routed(n));
-        let held = ctx.ledger.prunable(
-            &target,
-            unrouted.map(|(n, dg)| (n.as_str(), ctx.ledger.sealed(&target, n, dg))),
-            false,
-        );
-        let owned = ctx.ledger.owned(&target).map(|_| held.keys.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>());
-        let p = plan::plan(
-            &current.before,
-            &d.keys,
-            &d.held_back,
-            owned.as_deref().unwrap_or_default(),
-            ctx.prune,
-            &evidence,
-        );
+        let present = current.before.iter().map(|(n, dg)| (n.clone(), ctx.ledger.sealed(&target, n, dg))).collect();
+        Some(Evidence { present, fold_case: false })
+    }
+
+    fn plan(
+        &self,
+        ctx: &Context,
+        spec: &Spec,
+        current: &Current,
+        proofs: &Proofs,
+        d: &Desired,
+    ) -> Result<DriverPlan<Plan>, TargetError> {
+        let deploy = spec.deploy;
+        // Pruning may delete only keys secret-sync still holds (the driver's
+        // `Proofs`: the sealed digest now equal to the one its write left).
+        let evidence = plan::Recorded { unchanged: &proofs.unchanged };
+        let p = plan::plan(&current.before, &d.keys, &d.held_back, &proofs.owned(), ctx.prune, &evidence);
         let mut out = DriverPlan::new(p.changes.clone(), None);
         out.unrouted = p.unrouted.clone();
         out.deletes = p.deletable.len();
-        if ctx.prune && owned.is_none() {
-            out.warnings.extend(ctx.ledger.no_pruning());
-        }
-        out.warnings.extend(held.warning(&target));
-        let proof = ctx.ledger.keeps.then(|| record_proof(&ctx.ledger, &target, &current.before, d, &p, &evidence));
-        if !ctx.prune {
-            out.kept = p.deletable.clone();
-        }
         if p.writes() {
             out.note = Some(plan_note(&p, deploy));
             out.work = Some(p);
         } else if !p.changes.is_empty() {
             let n = p.changes.len();
-            let by_record = proof.as_ref().map_or(0, |r| r.unchanged);
+            let by_record = if ctx.ledger.keeps { proofs.unchanged.len() } else { 0 };
             out.note = Some(if by_record == n {
                 format!("the state record proves all {n} key(s) unchanged: nothing to write")
             } else if by_record == 0 {
@@ -180,7 +170,6 @@ impl Kind for Fly {
                 )
             });
         }
-        out.record = proof;
         Ok(out)
     }
 
@@ -288,34 +277,6 @@ fn stopped(app: &str, version: &str, proof: &str, roll: &Roll, stop: &Stop, depl
         ". To recover: if a new value is wrong, set its previous value in the source and re-run secret-sync (the change rolls every Machine again), or `fly secrets set KEY=<previous value> -a {app}`; if the value is right and the failure was elsewhere, finish the roll with `fly secrets deploy -a {app}`"
     ));
     s
-}
-
-/// What the record proved at an app: keys it owns, keys it proved
-/// unchanged, present keys left to write-and-compare, and present keys this
-/// sync adopts (written over though secret-sync never wrote them).
-fn record_proof(
-    ledger: &super::ledger::Ledger,
-    target: &str,
-    before: &Listing,
-    d: &Desired,
-    p: &Plan,
-    evidence: &plan::Recorded<'_>,
-) -> crate::plan::RecordProof {
-    let mut r = crate::plan::RecordProof::default();
-    for k in &d.keys {
-        let known = ledger.knows(target, &k.key);
-        r.owned += usize::from(known);
-        let Some(digest) = before.get(&k.key) else { continue };
-        if evidence.proves(&k.key, digest, &k.value) {
-            r.unchanged += 1;
-        } else if p.set.contains(&k.key) {
-            r.unverified += 1;
-            if !known {
-                r.adopted.push(k.key.clone());
-            }
-        }
-    }
-    r
 }
 
 /// The message, then what was recovered from lost answers, if anything.

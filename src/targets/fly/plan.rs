@@ -47,25 +47,17 @@ impl Evidence for LegacyMd5 {
     }
 }
 
-/// The state record's proof, then Fly's own: a key is unchanged when its
-/// digest equals the one the record kept from secret-sync's write and the
-/// record's fingerprint equals that of today's value.
+/// The state record's proof (worked out by the driver: the digest equals
+/// the one the record kept from secret-sync's write, and the record's
+/// fingerprint that of today's value), then Fly's own.
 pub struct Recorded<'a> {
-    pub ledger: &'a crate::targets::ledger::Ledger,
-    /// The target id the record files the app's keys under.
-    pub target: &'a str,
-}
-
-impl Recorded<'_> {
-    pub fn proves(&self, key: &str, digest: &str, value: &SecretString) -> bool {
-        let sealed = self.ledger.sealed(self.target, key, digest);
-        self.ledger.prove(self.target, key, &sealed, value) == crate::state::Proof::Unchanged
-    }
+    /// The keys the record proved unchanged.
+    pub unchanged: &'a std::collections::HashSet<String>,
 }
 
 impl Evidence for Recorded<'_> {
     fn verdict(&self, key: &str, digest: &str, value: &SecretString) -> Verdict {
-        if self.proves(key, digest, value) {
+        if self.unchanged.contains(key) {
             Verdict::Unchanged
         } else {
             LegacyMd5.verdict(key, digest, value)
@@ -270,25 +262,16 @@ mod tests {
     }
 
     #[test]
-    fn the_record_proves_a_key_unchanged_only_with_the_same_digest_and_value() {
-        use crate::state::{Record, StateKey};
-        let k = StateKey::new(SecretString::from("0123456789abcdef-test-key")).unwrap();
-        let mut r = Record::new("m.yml", "e", Some(&k));
-        for (key, digest, value) in [("A", "d-a", "x"), ("B", "d-b", "y"), ("C", "d-c", "old")] {
-            let fp = k.fingerprint("fly:api", key, &SecretString::from(value));
-            // The record keeps Fly's digest sealed with the state key.
-            r.wrote("fly:api", key, k.seal_evidence("fly:api", key, digest), Some(fp), "t");
-        }
-        let start = Record::new("m.yml", "e", Some(&k));
-        let ledger = crate::targets::ledger::Ledger::keeping(Some(r), start, String::new(), Some(k), "now".into());
-        let evidence = Recorded { ledger: &ledger, target: "fly:api" };
-        // A: same digest and value. B: the digest moved (set by hand). C: the value changed.
-        let l = listing(&[("A", "d-a"), ("B", "d-b2"), ("C", "d-c"), ("D", MD5_ROMANCE)]);
-        let keys = [key("A", "x"), key("B", "y"), key("C", "new"), key("D", "romance")];
+    fn the_records_proof_comes_first_then_the_legacy_md5() {
+        let unchanged: std::collections::HashSet<String> = ["A".to_string()].into();
+        let evidence = Recorded { unchanged: &unchanged };
+        // A: proven by the record. B: not. D: a legacy MD5 that matches.
+        let l = listing(&[("A", "d-a"), ("B", "d-b2"), ("D", MD5_ROMANCE)]);
+        let keys = [key("A", "x"), key("B", "y"), key("D", "romance")];
         let p = plan(&l, &keys, &[], &[], false, &evidence);
         assert_eq!(
             actions(&p.changes),
-            [("A", Action::Unchanged), ("B", Action::Unverified), ("C", Action::Unverified), ("D", Action::Unchanged)],
+            [("A", Action::Unchanged), ("B", Action::Unverified), ("D", Action::Unchanged)],
             "the legacy MD5 still counts where the record knows nothing"
         );
     }

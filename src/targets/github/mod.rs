@@ -26,8 +26,7 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
-use super::driver::{Applied, ApplyError, Kind, Plan, Setup, TargetError};
-use super::ledger::Ledger;
+use super::driver::{Applied, ApplyError, Evidence, Kind, Plan, Proofs, Setup, TargetError};
 use super::{Action, Change, Context, Desired};
 use crate::github::{seal, Access, App, GhError, GitHub, Scope};
 use crate::manifest::TargetKind;
@@ -46,8 +45,6 @@ pub const RECORDED: bool = true;
 pub fn build(setup: &Setup<'_>) -> Arc<dyn super::Driven> {
     Arc::new(Github { settings: setup.github.clone() })
 }
-use crate::plan::RecordProof;
-use crate::state::Proof;
 
 #[derive(Clone)]
 pub struct Settings {
@@ -132,14 +129,26 @@ impl Kind for Github {
         let target = d.target.id();
         let mut counting = Counting { budget: &self.settings.budget, target: &target, counted: false };
         let mut current = read(&self.settings, spec, d).await?;
-        let work = plan(&current, d, &current.sources, &ctx.ledger, ctx.prune).work;
+        let proofs = Proofs::of(ctx, &evidence(&current), d);
+        let work = plan(&current, d, &current.sources, &proofs, ctx.prune).work;
         counting.count(work.map_or(0, |w| w.put.len() + w.delete.len()));
         current.budget = Some(self.settings.budget.stated().await);
         Ok(current)
     }
 
-    fn plan(&self, ctx: &Context, _spec: &Spec, current: &Current, d: &Desired) -> Result<Plan<Work>, TargetError> {
-        let mut p = plan(current, d, &current.sources, &ctx.ledger, ctx.prune);
+    fn evidence(&self, _ctx: &Context, current: &Current, _d: &Desired) -> Option<Evidence> {
+        Some(evidence(current))
+    }
+
+    fn plan(
+        &self,
+        ctx: &Context,
+        _spec: &Spec,
+        current: &Current,
+        proofs: &Proofs,
+        d: &Desired,
+    ) -> Result<Plan<Work>, TargetError> {
+        let mut p = plan(current, d, &current.sources, proofs, ctx.prune);
         if let Some(b) = current.budget.as_ref().filter(|b| b.over && p.work.is_some()) {
             p.warnings.push(b.text.clone());
         }
@@ -204,6 +213,12 @@ impl Drop for Counting<'_> {
             self.budget.count(self.target, 0);
         }
     }
+}
+
+/// Each secret's `updated_at`, as the record keeps it after a write.
+fn evidence(current: &Current) -> Evidence {
+    let present = current.existing.iter().map(|(n, p)| (n.clone(), p.updated_at.clone())).collect();
+    Evidence { present, fold_case: true }
 }
 
 /// What one scope holds, and the sources' ages once known.
@@ -330,29 +345,21 @@ fn plan(
     current: &Current,
     d: &Desired,
     source_updated: &HashMap<String, i64>,
-    ledger: &Ledger,
+    proofs: &Proofs,
     prune: bool,
 ) -> Plan<Work> {
     let existing = &current.existing;
-    let target = d.target.id();
     let mut changes = Vec::new();
     let mut unknown = Vec::new();
     let mut put = Vec::new();
-    let mut proof = RecordProof::default();
     for (i, k) in d.keys.iter().enumerate() {
-        let known = ledger.knows(&target, &k.key);
-        proof.owned += usize::from(known);
         let action = match existing.get(&k.key.to_ascii_uppercase()) {
             None => Action::Create,
-            Some(p) if ledger.prove(&target, &k.key, &p.updated_at, &k.value) == Proof::Unchanged => {
-                proof.unchanged += 1;
-                Action::Unchanged
-            }
+            Some(_) if proofs.unchanged.contains(&k.key) => Action::Unchanged,
             Some(p) => {
-                proof.unverified += 1;
                 let source = k.source.as_ref().and_then(|s| source_updated.get(&s.to_ascii_uppercase()));
                 match (source, p.updated) {
-                    _ if ledger.moved(&target, &k.key, &p.updated_at, &k.value) => Action::Update,
+                    _ if proofs.moved.contains(&k.key) => Action::Update,
                     (Some(src), Some(dst)) if *src > dst => Action::Update,
                     (Some(_), Some(_)) => Action::Unchanged,
                     _ => {
@@ -372,9 +379,6 @@ fn plan(
             Some(p) if action == Action::Unchanged && access_differs(p) => Action::Update,
             _ => action,
         };
-        if action == Action::Update && !known {
-            proof.adopted.push(k.key.clone());
-        }
         if action != Action::Unchanged {
             put.push(i);
         }
@@ -386,18 +390,11 @@ fn plan(
         .map(|k| k.key.to_ascii_uppercase())
         .chain(d.held_back.iter().map(|k| k.to_ascii_uppercase()))
         .collect();
-    // Pruning may delete only keys secret-sync still holds: `updated_at`
-    // now equal to the one recorded after its write.
-    let unrouted = existing.iter().filter(|(n, _)| !routed.contains(n));
-    let held = ledger.prunable(&target, unrouted.map(|(n, p)| (n.as_str(), p.updated_at.clone())), true);
-    let deletable = held.keys.clone();
-    let mut warnings: Vec<String> = held.warning(&target).into_iter().collect();
-    if prune && ledger.read.is_none() {
-        warnings.extend(ledger.no_pruning());
-    }
-    // Left in place without `prune`: the driver says so.
-    let kept: Vec<String> = if prune { Vec::new() } else { deletable.iter().map(|(n, _)| n.clone()).collect() };
-    let delete = if prune { deletable } else { Vec::new() };
+    // Pruning may delete only keys secret-sync still holds (the driver's
+    // `Proofs`: `updated_at` now equal to the one recorded after its write);
+    // without `prune` the driver says they are kept.
+    let mut warnings = Vec::new();
+    let delete = if prune { proofs.deletable.clone().unwrap_or_default() } else { Vec::new() };
     changes.extend(delete.iter().map(|(n, _)| Change { key: n.clone(), action: Action::Delete }));
     let mut unrouted: Vec<String> = existing.keys().filter(|n| !routed.contains(n)).cloned().collect();
     unrouted.sort();
@@ -413,13 +410,13 @@ fn plan(
     let sizes = put.iter().map(|&i| (d.keys[i].key.as_str(), d.keys[i].value.expose_secret().len()));
     let failure = caps::check(&current.scope, existing.len() + creates - deletes, sizes).map(TargetError::new);
     let work = (failure.is_none() && (!put.is_empty() || !delete.is_empty())).then_some(Work { put, delete });
-    let record = ledger.keeps.then_some(proof);
-    Plan { changes, deletes, unrouted, kept, warnings, work, record, failure, ..Plan::new(Vec::new(), None) }
+    Plan { changes, deletes, unrouted, warnings, work, failure, ..Plan::new(Vec::new(), None) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::ledger::Ledger;
     use crate::targets::DesiredKey;
 
     fn desired(keys: &[(&str, &str)]) -> Desired {
@@ -478,12 +475,30 @@ mod tests {
         Ledger::keeping(record, start, "there is no state record yet".into(), Some(k), "now".into())
     }
 
+    /// The plan as the driver makes it: the record's proofs first, then
+    /// what the record decides (warnings, kept keys, the report's proof).
+    fn planned(cur: &Current, d: &Desired, src: &HashMap<String, i64>, ledger: Ledger, prune: bool) -> Plan<Work> {
+        let ctx = Context {
+            sync: true,
+            http: crate::http::Http::new(crate::http::Policy::default(), &[]),
+            prune,
+            max_deletes: 10,
+            hold_writes: false,
+            ledger,
+        };
+        let e = evidence(cur);
+        let proofs = Proofs::of(&ctx, &e, d);
+        let mut p = plan(cur, d, src, &proofs, prune);
+        crate::targets::driver::owned_by_record(&ctx, &e, &proofs, d, &mut p);
+        p
+    }
+
     #[test]
     fn writes_missing_keys_and_keys_whose_source_is_newer() {
         let d = desired(&[("NEW", "NEW"), ("OLD", "OLD"), ("SAME", "SAME"), ("UNKNOWN", "NOWHERE")]);
         let cur = current(&[("OLD", Some(100)), ("SAME", Some(300)), ("UNKNOWN", Some(1)), ("HAND_SET", Some(5))]);
         let src: HashMap<String, i64> = [("OLD".to_string(), 200), ("SAME".to_string(), 200)].into();
-        let p = plan(&cur, &d, &src, &ledger(None), false);
+        let p = planned(&cur, &d, &src, ledger(None), false);
         let actions: Vec<(&str, Action)> = p.changes.iter().map(|c| (c.key.as_str(), c.action)).collect();
         assert_eq!(
             actions,
@@ -510,7 +525,7 @@ mod tests {
         let l = ledger(Some(&[("SAME", 100, "v"), ("EDITED", 100, "v"), ("NEWVAL", 100, "old value")]));
         // The source is older than every target copy: the age rule alone would write nothing.
         let src: HashMap<String, i64> = [("S".to_string(), 50)].into();
-        let p = plan(&cur, &d, &src, &l, false);
+        let p = planned(&cur, &d, &src, l, false);
         let actions: Vec<(&str, Action)> = p.changes.iter().map(|c| (c.key.as_str(), c.action)).collect();
         assert_eq!(actions, [("SAME", Action::Unchanged), ("EDITED", Action::Update), ("NEWVAL", Action::Update)]);
         let r = p.record.unwrap();
@@ -522,16 +537,16 @@ mod tests {
     fn prunes_only_what_the_record_says_secret_sync_wrote_here() {
         let d = desired(&[("KEEP", "KEEP")]);
         let cur = current(&[("KEEP", Some(1)), ("GONE", Some(1)), ("HAND_SET", Some(1))]);
-        let l = ledger(Some(&[("gone", 1, "v"), ("KEEP", 1, "v")]));
-        let p = plan(&cur, &d, &HashMap::new(), &l, false);
+        let l = || ledger(Some(&[("gone", 1, "v"), ("KEEP", 1, "v")]));
+        let p = planned(&cur, &d, &HashMap::new(), l(), false);
         assert!(p.work.is_none() && p.deletes == 0, "no pruning unless asked");
         assert_eq!(p.kept, ["GONE"], "left in place, for the driver to say");
-        let p = plan(&cur, &d, &HashMap::new(), &l, true);
+        let p = planned(&cur, &d, &HashMap::new(), l(), true);
         assert_eq!(p.work.as_ref().unwrap().delete, [("GONE".to_string(), "gone".to_string())]);
         assert_eq!(p.deletes, 1);
         assert_eq!(p.changes.last().unwrap(), &Change { key: "GONE".into(), action: Action::Delete });
         // Without a record nothing is deleted, and the plan says why.
-        let p = plan(&cur, &d, &HashMap::new(), &ledger(None), true);
+        let p = planned(&cur, &d, &HashMap::new(), ledger(None), true);
         assert_eq!(p.deletes, 0);
         assert!(
             p.warnings[0].contains("pruning deletes nothing here: there is no state record yet"),

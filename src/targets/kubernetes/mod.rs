@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::driver::{Applied, ApplyError as DriverApplyError, Kind, Plan as DriverPlan, Setup, TargetError};
+use super::driver::{Applied, ApplyError as DriverApplyError, Kind, Plan as DriverPlan, Proofs, Setup, TargetError};
 use super::{Context, Desired};
 use crate::http::{Http, Policy};
 use crate::manifest::TargetKind;
@@ -144,6 +144,7 @@ impl Kind for Kubernetes {
         ctx: &Context,
         spec: &Spec,
         current: &Read,
+        _proofs: &Proofs,
         d: &Desired,
     ) -> Result<DriverPlan<plan::Plan>, TargetError> {
         let Spec { namespace, secret, restart } = spec;
