@@ -43,6 +43,9 @@ pub struct Vercel {
     pub projects: Vec<Project>,
     /// Every deployment, seeded and created, oldest first.
     pub deployments: Vec<Deployment>,
+    /// Tokens that may not read the full user: `GET /v2/user` answers
+    /// `limited: true` (SDK `AuthUserLimited`).
+    pub limited: BTreeSet<String>,
     /// Projects (by id) a valid token may not touch: 403 `forbidden`.
     pub forbidden: BTreeSet<String>,
     /// How long a created deployment is `QUEUED`, then `BUILDING`, on the
@@ -108,6 +111,7 @@ impl Default for Vercel {
             teams: Vec::new(),
             projects: Vec::new(),
             deployments: Vec::new(),
+            limited: BTreeSet::new(),
             forbidden: BTreeSet::new(),
             queue_ms: 1_000,
             build_ms: 4_000,
@@ -358,10 +362,19 @@ fn answer(v: &mut Vercel, r: &Req, now: u64) -> Reply {
     // → `{user: {id, username, email, …}}`, no team.
     if r.path == "/v2/user" {
         return match r.method {
+            // SDK `AuthUser` (its required fields) or, for a token in
+            // `limited`, `AuthUserLimited` (`limited: true`).
+            "GET" if v.limited.contains(token) => Reply::json(
+                200,
+                json!({ "user": { "id": USER_ID, "username": "emu", "email": "emu@example.com", "name": null,
+                    "avatar": null, "defaultTeamId": teams.iter().next(), "limited": true } }),
+            ),
             "GET" => Reply::json(
                 200,
                 json!({ "user": { "id": USER_ID, "username": "emu", "email": "emu@example.com", "name": "Emulated User",
-                    "defaultTeamId": teams.iter().next(), "limited": false } }),
+                    "avatar": null, "billing": null, "createdAt": 0, "defaultTeamId": teams.iter().next(),
+                    "hasTrialAvailable": false, "importFlowGitProvider": null, "resourceConfig": {},
+                    "softBlock": null, "stagingPrefix": "emu" } }),
             ),
             _ => error(405, "method_unknown", "method not allowed"),
         };

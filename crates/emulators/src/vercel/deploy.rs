@@ -109,7 +109,7 @@ fn deployment_json(v: &Vercel, d: &Deployment, now: u64) -> Json {
         "id": d.id, "url": d.url, "name": d.name, "projectId": d.project, "readyState": state, "status": state,
         "target": d.target, "aliasAssigned": d.alias_assigned, "aliasError": null, "createdAt": d.created_ms,
         "buildingAt": d.created_ms + v.queue_ms, "meta": d.meta, "type": "LAMBDAS", "version": 2, "public": false,
-        "source": if d.created_via_api { "api" } else { "git" }, "creator": { "uid": USER_ID },
+        "source": if d.created_via_api { "redeploy" } else { "git" }, "creator": { "uid": USER_ID },
         "inspectorUrl": format!("https://vercel.com/emu/{}/{}", d.name, d.id),
     });
     if state == "READY" {

@@ -252,3 +252,39 @@ fn a_rate_limit_answer_carries_the_reset() {
     let bare = super::rate_limit_reply(&super::RateLimit { headers: false, retry_after: None, ..l }, 0);
     assert!(!bare.headers.iter().any(|(k, _)| k.starts_with("x-ratelimit") || k == "Retry-After"));
 }
+
+/// Over HTTP through the one server: injected faults on Vercel paths answer
+/// with Vercel's error body and headers, and the user route's limited form.
+#[test]
+fn injected_faults_answer_as_vercel_does() {
+    use std::io::{Read, Write};
+    let emu = crate::Emulator::start();
+    emu.state().vercel.seed_project(TOKEN, TEAM, "acme", "prj_emu0001", "web");
+    emu.state().vercel.limited.insert(TOKEN.into());
+    let l = super::RateLimit { reset_in: 12, retry_after: None, headers: true };
+    emu.fault(crate::Fault::on("POST", "/v10/projects/web/env", 1, crate::FaultKind::VercelLimit(l)));
+    emu.fault(crate::Fault::on("GET", "/v13/deployments/", 1, crate::FaultKind::Status { code: 401, retry_after: None }));
+    let addr = emu.url.trim_start_matches("http://").to_string();
+    let send = |method: &str, path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer.to_ascii_lowercase()
+    };
+    let limited = send("POST", UPSERT);
+    assert!(limited.starts_with("http/1.1 429"), "{limited}");
+    let reset = (emu.clock_ms().div_ceil(1000) + 12).to_string();
+    assert!(limited.contains(&format!("x-ratelimit-reset: {reset}")), "{limited}");
+    assert!(limited.contains("\"rate_limited\"") && limited.contains("x-vercel-id"), "{limited}");
+    let unauthorized = send("GET", "/v13/deployments/dpl_x?teamId=team_emu000000000000000001");
+    assert!(unauthorized.starts_with("http/1.1 401") && unauthorized.contains("\"unauthorized\""), "{unauthorized}");
+    // The fault was used up: the next upsert is the service's own answer (400: `{}` lacks a key).
+    assert!(send("POST", UPSERT).starts_with("http/1.1 400"));
+    let user = send("GET", "/v2/user");
+    assert!(user.contains("\"limited\":true"), "{user}");
+    assert_eq!(emu.count("POST", "/v10/projects/web/env"), 2);
+}
