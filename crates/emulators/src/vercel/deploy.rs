@@ -155,8 +155,7 @@ pub fn project_json(v: &Vercel, pi: usize) -> Json {
 /// The routes under `/v*/deployments`; `rest` follows `deployments`.
 pub fn route(v: &mut Vercel, r: &Req, rest: &[&str], scope: &Scope, now: u64) -> Reply {
     let ver = r.path.trim_start_matches('/').split('/').next().unwrap_or_default();
-    let in_scope =
-        |v: &Vercel, d: &Deployment| v.projects.iter().any(|p| p.id == d.project && &p.team == scope);
+    let in_scope = |v: &Vercel, d: &Deployment| v.projects.iter().any(|p| p.id == d.project && &p.team == scope);
     match (r.method, ver, rest) {
         // docs/service-facts.md "Vercel" (redeploy step 2):
         // `POST /v13/deployments?forceNew=1` `{name, deploymentId, target, meta}`
@@ -164,12 +163,10 @@ pub fn route(v: &mut Vercel, r: &Req, rest: &[&str], scope: &Scope, now: u64) ->
         ("POST", "v13", []) => create(v, r, scope, now),
         // docs/service-facts.md "Vercel" (redeploy step 3):
         // `GET /v13/deployments/{idOrUrl}` → the deployment and its `readyState`.
-        ("GET", "v13", [id]) => {
-            match v.deployments.iter().find(|d| (d.id == *id || d.url == *id) && in_scope(v, d)) {
-                Some(d) => Reply::json(200, deployment_json(v, d, now)),
-                None => error(404, "not_found", "Deployment not found"),
-            }
-        }
+        ("GET", "v13", [id]) => match v.deployments.iter().find(|d| (d.id == *id || d.url == *id) && in_scope(v, d)) {
+            Some(d) => Reply::json(200, deployment_json(v, d, now)),
+            None => error(404, "not_found", "Deployment not found"),
+        },
         // docs/targets/vercel-research.md §7 (fallback):
         // `GET /v6|v7/deployments?projectId&target&state&limit`, newest first,
         // items with `uid`.
@@ -230,10 +227,8 @@ fn create(v: &mut Vercel, r: &Req, scope: &Scope, now: u64) -> Reply {
     let Some(src) = body["deploymentId"].as_str() else {
         return error(400, "bad_request", "Invalid request: the emulator only redeploys (`deploymentId` is required)");
     };
-    let Some(source) = v
-        .deployments
-        .iter()
-        .find(|d| d.id == src && v.projects.iter().any(|p| p.id == d.project && &p.team == scope))
+    let Some(source) =
+        v.deployments.iter().find(|d| d.id == src && v.projects.iter().any(|p| p.id == d.project && &p.team == scope))
     else {
         return error(404, "not_found", "Deployment not found");
     };

@@ -85,7 +85,10 @@ fn invalid_bodies_are_400_and_write_nothing() {
         (json!({ "key": "B", "value": "v", "type": "secretish", "target": ["production"] }), "type"),
         (json!({ "key": "B", "value": "v", "type": "plain", "target": ["staging"] }), "target"),
         (json!({ "key": "B", "type": "plain", "target": ["production"] }), "value"),
-        (json!({ "key": "B", "value": "v", "type": "sensitive", "target": ["production", "development"] }), "development"),
+        (
+            json!({ "key": "B", "value": "v", "type": "sensitive", "target": ["production", "development"] }),
+            "development",
+        ),
         (json!({ "key": "B", "value": "v", "type": "plain", "target": ["production"], "gitBranch": "f" }), "preview"),
     ] {
         let (s, j) = ok(&mut st, "POST", UPSERT, json!([good.clone(), bad]));
@@ -96,8 +99,13 @@ fn invalid_bodies_are_400_and_write_nothing() {
     assert_eq!((s, j["error"]["code"].as_str()), (400, Some("MISSING_TARGET")));
     assert!(st.vercel.envs("web").is_empty(), "nothing written");
     // Unknown fields (the CLI's `visibility`) are ignored.
-    let (s, _) = ok(&mut st, "POST", UPSERT, json!({ "key": "C", "value": "v", "type": "plain", "target": ["preview"],
-        "gitBranch": "feat", "visibility": "secret" }));
+    let (s, _) = ok(
+        &mut st,
+        "POST",
+        UPSERT,
+        json!({ "key": "C", "value": "v", "type": "plain", "target": ["preview"],
+        "gitBranch": "feat", "visibility": "secret" }),
+    );
     assert_eq!(s, 201);
     assert_eq!(st.vercel.envs("web")[0].git_branch.as_deref(), Some("feat"));
 }
@@ -120,7 +128,12 @@ fn sensitive_and_encrypted_values_are_never_listed() {
     assert_eq!(enc["decrypted"], false);
     assert_eq!(j["pagination"]["next"], Json::Null);
     // The ciphertext changes with every write (nothing to compare values by).
-    ok(&mut st, "POST", UPSERT, json!({ "key": "ENC", "value": "enc-value", "type": "encrypted", "target": ["production"] }));
+    ok(
+        &mut st,
+        "POST",
+        UPSERT,
+        json!({ "key": "ENC", "value": "enc-value", "type": "encrypted", "target": ["production"] }),
+    );
     let (_, j2) = ok(&mut st, "GET", ENV, Json::Null);
     let enc2 = j2["envs"].as_array().unwrap().iter().find(|e| e["key"] == "ENC").unwrap().clone();
     assert_ne!(enc["value"], enc2["value"]);
@@ -135,7 +148,10 @@ fn the_team_selects_the_project_and_tokens_are_checked() {
     assert_eq!((s, j["error"]["code"].as_str()), (404, Some("not_found")));
     // The team by slug, and by id.
     assert_eq!(ok(&mut st, "GET", "/v10/projects/web/env?slug=acme", Json::Null).0, 200);
-    assert_eq!(ok(&mut st, "GET", "/v10/projects/prj_emu0001/env?teamId=team_emu000000000000000001", Json::Null).0, 200);
+    assert_eq!(
+        ok(&mut st, "GET", "/v10/projects/prj_emu0001/env?teamId=team_emu000000000000000001", Json::Null).0,
+        200
+    );
     // A team the token is not in.
     st.vercel.add_team("team_other", "other");
     let (s, j) = ok(&mut st, "GET", "/v10/projects/web/env?teamId=team_other", Json::Null);
@@ -169,11 +185,17 @@ fn edit_and_delete_by_id_on_v9_and_v10() {
     let b = st.vercel.set_env("web", "B", "2", "encrypted", &["production"]);
     let c = st.vercel.set_env("web", "C", "3", "encrypted", &["production"]);
     let team = "teamId=team_emu000000000000000001";
-    let (s, j) = ok(&mut st, "PATCH", &format!("/v9/projects/web/env/{a}?{team}"), json!({ "value": "10", "type": "sensitive" }));
+    let (s, j) = ok(
+        &mut st,
+        "PATCH",
+        &format!("/v9/projects/web/env/{a}?{team}"),
+        json!({ "value": "10", "type": "sensitive" }),
+    );
     assert_eq!(s, 200, "{j}");
     assert_eq!(j["type"], "sensitive");
     assert_eq!(st.vercel.value("web", "A", "production"), Some("10"));
-    let (s, _) = ok(&mut st, "PATCH", &format!("/v10/projects/web/env/{a}?{team}"), json!({ "target": ["development"] }));
+    let (s, _) =
+        ok(&mut st, "PATCH", &format!("/v10/projects/web/env/{a}?{team}"), json!({ "target": ["development"] }));
     assert_eq!(s, 400, "sensitive cannot move to development");
     assert_eq!(ok(&mut st, "DELETE", &format!("/v10/projects/web/env/{a}?{team}"), Json::Null).0, 200);
     assert_eq!(ok(&mut st, "DELETE", &format!("/v9/projects/web/env/{a}?{team}"), Json::Null).0, 404);
@@ -212,7 +234,8 @@ fn a_redeploy_builds_on_the_clock_then_serves() {
     assert_eq!(made[0].meta["action"], "redeploy");
     assert_eq!(made[0].source.as_deref(), Some(old.as_str()));
     // Without a target the new deployment is a preview: it never serves production.
-    let (_, d) = ok(&mut st, "POST", &format!("/v13/deployments?{team}"), json!({ "name": "web", "deploymentId": old }));
+    let (_, d) =
+        ok(&mut st, "POST", &format!("/v13/deployments?{team}"), json!({ "name": "web", "deploymentId": old }));
     assert_eq!(d["target"], Json::Null);
 }
 
@@ -263,7 +286,12 @@ fn injected_faults_answer_as_vercel_does() {
     emu.state().vercel.limited.insert(TOKEN.into());
     let l = super::RateLimit { reset_in: 12, retry_after: None, headers: true };
     emu.fault(crate::Fault::on("POST", "/v10/projects/web/env", 1, crate::FaultKind::VercelLimit(l)));
-    emu.fault(crate::Fault::on("GET", "/v13/deployments/", 1, crate::FaultKind::Status { code: 401, retry_after: None }));
+    emu.fault(crate::Fault::on(
+        "GET",
+        "/v13/deployments/",
+        1,
+        crate::FaultKind::Status { code: 401, retry_after: None },
+    ));
     let addr = emu.url.trim_start_matches("http://").to_string();
     let send = |method: &str, path: &str| {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
