@@ -319,7 +319,8 @@ pub fn route(st: &mut State, r: &Req) -> Option<Reply> {
 
 /// Test-only routes (no Vercel API), for scripts that cannot reach [`State`]
 /// (the SDK fidelity check): `POST /_vercel/seed` `{token, teamId, teamSlug,
-/// projectId, name}` runs [`Vercel::seed_project`] and answers
+/// projectId, name, limitedToken?}` runs [`Vercel::seed_project`] (and
+/// accepts `limitedToken` as a token [`Vercel::limited`]) and answers
 /// `{productionDeploymentId}`; `GET /_vercel/envs?project=` answers the
 /// stored variables with their values; `POST /_vercel/fail-next-build`
 /// `{message}`.
@@ -329,6 +330,10 @@ fn test_route(v: &mut Vercel, what: &str, r: &Req) -> Reply {
     match (r.method, what) {
         ("POST", "seed") => {
             let id = v.seed_project(&s("token"), &s("teamId"), &s("teamSlug"), &s("projectId"), &s("name"));
+            if let Some(t) = body["limitedToken"].as_str() {
+                v.add_token(t, &[]);
+                v.limited.insert(t.into());
+            }
             Reply::json(200, json!({ "productionDeploymentId": id }))
         }
         ("GET", "envs") => {

@@ -42,6 +42,7 @@ async function check(name, f) {
 
 const { productionDeploymentId: serving } = await emu("POST", "/_vercel/seed", {
   token, teamId, teamSlug: "fidelity", projectId: "prj_fidelity0001", name: project,
+  limitedToken: "vcp_fidelityLimitedToken0000",
 });
 const vercel = new Vercel({ bearerToken: token, serverURL: url });
 
@@ -49,6 +50,13 @@ await check("user.getAuthUser: the token probe", async () => {
   const r = await vercel.user.getAuthUser();
   assert.ok(r.user.id.startsWith("user_"));
   assert.equal(typeof r.user.username, "string");
+});
+
+await check("user.getAuthUser: a token that may not read the full user (limited)", async () => {
+  const limited = new Vercel({ bearerToken: "vcp_fidelityLimitedToken0000", serverURL: url });
+  const r = await limited.user.getAuthUser();
+  assert.equal(r.user.limited, true);
+  assert.ok(r.user.id.startsWith("user_"));
 });
 
 await check("a bad token is VercelError 403 with invalidToken", async () => {
