@@ -11,6 +11,7 @@ pub mod github;
 pub mod kubernetes;
 pub mod probes;
 pub mod results;
+pub mod vercel;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -52,6 +53,8 @@ pub enum FaultKind {
     Lost,
     /// A GitHub rate-limit answer (see [`github::RateLimit`]).
     GitHubLimit(github::RateLimit),
+    /// A Vercel rate-limit answer (see [`vercel::RateLimit`]).
+    VercelLimit(vercel::RateLimit),
 }
 
 pub struct Fault {
@@ -104,6 +107,7 @@ pub struct State {
     pub github: github::GitHub,
     pub kubernetes: kubernetes::Kubernetes,
     pub results: results::Results,
+    pub vercel: vercel::Vercel,
     pub probes: probes::Probes,
     /// The test clock, in ms since the epoch: it moves only when a client
     /// sleeps on it (`POST /_clock?until=MS`) or the test moves it; clients
@@ -124,6 +128,7 @@ impl Default for State {
             github: Default::default(),
             kubernetes: Default::default(),
             results: Default::default(),
+            vercel: Default::default(),
             probes: Default::default(),
             clock_ms: CLOCK_START_MS,
             events: 0,
@@ -282,6 +287,7 @@ impl Drop for Emulator {
 enum Injected {
     Status(u16, Option<u64>),
     Limit(github::RateLimit),
+    VercelLimit(vercel::RateLimit),
 }
 
 /// The test clock: `GET` reads it, `POST ?until=MS` moves it forward to MS
@@ -350,6 +356,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                         (Some(Injected::Status(*code, *retry_after)), None, None, false)
                     }
                     FaultKind::GitHubLimit(l) => (Some(Injected::Limit(l.clone())), None, None, false),
+                    FaultKind::VercelLimit(l) => (Some(Injected::VercelLimit(l.clone())), None, None, false),
                     FaultKind::Delay(d) => (None, Some(*d), None, false),
                     FaultKind::After(_) => (None, None, Some(i), false),
                     FaultKind::Lost => (None, None, None, true),
@@ -375,6 +382,10 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
         Some(Injected::Limit(l)) => {
             let now = state.lock().unwrap_or_else(|p| p.into_inner()).clock_ms;
             github::rate_limit_reply(&l, now)
+        }
+        Some(Injected::VercelLimit(l)) => {
+            let now = state.lock().unwrap_or_else(|p| p.into_inner()).clock_ms;
+            vercel::rate_limit_reply(&l, now)
         }
         None => {
             let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -427,6 +438,8 @@ fn fault_reply(path: &str, code: u16) -> Reply {
             "injected fault"
         };
         Reply::json(code, serde_json::json!({ "message": msg, "documentation_url": "https://docs.github.com/rest" }))
+    } else if vercel::owns(path) {
+        vercel::fault_reply(code)
     } else if path.starts_with("/v1/") {
         Reply::json(code, serde_json::json!({ "error": "injected fault" })).with_header("fly-request-id", "emu-fault")
     } else {
@@ -441,6 +454,9 @@ fn route(st: &mut State, r: &Req) -> Reply {
         return reply;
     }
     if let Some(reply) = esc::route(st, r) {
+        return reply;
+    }
+    if let Some(reply) = vercel::route(st, r) {
         return reply;
     }
     if let Some(reply) = fly::route(st, r) {
