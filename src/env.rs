@@ -75,6 +75,11 @@ impl EnvVars {
     pub const KUBERNETES_SERVICE_HOST: &'static str = "KUBERNETES_SERVICE_HOST";
     pub const KUBERNETES_SERVICE_PORT: &'static str = "KUBERNETES_SERVICE_PORT";
 
+    // --- Vercel, as the `vercel` CLI reads it.
+    pub const VERCEL_TOKEN: &'static str = "VERCEL_TOKEN";
+    /// Vercel's API base URL (tests, proxies); Vercel's own tools name no such variable.
+    pub const SECRET_SYNC_VERCEL_API_URL: &'static str = "SECRET_SYNC_VERCEL_API_URL";
+
     // --- secret-sync's own tuning (tests and unusual networks).
     /// The log filter (`tracing` syntax; default `warn`).
     pub const SECRET_SYNC_LOG: &'static str = "SECRET_SYNC_LOG";

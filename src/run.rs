@@ -136,7 +136,7 @@ fn contact(
         // GitHub metadata read goes on meanwhile).
         let ledger = match &kept {
             Some(k) => k.read().await,
-            None => targets::ledger::Ledger::off("no Fly or GitHub target"),
+            None => targets::ledger::Ledger::off("no target whose kind the record proves"),
         };
         let github_targets = desired.iter().filter(|d| d.target.kind == targets::github::KIND).count();
         let sends = cfg.mode == Mode::Sync && !values_failing;

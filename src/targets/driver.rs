@@ -129,7 +129,7 @@ pub struct Proofs {
     /// record (then pruning deletes nothing).
     pub deletable: Option<Vec<(String, String)>>,
     /// Unrouted keys the record held whose evidence moved: left in place.
-    prunable: Prunable,
+    pub(crate) prunable: Prunable,
 }
 
 impl Proofs {

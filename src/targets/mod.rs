@@ -13,6 +13,7 @@
 pub mod driver;
 pub mod inputs;
 pub mod ledger;
+pub mod redact;
 
 use std::sync::Arc;
 
@@ -90,6 +91,7 @@ registry! {
     fly,
     github,
     kubernetes,
+    vercel,
 }
 
 /// One key a target should hold.

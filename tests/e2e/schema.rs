@@ -40,3 +40,32 @@ fn schema_rejects_structural_mistakes() {
         assert!(!v.is_valid(&yaml_as_json(path)), "{path} passes the schema");
     }
 }
+
+/// The schema and the loader accept the same keys for every kind's
+/// targets: the loader's are the kind's `Section::keys`, the schema's the
+/// properties of `$defs/<kind>Target` (GitHub's org and repository forms
+/// together), and the schema lists exactly the registry's kinds.
+#[test]
+fn the_schema_and_the_loader_accept_the_same_target_keys() {
+    let text = std::fs::read_to_string(repo().join("schema/secret-sync.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let kinds: std::collections::BTreeSet<String> =
+        schema["properties"]["targets"]["properties"].as_object().unwrap().keys().cloned().collect();
+    let registry: std::collections::BTreeSet<String> =
+        secret_sync::targets::SECTIONS.iter().map(|s| s.kind().to_string()).collect();
+    assert_eq!(kinds, registry, "the schema's target kinds are the registry's");
+    for section in secret_sync::targets::SECTIONS {
+        let kind = section.kind().to_string();
+        let def = &schema["$defs"][format!("{kind}Target")];
+        let mut props: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        let mut collect = |v: &serde_json::Value| {
+            props.extend(v["properties"].as_object().into_iter().flat_map(|o| o.keys().cloned()));
+        };
+        collect(def);
+        for alt in def["oneOf"].as_array().into_iter().flatten().chain(def["anyOf"].as_array().into_iter().flatten()) {
+            collect(alt);
+        }
+        let loader: std::collections::BTreeSet<String> = section.keys().iter().map(|k| k.to_string()).collect();
+        assert_eq!(props, loader, "`targets.{kind}`: schema (left) and loader (right) differ");
+    }
+}
