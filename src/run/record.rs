@@ -221,7 +221,7 @@ impl Kept {
             let note = s.note.as_deref().unwrap_or("no record");
             out.notice(
                 "state",
-                &format!("state record not used ({note}): nothing is proven unchanged by it and Fly and GitHub pruning deletes nothing"),
+                &format!("state record not used ({note}): nothing is proven unchanged by it, and pruning deletes nothing at the targets whose ownership it decides"),
             );
         }
         if let Some(e) = lock(&self.save_error).as_ref() {

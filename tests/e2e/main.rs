@@ -27,3 +27,4 @@ mod release;
 mod scan;
 mod schema;
 mod state;
+mod vercel;

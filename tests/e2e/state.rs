@@ -13,11 +13,11 @@ use crate::harness::{Output, Workspace};
 const FLY_TOKEN: &str = "fm2_stateE2eMacaroonToken0000000";
 const GH_TOKEN: &str = "ghp_stateE2eGithubToken00000000000000";
 /// The job's own token: repositories and artifacts, no org secrets.
-const JOB_TOKEN: &str = "ghs_stateE2eJobToken000000000000000000";
+pub const JOB_TOKEN: &str = "ghs_stateE2eJobToken000000000000000000";
 pub const STATE_KEY: &str = "state-key-3f9a1c7e5b2d4f6a8c0e";
-const REPO: &str = "ai-cherry/sophia";
+pub const REPO: &str = "ai-cherry/sophia";
 /// `GITHUB_REPOSITORY_ID` of REPO, and a fork's id.
-const REPO_ID: u64 = 424_242;
+pub const REPO_ID: u64 = 424_242;
 const FORK_ID: u64 = 999_001;
 
 const MANIFEST: &str = r#"

@@ -130,7 +130,7 @@ impl Section for Vercel {
                 e.err(
                     pos,
                     "invalid key",
-                    format!("`branch` of {what} needs `targets: [preview]`: Vercel gives a git branch only to preview variables ({b})"),
+                    format!("`branch: {b}` of {what} needs `targets: [preview]`: Vercel gives a git branch only to preview variables"),
                 );
                 return None;
             }
