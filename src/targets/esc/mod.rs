@@ -97,7 +97,7 @@ impl Kind for Esc {
         // The same edit on the decrypted text, so a definition the editor
         // cannot handle fails in `plan` too, before anyone relies on it.
         if !p.ops.is_empty() {
-            edit::apply(&text, &p.ops).map_err(failed)?;
+            edit::apply(&text, &p.ops).map_err(|e| failed(e.to_string()))?;
         }
         drop(text);
         let mut plan = Plan::new(p.changes, (!p.ops.is_empty()).then_some(p.ops));
