@@ -74,7 +74,7 @@ impl Kind for Esc {
     async fn read(&self, ctx: &Context, d: &Desired) -> Result<Current, TargetError> {
         let (org, project, env, create) = spec(d);
         let full = format!("{org}/{project}/{env}");
-        let token = ctx.esc.auth.token(&ctx.http, org).await.map_err(TargetError::new)?;
+        let token = ctx.esc.auth.token(&ctx.http, org).await?;
         let api = Api { ctx, org, project, env, full: &full, token: token.expose_secret() };
         match api.read().await? {
             Some(c) => Ok(Current { text: c.text.into(), revision: c.revision, exists: true, token }),
