@@ -99,13 +99,7 @@ const MIME_ZIP: &str = "application/zip";
 
 /// One Twirp call to the artifact service: the answer's JSON, or why not
 /// (with the status, so a 409 can be told apart: [`ArtifactError::status`]).
-async fn call(
-    http: &Http,
-    origin: &str,
-    bearer: &str,
-    method: &str,
-    body: &Json,
-) -> Result<Json, ArtifactError> {
+async fn call(http: &Http, origin: &str, bearer: &str, method: &str, body: &Json) -> Result<Json, ArtifactError> {
     let what = format!("the artifact service's {method}");
     let url = join(origin, &format!("{SERVICE}/{method}"));
     let r = http
@@ -123,13 +117,7 @@ async fn call(
 }
 
 /// CreateArtifact as toolkit sends it; its signed upload URL.
-async fn create(
-    http: &Http,
-    origin: &str,
-    bearer: &str,
-    ids: &Json,
-    name: &str,
-) -> Result<String, ArtifactError> {
+async fn create(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str) -> Result<String, ArtifactError> {
     let body = serde_json::json!({
         "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name": name,
         "version": CREATE_VERSION, "mime_type": MIME_ZIP,

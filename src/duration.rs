@@ -109,10 +109,8 @@ pub fn parse_wait(s: &str) -> Result<std::time::Duration, DurationError> {
         _ => return Err(DurationError::NotAWait(t.to_string())),
     };
     let n: u64 = digits.parse().map_err(|_| DurationError::NotAWait(t.to_string()))?;
-    let ms = n
-        .checked_mul(ms_per)
-        .filter(|ms| *ms <= 86_400_000)
-        .ok_or_else(|| DurationError::OverADay(t.to_string()))?;
+    let ms =
+        n.checked_mul(ms_per).filter(|ms| *ms <= 86_400_000).ok_or_else(|| DurationError::OverADay(t.to_string()))?;
     Ok(std::time::Duration::from_millis(ms))
 }
 

@@ -79,10 +79,8 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Shard>, MergeError> {
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), MergeError> {
-    let meta = std::fs::metadata(p).map_err(|e| MergeError::Unreadable {
-        path: p.display().to_string(),
-        reason: crate::util::io_reason(&e),
-    })?;
+    let meta = std::fs::metadata(p)
+        .map_err(|e| MergeError::Unreadable { path: p.display().to_string(), reason: crate::util::io_reason(&e) })?;
     if meta.is_dir() {
         let entries = std::fs::read_dir(p).map_err(|e| MergeError::Unlistable {
             path: p.display().to_string(),

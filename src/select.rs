@@ -46,9 +46,7 @@ impl Selection {
             if !p.contains(':') {
                 return Err(SelectError::NoKind(p.clone()));
             }
-            globs.push(
-                glob::Pattern::new(p).map_err(|e| SelectError::Glob { pattern: p.clone(), reason: e.msg })?,
-            );
+            globs.push(glob::Pattern::new(p).map_err(|e| SelectError::Glob { pattern: p.clone(), reason: e.msg })?);
         }
         Ok(Some(Selection { patterns, globs }))
     }

@@ -418,9 +418,7 @@ impl<'de> Visitor<'de> for ValueSeed {
 /// never its value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValuesError {
-    #[error(
-        "the environment variable `{name}` (`from_env` in the manifest) is not valid UTF-8 text; set it as UTF-8"
-    )]
+    #[error("the environment variable `{name}` (`from_env` in the manifest) is not valid UTF-8 text; set it as UTF-8")]
     NotUnicode { name: String },
 }
 

@@ -207,7 +207,8 @@ fn route_edit(
         return match fval {
             Node::Scalar(v) if v.as_str() == target => Ok(Edit::Nothing),
             Node::Scalar(v) => {
-                let col = v.span().start().map(|m| m.column() - 1).ok_or(ManifestEditError::Unexpected("no position"))?;
+                let col =
+                    v.span().start().map(|m| m.column() - 1).ok_or(ManifestEditError::Unexpected("no position"))?;
                 let l = &lines[line];
                 let rest = &l[col..];
                 let len = v.as_str().len();

@@ -237,10 +237,8 @@ impl Scanner {
 /// Scans `opts.root` for the managed values; returns the report section and
 /// one error finding per leaked secret (at its declaration).
 pub fn run(opts: &Options, m: &Manifest, vals: &SecretValues) -> Result<(ScanReport, Vec<Finding>), ScanError> {
-    let root = std::fs::canonicalize(&opts.root).map_err(|e| ScanError::Root {
-        root: opts.root.display().to_string(),
-        reason: crate::util::io_reason(&e),
-    })?;
+    let root = std::fs::canonicalize(&opts.root)
+        .map_err(|e| ScanError::Root { root: opts.root.display().to_string(), reason: crate::util::io_reason(&e) })?;
     let (hunted, too_short) = hunted(m, vals);
     let values: Vec<&str> = hunted.iter().map(|h| h.value).collect();
     let scanner = Scanner::new(&values)?;

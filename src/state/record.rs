@@ -352,8 +352,8 @@ mod tests {
     fn records_of_other_runs_are_refused() {
         let r = Record::new("m.yml", "production", None);
         assert!(r.check("m.yml", "production").is_ok());
-        assert!(r.check("m.yml", "staging").unwrap_err().contains("environment `production`"));
+        assert!(r.check("m.yml", "staging").unwrap_err().to_string().contains("environment `production`"));
         let old = Record { record_version: 0, ..r };
-        assert!(old.check("m.yml", "production").unwrap_err().contains("format version 0"));
+        assert!(old.check("m.yml", "production").unwrap_err().to_string().contains("format version 0"));
     }
 }

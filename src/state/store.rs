@@ -341,8 +341,7 @@ impl ArtifactStore {
                 };
                 return Err(http.status_error(&what, &r, hint).into());
             }
-            let list: ArtifactList =
-                r.json().await.map_err(|_| StoreError::NotJson { what: what.clone() })?;
+            let list: ArtifactList = r.json().await.map_err(|_| StoreError::NotJson { what: what.clone() })?;
             let last = list.artifacts.len() < 100;
             all.extend(list.artifacts);
             if last || all.len() >= list.total_count {
@@ -355,8 +354,7 @@ impl ArtifactStore {
     /// The newest record of this repository's own runs, and how many
     /// artifacts of its name forks' runs made (skipped).
     async fn download(&self, http: &Http) -> Result<(Fetched, usize), StoreError> {
-        let (owner, name) =
-            self.repo.split_once('/').ok_or_else(|| StoreError::Repo { repo: self.repo.clone() })?;
+        let (owner, name) = self.repo.split_once('/').ok_or_else(|| StoreError::Repo { repo: self.repo.clone() })?;
         let base = format!("/repos/{}/{}/actions/artifacts", encode(owner), encode(name));
         let listed = self.list(http, &base).await?;
         let named: Vec<&ArtifactMeta> = listed.iter().filter(|a| a.name == self.name).collect();
@@ -383,9 +381,7 @@ impl ArtifactStore {
             return Err(http.status_error(&what, &r, "").into());
         }
         let zip = r.bytes().await.map_err(|_| StoreError::ArchiveUnreadable { what: what.clone() })?;
-        unzip(&zip)
-            .map(|b| (Fetched::Record(b), skipped))
-            .map_err(|e| StoreError::Archive { what, cause: Box::new(e) })
+        unzip(&zip).map(|b| (Fetched::Record(b), skipped)).map_err(|e| StoreError::Archive { what, cause: Box::new(e) })
     }
 }
 

@@ -196,9 +196,7 @@ impl<'a> Api<'a> {
                         continue;
                     }
                     Found::None => return Err(e),
-                    Found::OursWithoutNonce => {
-                        return Err(FlyApiError::NonceLost { id: m.id.clone() })
-                    }
+                    Found::OursWithoutNonce => return Err(FlyApiError::NonceLost { id: m.id.clone() }),
                     Found::Other => return Err(leased_by_another(&m.id)),
                 },
             }

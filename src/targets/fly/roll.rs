@@ -169,9 +169,7 @@ async fn smoke(api: &Api<'_>, m: &Machine) -> Result<(), RollError> {
         let now = api.get(m).await?;
         match checks::smoke(&now.events, clock.now_ms().await) {
             Smoke::Up => return Ok(()),
-            Smoke::Crashing { restarts, exit_code } => {
-                return Err(RollError::Crashing { exit_code, restarts })
-            }
+            Smoke::Crashing { restarts, exit_code } => return Err(RollError::Crashing { exit_code, restarts }),
             Smoke::NotYet => clock.sleep(backoff.step().min(end.saturating_sub(clock.now().await))).await,
         }
     }

@@ -189,10 +189,7 @@ pub fn load(input: Option<&SecretString>, env: &Env) -> Result<Cluster, Kubeconf
                 Ok(text) => files.push((parse(&text, &format!("`{p}` (from KUBECONFIG)"))?, parent(p))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    return Err(KubeconfigError::Unreadable {
-                        path: p.to_string(),
-                        reason: crate::util::io_reason(&e),
-                    })
+                    return Err(KubeconfigError::Unreadable { path: p.to_string(), reason: crate::util::io_reason(&e) })
                 }
             }
         }
@@ -387,9 +384,7 @@ fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, Kubecon
             .copied()
             .ok_or_else(|| KubeconfigError::NoSuchContext { what: what.to_string(), current: cur.clone() })?,
         None if contexts.len() == 1 => contexts[0],
-        None => {
-            return Err(KubeconfigError::NoCurrentContext { what: what.to_string(), count: contexts.len() })
-        }
+        None => return Err(KubeconfigError::NoCurrentContext { what: what.to_string(), count: contexts.len() }),
     };
     let origin = format!("context `{name}` of {what}");
     let cluster_name = ctx.cluster.as_deref().ok_or_else(|| KubeconfigError::NoCluster { origin: origin.clone() })?;
@@ -457,9 +452,7 @@ fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, Kubecon
             Some(SecretString::from(pem))
         }
         (None, None) => None,
-        _ => {
-            return Err(KubeconfigError::HalfIdentity { origin })
-        }
+        _ => return Err(KubeconfigError::HalfIdentity { origin }),
     };
     Ok(Cluster {
         server: url.as_str().trim_end_matches('/').to_string(),
