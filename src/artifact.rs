@@ -249,6 +249,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_are_checked_as_toolkit_does() {
+        assert_eq!(
+            check_name("a\nb").unwrap_err().to_string(),
+            "artifact name `a\nb` contains `\\n`, which artifact names may not"
+        );
+        assert_eq!(check_name(" ").unwrap_err().to_string(), "the artifact name is empty");
+        assert!(check_name("secret-sync-state").is_ok());
+    }
+
+    #[test]
     fn archives_are_stored_and_reproducible() {
         let z = zip_stored(&[("a.json", b"{}"), ("b.md", b"# x")]);
         assert_eq!(z, zip_stored(&[("a.json", b"{}"), ("b.md", b"# x")]));

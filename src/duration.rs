@@ -151,6 +151,25 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn errors_say_what_is_accepted() {
+        use super::{parse_wait, Period};
+        assert_eq!(
+            Period::parse("").unwrap_err().to_string(),
+            "empty duration: expected a number and a unit (h, d, w or y), for example `90d`"
+        );
+        assert_eq!(
+            Period::parse("90 days").unwrap_err().to_string(),
+            "`90 days` is not a duration: expected a number and a unit (h, d, w or y), for example `90d`"
+        );
+        assert_eq!(Period::parse("0d").unwrap_err().to_string(), "`0d` is zero: a rotation period must be positive");
+        assert_eq!(
+            parse_wait("2d").unwrap_err().to_string(),
+            "`2d` is not a duration: expected a whole number and a unit (ms, s, m or h), for example `1s` or `15m`"
+        );
+        assert_eq!(parse_wait("25h").unwrap_err().to_string(), "`25h` is longer than a day");
+    }
+
+    #[test]
     fn shows_durations_in_both_styles() {
         use super::{show, Style::*};
         let ms = Duration::from_millis;

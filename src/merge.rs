@@ -307,3 +307,24 @@ pub fn run(paths: &[PathBuf], expected: &[String], out: &crate::config::Publish)
         Err(e) => crate::output::Printer::new(out.style).usage_error(&e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_reports_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("r.json");
+        std::fs::write(&bad, "{\n  nope").unwrap();
+        let e = load(&[dir.path().to_path_buf()]).err().unwrap();
+        assert_eq!(e.to_string(), format!("`{}` is not a secret-sync JSON report (line 2, column 3)", bad.display()));
+        let e = MergeError::ReadReport { file: "r.json".into(), cause: Box::new(MergeError::TooLarge) };
+        assert_eq!(e.to_string(), "cannot read the report `r.json`: larger than 64 MiB");
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            load(&[empty.path().to_path_buf()]).err().unwrap().to_string(),
+            "no report found: give the JSON reports of the matrix's jobs, or the folder they were downloaded to"
+        );
+    }
+}

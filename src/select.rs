@@ -82,6 +82,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_pattern_without_a_kind_is_shown_with_each_kind() {
+        assert_eq!(
+            String::from(Selection::parse("web").unwrap_err()),
+            "target pattern `web` has no kind: write `KIND:NAME` (`fly:web`, `esc:web`, `github:web`)"
+        );
+    }
+
+    #[test]
     fn globs_over_target_ids() {
         let s = Selection::parse("fly:*, esc:sophia-*\ngithub:gh-infra").unwrap().unwrap();
         assert_eq!(s.patterns, ["fly:*", "esc:sophia-*", "github:gh-infra"]);

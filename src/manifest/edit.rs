@@ -290,6 +290,18 @@ fn back_over_comments(lines: &[String], mut j: usize, indent: usize) -> usize {
 mod tests {
     use super::*;
 
+    #[test]
+    fn flow_style_is_refused_with_what_to_do() {
+        let req = |secrets| AddApp { name: "w", app: "x", environment: None, deploy: None, secrets };
+        let err = add_fly_app("targets:\n  fly: { a: { app: a } }\nsecrets: {}\n", &req(&[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`targets.fly` is written in flow style (`{ … }`); add the app by hand or write it in block style"
+        );
+        let err = add_fly_app("secrets:\n  A: { to: [] }\n", &req(&["A".into()])).unwrap_err();
+        assert_eq!(err.to_string(), "secret `A` is written in flow style (`{ … }`); route it by hand");
+    }
+
     const TEXT: &str = "version: 1\n# targets\ntargets:\n  fly:\n    api:  # the api\n      app: my-api\n\n# all secrets\nsecrets:\n  A:\n    to:\n      - fly: api   # keep\n  B:\n    to:\n      - fly: [api]\n  C:\n    description: x\n\n  D:\n    to:\n      - esc: prod\n        path: d\n";
 
     fn add(secrets: &[&str]) -> String {

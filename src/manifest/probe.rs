@@ -134,3 +134,22 @@ pub fn setting(text: &str, coercible: bool, named: bool) -> Result<Setting, Prob
     let expected = if named { format!("`true`, `false` or one of: {builtins}") } else { "`true` or `false`".into() };
     Err(ProbeSettingError::Invalid { expected, text: text.to_string(), hint })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_keep_their_words() {
+        let names = Service::names().join(", ");
+        assert_eq!(
+            setting("api.evil.example", false, true).unwrap_err(),
+            ProbeSettingError::Custom { text: "api.evil.example".into(), builtins: names.clone() }
+        );
+        assert_eq!(
+            parse_setting("api.evil.example", false, true).unwrap_err(),
+            format!("`api.evil.example` is refused: {NO_CUSTOM} ({names})")
+        );
+        assert_eq!(parse_setting("yes", true, false).unwrap_err(), "must be `true` or `false`, found `yes`");
+    }
+}

@@ -397,6 +397,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn read_errors_name_the_file() {
+        let e = StoreError::ReadFile { path: "s.json".into(), cause: Box::new(StoreError::TooLarge) };
+        assert_eq!(e.to_string(), "cannot read the state file `s.json`: it is larger than 64 MiB");
+        let e = StoreError::Archive { what: "downloading".into(), cause: Box::new(StoreError::NoRecordFile) };
+        assert_eq!(e.to_string(), "downloading: the archive has no `secret-sync-state.json`");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            read_file(dir.path()).unwrap_err().to_string(),
+            format!("the state file `{}` is not a regular file", dir.path().display())
+        );
+    }
+
+    #[test]
     fn artifact_names_are_valid_and_per_manifest() {
         let a = artifact_name(".github/secret-sync.yml", "production");
         assert!(a.starts_with("secret-sync-state-production-") && a.len() == "secret-sync-state-production-".len() + 8);

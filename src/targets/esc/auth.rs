@@ -304,6 +304,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refused_exchange_keeps_its_words_and_status() {
+        let source = HttpError {
+            status: Some(400),
+            message: "exchanging the OIDC token: HTTP 400".into(),
+            request_id: Some("r1".into()),
+        };
+        let e = EscAuthError::Exchange { source: source.clone(), code: Some("invalid_request".into()) };
+        let text = "exchanging the OIDC token: HTTP 400 (request id r1): invalid_request (is an OIDC issuer for this repository registered in the Pulumi org?)";
+        assert_eq!(e.to_string(), text);
+        let t = TargetError::from(e);
+        assert_eq!((t.to_string().as_str(), t.status), (text, Some(400)));
+        let e = EscAuthError::Exchange { source: source.clone(), code: None };
+        assert_eq!(
+            e.to_string(),
+            "exchanging the OIDC token: HTTP 400 (request id r1) (is an OIDC issuer for this repository registered in the Pulumi org?)"
+        );
+        let t = TargetError::from(EscAuthError::Http(source));
+        assert_eq!(t.to_string(), "exchanging the OIDC token: HTTP 400 (request id r1)");
+        assert_eq!((t.status, t.request_id.as_deref()), (Some(400), Some("r1")));
+    }
+
+    #[test]
     fn token_choices_parse_as_esc_action_takes_them() {
         assert_eq!(OidcRequest::parse(None, None, None), Ok(OidcRequest::default()));
         let team =

@@ -466,6 +466,29 @@ mod pacing {
     use super::*;
 
     #[test]
+    fn machine_errors_read_as_flyctl_users_expect() {
+        assert_eq!(
+            FlyApiError::NonceLost { id: "m1".into() }.to_string(),
+            "the answer to leasing machine `m1` was lost and its nonce cannot be read back; the lease expires within 60 s"
+        );
+        let lost = HttpError {
+            status: None,
+            message: "updating machine `m1`: timed out".into(),
+            request_id: Some("r1".into()),
+        };
+        assert_eq!(
+            FlyApiError::LostTwice(lost.clone()).to_string(),
+            "updating machine `m1`: timed out (request id r1) (twice; the machine shows no new version)"
+        );
+        assert_eq!(FlyApiError::from(lost).to_string(), "updating machine `m1`: timed out (request id r1)");
+        let what = "waiting for machine `m1` of Fly app `a` to start".to_string();
+        assert_eq!(
+            FlyApiError::NotStarted { what, limit: Duration::from_secs(150) }.to_string(),
+            "waiting for machine `m1` of Fly app `a` to start: it did not start within 2 min 30 s"
+        );
+    }
+
+    #[test]
     fn windows_are_per_action_and_machine() {
         let p = Pacer::new(crate::clock::Manual::at(Duration::ZERO));
         let t0 = Duration::from_secs(100);

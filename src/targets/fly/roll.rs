@@ -214,3 +214,25 @@ async fn health(api: &Api<'_>, m: &Machine, limit: Duration, values: &[&str]) ->
         clock.sleep(backoff.step().min(end.saturating_sub(clock.now().await))).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_reasons_name_the_checks_and_the_wait() {
+        assert_eq!(
+            RollError::NoHealthResult { configured: 2, limit: Duration::from_secs(300) }.to_string(),
+            "no result of its 2 health check(s) came within 5 min"
+        );
+        let failing = vec!["health check `a` is critical: x".into(), "health check `b` is warning: (no output)".into()];
+        assert_eq!(
+            RollError::NotPassing { failing, limit: Duration::from_secs(90) }.to_string(),
+            "health check `a` is critical: x; health check `b` is warning: (no output) (not passing within 1 min 30 s)"
+        );
+        assert_eq!(
+            RollError::Crashing { exit_code: 1, restarts: 3 }.to_string(),
+            "smoke check: the app appears to be crashing (it exited with code 1 and is restarting, 3 restarts)"
+        );
+    }
+}

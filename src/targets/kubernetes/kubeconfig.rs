@@ -498,6 +498,25 @@ mod tests {
         load(Some(&SecretString::from(text.to_string())), &env()).map_err(|e| e.to_string())
     }
 
+    #[test]
+    fn messages_name_the_place_and_what_to_do() {
+        let two = "clusters: [{ name: c, cluster: { server: 'https://k' } }]\ncontexts: [{ name: a, context: { cluster: c } }, { name: b, context: { cluster: c } }]\n";
+        assert_eq!(
+            load_text(two).err().unwrap(),
+            "the `kubeconfig` input sets no `current-context` and has 2 contexts; set `current-context`"
+        );
+        let gcp = "current-context: g\nclusters: [{ name: c, cluster: { server: 'https://k' } }]\ncontexts: [{ name: g, context: { cluster: c, user: u } }]\nusers: [{ name: u, user: { auth-provider: { name: gcp } } }]\n";
+        assert_eq!(
+            load_text(gcp).err().unwrap(),
+            format!("context `g` of the `kubeconfig` input: the user's credentials come from the `gcp` auth-provider, which kubectl itself no longer supports; {EXEC_ALTERNATIVE}")
+        );
+        assert_eq!(
+            load_text("users: secret-token-value\n").err().unwrap(),
+            "the `kubeconfig` input is not a valid kubeconfig (`users`, line 1): check it with `kubectl config view --kubeconfig FILE`"
+        );
+        assert_eq!(load_text(" \n").err().unwrap(), "the `kubeconfig` input is empty");
+    }
+
     const TWO: &str = "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c1\n  cluster:\n    server: https://10.0.0.1:6443/\n    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n- name: c2\n  cluster:\n    server: http://127.0.0.1:8080\n    insecure-skip-tls-verify: true\ncontexts:\n- name: prod\n  context: { cluster: c1, user: u1, namespace: apps }\n- name: dev\n  context: { cluster: c2, user: u2 }\nusers:\n- name: u1\n  user: { token: tok-123 }\n- name: u2\n  user: { username: admin, password: pw }\n";
 
     #[test]
