@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use serde_json::Value as Json;
 
-use crate::http::{join, Http};
+use crate::http::{join, Http, HttpError};
 
 const SERVICE: &str = "/twirp/github.actions.results.api.v1.ArtifactService";
 
@@ -34,13 +34,43 @@ impl Runtime {
     }
 }
 
-/// Artifact names may not contain these (toolkit's rule).
-pub fn check_name(name: &str) -> Result<(), String> {
-    match name.chars().find(|c| matches!(c, '"' | ':' | '<' | '>' | '|' | '*' | '?' | '\r' | '\n' | '\\' | '/')) {
-        Some(c) => {
-            Err(format!("artifact name `{name}` contains `{}`, which artifact names may not", c.escape_default()))
+/// Why an artifact was not uploaded. What the service answered stays an
+/// [`HttpError`], with its status and request id.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// `ch` is the offending character, escaped (`\n`).
+    #[error("artifact name `{name}` contains `{ch}`, which artifact names may not")]
+    NameCharacter { name: String, ch: String },
+    #[error("the artifact name is empty")]
+    EmptyName,
+    #[error("the runtime token has no results-service scope")]
+    NoScope,
+    #[error("ACTIONS_RESULTS_URL is not a URL")]
+    ResultsUrl,
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{what}: unexpected response")]
+    Unexpected { what: String },
+    #[error("creating the artifact: no upload URL")]
+    NoUploadUrl,
+}
+
+impl ArtifactError {
+    /// The status of the service's refusal (a 409 or 404 changes what is
+    /// done next).
+    fn status(&self) -> Option<u16> {
+        match self {
+            ArtifactError::Http(e) => e.status,
+            _ => None,
         }
-        None if name.trim().is_empty() => Err("the artifact name is empty".into()),
+    }
+}
+
+/// Artifact names may not contain these (toolkit's rule).
+pub fn check_name(name: &str) -> Result<(), ArtifactError> {
+    match name.chars().find(|c| matches!(c, '"' | ':' | '<' | '>' | '|' | '*' | '?' | '\r' | '\n' | '\\' | '/')) {
+        Some(c) => Err(ArtifactError::NameCharacter { name: name.to_string(), ch: c.escape_default().to_string() }),
+        None if name.trim().is_empty() => Err(ArtifactError::EmptyName),
         None => Ok(()),
     }
 }
@@ -68,39 +98,26 @@ const CREATE_VERSION: u32 = 7;
 const MIME_ZIP: &str = "application/zip";
 
 /// One Twirp call to the artifact service: the answer's JSON, or why not
-/// (with the status, so a 409 can be told apart).
-async fn call(
-    http: &Http,
-    origin: &str,
-    bearer: &str,
-    method: &str,
-    body: &Json,
-) -> Result<Json, (Option<u16>, String)> {
+/// (with the status, so a 409 can be told apart: [`ArtifactError::status`]).
+async fn call(http: &Http, origin: &str, bearer: &str, method: &str, body: &Json) -> Result<Json, ArtifactError> {
     let what = format!("the artifact service's {method}");
     let url = join(origin, &format!("{SERVICE}/{method}"));
     let r = http
         .send(&what, || http.request(reqwest::Method::POST, &url).header("Authorization", bearer).json(body))
-        .await
-        .map_err(|e| (None, e.to_string()))?;
+        .await?;
     let status = r.status().as_u16();
     if !r.status().is_success() {
         let hint = match status {
             404 => "the results service refused (it does not exist on GitHub Enterprise Server)",
             _ => "",
         };
-        return Err((Some(status), http.status_error(&what, &r, hint).to_string()));
+        return Err(http.status_error(&what, &r, hint).into());
     }
-    r.json().await.map_err(|_| (Some(status), format!("{what}: unexpected response")))
+    r.json().await.map_err(|_| ArtifactError::Unexpected { what })
 }
 
 /// CreateArtifact as toolkit sends it; its signed upload URL.
-async fn create(
-    http: &Http,
-    origin: &str,
-    bearer: &str,
-    ids: &Json,
-    name: &str,
-) -> Result<String, (Option<u16>, String)> {
+async fn create(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str) -> Result<String, ArtifactError> {
     let body = serde_json::json!({
         "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name": name,
         "version": CREATE_VERSION, "mime_type": MIME_ZIP,
@@ -110,18 +127,18 @@ async fn create(
         .as_str()
         .filter(|_| created["ok"] == true)
         .map(str::to_string)
-        .ok_or((None, "creating the artifact: no upload URL".to_string()))
+        .ok_or(ArtifactError::NoUploadUrl)
 }
 
 /// Names are unique within a run: a re-run attempt, or a CreateArtifact
 /// retried after a lost answer, meets 409. As toolkit's overwrite does
 /// (`delete/delete-artifact.ts`): list the run's artifacts of this name,
 /// delete the newest with its own backend ids, and create it again.
-async fn replace(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str) -> Result<String, String> {
+async fn replace(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str) -> Result<String, ArtifactError> {
     let list = serde_json::json!({
         "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name_filter": name,
     });
-    let listed = call(http, origin, bearer, "ListArtifacts", &list).await.map_err(|(_, e)| e)?;
+    let listed = call(http, origin, bearer, "ListArtifacts", &list).await?;
     let newest = listed["artifacts"]
         .as_array()
         .into_iter()
@@ -134,7 +151,7 @@ async fn replace(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str
                 "workflow_run_backend_id": a["workflow_run_backend_id"],
                 "workflow_job_run_backend_id": a["workflow_job_run_backend_id"], "name": name,
             });
-            call(http, origin, bearer, "DeleteArtifact", &delete).await.map_err(|(_, e)| e)?;
+            call(http, origin, bearer, "DeleteArtifact", &delete).await?;
         }
         // Not listed: this job's own create whose answer was lost (the list
         // may show only finalized artifacts; unconfirmed). Delete it by this
@@ -144,28 +161,29 @@ async fn replace(http: &Http, origin: &str, bearer: &str, ids: &Json, name: &str
                 "workflow_run_backend_id": ids["run"], "workflow_job_run_backend_id": ids["job"], "name": name,
             });
             match call(http, origin, bearer, "DeleteArtifact", &delete).await {
-                Ok(_) | Err((Some(404), _)) => {}
-                Err((_, e)) => return Err(e),
+                Ok(_) => {}
+                Err(e) if e.status() == Some(404) => {}
+                Err(e) => return Err(e),
             }
         }
     }
-    create(http, origin, bearer, ids, name).await.map_err(|(_, e)| e)
+    create(http, origin, bearer, ids, name).await
 }
 
 /// Uploads `files` as one zipped artifact; returns its id. An artifact of
 /// the same name already in this run (a re-run attempt) is replaced.
-pub async fn upload(http: &Http, rt: &Runtime, name: &str, files: &[(&str, &[u8])]) -> Result<String, String> {
+pub async fn upload(http: &Http, rt: &Runtime, name: &str, files: &[(&str, &[u8])]) -> Result<String, ArtifactError> {
     check_name(name)?;
-    let (run, job) = backend_ids(rt.token.expose_secret()).ok_or("the runtime token has no results-service scope")?;
-    let origin = origin(&rt.results_url).ok_or("ACTIONS_RESULTS_URL is not a URL")?;
+    let (run, job) = backend_ids(rt.token.expose_secret()).ok_or(ArtifactError::NoScope)?;
+    let origin = origin(&rt.results_url).ok_or(ArtifactError::ResultsUrl)?;
     let zip = zip_stored(files);
     let bearer = format!("Bearer {}", rt.token.expose_secret());
     let ids = serde_json::json!({ "run": run, "job": job });
 
     let upload_url = match create(http, &origin, &bearer, &ids, name).await {
         Ok(url) => url,
-        Err((Some(409), _)) => replace(http, &origin, &bearer, &ids, name).await?,
-        Err((_, e)) => return Err(e),
+        Err(e) if e.status() == Some(409) => replace(http, &origin, &bearer, &ids, name).await?,
+        Err(e) => return Err(e),
     };
 
     let what = "uploading the artifact";
@@ -176,10 +194,9 @@ pub async fn upload(http: &Http, rt: &Runtime, name: &str, files: &[(&str, &[u8]
                 .header("x-ms-blob-content-type", MIME_ZIP)
                 .body(zip.clone())
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if !r.status().is_success() {
-        return Err(http.status_error(what, &r, "").to_string());
+        return Err(http.status_error(what, &r, "").into());
     }
 
     let what = "finalizing the artifact";
@@ -194,12 +211,11 @@ pub async fn upload(http: &Http, rt: &Runtime, name: &str, files: &[(&str, &[u8]
     });
     let r = http
         .send(what, || http.request(reqwest::Method::POST, &url).header("Authorization", &bearer).json(&body))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if !r.status().is_success() {
-        return Err(http.status_error(what, &r, "").to_string());
+        return Err(http.status_error(what, &r, "").into());
     }
-    let done: serde_json::Value = r.json().await.map_err(|_| format!("{what}: unexpected response"))?;
+    let done: serde_json::Value = r.json().await.map_err(|_| ArtifactError::Unexpected { what: what.to_string() })?;
     Ok(match &done["artifact_id"] {
         serde_json::Value::String(s) => s.clone(),
         v => v.to_string(),
@@ -231,6 +247,16 @@ pub fn zip_stored(files: &[(&str, &[u8])]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_checked_as_toolkit_does() {
+        assert_eq!(
+            check_name("a\nb").unwrap_err().to_string(),
+            "artifact name `a\nb` contains `\\n`, which artifact names may not"
+        );
+        assert_eq!(check_name(" ").unwrap_err().to_string(), "the artifact name is empty");
+        assert!(check_name("secret-sync-state").is_ok());
+    }
 
     #[test]
     fn archives_are_stored_and_reproducible() {

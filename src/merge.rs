@@ -17,6 +17,34 @@ use crate::report::{Report, RunOutcome, Status, TargetStatus};
 const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One shard's report and where it was read from.
+/// Why the reports could not be merged; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("no report found: give the JSON reports of the matrix's jobs, or the folder they were downloaded to")]
+    NoReport,
+    #[error("cannot read the report `{file}`: {cause}")]
+    ReadReport { file: String, cause: Box<MergeError> },
+    #[error("`{file}` is not a secret-sync JSON report (line {line}, column {column})")]
+    NotAReport { file: String, line: usize, column: usize },
+    #[error("cannot read `{path}`: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("cannot list `{path}`: {reason}")]
+    Unlistable { path: String, reason: String },
+    /// Why a read failed, in words (`crate::util::io_reason`).
+    #[error("{reason}")]
+    Io { reason: String },
+    #[error("larger than {mib} MiB", mib = MAX_REPORT_BYTES / 1024 / 1024)]
+    TooLarge,
+    #[error("`{path}` is neither a file nor a folder")]
+    NotAFileOrFolder { path: String },
+    #[error("`{first}` and `{other}` are reports of different runs: {what} `{a}` vs `{b}`")]
+    DifferentRuns { first: String, other: String, what: String, a: String, b: String },
+}
+
+fn io(e: &std::io::Error) -> MergeError {
+    MergeError::Io { reason: crate::util::io_reason(e) }
+}
+
 pub struct Shard {
     pub file: String,
     pub report: Report,
@@ -25,39 +53,42 @@ pub struct Shard {
 /// Reads the reports at `paths`: files, or directories searched for
 /// `*.json` files (as `actions/download-artifact` lays artifacts out, one
 /// directory per artifact).
-pub fn load(paths: &[PathBuf]) -> Result<Vec<Shard>, String> {
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Shard>, MergeError> {
     let mut files = Vec::new();
     for p in paths {
         collect(p, &mut files)?;
     }
     files.sort();
     if files.is_empty() {
-        return Err(
-            "no report found: give the JSON reports of the matrix's jobs, or the folder they were downloaded to".into(),
-        );
+        return Err(MergeError::NoReport);
     }
     files
         .into_iter()
         .map(|f| {
             let shown = f.display().to_string();
-            let bytes = read_capped(&f).map_err(|e| format!("cannot read the report `{shown}`: {e}"))?;
-            let report: Report = serde_json::from_slice(&bytes).map_err(|e| {
-                format!("`{shown}` is not a secret-sync JSON report (line {}, column {})", e.line(), e.column())
+            let bytes =
+                read_capped(&f).map_err(|e| MergeError::ReadReport { file: shown.clone(), cause: Box::new(e) })?;
+            let report: Report = serde_json::from_slice(&bytes).map_err(|e| MergeError::NotAReport {
+                file: shown.clone(),
+                line: e.line(),
+                column: e.column(),
             })?;
             Ok(Shard { file: shown, report })
         })
         .collect()
 }
 
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let meta =
-        std::fs::metadata(p).map_err(|e| format!("cannot read `{}`: {}", p.display(), crate::util::io_reason(&e)))?;
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), MergeError> {
+    let meta = std::fs::metadata(p)
+        .map_err(|e| MergeError::Unreadable { path: p.display().to_string(), reason: crate::util::io_reason(&e) })?;
     if meta.is_dir() {
-        let entries = std::fs::read_dir(p)
-            .map_err(|e| format!("cannot list `{}`: {}", p.display(), crate::util::io_reason(&e)))?;
+        let entries = std::fs::read_dir(p).map_err(|e| MergeError::Unlistable {
+            path: p.display().to_string(),
+            reason: crate::util::io_reason(&e),
+        })?;
         for e in entries.flatten() {
             let path = e.path();
-            let kind = e.file_type().map_err(|e| crate::util::io_reason(&e))?;
+            let kind = e.file_type().map_err(|e| io(&e))?;
             if kind.is_dir() {
                 collect(&path, out)?;
             } else if kind.is_file() && path.extension().is_some_and(|x| x == "json") {
@@ -67,18 +98,18 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     } else if meta.is_file() {
         out.push(p.to_path_buf());
     } else {
-        return Err(format!("`{}` is neither a file nor a folder", p.display()));
+        return Err(MergeError::NotAFileOrFolder { path: p.display().to_string() });
     }
     Ok(())
 }
 
-fn read_capped(p: &Path) -> Result<Vec<u8>, String> {
+fn read_capped(p: &Path) -> Result<Vec<u8>, MergeError> {
     use std::io::Read;
-    let f = std::fs::File::open(p).map_err(|e| crate::util::io_reason(&e))?;
+    let f = std::fs::File::open(p).map_err(|e| io(&e))?;
     let mut buf = Vec::new();
-    f.take(MAX_REPORT_BYTES + 1).read_to_end(&mut buf).map_err(|e| crate::util::io_reason(&e))?;
+    f.take(MAX_REPORT_BYTES + 1).read_to_end(&mut buf).map_err(|e| io(&e))?;
     if buf.len() as u64 > MAX_REPORT_BYTES {
-        return Err(format!("larger than {} MiB", MAX_REPORT_BYTES / 1024 / 1024));
+        return Err(MergeError::TooLarge);
     }
     Ok(buf)
 }
@@ -87,7 +118,7 @@ fn read_capped(p: &Path) -> Result<Vec<u8>, String> {
 /// values as the matrix gives them (optional): a shard without a report is
 /// then named. Reports of different runs (manifest, environment, mode,
 /// report version) are refused.
-pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Report, String> {
+pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Report, MergeError> {
     let first = &shards[0].report;
     for s in &shards[1..] {
         let r = &s.report;
@@ -95,10 +126,13 @@ pub fn merge(shards: Vec<Shard>, expected: &[String], now: String) -> Result<Rep
             if a == b {
                 Ok(())
             } else {
-                Err(format!(
-                    "`{}` and `{}` are reports of different runs: {what} `{a}` vs `{b}`",
-                    shards[0].file, s.file
-                ))
+                Err(MergeError::DifferentRuns {
+                    first: shards[0].file.clone(),
+                    other: s.file.clone(),
+                    what: what.to_string(),
+                    a: a.to_string(),
+                    b: b.to_string(),
+                })
             }
         };
         same("report version", &first.report_version.to_string(), &r.report_version.to_string())?;
@@ -270,6 +304,27 @@ pub fn run(paths: &[PathBuf], expected: &[String], out: &crate::config::Publish)
     let merged = load(paths).and_then(|shards| merge(shards, expected, crate::util::now_rfc3339()));
     match merged {
         Ok(report) => crate::publish::publish(out, &report),
-        Err(msg) => crate::output::Printer::new(out.style).usage_error(&msg),
+        Err(e) => crate::output::Printer::new(out.style).usage_error(&e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_reports_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("r.json");
+        std::fs::write(&bad, "{\n  nope").unwrap();
+        let e = load(&[dir.path().to_path_buf()]).err().unwrap();
+        assert_eq!(e.to_string(), format!("`{}` is not a secret-sync JSON report (line 2, column 3)", bad.display()));
+        let e = MergeError::ReadReport { file: "r.json".into(), cause: Box::new(MergeError::TooLarge) };
+        assert_eq!(e.to_string(), "cannot read the report `r.json`: larger than 64 MiB");
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            load(&[empty.path().to_path_buf()]).err().unwrap().to_string(),
+            "no report found: give the JSON reports of the matrix's jobs, or the folder they were downloaded to"
+        );
     }
 }

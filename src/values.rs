@@ -414,20 +414,31 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 }
 
+/// Why values could not be taken from the environment (names the variable,
+/// never its value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValuesError {
+    #[error("the environment variable `{name}` (`from_env` in the manifest) is not valid UTF-8 text; set it as UTF-8")]
+    NotUnicode { name: String },
+}
+
+/// For the callers that report a message as it is (reading the inputs).
+impl From<ValuesError> for String {
+    fn from(e: ValuesError) -> String {
+        e.to_string()
+    }
+}
+
 /// Reads the manifest's `from_env` variables that are set. One that is set
 /// but not UTF-8 is an error naming the variable (not its value): skipping it
 /// would report the secret missing for a reason nobody could see.
-pub fn from_environment<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<SecretValues, String> {
+pub fn from_environment<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<SecretValues, ValuesError> {
     let mut out = SecretValues::default();
     for n in names {
         match crate::env::var_unicode(n) {
             Ok(Some(v)) if !v.is_empty() => out.insert(n.to_string(), SecretString::from(v), Origin::Environment),
             Ok(_) => {}
-            Err(crate::env::NotUnicode) => {
-                return Err(format!(
-                "the environment variable `{n}` (`from_env` in the manifest) is not valid UTF-8 text; set it as UTF-8"
-            ))
-            }
+            Err(crate::env::NotUnicode) => return Err(ValuesError::NotUnicode { name: n.to_string() }),
         }
     }
     Ok(out)

@@ -23,7 +23,7 @@ pub fn add_app(path: &std::path::Path, req: &crate::manifest::edit::AddApp, styl
     let text = String::from_utf8_lossy(crate::input::strip_bom(&bytes)).into_owned();
     let edited = match crate::manifest::edit::add_fly_app(&text, req) {
         Ok(t) => t,
-        Err(msg) => return usage_error(style, &msg),
+        Err(e) => return usage_error(style, &e.to_string()),
     };
     if let Err(diags) = crate::manifest::parse(edited.as_bytes(), &display, crate::targets::SECTIONS) {
         eprintln!("the manifest would not be valid after adding `{}`; nothing was written:", req.name);

@@ -7,6 +7,42 @@
 use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{LoaderOptions, Node};
 
+/// Why the manifest cannot be edited; each says what to do instead.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestEditError {
+    #[error("the manifest cannot be parsed: {0}")]
+    Unparsable(#[source] marked_yaml::LoadError),
+    /// `what` is `the manifest`, `` `targets` `` or `` `targets.fly` ``.
+    #[error("{what} is not a mapping")]
+    NotAMapping { what: &'static str },
+    #[error("a Fly target named `{name}` already exists")]
+    TargetExists { name: String },
+    #[error("the manifest has no `secrets:` mapping")]
+    NoSecrets,
+    #[error("secret `{secret}` is not declared in the manifest")]
+    Undeclared { secret: String },
+    #[error("`targets.fly` is written in flow style (`{{ … }}`); add the app by hand or write it in block style")]
+    FlyInFlowStyle,
+    #[error("secret `{secret}` is not written as a mapping; route it by hand")]
+    SecretNotAMapping { secret: String },
+    #[error("secret `{secret}` is written in flow style (`{{ … }}`); route it by hand")]
+    SecretInFlowStyle { secret: String },
+    #[error("`to` of secret `{secret}` is not a list; route it by hand")]
+    ToNotAList { secret: String },
+    #[error("`to` of secret `{secret}` is written in flow style; route it by hand")]
+    ToInFlowStyle { secret: String },
+    #[error("`to` of secret `{secret}` is empty; route it by hand")]
+    ToEmpty { secret: String },
+    #[error("the `fly:` route of secret `{secret}` is quoted; route it by hand")]
+    RouteQuoted { secret: String },
+    #[error("the `fly:` route of secret `{secret}` is not a name or a list; route it by hand")]
+    RouteShape { secret: String },
+    /// What the parser gave is not what it promises (a node without a
+    /// position, a block list without items).
+    #[error("{0}")]
+    Unexpected(&'static str),
+}
+
 /// What to add: a Fly app target and the secrets routed to it.
 pub struct AddApp<'a> {
     pub name: &'a str,
@@ -17,10 +53,10 @@ pub struct AddApp<'a> {
 }
 
 /// Returns the edited text, or why it cannot be edited.
-pub fn add_fly_app(text: &str, req: &AddApp) -> Result<String, String> {
+pub fn add_fly_app(text: &str, req: &AddApp) -> Result<String, ManifestEditError> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let root = parse(text)?;
-    let top = root.as_mapping().ok_or("the manifest is not a mapping")?;
+    let top = root.as_mapping().ok_or(ManifestEditError::NotAMapping { what: "the manifest" })?;
     if top
         .get_node("targets")
         .and_then(|t| t.as_mapping())
@@ -28,18 +64,18 @@ pub fn add_fly_app(text: &str, req: &AddApp) -> Result<String, String> {
         .and_then(|f| f.as_mapping())
         .is_some_and(|f| f.get_node(req.name).is_some())
     {
-        return Err(format!("a Fly target named `{}` already exists", req.name));
+        return Err(ManifestEditError::TargetExists { name: req.name.to_string() });
     }
 
     // Secrets first (they are below the targets in most manifests, and
     // editing bottom-up keeps earlier line numbers valid).
-    let secrets = top.get_mapping("secrets").ok_or("the manifest has no `secrets:` mapping")?;
+    let secrets = top.get_mapping("secrets").ok_or(ManifestEditError::NoSecrets)?;
     let mut edits: Vec<Edit> = Vec::new();
     for s in req.secrets {
         let (key, node) = secrets
             .iter()
             .find(|(k, _)| k.as_str() == s)
-            .ok_or_else(|| format!("secret `{s}` is not declared in the manifest"))?;
+            .ok_or_else(|| ManifestEditError::Undeclared { secret: s.clone() })?;
         let key_line = line_of(key.span().start());
         let indent = indent_of(&lines[key_line]);
         edits.push(route_edit(&lines, key_line, indent, node, req.name, s)?);
@@ -73,16 +109,16 @@ pub fn add_fly_app(text: &str, req: &AddApp) -> Result<String, String> {
                 Some((fkey, Node::Mapping(f))) => {
                     let fline = line_of(fkey.span().start());
                     if f.is_empty() || lines[fline].contains('{') {
-                        return Err("`targets.fly` is written in flow style (`{ … }`); add the app by hand or write it in block style".into());
+                        return Err(ManifestEditError::FlyInFlowStyle);
                     }
                     let child = child_indent(f).unwrap_or(indent_of(&lines[fline]) + 2);
                     let end = block_end(&lines, fline, indent_of(&lines[fline]));
                     edits.push(Edit::Insert(end, vec![format!("{}{target}", " ".repeat(child))]));
                 }
-                Some(_) => return Err("`targets.fly` is not a mapping".into()),
+                Some(_) => return Err(ManifestEditError::NotAMapping { what: "`targets.fly`" }),
             }
         }
-        Some(_) => return Err("`targets` is not a mapping".into()),
+        Some(_) => return Err(ManifestEditError::NotAMapping { what: "`targets`" }),
     }
 
     // Apply from the bottom up so positions stay valid.
@@ -120,9 +156,9 @@ impl Edit {
     }
 }
 
-fn parse(text: &str) -> Result<Node, String> {
+fn parse(text: &str) -> Result<Node, ManifestEditError> {
     marked_yaml::parse_yaml_with_options(0, text, LoaderOptions::default().error_on_duplicate_keys(true))
-        .map_err(|e| format!("the manifest cannot be parsed: {e}"))
+        .map_err(ManifestEditError::Unparsable)
 }
 
 fn target_line(req: &AddApp) -> String {
@@ -145,12 +181,13 @@ fn route_edit(
     node: &Node,
     target: &str,
     s: &str,
-) -> Result<Edit, String> {
+) -> Result<Edit, ManifestEditError> {
+    let secret = || s.to_string();
     let Some(map) = node.as_mapping() else {
-        return Err(format!("secret `{s}` is not written as a mapping; route it by hand"));
+        return Err(ManifestEditError::SecretNotAMapping { secret: secret() });
     };
     if lines[key_line].contains('{') {
-        return Err(format!("secret `{s}` is written in flow style (`{{ … }}`); route it by hand"));
+        return Err(ManifestEditError::SecretInFlowStyle { secret: secret() });
     }
     let child = child_indent(map).unwrap_or(indent + 2);
     let Some((to_key, to)) = map.iter().find(|(k, _)| k.as_str() == "to") else {
@@ -158,10 +195,10 @@ fn route_edit(
         let pad = " ".repeat(child);
         return Ok(Edit::Insert(end, vec![format!("{pad}to:"), format!("{pad}  - fly: [{target}]")]));
     };
-    let Node::Sequence(seq) = to else { return Err(format!("`to` of secret `{s}` is not a list; route it by hand")) };
+    let Node::Sequence(seq) = to else { return Err(ManifestEditError::ToNotAList { secret: secret() }) };
     let to_line = line_of(to_key.span().start());
     if lines[to_line].contains('[') {
-        return Err(format!("`to` of secret `{s}` is written in flow style; route it by hand"));
+        return Err(ManifestEditError::ToInFlowStyle { secret: secret() });
     }
     for entry in seq.iter() {
         let Some(e) = entry.as_mapping() else { continue };
@@ -170,12 +207,13 @@ fn route_edit(
         return match fval {
             Node::Scalar(v) if v.as_str() == target => Ok(Edit::Nothing),
             Node::Scalar(v) => {
-                let col = v.span().start().map(|m| m.column() - 1).ok_or("no position")?;
+                let col =
+                    v.span().start().map(|m| m.column() - 1).ok_or(ManifestEditError::Unexpected("no position"))?;
                 let l = &lines[line];
                 let rest = &l[col..];
                 let len = v.as_str().len();
                 if !rest.starts_with(v.as_str()) {
-                    return Err(format!("the `fly:` route of secret `{s}` is quoted; route it by hand"));
+                    return Err(ManifestEditError::RouteQuoted { secret: secret() });
                 }
                 Ok(Edit::Replace(line, format!("{}[{}, {target}]{}", &l[..col], v.as_str(), &l[col + len..])))
             }
@@ -190,18 +228,18 @@ fn route_edit(
                     }
                     _ => {
                         // A block list: a new item after the last one.
-                        let last = items.iter().last().ok_or("empty list")?;
+                        let last = items.iter().last().ok_or(ManifestEditError::Unexpected("empty list"))?;
                         let last_line = line_of(last.span().start());
                         let pad = " ".repeat(indent_of(&lines[last_line]));
                         Ok(Edit::Insert(last_line + 1, vec![format!("{pad}- {target}")]))
                     }
                 }
             }
-            _ => Err(format!("the `fly:` route of secret `{s}` is not a name or a list; route it by hand")),
+            _ => Err(ManifestEditError::RouteShape { secret: secret() }),
         };
     }
     // No Fly entry yet: a new entry after the last one, at the same dash column.
-    let last = seq.iter().last().ok_or_else(|| format!("`to` of secret `{s}` is empty; route it by hand"))?;
+    let last = seq.iter().last().ok_or_else(|| ManifestEditError::ToEmpty { secret: secret() })?;
     let first_line = line_of(last.span().start());
     let dash = lines[first_line].find('-').unwrap_or(indent_of(&lines[first_line]));
     let end = block_end(lines, first_line, dash);
@@ -252,6 +290,18 @@ fn back_over_comments(lines: &[String], mut j: usize, indent: usize) -> usize {
 mod tests {
     use super::*;
 
+    #[test]
+    fn flow_style_is_refused_with_what_to_do() {
+        let req = |secrets| AddApp { name: "w", app: "x", environment: None, deploy: None, secrets };
+        let err = add_fly_app("targets:\n  fly: { a: { app: a } }\nsecrets: {}\n", &req(&[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`targets.fly` is written in flow style (`{ … }`); add the app by hand or write it in block style"
+        );
+        let err = add_fly_app("secrets:\n  A: { to: [] }\n", &req(&["A".into()])).unwrap_err();
+        assert_eq!(err.to_string(), "secret `A` is written in flow style (`{ … }`); route it by hand");
+    }
+
     const TEXT: &str = "version: 1\n# targets\ntargets:\n  fly:\n    api:  # the api\n      app: my-api\n\n# all secrets\nsecrets:\n  A:\n    to:\n      - fly: api   # keep\n  B:\n    to:\n      - fly: [api]\n  C:\n    description: x\n\n  D:\n    to:\n      - esc: prod\n        path: d\n";
 
     fn add(secrets: &[&str]) -> String {
@@ -270,11 +320,13 @@ mod tests {
     #[test]
     fn refuses_unknown_secrets_and_duplicates() {
         let err = add_fly_app(TEXT, &AddApp { name: "api", app: "x", environment: None, deploy: None, secrets: &[] })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("already exists"));
         let err =
             add_fly_app(TEXT, &AddApp { name: "w", app: "x", environment: None, deploy: None, secrets: &["Z".into()] })
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("`Z` is not declared"));
     }
 }

@@ -93,9 +93,27 @@ pub enum Setting {
 /// Why a manifest may not say where a probe goes.
 pub const NO_CUSTOM: &str = "probes cannot be sent to a URL or host named in the manifest: a pull request can edit the manifest, and would receive the value; use `true`, `false` or a built-in probe";
 
+/// Why a `probe:` value is refused (the manifest loader puts the place first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeSettingError {
+    #[error("must be `true` or `false` here (a probe is named per secret), found `{text}`")]
+    NamedHere { text: String },
+    /// A URL or host: refused, because a pull request could redirect a value.
+    #[error("`{text}` is refused: {NO_CUSTOM} ({builtins})")]
+    Custom { text: String, builtins: String },
+    #[error("must be {expected}, found `{text}`{hint}")]
+    Invalid { expected: String, text: String, hint: String },
+}
+
+/// [`setting`] with the message as text, for the manifest loader's
+/// diagnostics (which tell a refused custom probe by its words).
+pub fn parse_setting(text: &str, coercible: bool, named: bool) -> Result<Setting, String> {
+    setting(text, coercible, named).map_err(|e| e.to_string())
+}
+
 /// Reads a `probe:` scalar. `coercible` is false for quoted strings (so
 /// `"true"` is not a boolean); `named` allows a service name (secrets only).
-pub fn parse_setting(text: &str, coercible: bool, named: bool) -> Result<Setting, String> {
+pub fn setting(text: &str, coercible: bool, named: bool) -> Result<Setting, ProbeSettingError> {
     let builtins = Service::names().join(", ");
     match (coercible, text) {
         (true, "true") => return Ok(Setting::Auto),
@@ -106,13 +124,32 @@ pub fn parse_setting(text: &str, coercible: bool, named: bool) -> Result<Setting
         return if named {
             Ok(Setting::Named(s))
         } else {
-            Err(format!("must be `true` or `false` here (a probe is named per secret), found `{text}`"))
+            Err(ProbeSettingError::NamedHere { text: text.to_string() })
         };
     }
     if text.contains(['/', ':', '.', '@']) {
-        return Err(format!("`{text}` is refused: {NO_CUSTOM} ({builtins})"));
+        return Err(ProbeSettingError::Custom { text: text.to_string(), builtins });
     }
     let hint = super::suggest::hint(text, Service::ALL.iter().map(|s| s.name()));
     let expected = if named { format!("`true`, `false` or one of: {builtins}") } else { "`true` or `false`".into() };
-    Err(format!("must be {expected}, found `{text}`{hint}"))
+    Err(ProbeSettingError::Invalid { expected, text: text.to_string(), hint })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_keep_their_words() {
+        let names = Service::names().join(", ");
+        assert_eq!(
+            setting("api.evil.example", false, true).unwrap_err(),
+            ProbeSettingError::Custom { text: "api.evil.example".into(), builtins: names.clone() }
+        );
+        assert_eq!(
+            parse_setting("api.evil.example", false, true).unwrap_err(),
+            format!("`api.evil.example` is refused: {NO_CUSTOM} ({names})")
+        );
+        assert_eq!(parse_setting("yes", true, false).unwrap_err(), "must be `true` or `false`, found `yes`");
+    }
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
-use super::{Hits, Scanner};
+use super::{Hits, ScanError, Scanner};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryStats {
@@ -23,10 +23,8 @@ pub struct HistoryStats {
 pub type BlobHits = (String, String, Hits);
 
 /// Scans every blob in the repository at `root`.
-pub fn scan(root: &Path, sc: &Scanner, include_binary: bool) -> Result<(HistoryStats, Vec<BlobHits>), String> {
-    let git_err = |what: &str| {
-        format!("`--history` needs git on PATH and a git repository at the scanned directory ({what}); the action's image has no git: run `secret-sync scan --history` on the runner or locally")
-    };
+pub fn scan(root: &Path, sc: &Scanner, include_binary: bool) -> Result<(HistoryStats, Vec<BlobHits>), ScanError> {
+    let git_err = |what: &'static str| ScanError::History { what };
     let listed = Command::new("git")
         .arg("-C")
         .arg(root)

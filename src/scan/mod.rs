@@ -127,6 +127,27 @@ pub struct Scanner {
     keep: usize,
 }
 
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot scan `{root}`: {reason}")]
+    Root { root: String, reason: String },
+    #[error("the values are too many or too long to search at once")]
+    TooManyValues,
+    /// `what` is the step of reading the history that failed.
+    #[error(
+        "`--history` needs git on PATH and a git repository at the scanned directory ({what}); the action's image has no git: run `secret-sync scan --history` on the runner or locally"
+    )]
+    History { what: &'static str },
+}
+
+/// For the run, which reports a message as it is.
+impl From<ScanError> for String {
+    fn from(e: ScanError) -> String {
+        e.to_string()
+    }
+}
+
 /// Hits in one file: (line, pattern).
 type Hits = Vec<(usize, usize)>;
 
@@ -135,7 +156,7 @@ const CHUNK: usize = 4 << 20;
 const BINARY_PROBE: usize = 8000;
 
 impl Scanner {
-    pub fn new(values: &[&str]) -> Result<Scanner, String> {
+    pub fn new(values: &[&str]) -> Result<Scanner, ScanError> {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<(usize, Form)>> = Vec::new();
         let mut index: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
@@ -156,7 +177,7 @@ impl Scanner {
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(&patterns)
-            .map_err(|_| "the values are too many or too long to search at once".to_string())?;
+            .map_err(|_| ScanError::TooManyValues)?;
         Ok(Scanner { ac, owners, keep })
     }
 
@@ -215,9 +236,9 @@ impl Scanner {
 
 /// Scans `opts.root` for the managed values; returns the report section and
 /// one error finding per leaked secret (at its declaration).
-pub fn run(opts: &Options, m: &Manifest, vals: &SecretValues) -> Result<(ScanReport, Vec<Finding>), String> {
+pub fn run(opts: &Options, m: &Manifest, vals: &SecretValues) -> Result<(ScanReport, Vec<Finding>), ScanError> {
     let root = std::fs::canonicalize(&opts.root)
-        .map_err(|e| format!("cannot scan `{}`: {}", opts.root.display(), crate::util::io_reason(&e)))?;
+        .map_err(|e| ScanError::Root { root: opts.root.display().to_string(), reason: crate::util::io_reason(&e) })?;
     let (hunted, too_short) = hunted(m, vals);
     let values: Vec<&str> = hunted.iter().map(|h| h.value).collect();
     let scanner = Scanner::new(&values)?;

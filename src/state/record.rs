@@ -23,6 +23,20 @@ use sha2::Sha256;
 /// The record's format; a record of another version is not trusted.
 pub const RECORD_VERSION: u32 = 1;
 
+/// Why a state key or a record is not usable (a record's MAC is
+/// [`Unverified`]'s business).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("the state key must be at least 16 characters (use a random string, e.g. `openssl rand -hex 32`)")]
+    ShortKey,
+    #[error("it has format version {found}, this build reads {RECORD_VERSION}")]
+    Version { found: u32 },
+    #[error(
+        "it is the record of `{manifest}` environment `{environment}`, not of `{want_manifest}` environment `{want_environment}`"
+    )]
+    OtherRecord { manifest: String, environment: String, want_manifest: String, want_environment: String },
+}
+
 /// The user's secret that keys fingerprints (`state-key` input,
 /// `SECRET_SYNC_STATE_KEY` locally).
 pub struct StateKey(SecretString);
@@ -30,12 +44,9 @@ pub struct StateKey(SecretString);
 impl StateKey {
     /// Refuses keys too short to resist guessing: the key is what stands
     /// between a fingerprint and a dictionary attack on the value.
-    pub fn new(key: SecretString) -> Result<StateKey, String> {
+    pub fn new(key: SecretString) -> Result<StateKey, RecordError> {
         if key.expose_secret().chars().count() < 16 {
-            return Err(
-                "the state key must be at least 16 characters (use a random string, e.g. `openssl rand -hex 32`)"
-                    .into(),
-            );
+            return Err(RecordError::ShortKey);
         }
         Ok(StateKey(key))
     }
@@ -207,15 +218,17 @@ impl Record {
     }
 
     /// Whether a record read from storage belongs to this run; `Err` says why not.
-    pub fn check(&self, manifest: &str, environment: &str) -> Result<(), String> {
+    pub fn check(&self, manifest: &str, environment: &str) -> Result<(), RecordError> {
         if self.record_version != RECORD_VERSION {
-            return Err(format!("it has format version {}, this build reads {RECORD_VERSION}", self.record_version));
+            return Err(RecordError::Version { found: self.record_version });
         }
         if self.environment != environment || self.manifest != manifest {
-            return Err(format!(
-                "it is the record of `{}` environment `{}`, not of `{manifest}` environment `{environment}`",
-                self.manifest, self.environment
-            ));
+            return Err(RecordError::OtherRecord {
+                manifest: self.manifest.clone(),
+                environment: self.environment.clone(),
+                want_manifest: manifest.to_string(),
+                want_environment: environment.to_string(),
+            });
         }
         Ok(())
     }
@@ -339,8 +352,8 @@ mod tests {
     fn records_of_other_runs_are_refused() {
         let r = Record::new("m.yml", "production", None);
         assert!(r.check("m.yml", "production").is_ok());
-        assert!(r.check("m.yml", "staging").unwrap_err().contains("environment `production`"));
+        assert!(r.check("m.yml", "staging").unwrap_err().to_string().contains("environment `production`"));
         let old = Record { record_version: 0, ..r };
-        assert!(old.check("m.yml", "production").unwrap_err().contains("format version 0"));
+        assert!(old.check("m.yml", "production").unwrap_err().to_string().contains("format version 0"));
     }
 }

@@ -29,12 +29,53 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::record::{Record, StateKey};
-use crate::http::{encode, join, Http};
+use crate::artifact::ArtifactError;
+use crate::http::{encode, join, Http, HttpError};
 
 /// The record's file name, inside the artifact too.
 pub const FILE: &str = "secret-sync-state.json";
 /// A record of 100,000 keys is about 20 MiB; refuse anything far beyond.
 const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why the record could not be read or saved. What GitHub answered stays an
+/// [`HttpError`], with its status and request id.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot write the state file `{path}`: {reason}")]
+    WriteFile { path: String, reason: String },
+    #[error("the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN), so the record was not saved")]
+    NoArtifactService,
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error("cannot read the state file `{path}`: {cause}")]
+    ReadFile { path: String, cause: Box<StoreError> },
+    #[error("the state file `{path}` is not a regular file")]
+    NotAFile { path: String },
+    /// Why a read failed, in words (`crate::util::io_reason`).
+    #[error("{reason}")]
+    Io { reason: String },
+    #[error("it is larger than {mib} MiB", mib = MAX_BYTES / 1024 / 1024)]
+    TooLarge,
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{what}: the response is not the expected JSON")]
+    NotJson { what: String },
+    #[error("{what}: the archive could not be read")]
+    ArchiveUnreadable { what: String },
+    /// The downloaded archive does not hold a record.
+    #[error("{what}: {cause}")]
+    Archive { what: String, cause: Box<StoreError> },
+    #[error("the archive is not a zip file")]
+    NotZip,
+    #[error("the archive has no `{file}`", file = FILE)]
+    NoRecordFile,
+    #[error("`{repo}` is not owner/name")]
+    Repo { repo: String },
+}
+
+fn io(e: &std::io::Error) -> StoreError {
+    StoreError::Io { reason: crate::util::io_reason(e) }
+}
 
 /// Where the record is kept.
 pub enum Store {
@@ -127,12 +168,12 @@ impl Store {
                 Ok(None) => {
                     return Loaded::without(ReadStatus::Missing, format!("no state file at `{}` yet", p.display()))
                 }
-                Err(e) => return Loaded::without(ReadStatus::Unreadable, e),
+                Err(e) => return Loaded::without(ReadStatus::Unreadable, e.to_string()),
             },
             Store::Artifact(a) => {
                 let (fetched, skipped) = match a.download(http).await {
                     Ok(f) => f,
-                    Err(e) => return Loaded::without(ReadStatus::Unreadable, e),
+                    Err(e) => return Loaded::without(ReadStatus::Unreadable, e.to_string()),
                 };
                 skipped_forks = skipped;
                 let without = |status, note: String| Loaded { skipped_forks, ..Loaded::without(status, note) };
@@ -170,21 +211,26 @@ impl Store {
         }
     }
 
-    /// Writes the record; `Err` says why it could not be.
+    /// Writes the record; `Err` says why it could not be, in the words the
+    /// report shows (the run keeps that text as it is).
     pub async fn save(&self, http: &Http, record: &Record) -> Result<(), String> {
+        self.write(http, record).await.map_err(|e| e.to_string())
+    }
+
+    async fn write(&self, http: &Http, record: &Record) -> Result<(), StoreError> {
         let json = serde_json::to_vec_pretty(record).expect("a record serialises");
         match self {
             Store::Off => Ok(()),
-            Store::File(p) => std::fs::write(p, json)
-                .map_err(|e| format!("cannot write the state file `{}`: {}", p.display(), crate::util::io_reason(&e))),
+            Store::File(p) => std::fs::write(p, json).map_err(|e| StoreError::WriteFile {
+                path: p.display().to_string(),
+                reason: crate::util::io_reason(&e),
+            }),
             Store::Artifact(a) => {
                 let Some(rt) = &a.upload else {
-                    return Err(
-                        "the runner gave no artifact service (ACTIONS_RUNTIME_TOKEN), so the record was not saved"
-                            .into(),
-                    );
+                    return Err(StoreError::NoArtifactService);
                 };
-                crate::artifact::upload(http, rt, &a.name, &[(FILE, &json)]).await.map(|_| ())
+                crate::artifact::upload(http, rt, &a.name, &[(FILE, &json)]).await?;
+                Ok(())
             }
         }
     }
@@ -192,26 +238,25 @@ impl Store {
 
 /// A state file: `None` when there is none yet. Read bounded, regular
 /// files only (a FIFO would hang the run).
-fn read_file(p: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
-    let shown = p.display();
+fn read_file(p: &std::path::Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let unreadable = |cause| StoreError::ReadFile { path: p.display().to_string(), cause: Box::new(cause) };
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the state file `{shown}`: {}", crate::util::io_reason(&e))),
+        Err(e) => return Err(unreadable(io(&e))),
     };
     if !meta.is_file() {
-        return Err(format!("the state file `{shown}` is not a regular file"));
+        return Err(StoreError::NotAFile { path: p.display().to_string() });
     }
-    let f = std::fs::File::open(p)
-        .map_err(|e| format!("cannot read the state file `{shown}`: {}", crate::util::io_reason(&e)))?;
-    capped(f).map(Some).map_err(|e| format!("cannot read the state file `{shown}`: {e}"))
+    let f = std::fs::File::open(p).map_err(|e| unreadable(io(&e)))?;
+    capped(f).map(Some).map_err(unreadable)
 }
 
-fn capped(r: impl Read) -> Result<Vec<u8>, String> {
+fn capped(r: impl Read) -> Result<Vec<u8>, StoreError> {
     let mut buf = Vec::new();
-    r.take(MAX_BYTES + 1).read_to_end(&mut buf).map_err(|e| crate::util::io_reason(&e))?;
+    r.take(MAX_BYTES + 1).read_to_end(&mut buf).map_err(|e| io(&e))?;
     if buf.len() as u64 > MAX_BYTES {
-        return Err(format!("it is larger than {} MiB", MAX_BYTES / 1024 / 1024));
+        return Err(StoreError::TooLarge);
     }
     Ok(buf)
 }
@@ -280,13 +325,13 @@ impl ArtifactStore {
     /// Every page of the artifacts of the record's name (bounded by
     /// [`MAX_PAGES`]): the REST docs promise no order, so the newest is
     /// found by `created_at` among all of them.
-    async fn list(&self, http: &Http, base: &str) -> Result<Vec<ArtifactMeta>, String> {
+    async fn list(&self, http: &Http, base: &str) -> Result<Vec<ArtifactMeta>, StoreError> {
         let what = format!("listing the state artifacts of `{}`", self.repo);
         let mut all = Vec::new();
         for page in 1..=MAX_PAGES {
             // 100 is the largest page.
             let url = join(&self.api, &format!("{base}?name={}&per_page=100&page={page}", encode(&self.name)));
-            let r = http.send(&what, || self.get(http, &url)).await.map_err(|e| e.to_string())?;
+            let r = http.send(&what, || self.get(http, &url)).await?;
             if !r.status().is_success() {
                 let hint = match r.status().as_u16() {
                     401 | 403 | 404 => {
@@ -294,10 +339,9 @@ impl ArtifactStore {
                     }
                     _ => "",
                 };
-                return Err(http.status_error(&what, &r, hint).to_string());
+                return Err(http.status_error(&what, &r, hint).into());
             }
-            let list: ArtifactList =
-                r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
+            let list: ArtifactList = r.json().await.map_err(|_| StoreError::NotJson { what: what.clone() })?;
             let last = list.artifacts.len() < 100;
             all.extend(list.artifacts);
             if last || all.len() >= list.total_count {
@@ -309,8 +353,8 @@ impl ArtifactStore {
 
     /// The newest record of this repository's own runs, and how many
     /// artifacts of its name forks' runs made (skipped).
-    async fn download(&self, http: &Http) -> Result<(Fetched, usize), String> {
-        let (owner, name) = self.repo.split_once('/').ok_or_else(|| format!("`{}` is not owner/name", self.repo))?;
+    async fn download(&self, http: &Http) -> Result<(Fetched, usize), StoreError> {
+        let (owner, name) = self.repo.split_once('/').ok_or_else(|| StoreError::Repo { repo: self.repo.clone() })?;
         let base = format!("/repos/{}/{}/actions/artifacts", encode(owner), encode(name));
         let listed = self.list(http, &base).await?;
         let named: Vec<&ArtifactMeta> = listed.iter().filter(|a| a.name == self.name).collect();
@@ -329,29 +373,41 @@ impl ArtifactStore {
         let what = format!("downloading the state artifact `{}`", self.name);
         // The answer is a redirect to the archive; reqwest follows it and
         // drops the Authorization header on the way to another host.
-        let r = http.send(&what, || self.get(http, &url)).await.map_err(|e| e.to_string())?;
+        let r = http.send(&what, || self.get(http, &url)).await?;
         if r.status().as_u16() == 410 {
             return Ok((Fetched::Expired, skipped));
         }
         if !r.status().is_success() {
-            return Err(http.status_error(&what, &r, "").to_string());
+            return Err(http.status_error(&what, &r, "").into());
         }
-        let zip = r.bytes().await.map_err(|_| format!("{what}: the archive could not be read"))?;
-        unzip(&zip).map(|b| (Fetched::Record(b), skipped)).map_err(|e| format!("{what}: {e}"))
+        let zip = r.bytes().await.map_err(|_| StoreError::ArchiveUnreadable { what: what.clone() })?;
+        unzip(&zip).map(|b| (Fetched::Record(b), skipped)).map_err(|e| StoreError::Archive { what, cause: Box::new(e) })
     }
 }
 
 /// The record file from an artifact's zip archive.
-fn unzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| "the archive is not a zip file".to_string())?;
-    let file = archive.by_name(FILE).map_err(|_| format!("the archive has no `{FILE}`"))?;
+fn unzip(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| StoreError::NotZip)?;
+    let file = archive.by_name(FILE).map_err(|_| StoreError::NoRecordFile)?;
     capped(file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_errors_name_the_file() {
+        let e = StoreError::ReadFile { path: "s.json".into(), cause: Box::new(StoreError::TooLarge) };
+        assert_eq!(e.to_string(), "cannot read the state file `s.json`: it is larger than 64 MiB");
+        let e = StoreError::Archive { what: "downloading".into(), cause: Box::new(StoreError::NoRecordFile) };
+        assert_eq!(e.to_string(), "downloading: the archive has no `secret-sync-state.json`");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            read_file(dir.path()).unwrap_err().to_string(),
+            format!("the state file `{}` is not a regular file", dir.path().display())
+        );
+    }
 
     #[test]
     fn artifact_names_are_valid_and_per_manifest() {
@@ -380,8 +436,8 @@ mod tests {
         let zip = crate::artifact::zip_stored(&[(FILE, b"{}"), ("other.md", b"x")]);
         assert_eq!(unzip(&zip).unwrap(), b"{}");
         let without = crate::artifact::zip_stored(&[("other.md", b"x")]);
-        assert!(unzip(&without).unwrap_err().contains("has no"));
-        assert!(unzip(b"not a zip").unwrap_err().contains("not a zip"));
+        assert!(unzip(&without).unwrap_err().to_string().contains("has no"));
+        assert!(unzip(b"not a zip").unwrap_err().to_string().contains("not a zip"));
     }
 
     #[test]

@@ -356,7 +356,8 @@ fn an_edit_that_reads_back_wrong_is_refused() {
     // than writing something else.
     let ops = [edit::Op::Secret { path: vec!["values".into(), "a".into(), "b".into()], value: "x".into() }];
     let err = edit::apply("values:\n  a: 1\n", &ops).unwrap_err();
-    assert!(err.contains("`values.a` is not a mapping"), "{err}");
+    assert_eq!(err, edit::EscEditError::Blocked("values.a".into()));
+    assert_eq!(err.to_string(), "`values.a` is not a mapping");
 }
 
 // --- end to end against the emulator ---------------------------------------

@@ -11,7 +11,44 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::http::{join, Http};
+use crate::http::{join, Http, HttpError};
+use crate::targets::driver::TargetError;
+
+/// Why no Pulumi token was obtained. What a service answered stays an
+/// [`HttpError`], with its status and request id.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EscAuthError {
+    #[error(
+        "no Pulumi credentials: set the `esc-token` input, or give the job `permissions: id-token: write` to use OIDC"
+    )]
+    NoCredentials,
+    #[error("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL; is this job's `id-token: write` set?")]
+    RequestUrl,
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{what}: the response is not the expected JSON")]
+    NotJson { what: String },
+    /// Pulumi refused the exchange; `code` is its OAuth error code (a fixed
+    /// word; the free-text description is never shown).
+    #[error("{source}{}{hint}", .code.as_ref().map(|c| format!(": {c}")).unwrap_or_default(), hint = EXCHANGE_HINT)]
+    Exchange { source: HttpError, code: Option<String> },
+}
+
+const EXCHANGE_HINT: &str = " (is an OIDC issuer for this repository registered in the Pulumi org?)";
+
+impl From<EscAuthError> for TargetError {
+    /// The message as shown, with the service's status and request id.
+    fn from(e: EscAuthError) -> TargetError {
+        match e {
+            EscAuthError::Http(h) => h.into(),
+            // The request id sits inside the message, before the code.
+            EscAuthError::Exchange { ref source, .. } => {
+                TargetError { status: source.status, ..TargetError::new(e.to_string()) }
+            }
+            e => TargetError::new(e.to_string()),
+        }
+    }
+}
 
 /// How to get a token for an org.
 pub enum Source {
@@ -147,7 +184,7 @@ pub struct Auth {
     base_url: String,
     /// Called with every token obtained at run time, to mask it at once.
     on_token: Box<dyn Fn(&SecretString) + Send + Sync>,
-    cache: Mutex<HashMap<String, Result<SecretString, String>>>,
+    cache: Mutex<HashMap<String, Result<SecretString, EscAuthError>>>,
 }
 
 #[derive(Deserialize)]
@@ -179,14 +216,14 @@ impl Auth {
     }
 
     /// The token for `org`, exchanged once per org and run.
-    pub async fn token(&self, http: &Http, org: &str) -> Result<SecretString, String> {
+    pub async fn token(&self, http: &Http, org: &str) -> Result<SecretString, EscAuthError> {
         let mut cache = self.cache.lock().await;
         if let Some(r) = cache.get(org) {
             return r.clone();
         }
         let r = match &self.source {
             Source::Token(t) => Ok(t.clone()),
-            Source::None => Err("no Pulumi credentials: set the `esc-token` input, or give the job `permissions: id-token: write` to use OIDC".to_string()),
+            Source::None => Err(EscAuthError::NoCredentials),
             Source::Oidc { request_url, request_token, request } => {
                 self.exchange(http, org, request_url, request_token, request).await
             }
@@ -205,24 +242,21 @@ impl Auth {
         request_url: &str,
         request_token: &SecretString,
         request: &OidcRequest,
-    ) -> Result<SecretString, String> {
+    ) -> Result<SecretString, EscAuthError> {
         let audience = format!("urn:pulumi:org:{org}");
         // The runner's URL already carries a query (`?api-version=…`):
         // append to it, as actions/toolkit's `getIDToken` does.
-        let mut url = url::Url::parse(request_url).map_err(|_| {
-            "ACTIONS_ID_TOKEN_REQUEST_URL is not a URL; is this job's `id-token: write` set?".to_string()
-        })?;
+        let mut url = url::Url::parse(request_url).map_err(|_| EscAuthError::RequestUrl)?;
         url.query_pairs_mut().append_pair("audience", &audience);
         let url = url.to_string();
         let what = "requesting the GitHub OIDC token";
         let r = http
             .send(what, || http.request(reqwest::Method::GET, &url).bearer_auth(request_token.expose_secret()))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if !r.status().is_success() {
-            return Err(http.status_error(what, &r, "").to_string());
+            return Err(http.status_error(what, &r, "").into());
         }
-        let id: IdToken = r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
+        let id: IdToken = r.json().await.map_err(|_| EscAuthError::NotJson { what: what.to_string() })?;
         (self.on_token)(&id.value);
 
         let what = format!("exchanging the OIDC token for a Pulumi {} token of org `{org}`", request.kind.name());
@@ -247,7 +281,7 @@ impl Auth {
         let r = http
             .send_once(&what, || http.request(reqwest::Method::POST, &url).json(&body))
             .await
-            .map_err(|e| e.error.to_string())?;
+            .map_err(|e| e.error)?;
         if !r.status().is_success() {
             let status = http.status_error(&what, &r, "");
             // `error` is an OAuth error code (a fixed word); the description
@@ -258,13 +292,9 @@ impl Auth {
                 .ok()
                 .and_then(|e| e.error)
                 .filter(|c| c.len() < 64 && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-            let hint = " (is an OIDC issuer for this repository registered in the Pulumi org?)";
-            return Err(match code {
-                Some(c) => format!("{status}: {c}{hint}"),
-                None => format!("{status}{hint}"),
-            });
+            return Err(EscAuthError::Exchange { source: status, code });
         }
-        let t: Exchanged = r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
+        let t: Exchanged = r.json().await.map_err(|_| EscAuthError::NotJson { what })?;
         Ok(t.access_token)
     }
 }
@@ -272,6 +302,28 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_exchange_keeps_its_words_and_status() {
+        let source = HttpError {
+            status: Some(400),
+            message: "exchanging the OIDC token: HTTP 400".into(),
+            request_id: Some("r1".into()),
+        };
+        let e = EscAuthError::Exchange { source: source.clone(), code: Some("invalid_request".into()) };
+        let text = "exchanging the OIDC token: HTTP 400 (request id r1): invalid_request (is an OIDC issuer for this repository registered in the Pulumi org?)";
+        assert_eq!(e.to_string(), text);
+        let t = TargetError::from(e);
+        assert_eq!((t.to_string().as_str(), t.status), (text, Some(400)));
+        let e = EscAuthError::Exchange { source: source.clone(), code: None };
+        assert_eq!(
+            e.to_string(),
+            "exchanging the OIDC token: HTTP 400 (request id r1) (is an OIDC issuer for this repository registered in the Pulumi org?)"
+        );
+        let t = TargetError::from(EscAuthError::Http(source));
+        assert_eq!(t.to_string(), "exchanging the OIDC token: HTTP 400 (request id r1)");
+        assert_eq!((t.status, t.request_id.as_deref()), (Some(400), Some("r1")));
+    }
 
     #[test]
     fn token_choices_parse_as_esc_action_takes_them() {

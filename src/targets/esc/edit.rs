@@ -27,6 +27,27 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 pub const SECRET: &str = "fn::secret";
 
+/// Why a definition was not edited; nothing was written. No message quotes
+/// the definition's text (it may hold decrypted values).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EscEditError {
+    #[error("the definition is not valid YAML (line {line}, column {column})")]
+    NotYaml { line: usize, column: usize },
+    #[error("the definition is not a YAML mapping")]
+    NotMapping,
+    #[error("the definition holds {0} YAML documents; ESC reads one")]
+    Documents(usize),
+    #[error(
+        "the edited definition did not read back as intended (a bug in secret-sync's YAML editing); nothing was written — please report it with the definition's layout (not its values)"
+    )]
+    ReadBack,
+    #[error("the definition could not be read for a lossless edit; nothing was written")]
+    Unreadable,
+    /// The dotted path of an entry the edit must go inside.
+    #[error("`{0}` is not a mapping")]
+    Blocked(String),
+}
+
 /// One change to a managed entry. Paths start at the document root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -44,27 +65,27 @@ pub enum Op {
 
 /// Parses a definition with the independent parser the edits are checked
 /// with. An empty or comment-only text is an empty mapping.
-pub fn parse_tree(text: &str) -> Result<Yaml, String> {
+pub fn parse_tree(text: &str) -> Result<Yaml, EscEditError> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| {
         // The scanner's message can quote the text (which may hold
         // decrypted values): keep only the position.
         let m = e.marker();
-        format!("the definition is not valid YAML (line {}, column {})", m.line(), m.col() + 1)
+        EscEditError::NotYaml { line: m.line(), column: m.col() + 1 }
     })?;
     match docs.len() {
         0 => Ok(Yaml::Hash(Hash::new())),
         1 => match docs.into_iter().next().expect("one") {
             Yaml::Null => Ok(Yaml::Hash(Hash::new())),
             h @ Yaml::Hash(_) => Ok(h),
-            _ => Err("the definition is not a YAML mapping".into()),
+            _ => Err(EscEditError::NotMapping),
         },
-        n => Err(format!("the definition holds {n} YAML documents; ESC reads one")),
+        n => Err(EscEditError::Documents(n)),
     }
 }
 
 /// Applies `ops` to `text` and checks the result. The error says why
 /// nothing may be written.
-pub fn apply(text: &str, ops: &[Op]) -> Result<String, String> {
+pub fn apply(text: &str, ops: &[Op]) -> Result<String, EscEditError> {
     let mut intended = parse_tree(text)?;
     let out = edit_text(text, ops)?;
     for op in ops {
@@ -72,17 +93,14 @@ pub fn apply(text: &str, ops: &[Op]) -> Result<String, String> {
     }
     match parse_tree(&out) {
         Ok(after) if after == intended => Ok(out),
-        _ => Err(
-            "the edited definition did not read back as intended (a bug in secret-sync's YAML editing); nothing was written — please report it with the definition's layout (not its values)"
-                .into(),
-        ),
+        _ => Err(EscEditError::ReadBack),
     }
 }
 
 /// The edits alone, unchecked: [`apply`] is the one to call. New entries
 /// are written per mapping in one piece ([`batch`]); should that fail, the
 /// edits are made again one at a time.
-pub fn edit_text(text: &str, ops: &[Op]) -> Result<String, String> {
+pub fn edit_text(text: &str, ops: &[Op]) -> Result<String, EscEditError> {
     let text = &inline_ciphertext(text, ops);
     match edit_batched(text, ops)? {
         Some(out) => Ok(out),
@@ -91,20 +109,19 @@ pub fn edit_text(text: &str, ops: &[Op]) -> Result<String, String> {
 }
 
 /// The definition's tree, for a lossless edit, and its root mapping.
-fn open(text: &str) -> Result<(YamlFile, Mapping), String> {
-    let file = YamlFile::from_str(text)
-        .map_err(|_| "the definition could not be read for a lossless edit; nothing was written".to_string())?;
+fn open(text: &str) -> Result<(YamlFile, Mapping), EscEditError> {
+    let file = YamlFile::from_str(text).map_err(|_| EscEditError::Unreadable)?;
     let doc = file.ensure_document();
     if doc.as_mapping().is_none() {
         // `---` alone, or a null document: give it a mapping to edit.
         doc.set("values", empty_block());
         doc.remove("values");
     }
-    let root = doc.as_mapping().ok_or("the definition is not a YAML mapping")?;
+    let root = doc.as_mapping().ok_or(EscEditError::NotMapping)?;
     Ok((file, root))
 }
 
-fn edit_one_by_one(text: &str, ops: &[Op]) -> Result<String, String> {
+fn edit_one_by_one(text: &str, ops: &[Op]) -> Result<String, EscEditError> {
     let (file, root) = open(text)?;
     for op in ops {
         apply_one(&root, op)?;
@@ -116,7 +133,7 @@ fn edit_one_by_one(text: &str, ops: &[Op]) -> Result<String, String> {
 /// [`Index`]; then the ownership record and pruning (which the plan puts
 /// last), one at a time on the result. `None` when the edits are not in
 /// that order or the placeholders could not be replaced.
-fn edit_batched(text: &str, ops: &[Op]) -> Result<Option<String>, String> {
+fn edit_batched(text: &str, ops: &[Op]) -> Result<Option<String>, EscEditError> {
     let values = |o: &Op| matches!(o, Op::Secret { .. } | Op::Text { .. });
     let split = ops.iter().position(|o| !values(o)).unwrap_or(ops.len());
     let (writes, rest) = ops.split_at(split);
@@ -137,7 +154,7 @@ fn edit_batched(text: &str, ops: &[Op]) -> Result<Option<String>, String> {
 /// The `Secret` and `Text` edits, then — on the same tree, unless one of
 /// them creates a key that a placeholder stands for (`values` itself, in an
 /// empty definition) — the `rest` (true when they were made).
-fn write_values(text: &str, ops: &[Op], rest: &[Op]) -> Result<Option<(String, bool)>, String> {
+fn write_values(text: &str, ops: &[Op], rest: &[Op]) -> Result<Option<(String, bool)>, EscEditError> {
     let Some(mut batch) = Batch::new(text) else { return Ok(None) };
     let (file, root) = open(text)?;
     let mut index = Index::new(root.clone());
@@ -150,7 +167,7 @@ fn write_values(text: &str, ops: &[Op], rest: &[Op]) -> Result<Option<(String, b
         let id = |n: usize| path[..n].join("\0");
         let last = path.len() - 1;
         match index.find(path) {
-            Found::Blocked(i) => return Err(format!("`{}` is not a mapping", path[..=i].join("."))),
+            Found::Blocked(i) => return Err(EscEditError::Blocked(path[..=i].join("."))),
             Found::Missing { at, parent, null: false } => batch.add(id(at), &parent, None, &path[at..], leaf),
             Found::Missing { at, parent, null: true } => {
                 batch.add(id(at + 1), &parent, Some(&path[at]), &path[at + 1..], leaf)
@@ -182,7 +199,7 @@ fn write_values(text: &str, ops: &[Op], rest: &[Op]) -> Result<Option<(String, b
     Ok(batch.finish(file.to_string()).map(|out| (out, !clashes)))
 }
 
-fn apply_one(root: &Mapping, op: &Op) -> Result<(), String> {
+fn apply_one(root: &Mapping, op: &Op) -> Result<(), EscEditError> {
     let path = match op {
         Op::Secret { path, .. } | Op::Text { path, .. } | Op::List { path, .. } | Op::Remove { path } => path,
     };
@@ -207,7 +224,7 @@ fn apply_one(root: &Mapping, op: &Op) -> Result<(), String> {
                 missing = &parents[i..];
                 break;
             }
-            Some(_) => return Err(format!("`{}` is not a mapping", parents[..=i].join("."))),
+            Some(_) => return Err(EscEditError::Blocked(parents[..=i].join("."))),
         }
     }
     if missing.is_empty() {

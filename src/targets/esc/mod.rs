@@ -110,7 +110,7 @@ impl Kind for Esc {
     async fn read(&self, ctx: &Context, spec: &Spec, d: &Desired) -> Result<Current, TargetError> {
         let Spec { org, project, env, create } = spec;
         let full = format!("{org}/{project}/{env}");
-        let token = self.settings.auth.token(&ctx.http, org).await.map_err(TargetError::new)?;
+        let token = self.settings.auth.token(&ctx.http, org).await?;
         let api = self.api(ctx, spec, &full, token.expose_secret());
         match api.read().await? {
             Some(c) => Ok(Current { text: c.text.into(), revision: c.revision, exists: true, token }),
@@ -140,7 +140,7 @@ impl Kind for Esc {
         // The same edit on the decrypted text, so a definition the editor
         // cannot handle fails in `plan` too, before anyone relies on it.
         if !p.ops.is_empty() {
-            edit::apply(&text, &p.ops).map_err(failed)?;
+            edit::apply(&text, &p.ops).map_err(|e| failed(e.to_string()))?;
         }
         drop(text);
         let mut plan = Plan::new(p.changes, (!p.ops.is_empty()).then_some(p.ops));

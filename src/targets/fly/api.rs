@@ -42,6 +42,31 @@ pub struct Written {
     pub digests: Option<Listing>,
 }
 
+/// Why a Machines API request (listing, leasing, updating, reading or
+/// waiting for a Machine) failed. What the service answered stays an
+/// [`HttpError`], with its status and request id.
+#[derive(Debug, thiserror::Error)]
+pub enum FlyApiError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{what}: the response is not the expected JSON")]
+    NotJson { what: String },
+    #[error("{what}: the answer has no lease nonce")]
+    NoNonce { what: String },
+    #[error("machine `{id}` is leased by another process (a deploy in progress?); run again once it is done")]
+    LeasedByAnother { id: String },
+    #[error(
+        "the answer to leasing machine `{id}` was lost and its nonce cannot be read back; the lease expires within {ttl} s",
+        ttl = LEASE_TTL_SECS
+    )]
+    NonceLost { id: String },
+    /// An update's answer was lost twice and the machine shows no new version.
+    #[error("{0} (twice; the machine shows no new version)")]
+    LostTwice(#[source] HttpError),
+    #[error("{what}: it did not start within {}", crate::duration::show(*.limit, crate::duration::Style::Spaced))]
+    NotStarted { what: String, limit: Duration },
+}
+
 pub enum WriteError {
     /// The service refused it: nothing was written.
     Refused(TargetError),
@@ -143,21 +168,21 @@ impl<'a> Api<'a> {
     }
 
     /// Every machine of the app (`GET /v1/apps/{app}/machines`).
-    pub async fn machines(&self) -> Result<Vec<Machine>, String> {
+    pub async fn machines(&self) -> Result<Vec<Machine>, FlyApiError> {
         let what = format!("listing the machines of Fly app `{}`", self.app);
         let url = self.url("/machines");
         self.fly.pacer.wait("machines-list", self.app).await;
-        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
+        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await?;
         if !r.status().is_success() {
-            return Err(self.explain(&what, &r).to_string());
+            return Err(self.explain(&what, &r).into());
         }
-        r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))
+        r.json().await.map_err(|_| FlyApiError::NotJson { what })
     }
 
     /// Takes the machine's lease and returns its nonce. A lease whose answer
     /// was lost is looked up: if it carries this run's description it is
     /// ours; if there is none, the request did not take and is sent again.
-    pub async fn lease(&self, m: &Machine) -> Result<String, String> {
+    pub async fn lease(&self, m: &Machine) -> Result<String, FlyApiError> {
         for attempt in 0..2 {
             match self.acquire(m).await {
                 Ok(nonce) => return Ok(nonce),
@@ -172,12 +197,7 @@ impl<'a> Api<'a> {
                         continue;
                     }
                     Found::None => return Err(e),
-                    Found::OursWithoutNonce => {
-                        return Err(format!(
-                            "the answer to leasing machine `{}` was lost and its nonce cannot be read back; the lease expires within {LEASE_TTL_SECS} s",
-                            m.id
-                        ))
-                    }
+                    Found::OursWithoutNonce => return Err(FlyApiError::NonceLost { id: m.id.clone() }),
                     Found::Other => return Err(leased_by_another(&m.id)),
                 },
             }
@@ -194,36 +214,36 @@ impl<'a> Api<'a> {
         self.fly.pacer.wait("lease", &m.id).await;
         let r = match self.ctx.http.send_once(&what, || self.req(Method::POST, &url).json(&body)).await {
             Ok(r) => r,
-            Err(u) if u.may_have_applied => return Err(Acquire::Lost(u.error.to_string())),
-            Err(u) => return Err(Acquire::Refused(u.error.to_string())),
+            Err(u) if u.may_have_applied => return Err(Acquire::Lost(u.error.into())),
+            Err(u) => return Err(Acquire::Refused(u.error.into())),
         };
         if r.status() == 409 {
             return Err(Acquire::Refused(leased_by_another(&m.id)));
         }
         if !r.status().is_success() {
-            return Err(Acquire::Refused(self.explain(&what, &r).to_string()));
+            return Err(Acquire::Refused(self.explain(&what, &r).into()));
         }
         let v: Json = r.json().await.unwrap_or(Json::Null);
         match v["data"]["nonce"].as_str() {
             Some(n) if !n.is_empty() => Ok(n.to_string()),
             // Taken, but its nonce unreadable: look it up like a lost answer.
-            _ => Err(Acquire::Lost(format!("{what}: the answer has no lease nonce"))),
+            _ => Err(Acquire::Lost(FlyApiError::NoNonce { what })),
         }
     }
 
     /// `GET …/lease` (fly-go FindLease; 404 when there is none).
-    async fn find_lease(&self, m: &Machine) -> Result<Found, String> {
+    async fn find_lease(&self, m: &Machine) -> Result<Found, FlyApiError> {
         let what = format!("reading the lease of machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "/lease");
         self.fly.pacer.wait("lease-read", &m.id).await;
-        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
+        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await?;
         if r.status() == 404 {
             return Ok(Found::None);
         }
         if !r.status().is_success() {
-            return Err(self.explain(&what, &r).to_string());
+            return Err(self.explain(&what, &r).into());
         }
-        let v: Json = r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))?;
+        let v: Json = r.json().await.map_err(|_| FlyApiError::NotJson { what })?;
         let data = &v["data"];
         if data["description"].as_str() != Some(self.lease_description.as_str()) {
             return Ok(if data.is_null() { Found::None } else { Found::Other });
@@ -262,7 +282,7 @@ impl<'a> Api<'a> {
         nonce: &str,
         version: Option<u64>,
         skip_launch: bool,
-    ) -> Result<String, String> {
+    ) -> Result<String, FlyApiError> {
         let what = format!("updating machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "");
         let mut body = json!({ "config": m.config });
@@ -272,7 +292,7 @@ impl<'a> Api<'a> {
         if skip_launch {
             body["skip_launch"] = json!(true);
         }
-        let mut last = String::new();
+        let mut last = None;
         for attempt in 0..2 {
             self.fly.pacer.wait("update", &m.id).await;
             let sent = self
@@ -288,10 +308,10 @@ impl<'a> Api<'a> {
                         _ => Ok(self.get(m).await?.instance_id),
                     };
                 }
-                Ok(r) => return Err(self.explain(&what, &r).to_string()),
-                Err(u) if !u.may_have_applied => return Err(u.error.to_string()),
+                Ok(r) => return Err(self.explain(&what, &r).into()),
+                Err(u) if !u.may_have_applied => return Err(u.error.into()),
                 Err(u) => {
-                    last = u.error.to_string();
+                    last = Some(u.error);
                     let now = self.get(m).await?;
                     if now.instance_id != m.instance_id {
                         self.note(format!("machine `{}` read back shows the update took", m.id));
@@ -303,19 +323,20 @@ impl<'a> Api<'a> {
                 }
             }
         }
-        Err(format!("{last} (twice; the machine shows no new version)"))
+        // Both passes lost their answer: the second set `last`.
+        Err(FlyApiError::LostTwice(last.expect("a lost answer on each pass")))
     }
 
     /// `GET /v1/apps/{app}/machines/{id}` (fly-go `Get`).
-    pub async fn get(&self, m: &Machine) -> Result<Machine, String> {
+    pub async fn get(&self, m: &Machine) -> Result<Machine, FlyApiError> {
         let what = format!("reading machine `{}` of Fly app `{}`", m.id, self.app);
         let url = self.machine_url(&m.id, "");
         self.fly.pacer.wait("get", &m.id).await;
-        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
+        let r = self.ctx.http.send(&what, || self.req(Method::GET, &url)).await?;
         if !r.status().is_success() {
-            return Err(self.explain(&what, &r).to_string());
+            return Err(self.explain(&what, &r).into());
         }
-        r.json().await.map_err(|_| format!("{what}: the response is not the expected JSON"))
+        r.json().await.map_err(|_| FlyApiError::NotJson { what })
     }
 
     /// Waits until the machine's `instance` is `started`. Each request asks
@@ -323,7 +344,7 @@ impl<'a> Api<'a> {
     /// the endpoint's 60 s cap); a 408 means "not yet" and is asked again
     /// after flyctl's backoff, until `limit` has passed — as flyctl's
     /// `WaitForState` loops (internal/machine/leasable_machine.go).
-    pub async fn wait_started(&self, m: &Machine, instance: &str, limit: Duration) -> Result<(), String> {
+    pub async fn wait_started(&self, m: &Machine, instance: &str, limit: Duration) -> Result<(), FlyApiError> {
         let what = format!("waiting for machine `{}` of Fly app `{}` to start", m.id, self.app);
         let secs = (self.ctx.http.policy.timeout.as_secs() * 2 / 3).clamp(1, WAIT_CAP_SECS).min(limit.as_secs().max(1));
         let url =
@@ -333,12 +354,12 @@ impl<'a> Api<'a> {
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
         loop {
             self.fly.pacer.wait("wait", &m.id).await;
-            let r = self.ctx.http.poll(&what, || self.req(Method::GET, &url)).await.map_err(|e| e.to_string())?;
+            let r = self.ctx.http.poll(&what, || self.req(Method::GET, &url)).await?;
             match r.status().as_u16() {
                 200..=299 => return Ok(()),
                 408 if clock.now().await < deadline => clock.sleep(backoff.step()).await,
-                408 => return Err(format!("{what}: it did not start within {}", show_duration(limit))),
-                _ => return Err(self.explain(&what, &r).to_string()),
+                408 => return Err(FlyApiError::NotStarted { what, limit }),
+                _ => return Err(self.explain(&what, &r).into()),
             }
         }
     }
@@ -367,8 +388,8 @@ fn digests(v: &Json) -> Listing {
 }
 
 enum Acquire {
-    Refused(String),
-    Lost(String),
+    Refused(FlyApiError),
+    Lost(FlyApiError),
 }
 
 enum Found {
@@ -386,8 +407,8 @@ fn lost_or_refused(u: Unanswered) -> WriteError {
     }
 }
 
-fn leased_by_another(id: &str) -> String {
-    format!("machine `{id}` is leased by another process (a deploy in progress?); run again once it is done")
+fn leased_by_another(id: &str) -> FlyApiError {
+    FlyApiError::LeasedByAnother { id: id.to_string() }
 }
 
 /// Differs between runs and calls: tells this run's leases from others'.
@@ -441,19 +462,32 @@ impl Pacer {
     }
 }
 
-/// `90 s`, `5 min`, `2 min 30 s`.
-pub fn show_duration(d: Duration) -> String {
-    let (m, s) = (d.as_secs() / 60, d.as_secs() % 60);
-    match (m, s) {
-        (0, s) => format!("{s} s"),
-        (m, 0) => format!("{m} min"),
-        (m, s) => format!("{m} min {s} s"),
-    }
-}
-
 #[cfg(test)]
 mod pacing {
     use super::*;
+
+    #[test]
+    fn machine_errors_read_as_flyctl_users_expect() {
+        assert_eq!(
+            FlyApiError::NonceLost { id: "m1".into() }.to_string(),
+            "the answer to leasing machine `m1` was lost and its nonce cannot be read back; the lease expires within 60 s"
+        );
+        let lost = HttpError {
+            status: None,
+            message: "updating machine `m1`: timed out".into(),
+            request_id: Some("r1".into()),
+        };
+        assert_eq!(
+            FlyApiError::LostTwice(lost.clone()).to_string(),
+            "updating machine `m1`: timed out (request id r1) (twice; the machine shows no new version)"
+        );
+        assert_eq!(FlyApiError::from(lost).to_string(), "updating machine `m1`: timed out (request id r1)");
+        let what = "waiting for machine `m1` of Fly app `a` to start".to_string();
+        assert_eq!(
+            FlyApiError::NotStarted { what, limit: Duration::from_secs(150) }.to_string(),
+            "waiting for machine `m1` of Fly app `a` to start: it did not start within 2 min 30 s"
+        );
+    }
 
     #[test]
     fn windows_are_per_action_and_machine() {

@@ -7,13 +7,33 @@
 
 use std::time::Duration;
 
-use super::api::{show_duration, Api};
+use super::api::{Api, FlyApiError};
 use super::checks::{self, Backoff, Smoke, SMOKE_WINDOW};
 use super::machines::{Machine, Treatment};
 use crate::manifest::FlyChecks;
 
 /// Characters of a check's output kept in a report.
 const OUTPUT_LIMIT: usize = 300;
+
+/// Why a Machine stopped the roll.
+#[derive(Debug, thiserror::Error)]
+pub enum RollError {
+    #[error(transparent)]
+    Api(#[from] FlyApiError),
+    #[error(
+        "smoke check: the app appears to be crashing (it exited with code {exit_code} and is restarting, {restarts} restarts)"
+    )]
+    Crashing { exit_code: i64, restarts: i64 },
+    #[error("no result of its {configured} health check(s) came within {}", show(*.limit))]
+    NoHealthResult { configured: usize, limit: Duration },
+    /// `failing` names each check not passing, with its redacted output.
+    #[error("{} (not passing within {})", .failing.join("; "), show(*.limit))]
+    NotPassing { failing: Vec<String>, limit: Duration },
+}
+
+fn show(d: Duration) -> String {
+    crate::duration::show(d, crate::duration::Style::Spaced)
+}
 
 /// What happened to an app's Machines.
 #[derive(Default)]
@@ -64,7 +84,7 @@ pub async fn roll(api: &Api<'_>, version: Option<u64>, checks: FlyChecks, values
     let list = match api.machines().await {
         Ok(l) => l,
         Err(e) => {
-            roll.stop = Some(Stop { machine: None, reason: e });
+            roll.stop = Some(Stop { machine: None, reason: e.to_string() });
             return roll;
         }
     };
@@ -89,11 +109,11 @@ pub async fn roll(api: &Api<'_>, version: Option<u64>, checks: FlyChecks, values
             }
             Err(Failed::Before(reason)) => {
                 roll.pending.push(m.id.clone());
-                roll.stop = Some(Stop { machine: None, reason });
+                roll.stop = Some(Stop { machine: None, reason: reason.to_string() });
             }
             Err(Failed::After(reason)) => {
                 roll.updated.push(m.id.clone());
-                roll.stop = Some(Stop { machine: Some(m.id.clone()), reason });
+                roll.stop = Some(Stop { machine: Some(m.id.clone()), reason: reason.to_string() });
             }
         }
     }
@@ -102,9 +122,9 @@ pub async fn roll(api: &Api<'_>, version: Option<u64>, checks: FlyChecks, values
 
 enum Failed {
     /// The Machine was not updated.
-    Before(String),
+    Before(RollError),
     /// It was updated, then failed to start or a check.
-    After(String),
+    After(RollError),
 }
 
 async fn one(
@@ -115,7 +135,7 @@ async fn one(
     checks: FlyChecks,
     values: &[&str],
 ) -> Result<(), Failed> {
-    let nonce = api.lease(m).await.map_err(Failed::Before)?;
+    let nonce = api.lease(m).await.map_err(|e| Failed::Before(e.into()))?;
     let skip_launch = t == Treatment::UpdateWithoutStart;
     let updated = api.update(m, &nonce, version, skip_launch).await;
     let started = match &updated {
@@ -123,8 +143,8 @@ async fn one(
         _ => Ok(()),
     };
     api.release(m, &nonce).await;
-    updated.map_err(Failed::Before)?;
-    started.map_err(Failed::After)?;
+    updated.map_err(|e| Failed::Before(e.into()))?;
+    started.map_err(|e| Failed::After(e.into()))?;
     if skip_launch {
         // flyctl: "Don't wait for SkipLaunch machines".
         return Ok(());
@@ -141,7 +161,7 @@ async fn one(
 /// flyctl `WaitForSmokeChecksToPass`: read the Machine for up to 10 s
 /// (backoff 0.5 s doubling to 2 s); it passes once up more than 10 s, or
 /// when the 10 s are over; a crash loop fails it.
-async fn smoke(api: &Api<'_>, m: &Machine) -> Result<(), String> {
+async fn smoke(api: &Api<'_>, m: &Machine) -> Result<(), RollError> {
     let clock = &api.clock();
     let end = clock.now().await + SMOKE_WINDOW;
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(2));
@@ -149,11 +169,7 @@ async fn smoke(api: &Api<'_>, m: &Machine) -> Result<(), String> {
         let now = api.get(m).await?;
         match checks::smoke(&now.events, clock.now_ms().await) {
             Smoke::Up => return Ok(()),
-            Smoke::Crashing { restarts, exit_code } => {
-                return Err(format!(
-                    "smoke check: the app appears to be crashing (it exited with code {exit_code} and is restarting, {restarts} restarts)"
-                ))
-            }
+            Smoke::Crashing { restarts, exit_code } => return Err(RollError::Crashing { exit_code, restarts }),
             Smoke::NotYet => clock.sleep(backoff.step().min(end.saturating_sub(clock.now().await))).await,
         }
     }
@@ -163,7 +179,7 @@ async fn smoke(api: &Api<'_>, m: &Machine) -> Result<(), String> {
 /// flyctl `WaitForHealthchecksToPass`: a Machine with no configured check
 /// is not waited for; otherwise read it (backoff 1 s to 2 s) until it shows
 /// at least one result and all pass, or `limit` passes.
-async fn health(api: &Api<'_>, m: &Machine, limit: Duration, values: &[&str]) -> Result<(), String> {
+async fn health(api: &Api<'_>, m: &Machine, limit: Duration, values: &[&str]) -> Result<(), RollError> {
     let configured = checks::configured(&m.config);
     if configured == 0 {
         return Ok(());
@@ -189,13 +205,34 @@ async fn health(api: &Api<'_>, m: &Machine, limit: Duration, values: &[&str]) ->
                     )
                 })
                 .collect();
-            let within = show_duration(limit);
             return Err(if failing.is_empty() {
-                format!("no result of its {configured} health check(s) came within {within}")
+                RollError::NoHealthResult { configured, limit }
             } else {
-                format!("{} (not passing within {within})", failing.join("; "))
+                RollError::NotPassing { failing, limit }
             });
         }
         clock.sleep(backoff.step().min(end.saturating_sub(clock.now().await))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_reasons_name_the_checks_and_the_wait() {
+        assert_eq!(
+            RollError::NoHealthResult { configured: 2, limit: Duration::from_secs(300) }.to_string(),
+            "no result of its 2 health check(s) came within 5 min"
+        );
+        let failing = vec!["health check `a` is critical: x".into(), "health check `b` is warning: (no output)".into()];
+        assert_eq!(
+            RollError::NotPassing { failing, limit: Duration::from_secs(90) }.to_string(),
+            "health check `a` is critical: x; health check `b` is warning: (no output) (not passing within 1 min 30 s)"
+        );
+        assert_eq!(
+            RollError::Crashing { exit_code: 1, restarts: 3 }.to_string(),
+            "smoke check: the app appears to be crashing (it exited with code 1 and is restarting, 3 restarts)"
+        );
     }
 }

@@ -92,19 +92,9 @@ impl Budget {
     }
 }
 
-/// `1s`, `250ms`, `16m40s`, `1h2m`.
+/// `1s`, `250ms`, `16m40s`, `1h2m`: as the manifest writes the pace.
 fn show(d: Duration) -> String {
-    let ms = d.as_millis() as u64;
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let s = ms / 1000;
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, m, _) => format!("{h}h{m}m"),
-    }
+    crate::duration::show(d, crate::duration::Style::Compact)
 }
 
 #[cfg(test)]

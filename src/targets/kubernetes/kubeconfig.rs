@@ -24,6 +24,71 @@ use serde::Deserialize;
 /// What to do with an `exec` plugin, said once for every message about it.
 pub const EXEC_ALTERNATIVE: &str = "get a token in an earlier step (EKS: `aws eks get-token --cluster-name NAME --output json | jq -r .status.token`; GKE: `gcloud auth print-access-token`) and pass a kubeconfig whose user has `token:` instead";
 
+/// Why no cluster could be found or read; each names the place and what to do,
+/// never the file's content.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    #[error("the certificate authority of {origin} is not PEM certificates")]
+    CaNotPem { origin: String },
+    #[error("the certificate authority of {origin} holds no certificate")]
+    CaEmpty { origin: String },
+    #[error("the client certificate and key of {origin} are not a PEM certificate and private key")]
+    IdentityNotPem { origin: String },
+    #[error("cannot read `{path}` (from KUBECONFIG): {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error(
+        "KUBECONFIG names {listed} but no such file exists here; a container action sees only files under the workspace or the runner's temp directory, so write the kubeconfig there (or pass its content in the `kubeconfig` input)"
+    )]
+    NoFile { listed: String },
+    #[error(
+        "no cluster credentials: set the `kubeconfig` input to a kubeconfig's content (from a secret), or set KUBECONFIG in an earlier step"
+    )]
+    NoCredentials,
+    #[error(
+        "KUBERNETES_SERVICE_HOST is set but the service account token cannot be read ({reason}); pass a kubeconfig instead"
+    )]
+    ServiceAccountToken { reason: String },
+    #[error("{what} is empty")]
+    Empty { what: String },
+    #[error(
+        "{what} is not a valid kubeconfig (line {line}, column {column}): check it with `kubectl config view --kubeconfig FILE`"
+    )]
+    Yaml { what: String, line: usize, column: usize },
+    /// `place` is empty or ` (`key`, line N)`.
+    #[error("{what} is not a valid kubeconfig{place}: check it with `kubectl config view --kubeconfig FILE`")]
+    Shape { what: String, place: String },
+    #[error("{what}: the current context `{current}` is not defined under `contexts`")]
+    NoSuchContext { what: String, current: String },
+    #[error("{what} sets no `current-context` and has {count} contexts; set `current-context`")]
+    NoCurrentContext { what: String, count: usize },
+    #[error("{origin} names no cluster")]
+    NoCluster { origin: String },
+    #[error("{origin} uses cluster `{cluster}`, which is not defined under `clusters`")]
+    NoSuchCluster { origin: String, cluster: String },
+    #[error("{origin} uses user `{user}`, which is not defined under `users`")]
+    NoSuchUser { origin: String, user: String },
+    #[error("cluster `{cluster}` of {what} has no `server`")]
+    NoServer { cluster: String, what: String },
+    #[error("the `server` of cluster `{cluster}` in {what} is not an http(s) URL")]
+    BadServer { cluster: String, what: String },
+    #[error(
+        "{origin}: the user's credentials come from an `exec` plugin (`{command}`), which cannot run inside secret-sync's container; {alternative}",
+        alternative = EXEC_ALTERNATIVE
+    )]
+    Exec { origin: String, command: String },
+    #[error(
+        "{origin}: the user's credentials come from the `{provider}` auth-provider, which kubectl itself no longer supports; {alternative}",
+        alternative = EXEC_ALTERNATIVE
+    )]
+    AuthProvider { origin: String, provider: String },
+    #[error("{origin}: the user has a client certificate without its key, or a key without its certificate")]
+    HalfIdentity { origin: String },
+    #[error("{origin}: `{field}` is not base64")]
+    NotBase64 { origin: String, field: String },
+    #[error("{origin}: cannot read `{field}` file `{path}`: {reason}")]
+    FieldUnreadable { origin: String, field: String, path: String, reason: String },
+}
+
 /// A cluster to talk to, resolved from a kubeconfig.
 pub struct Cluster {
     /// The API server's base URL.
@@ -59,13 +124,13 @@ impl Cluster {
 
     /// An HTTP client that trusts the cluster's CA and presents its client
     /// certificate.
-    pub fn client(&self) -> Result<reqwest::ClientBuilder, String> {
+    pub fn client(&self) -> Result<reqwest::ClientBuilder, KubeconfigError> {
         let mut b = reqwest::Client::builder();
         if let Some(ca) = &self.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(ca)
-                .map_err(|_| format!("the certificate authority of {} is not PEM certificates", self.origin))?;
+                .map_err(|_| KubeconfigError::CaNotPem { origin: self.origin.clone() })?;
             if certs.is_empty() {
-                return Err(format!("the certificate authority of {} holds no certificate", self.origin));
+                return Err(KubeconfigError::CaEmpty { origin: self.origin.clone() });
             }
             // As kubectl: the kubeconfig's CA replaces the system roots.
             b = b.tls_built_in_root_certs(false);
@@ -74,9 +139,8 @@ impl Cluster {
             }
         }
         if let Some(id) = &self.identity_pem {
-            let identity = reqwest::Identity::from_pem(id.expose_secret().as_bytes()).map_err(|_| {
-                format!("the client certificate and key of {} are not a PEM certificate and private key", self.origin)
-            })?;
+            let identity = reqwest::Identity::from_pem(id.expose_secret().as_bytes())
+                .map_err(|_| KubeconfigError::IdentityNotPem { origin: self.origin.clone() })?;
             b = b.identity(identity);
         }
         if self.insecure {
@@ -110,7 +174,7 @@ impl Env {
 }
 
 /// Finds and reads the kubeconfig; `input` is the `kubeconfig` input's content.
-pub fn load(input: Option<&SecretString>, env: &Env) -> Result<Cluster, String> {
+pub fn load(input: Option<&SecretString>, env: &Env) -> Result<Cluster, KubeconfigError> {
     if let Some(text) = input {
         let cfg = parse(text.expose_secret(), "the `kubeconfig` input")?;
         // Relative file paths in the input are relative to the workspace.
@@ -124,14 +188,15 @@ pub fn load(input: Option<&SecretString>, env: &Env) -> Result<Cluster, String> 
             match std::fs::read_to_string(p) {
                 Ok(text) => files.push((parse(&text, &format!("`{p}` (from KUBECONFIG)"))?, parent(p))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(format!("cannot read `{p}` (from KUBECONFIG): {}", crate::util::io_reason(&e))),
+                Err(e) => {
+                    return Err(KubeconfigError::Unreadable { path: p.to_string(), reason: crate::util::io_reason(&e) })
+                }
             }
         }
         if files.is_empty() {
-            return Err(format!(
-                "KUBECONFIG names {} but no such file exists here; a container action sees only files under the workspace or the runner's temp directory, so write the kubeconfig there (or pass its content in the `kubeconfig` input)",
-                paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-            ));
+            return Err(KubeconfigError::NoFile {
+                listed: paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "),
+            });
         }
         return resolve(files, "KUBECONFIG");
     }
@@ -145,7 +210,7 @@ pub fn load(input: Option<&SecretString>, env: &Env) -> Result<Cluster, String> 
     if let (Some(host), Some(port)) = (&env.service_host, &env.service_port) {
         return in_cluster(host, port, &env.service_account_dir);
     }
-    Err("no cluster credentials: set the `kubeconfig` input to a kubeconfig's content (from a secret), or set KUBECONFIG in an earlier step".into())
+    Err(KubeconfigError::NoCredentials)
 }
 
 fn parent(p: &str) -> PathBuf {
@@ -153,13 +218,9 @@ fn parent(p: &str) -> PathBuf {
 }
 
 /// The service account kubelet mounts into a pod (client-go `InClusterConfig`).
-fn in_cluster(host: &str, port: &str, dir: &Path) -> Result<Cluster, String> {
-    let token = std::fs::read_to_string(dir.join("token")).map_err(|e| {
-        format!(
-            "KUBERNETES_SERVICE_HOST is set but the service account token cannot be read ({}); pass a kubeconfig instead",
-            crate::util::io_reason(&e)
-        )
-    })?;
+fn in_cluster(host: &str, port: &str, dir: &Path) -> Result<Cluster, KubeconfigError> {
+    let token = std::fs::read_to_string(dir.join("token"))
+        .map_err(|e| KubeconfigError::ServiceAccountToken { reason: crate::util::io_reason(&e) })?;
     // An IPv6 host needs brackets in a URL.
     let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
     Ok(Cluster {
@@ -246,18 +307,16 @@ struct ContextEntry {
     user: Option<String>,
 }
 
-fn parse(text: &str, what: &str) -> Result<Config, String> {
+fn parse(text: &str, what: &str) -> Result<Config, KubeconfigError> {
     if text.trim().is_empty() {
-        return Err(format!("{what} is empty"));
+        return Err(KubeconfigError::Empty { what: what.to_string() });
     }
     // YAML errors and type errors may quote the offending value: only the
     // place is shown.
-    let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| {
-        format!(
-            "{what} is not a valid kubeconfig (line {}, column {}): check it with `kubectl config view --kubeconfig FILE`",
-            e.marker().line(),
-            e.marker().col() + 1
-        )
+    let docs = yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| KubeconfigError::Yaml {
+        what: what.to_string(),
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
     })?;
     let json = docs.first().map(to_json).unwrap_or(serde_json::Value::Null);
     serde_json::from_value::<Config>(json.clone()).map_err(|_| {
@@ -275,7 +334,7 @@ fn parse(text: &str, what: &str) -> Result<Config, String> {
                 None => format!(" (`{k}`)"),
             })
             .unwrap_or_default();
-        format!("{what} is not a valid kubeconfig{place}: check it with `kubectl config view --kubeconfig FILE`")
+        KubeconfigError::Shape { what: what.to_string(), place }
     })
 }
 
@@ -311,7 +370,7 @@ fn to_json(y: &yaml_rust2::Yaml) -> serde_json::Value {
 
 /// Merges the files (first wins), picks the current context, and reads the
 /// files its cluster and user point at.
-fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, String> {
+fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, KubeconfigError> {
     let current = files.iter().find_map(|(c, _)| c.current_context.clone().filter(|s| !s.is_empty()));
     let contexts: Vec<(&str, &ContextEntry)> = files
         .iter()
@@ -323,23 +382,18 @@ fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, String>
             .iter()
             .find(|(n, _)| n == cur)
             .copied()
-            .ok_or_else(|| format!("{what}: the current context `{cur}` is not defined under `contexts`"))?,
+            .ok_or_else(|| KubeconfigError::NoSuchContext { what: what.to_string(), current: cur.clone() })?,
         None if contexts.len() == 1 => contexts[0],
-        None => {
-            return Err(format!(
-                "{what} sets no `current-context` and has {} contexts; set `current-context`",
-                contexts.len()
-            ))
-        }
+        None => return Err(KubeconfigError::NoCurrentContext { what: what.to_string(), count: contexts.len() }),
     };
     let origin = format!("context `{name}` of {what}");
-    let cluster_name = ctx.cluster.as_deref().ok_or_else(|| format!("{origin} names no cluster"))?;
+    let cluster_name = ctx.cluster.as_deref().ok_or_else(|| KubeconfigError::NoCluster { origin: origin.clone() })?;
     let (cluster, cluster_dir) = files
         .iter()
         .find_map(|(c, dir)| {
             c.clusters.iter().find(|n| n.name == cluster_name).and_then(|n| n.cluster.clone()).map(|e| (e, dir))
         })
-        .ok_or_else(|| format!("{origin} uses cluster `{cluster_name}`, which is not defined under `clusters`"))?;
+        .ok_or_else(|| KubeconfigError::NoSuchCluster { origin: origin.clone(), cluster: cluster_name.to_string() })?;
     let user = match ctx.user.as_deref().filter(|u| !u.is_empty()) {
         None => (UserEntry::default(), PathBuf::from(".")),
         Some(u) => files
@@ -347,17 +401,17 @@ fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, String>
             .find_map(|(c, dir)| {
                 c.users.iter().find(|n| n.name == u).and_then(|n| n.user.clone()).map(|e| (e, dir.clone()))
             })
-            .ok_or_else(|| format!("{origin} uses user `{u}`, which is not defined under `users`"))?,
+            .ok_or_else(|| KubeconfigError::NoSuchUser { origin: origin.clone(), user: u.to_string() })?,
     };
     let server = cluster
         .server
         .clone()
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| format!("cluster `{cluster_name}` of {what} has no `server`"))?;
+        .ok_or_else(|| KubeconfigError::NoServer { cluster: cluster_name.to_string(), what: what.to_string() })?;
     let url = url::Url::parse(server.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-        .ok_or_else(|| format!("the `server` of cluster `{cluster_name}` in {what} is not an http(s) URL"))?;
+        .ok_or_else(|| KubeconfigError::BadServer { cluster: cluster_name.to_string(), what: what.to_string() })?;
     let ca_pem = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
         (Some(d), _) => Some(data(d, "certificate-authority-data", &origin)?),
         (None, Some(p)) => Some(file(cluster_dir, p, "certificate-authority", &origin)?),
@@ -366,15 +420,10 @@ fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, String>
     let (user, user_dir) = user;
     if let Some(e) = &user.exec {
         let cmd = Path::new(&e.command).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-        return Err(format!(
-            "{origin}: the user's credentials come from an `exec` plugin (`{cmd}`), which cannot run inside secret-sync's container; {EXEC_ALTERNATIVE}"
-        ));
+        return Err(KubeconfigError::Exec { origin, command: cmd });
     }
     if let Some(p) = &user.auth_provider {
-        return Err(format!(
-            "{origin}: the user's credentials come from the `{}` auth-provider, which kubectl itself no longer supports; {EXEC_ALTERNATIVE}",
-            p.name
-        ));
+        return Err(KubeconfigError::AuthProvider { origin, provider: p.name.clone() });
     }
     let auth = match (&user.token, &user.token_file, &user.username, &user.password) {
         (Some(t), _, _, _) if !t.expose_secret().trim().is_empty() => Auth::Bearer(t.clone()),
@@ -403,11 +452,7 @@ fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, String>
             Some(SecretString::from(pem))
         }
         (None, None) => None,
-        _ => {
-            return Err(format!(
-                "{origin}: the user has a client certificate without its key, or a key without its certificate"
-            ))
-        }
+        _ => return Err(KubeconfigError::HalfIdentity { origin }),
     };
     Ok(Cluster {
         server: url.as_str().trim_end_matches('/').to_string(),
@@ -419,15 +464,19 @@ fn resolve(files: Vec<(Config, PathBuf)>, what: &str) -> Result<Cluster, String>
     })
 }
 
-fn data(b64: &str, field: &str, origin: &str) -> Result<Vec<u8>, String> {
+fn data(b64: &str, field: &str, origin: &str) -> Result<Vec<u8>, KubeconfigError> {
     let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-    crate::util::unb64(&clean).ok_or_else(|| format!("{origin}: `{field}` is not base64"))
+    crate::util::unb64(&clean)
+        .ok_or_else(|| KubeconfigError::NotBase64 { origin: origin.to_string(), field: field.to_string() })
 }
 
-fn file(dir: &Path, p: &str, field: &str, origin: &str) -> Result<Vec<u8>, String> {
+fn file(dir: &Path, p: &str, field: &str, origin: &str) -> Result<Vec<u8>, KubeconfigError> {
     let path = dir.join(p);
-    std::fs::read(&path).map_err(|e| {
-        format!("{origin}: cannot read `{field}` file `{}`: {}", path.display(), crate::util::io_reason(&e))
+    std::fs::read(&path).map_err(|e| KubeconfigError::FieldUnreadable {
+        origin: origin.to_string(),
+        field: field.to_string(),
+        path: path.display().to_string(),
+        reason: crate::util::io_reason(&e),
     })
 }
 
@@ -446,7 +495,26 @@ mod tests {
     }
 
     fn load_text(text: &str) -> Result<Cluster, String> {
-        load(Some(&SecretString::from(text.to_string())), &env())
+        load(Some(&SecretString::from(text.to_string())), &env()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn messages_name_the_place_and_what_to_do() {
+        let two = "clusters: [{ name: c, cluster: { server: 'https://k' } }]\ncontexts: [{ name: a, context: { cluster: c } }, { name: b, context: { cluster: c } }]\n";
+        assert_eq!(
+            load_text(two).err().unwrap(),
+            "the `kubeconfig` input sets no `current-context` and has 2 contexts; set `current-context`"
+        );
+        let gcp = "current-context: g\nclusters: [{ name: c, cluster: { server: 'https://k' } }]\ncontexts: [{ name: g, context: { cluster: c, user: u } }]\nusers: [{ name: u, user: { auth-provider: { name: gcp } } }]\n";
+        assert_eq!(
+            load_text(gcp).err().unwrap(),
+            format!("context `g` of the `kubeconfig` input: the user's credentials come from the `gcp` auth-provider, which kubectl itself no longer supports; {EXEC_ALTERNATIVE}")
+        );
+        assert_eq!(
+            load_text("users: secret-token-value\n").err().unwrap(),
+            "the `kubeconfig` input is not a valid kubeconfig (`users`, line 1): check it with `kubectl config view --kubeconfig FILE`"
+        );
+        assert_eq!(load_text(" \n").err().unwrap(), "the `kubeconfig` input is empty");
     }
 
     const TWO: &str = "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c1\n  cluster:\n    server: https://10.0.0.1:6443/\n    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n- name: c2\n  cluster:\n    server: http://127.0.0.1:8080\n    insecure-skip-tls-verify: true\ncontexts:\n- name: prod\n  context: { cluster: c1, user: u1, namespace: apps }\n- name: dev\n  context: { cluster: c2, user: u2 }\nusers:\n- name: u1\n  user: { token: tok-123 }\n- name: u2\n  user: { username: admin, password: pw }\n";
@@ -481,7 +549,7 @@ mod tests {
         assert!(e.contains("`nope` is not defined"), "{e}");
         let e = load_text(&TWO.replace("https://10.0.0.1:6443/", "ftp://x")).err().unwrap();
         assert!(e.contains("not an http(s) URL"), "{e}");
-        let e = load(None, &env()).err().unwrap();
+        let e = load(None, &env()).err().unwrap().to_string();
         assert!(e.contains("`kubeconfig` input"), "{e}");
     }
 
@@ -496,7 +564,7 @@ mod tests {
         let list = format!("{}:{}:{}", a.display(), dir.path().join("missing").display(), b.display());
         let c = load(None, &Env { kubeconfig: Some(list), ..env() }).unwrap();
         assert!(matches!(&c.auth, Auth::Bearer(t) if t.expose_secret() == "file-token"));
-        let e = load(None, &Env { kubeconfig: Some("/nowhere/config".into()), ..env() }).err().unwrap();
+        let e = load(None, &Env { kubeconfig: Some("/nowhere/config".into()), ..env() }).err().unwrap().to_string();
         assert!(e.contains("no such file exists here"), "{e}");
     }
 

@@ -83,7 +83,7 @@ impl Settings {
         let poll = crate::env::number(crate::env::EnvVars::SECRET_SYNC_K8S_POLL_MS)
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(2));
-        let conn = kubeconfig::load(input, &kubeconfig::Env::from_process()).and_then(|c| {
+        let conn = kubeconfig::load(input, &kubeconfig::Env::from_process()).map_err(|e| e.to_string()).and_then(|c| {
             for s in c.secrets() {
                 mask(s);
             }
@@ -98,7 +98,7 @@ impl Settings {
 pub const REQUEST_ID: &str = "Audit-Id";
 
 fn connect(c: Cluster, policy: Policy) -> Result<Conn, String> {
-    let builder = c.client()?;
+    let builder = c.client().map_err(|e| e.to_string())?;
     let http = Http::with_tls(builder, policy, &[REQUEST_ID])
         .map_err(|_| format!("cannot set up TLS for {} with its certificates", c.origin))?;
     let warning = c.insecure.then(|| {
