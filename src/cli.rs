@@ -9,6 +9,7 @@ use secrecy::SecretString;
 
 use crate::config::{self, ActionInputs, Config, FailOn, Mode, TargetSettings};
 use crate::env::EnvVars;
+use crate::input::BadInput;
 
 #[derive(Parser)]
 #[command(
@@ -178,7 +179,7 @@ pub struct ScanArgs {
 }
 
 impl ScanArgs {
-    pub fn into_config(self) -> Result<Config, String> {
+    pub fn into_config(self) -> Result<Config, BadInput> {
         let mut cfg = self.run.into_config(Mode::Scan)?;
         // The files the values were read from hold them by design.
         let exclude = cfg.secrets_files.iter().filter(|p| p.as_os_str() != "-").cloned().collect();
@@ -195,7 +196,7 @@ impl ScanArgs {
 
 impl RunArgs {
     /// The run's configuration; an unusable flag combination is an error.
-    pub fn into_config(self, mode: Mode) -> Result<Config, String> {
+    pub fn into_config(self, mode: Mode) -> Result<Config, BadInput> {
         let runner = config::Runner::from_env();
         let kinds = self.kinds.into_inputs().map_err(|e| e.to_string())?;
         Ok(Config {
@@ -228,11 +229,13 @@ impl RunArgs {
     }
 }
 
-fn parse_selection(text: &str) -> Result<crate::select::Selection, String> {
-    crate::select::Selection::parse(text)?.ok_or_else(|| "give at least one pattern, such as `fly:*`".into())
+fn parse_selection(text: &str) -> Result<crate::select::Selection, BadInput> {
+    crate::select::Selection::parse(text)
+        .map_err(|e| BadInput(e.to_string()))?
+        .ok_or_else(|| "give at least one pattern, such as `fly:*`".into())
 }
 
 /// Reads the action's configuration from the environment.
-pub fn action_config() -> Result<config::ActionTask, String> {
+pub fn action_config() -> Result<config::ActionTask, BadInput> {
     ActionInputs::from_env()?.into_task()
 }

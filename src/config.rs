@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use crate::env::EnvVars;
+use crate::input::BadInput;
 use crate::targets::inputs::{secret, set};
 
 mod runner;
@@ -152,8 +153,8 @@ impl StateSettings {
     }
 
     /// The state key, checked: `Err` says what is wrong with it.
-    pub fn state_key(&self, name: &str) -> Result<Option<crate::state::StateKey>, String> {
-        self.key.clone().map(crate::state::StateKey::new).transpose().map_err(|e| format!("{name}: {e}"))
+    pub fn state_key(&self, name: &str) -> Result<Option<crate::state::StateKey>, BadInput> {
+        self.key.clone().map(crate::state::StateKey::new).transpose().map_err(|e| BadInput(format!("{name}: {e}")))
     }
 }
 
@@ -358,11 +359,11 @@ impl HostPaths {
 }
 
 /// `true`/`false` as Actions writes booleans (`${{ true }}` becomes `true`).
-fn boolean(name: &str, v: Option<String>) -> Result<bool, String> {
+fn boolean(name: &str, v: Option<String>) -> Result<bool, BadInput> {
     match set(v).as_deref() {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(other) => Err(format!("input `{name}` must be `true` or `false`; got `{other}`")),
+        Some(other) => Err(BadInput(format!("input `{name}` must be `true` or `false`; got `{other}`"))),
     }
 }
 
@@ -372,7 +373,7 @@ fn whole(
     v: Option<String>,
     default: usize,
     range: Option<std::ops::RangeInclusive<usize>>,
-) -> Result<usize, String> {
+) -> Result<usize, BadInput> {
     let Some(text) = set(v) else { return Ok(default) };
     let within = match &range {
         Some(r) => format!(" from {} to {}", r.start(), r.end()),
@@ -381,7 +382,7 @@ fn whole(
     text.parse::<usize>()
         .ok()
         .filter(|n| range.as_ref().is_none_or(|r| r.contains(n)))
-        .ok_or_else(|| format!("input `{name}` must be a whole number{within}; got `{text}`"))
+        .ok_or_else(|| BadInput(format!("input `{name}` must be a whole number{within}; got `{text}`")))
 }
 
 impl ActionInputs {
@@ -389,7 +390,7 @@ impl ActionInputs {
     /// (and so `envy::from_env`) panics on any variable that is not UTF-8, in
     /// or outside our prefix. One of ours that is not UTF-8 is a usage error
     /// naming it (never its value); others are none of our business.
-    pub fn from_env() -> Result<ActionInputs, String> {
+    pub fn from_env() -> Result<ActionInputs, BadInput> {
         let mut vars = Vec::new();
         for (k, v) in crate::env::vars_os() {
             let Some(k) = k.to_str().filter(|k| k.starts_with(EnvVars::INPUT_PREFIX)) else { continue };
@@ -406,7 +407,7 @@ impl ActionInputs {
 
     /// The run the inputs ask for: a validate/plan/sync run, or merging the
     /// reports of a matrix's jobs (`mode: merge-reports`).
-    pub fn into_task(mut self) -> Result<ActionTask, String> {
+    pub fn into_task(mut self) -> Result<ActionTask, BadInput> {
         let mode_text = set(self.mode.take()).ok_or(
             "input `mode` is empty: set one of validate, plan, sync, scan, merge-reports (leave it out for validate)",
         )?;
@@ -446,7 +447,9 @@ impl ActionInputs {
             store: match set(self.state.take()).as_deref() {
                 None | Some("artifact") => StateStore::Artifact { token: secret(self.state_token.take()) },
                 Some("none") => StateStore::Off,
-                Some(other) => return Err(format!("input `state` must be `artifact` or `none`; got `{other}`")),
+                Some(other) => {
+                    return Err(BadInput(format!("input `state` must be `artifact` or `none`; got `{other}`")))
+                }
             },
             key: secret(self.state_key.take()),
         };
@@ -469,7 +472,8 @@ impl ActionInputs {
             secrets_files,
             fail_on,
             targets,
-            selection: crate::select::Selection::parse(&self.targets.unwrap_or_default())?,
+            selection: crate::select::Selection::parse(&self.targets.unwrap_or_default())
+                .map_err(|e| BadInput(e.to_string()))?,
             probe: boolean("probe", self.probe)?,
             scan,
             state,
@@ -479,7 +483,7 @@ impl ActionInputs {
     }
 
     /// Where the report goes: the same for every mode.
-    fn publish(&mut self, http: crate::http::Policy) -> Result<Publish, String> {
+    fn publish(&mut self, http: crate::http::Policy) -> Result<Publish, BadInput> {
         let report_path = set(self.report_path.take()).map(PathBuf::from).unwrap_or_else(default_report_path);
         let report_output = HostPaths::new(self.host_runner_temp.take(), self.host_workspace.take()).show(&report_path);
         let artifact = match set(self.upload_artifact.take()).as_deref() {
@@ -487,7 +491,9 @@ impl ActionInputs {
             Some("true") => ArtifactMode::On,
             Some("false") => ArtifactMode::Off,
             Some(other) => {
-                return Err(format!("input `upload-artifact` must be `auto`, `true` or `false`; got `{other}`"))
+                return Err(BadInput(format!(
+                    "input `upload-artifact` must be `auto`, `true` or `false`; got `{other}`"
+                )))
             }
         };
         let artifact_name = set(self.artifact_name.take()).unwrap_or_else(|| DEFAULT_ARTIFACT_NAME.into());
@@ -514,14 +520,16 @@ pub enum ActionTask {
 
 /// `scan-include`: a comma-separated list of `git` and `binary`. The
 /// workspace is the working directory, as the runner sets it.
-fn scan_options(include: Option<&str>) -> Result<crate::scan::Options, String> {
+fn scan_options(include: Option<&str>) -> Result<crate::scan::Options, BadInput> {
     let mut o = crate::scan::Options { root: PathBuf::from("."), ..Default::default() };
     for item in include.unwrap_or_default().split(',').map(str::trim).filter(|i| !i.is_empty()) {
         match item {
             "git" => o.include_git = true,
             "binary" => o.include_binary = true,
             other => {
-                return Err(format!("input `scan-include` takes `git` and `binary`, comma-separated; got `{other}`"))
+                return Err(BadInput(format!(
+                    "input `scan-include` takes `git` and `binary`, comma-separated; got `{other}`"
+                )))
             }
         }
     }

@@ -54,31 +54,15 @@ impl EnvVars {
     // --- Credentials on the command line (never flags: they would show in `ps`).
     /// GitHub token for `init`, org metadata and GitHub targets.
     pub const GITHUB_TOKEN: &'static str = "GITHUB_TOKEN";
-    /// Pulumi Cloud access token (as the `pulumi` CLI reads it).
-    pub const PULUMI_ACCESS_TOKEN: &'static str = "PULUMI_ACCESS_TOKEN";
-    /// Fly.io tokens, in flyctl's order (`internal/config/config.go`).
-    pub const FLY_ACCESS_TOKEN: &'static str = "FLY_ACCESS_TOKEN";
-    pub const FLY_API_TOKEN: &'static str = "FLY_API_TOKEN";
     /// The state record's key.
     pub const SECRET_SYNC_STATE_KEY: &'static str = "SECRET_SYNC_STATE_KEY";
 
-    // --- Base URLs the official tools read.
-    /// Pulumi Cloud's API (the `pulumi` CLI's variable).
-    pub const PULUMI_BACKEND_URL: &'static str = "PULUMI_BACKEND_URL";
-    /// Fly's Machines API (flyctl's variable).
-    pub const FLY_FLAPS_BASE_URL: &'static str = "FLY_FLAPS_BASE_URL";
-
-    // --- Kubernetes, as kubectl reads them.
-    pub const KUBECONFIG: &'static str = "KUBECONFIG";
+    /// The user's home (`~/.kube/config`, …).
     pub const HOME: &'static str = "HOME";
-    /// Set inside a Pod: the in-cluster API server.
-    pub const KUBERNETES_SERVICE_HOST: &'static str = "KUBERNETES_SERVICE_HOST";
-    pub const KUBERNETES_SERVICE_PORT: &'static str = "KUBERNETES_SERVICE_PORT";
 
-    // --- Vercel, as the `vercel` CLI reads it.
-    pub const VERCEL_TOKEN: &'static str = "VERCEL_TOKEN";
-    /// Vercel's API base URL (tests, proxies); Vercel's own tools name no such variable.
-    pub const SECRET_SYNC_VERCEL_API_URL: &'static str = "SECRET_SYNC_VERCEL_API_URL";
+    // A target kind's own variables (its token, its service's base URL) are
+    // declared with its inputs, `src/targets/<kind>/inputs.rs` (`Env`), and
+    // read through this module like these.
 
     // --- secret-sync's own tuning (tests and unusual networks).
     /// The log filter (`tracing` syntax; default `warn`).
@@ -91,8 +75,6 @@ impl EnvVars {
     pub const SECRET_SYNC_PROBE_TIMEOUT_MS: &'static str = "SECRET_SYNC_PROBE_TIMEOUT_MS";
     /// A probe's base URL: `SECRET_SYNC_PROBE_<SERVICE>_URL`.
     pub const SECRET_SYNC_PROBE_URL_PREFIX: &'static str = "SECRET_SYNC_PROBE_";
-    /// How often a Kubernetes rollout is polled.
-    pub const SECRET_SYNC_K8S_POLL_MS: &'static str = "SECRET_SYNC_K8S_POLL_MS";
     /// `virtual`: the run's clock moves by its waits at once (tests and
     /// benchmarks; `crate::clock`).
     pub const SECRET_SYNC_CLOCK: &'static str = "SECRET_SYNC_CLOCK";

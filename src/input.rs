@@ -13,6 +13,25 @@ use std::io::Read;
 use std::path::Path;
 
 /// Why a file or standard input was not read; each says what to do.
+/// An action input or command-line flag that cannot be used, in words
+/// naming it and saying what would do (a usage error: the run stops before
+/// anything is contacted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+impl From<String> for BadInput {
+    fn from(s: String) -> BadInput {
+        BadInput(s)
+    }
+}
+
+impl From<&str> for BadInput {
+    fn from(s: &str) -> BadInput {
+        BadInput(s.to_string())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("cannot read {what}: {reason}")]

@@ -52,7 +52,7 @@ pub fn run(cfg: &Config) -> Exit {
     };
     let state_key = match cfg.state.state_key("the state key (`state-key`, `SECRET_SYNC_STATE_KEY`)") {
         Ok(k) => k,
-        Err(msg) => return out.usage_error(&msg),
+        Err(e) => return out.usage_error(&e.0),
     };
     let rt = runtime();
     let mut v = validate::validate(&m, &env, &vals);

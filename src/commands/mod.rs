@@ -66,10 +66,10 @@ pub fn dispatch(cli: Cli, style: Style) -> Exit {
 }
 
 /// Runs a CLI command's configuration, or says why it cannot be used.
-fn run_with(style: Style, cfg: Result<crate::config::Config, String>) -> Exit {
+fn run_with(style: Style, cfg: Result<crate::config::Config, crate::input::BadInput>) -> Exit {
     match cfg {
         Ok(cfg) => crate::run::run(&cfg),
-        Err(msg) => usage_error(style, &msg),
+        Err(e) => usage_error(style, &e.0),
     }
 }
 
@@ -78,6 +78,6 @@ fn action(style: Style) -> Exit {
     match cli::action_config() {
         Ok(ActionTask::Run(cfg)) => crate::run::run(&cfg),
         Ok(ActionTask::Merge { reports, shards, out }) => crate::merge::run(&reports, &shards, &out),
-        Err(msg) => usage_error(style, &msg),
+        Err(e) => usage_error(style, &e.0),
     }
 }

@@ -266,7 +266,7 @@ pub trait Kind: Send + Sync + 'static {
 
     /// For kinds whose keys the state record proves: each key present at the
     /// target with the evidence the record keeps for it (`None`: the kind
-    /// proves ownership its own way, as ESC's marker or Kubernetes'
+    /// proves ownership its own way, as ESC's marker or a cluster's
     /// `managedFields`). From it the driver works out [`Proofs`].
     fn evidence(&self, _ctx: &Context, _current: &Self::Current, _d: &Desired) -> Option<Evidence> {
         None

@@ -9,10 +9,7 @@ use serde::de::DeserializeOwned;
 /// The action's `INPUT_*` variables (names with the prefix, values UTF-8).
 pub struct ActionVars(pub Vec<(String, String)>);
 
-/// An input or flag that cannot be used, in words naming it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BadInput(pub String);
+pub use crate::input::BadInput;
 
 impl ActionVars {
     /// The inputs `T` declares (with serde's names: `#[serde(rename = "fly-token")]`).

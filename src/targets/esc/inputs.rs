@@ -7,8 +7,17 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::auth::OidcRequest;
-use crate::env::EnvVars;
 use crate::targets::inputs::{secret, set, whole, ActionVars, BadInput, DEFAULT_CONCURRENCY};
+
+/// The environment variables ESC reads (through `crate::env`).
+pub struct Env;
+
+impl Env {
+    /// Pulumi Cloud access token (as the `pulumi` CLI reads it).
+    pub const PULUMI_ACCESS_TOKEN: &'static str = "PULUMI_ACCESS_TOKEN";
+    /// Pulumi Cloud's API (the `pulumi` CLI's variable).
+    pub const PULUMI_BACKEND_URL: &'static str = "PULUMI_BACKEND_URL";
+}
 
 #[derive(Debug)]
 pub struct Inputs {
@@ -51,7 +60,7 @@ impl Inputs {
             .map_err(|e| BadInput(format!("input `esc-oidc-{}`: {e}", e.choice())))?;
         Ok(Inputs {
             token: secret(a.token),
-            api_url: set(a.api_url).or_else(|| crate::env::var(EnvVars::PULUMI_BACKEND_URL)),
+            api_url: set(a.api_url).or_else(|| crate::env::var(Env::PULUMI_BACKEND_URL)),
             oidc,
             concurrency: whole("esc-concurrency", a.concurrency, DEFAULT_CONCURRENCY, 1..=32)?,
         })
@@ -66,7 +75,7 @@ impl Inputs {
 #[group(skip)]
 pub struct Flags {
     /// Pulumi Cloud API URL.
-    #[arg(long, env = EnvVars::PULUMI_BACKEND_URL, hide_env_values = true)]
+    #[arg(long, env = Env::PULUMI_BACKEND_URL, hide_env_values = true)]
     pub esc_api_url: Option<String>,
     /// With OIDC (no PULUMI_ACCESS_TOKEN): the Pulumi token to ask for: organization (default), team,
     /// personal or runner, or pulumi/esc-action's `urn:pulumi:token-type:access_token:<type>`.
@@ -93,7 +102,7 @@ impl Flags {
             .map_err(|e| BadInput(format!("--esc-oidc-{}: {e}", e.choice())))?;
         Ok(Inputs {
             // Tokens never come from flags (they would show in `ps`).
-            token: crate::env::var_exact(EnvVars::PULUMI_ACCESS_TOKEN).map(SecretString::from),
+            token: crate::env::var_exact(Env::PULUMI_ACCESS_TOKEN).map(SecretString::from),
             api_url: self.esc_api_url,
             oidc,
             concurrency: self.esc_concurrency,

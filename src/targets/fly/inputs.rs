@@ -6,8 +6,18 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::env::EnvVars;
 use crate::targets::inputs::{secret, whole, ActionVars, BadInput, DEFAULT_CONCURRENCY};
+
+/// The environment variables Fly reads (through `crate::env`).
+pub struct Env;
+
+impl Env {
+    /// Fly.io tokens, in flyctl's order (`internal/config/config.go`).
+    pub const FLY_ACCESS_TOKEN: &'static str = "FLY_ACCESS_TOKEN";
+    pub const FLY_API_TOKEN: &'static str = "FLY_API_TOKEN";
+    /// Fly's Machines API (flyctl's variable).
+    pub const FLY_FLAPS_BASE_URL: &'static str = "FLY_FLAPS_BASE_URL";
+}
 
 #[derive(Debug)]
 pub struct Inputs {
@@ -27,7 +37,7 @@ impl Default for Inputs {
 
 /// `FLY_FLAPS_BASE_URL`, else the public Machines API.
 fn flaps_url() -> String {
-    crate::env::var(EnvVars::FLY_FLAPS_BASE_URL).unwrap_or_else(|| super::DEFAULT_FLAPS.to_string())
+    crate::env::var(Env::FLY_FLAPS_BASE_URL).unwrap_or_else(|| super::DEFAULT_FLAPS.to_string())
 }
 
 #[derive(Deserialize)]
@@ -63,7 +73,7 @@ pub struct Flags {
 
 impl Flags {
     pub fn into_inputs(self) -> Result<Inputs, BadInput> {
-        let token = [EnvVars::FLY_ACCESS_TOKEN, EnvVars::FLY_API_TOKEN]
+        let token = [Env::FLY_ACCESS_TOKEN, Env::FLY_API_TOKEN]
             .iter()
             .find_map(|k| crate::env::var_exact(k))
             .map(SecretString::from);

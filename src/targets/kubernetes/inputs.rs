@@ -11,6 +11,19 @@ use serde::Deserialize;
 
 use crate::targets::inputs::{secret, set, ActionVars, BadInput, DEFAULT_CONCURRENCY};
 
+/// The environment variables a Kubernetes target reads (through `crate::env`).
+pub struct Env;
+
+impl Env {
+    /// The kubeconfig file(s), as kubectl reads them.
+    pub const KUBECONFIG: &'static str = "KUBECONFIG";
+    /// Set inside a Pod: the in-cluster API server.
+    pub const KUBERNETES_SERVICE_HOST: &'static str = "KUBERNETES_SERVICE_HOST";
+    pub const KUBERNETES_SERVICE_PORT: &'static str = "KUBERNETES_SERVICE_PORT";
+    /// How often a rollout is polled (tests use short ones).
+    pub const SECRET_SYNC_K8S_POLL_MS: &'static str = "SECRET_SYNC_K8S_POLL_MS";
+}
+
 /// `kubectl rollout status` waits forever by default; a job should not.
 pub const DEFAULT_ROLLOUT_TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -164,10 +164,10 @@ impl Env {
     pub fn from_process() -> Env {
         use crate::env::{var, EnvVars};
         Env {
-            kubeconfig: var(EnvVars::KUBECONFIG),
+            kubeconfig: var(super::inputs::Env::KUBECONFIG),
             home: var(EnvVars::HOME).map(PathBuf::from),
-            service_host: var(EnvVars::KUBERNETES_SERVICE_HOST),
-            service_port: var(EnvVars::KUBERNETES_SERVICE_PORT),
+            service_host: var(super::inputs::Env::KUBERNETES_SERVICE_HOST),
+            service_port: var(super::inputs::Env::KUBERNETES_SERVICE_PORT),
             service_account_dir: PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount"),
         }
     }

@@ -80,7 +80,7 @@ impl Settings {
         rollout_timeout: Duration,
         mask: &dyn Fn(&SecretString),
     ) -> Settings {
-        let poll = crate::env::number(crate::env::EnvVars::SECRET_SYNC_K8S_POLL_MS)
+        let poll = crate::env::number(inputs::Env::SECRET_SYNC_K8S_POLL_MS)
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(2));
         let conn = kubeconfig::load(input, &kubeconfig::Env::from_process()).map_err(|e| e.to_string()).and_then(|c| {

@@ -7,8 +7,17 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::env::EnvVars;
 use crate::targets::inputs::{secret, ActionVars, BadInput, DEFAULT_CONCURRENCY};
+
+/// The environment variables Vercel reads (through `crate::env`).
+pub struct Env;
+
+impl Env {
+    /// A Vercel access token, as the `vercel` CLI reads it.
+    pub const VERCEL_TOKEN: &'static str = "VERCEL_TOKEN";
+    /// Vercel's API base URL (tests, proxies); Vercel's own tools name no such variable.
+    pub const SECRET_SYNC_VERCEL_API_URL: &'static str = "SECRET_SYNC_VERCEL_API_URL";
+}
 
 /// Vercel's REST API (the SDK's and the CLI's default).
 pub const DEFAULT_API: &str = "https://api.vercel.com";
@@ -28,7 +37,7 @@ impl Default for Inputs {
 }
 
 fn api_url() -> String {
-    crate::env::var(EnvVars::SECRET_SYNC_VERCEL_API_URL).unwrap_or_else(|| DEFAULT_API.to_string())
+    crate::env::var(Env::SECRET_SYNC_VERCEL_API_URL).unwrap_or_else(|| DEFAULT_API.to_string())
 }
 
 #[derive(Deserialize)]
@@ -55,7 +64,7 @@ pub struct Flags {}
 
 impl Flags {
     pub fn into_inputs(self) -> Result<Inputs, BadInput> {
-        let token = crate::env::var_exact(EnvVars::VERCEL_TOKEN).map(SecretString::from);
+        let token = crate::env::var_exact(Env::VERCEL_TOKEN).map(SecretString::from);
         Ok(Inputs { token, ..Inputs::default() })
     }
 }
