@@ -118,15 +118,16 @@ impl Time for Manual {
 }
 
 /// The emulator's clock (`GET /_clock`, `POST /_clock?until=MS`), for the
-/// end-to-end tests: debug builds only.
-#[cfg(debug_assertions)]
+/// end-to-end tests (debug builds) and the demo, whose waits then take no
+/// real time.
+#[cfg(any(debug_assertions, feature = "demo"))]
 #[derive(Debug)]
 pub struct Remote {
     url: String,
     http: reqwest::Client,
 }
 
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, feature = "demo"))]
 impl Remote {
     pub fn clock(base: &str) -> Clock {
         Arc::new(Remote { url: crate::http::join(base, "/_clock"), http: reqwest::Client::new() })
@@ -142,7 +143,7 @@ impl Remote {
     }
 }
 
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, feature = "demo"))]
 impl Time for Remote {
     fn now(&self) -> BoxFuture<'_, Duration> {
         Box::pin(self.call(None))

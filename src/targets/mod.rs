@@ -83,7 +83,25 @@ macro_rules! registry {
         pub fn kinds(setup: &Setup<'_>) -> Vec<Arc<dyn Driven>> {
             vec![$($kind::build(setup)),*]
         }
+
+        /// `secret-sync demo`: each kind seeds its emulator for the demo's
+        /// manifest (and may add targets to it), and says how to reach it.
+        #[cfg(feature = "demo")]
+        pub fn demo(d: &mut Demo<'_>) -> Inputs {
+            Inputs { $($kind: $kind::demo::prepare(d),)* }
+        }
     };
+}
+
+/// What the demo hands each kind (see [`demo`]).
+#[cfg(feature = "demo")]
+pub struct Demo<'a> {
+    pub state: &'a mut secret_sync_emulators::State,
+    /// The emulators' base URL.
+    pub url: &'a str,
+    /// The demo's manifest and secrets (`.env`) text, which a kind may extend.
+    pub manifest: &'a mut String,
+    pub secrets: &'a mut String,
 }
 
 registry! {

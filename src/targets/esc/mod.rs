@@ -21,6 +21,8 @@ mod batch;
 pub mod definition;
 pub mod edit;
 mod index;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod inputs;
 mod section;
 

@@ -14,6 +14,8 @@
 
 pub mod api;
 pub mod checks;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod inputs;
 pub mod machines;
 pub mod plan;

@@ -18,6 +18,8 @@
 
 pub mod budget;
 mod caps;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod inputs;
 mod section;
 

@@ -10,6 +10,8 @@
 //! its rollout is awaited, within `kubernetes-rollout-timeout`.
 
 pub mod api;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod inputs;
 pub mod kubeconfig;
 pub mod names;

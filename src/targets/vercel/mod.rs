@@ -13,6 +13,8 @@
 //! deployment fails the target, naming it; the previous one keeps serving.
 
 mod api;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod inputs;
 pub mod plan;
 mod section;
