@@ -14,11 +14,12 @@ pub fn repo() -> PathBuf {
 
 /// Every service's base URL points at a closed local port unless a test
 /// points it at an emulator: no test can reach a public host.
-pub const OFFLINE: [(&str, &str); 11] = [
+pub const OFFLINE: [(&str, &str); 12] = [
     ("PULUMI_BACKEND_URL", "http://127.0.0.1:9"),
     ("FLY_API_BASE_URL", "http://127.0.0.1:9"),
     ("FLY_FLAPS_BASE_URL", "http://127.0.0.1:9"),
     ("GITHUB_API_URL", "http://127.0.0.1:9"),
+    ("SECRET_SYNC_VERCEL_API_URL", "http://127.0.0.1:9"),
     ("SECRET_SYNC_PROBE_OPENAI_URL", "http://127.0.0.1:9"),
     ("SECRET_SYNC_PROBE_ANTHROPIC_URL", "http://127.0.0.1:9"),
     ("SECRET_SYNC_PROBE_SLACK_URL", "http://127.0.0.1:9"),
