@@ -180,9 +180,14 @@ impl Http {
     }
 
     pub fn request_id(&self, r: &Response) -> Option<String> {
+        self.request_id_of(r.headers())
+    }
+
+    /// The service's request id among `headers`.
+    pub fn request_id_of(&self, headers: &reqwest::header::HeaderMap) -> Option<String> {
         self.request_id_headers
             .iter()
-            .find_map(|h| r.headers().get(*h))
+            .find_map(|h| headers.get(*h))
             .and_then(|v| v.to_str().ok())
             .filter(|v| v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
             .map(str::to_string)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Finding, Kind, Severity};
 use crate::duration::Period;
 use crate::github::inventory::Inventory;
-use crate::github::GhError;
+use crate::http::HttpError;
 use crate::manifest::Manifest;
 use crate::validate::Resolved;
 use crate::values::SecretValues;
@@ -43,7 +43,7 @@ fn finding(severity: Severity, kind: Kind, secret: &str, message: String, line: 
 /// Rotation and drift as findings and a report section, from the metadata
 /// read (or why it could not be read). `now` is seconds since the epoch.
 pub fn assess(
-    read: Result<Inventory, GhError>,
+    read: Result<Inventory, HttpError>,
     org: &str,
     m: &Manifest,
     env: &str,

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::{GhError, GitHub, Scope, SecretMeta};
+use super::{GitHub, Scope, SecretMeta};
+use crate::http::HttpError;
 
 /// Secrets metadata of the org, and of the repository running the job.
 pub struct Inventory {
@@ -17,7 +18,7 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    pub async fn read(gh: &GitHub, org: &str, repo: Option<&str>) -> Result<Inventory, GhError> {
+    pub async fn read(gh: &GitHub, org: &str, repo: Option<&str>) -> Result<Inventory, HttpError> {
         let org_secrets = gh.list(&Scope::Org(org.to_string())).await?;
         let (repo_secrets, repo_error) = match repo {
             Some(r) => match gh.list(&Scope::Repo(r.to_string())).await {

@@ -19,7 +19,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::http::{encode, Http, Policy};
+use crate::http::{encode, Http, HttpError, Policy};
 pub use pace::{Pace, Scheduler};
 
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -153,19 +153,6 @@ pub struct PublicKey {
     pub key: String,
 }
 
-/// A failed GitHub call, safe to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GhError {
-    pub status: Option<u16>,
-    pub message: String,
-}
-
-impl std::fmt::Display for GhError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
 pub struct GitHub {
     http: Http,
     base: String,
@@ -180,10 +167,27 @@ fn first_is_last(got: usize, total: usize) -> bool {
     got < PER_PAGE || got >= total
 }
 
-/// An answer: status and body.
+/// An answer: status, body and GitHub's request id.
 struct Answer {
     status: u16,
     body: String,
+    request_id: Option<String>,
+}
+
+impl Answer {
+    /// The error for an answer the caller did not want.
+    fn error(&self, what: &str) -> HttpError {
+        error(what, self.status, self.request_id.clone())
+    }
+
+    /// The error for a body that is not what the route documents.
+    fn unexpected(&self, what: &str) -> HttpError {
+        HttpError {
+            status: Some(self.status),
+            message: format!("{what}: unexpected response"),
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 impl GitHub {
@@ -203,7 +207,7 @@ impl GitHub {
 
     /// Every secret of a scope: the first page says how many there are; the
     /// others follow, one request at a time (GitHub asks for serial requests).
-    pub async fn list(&self, scope: &Scope) -> Result<Vec<SecretMeta>, GhError> {
+    pub async fn list(&self, scope: &Scope) -> Result<Vec<SecretMeta>, HttpError> {
         let first = self.page(scope, 1).await?;
         let pages = first.total_count.div_ceil(PER_PAGE).max(1);
         let mut all = first.secrets;
@@ -216,25 +220,23 @@ impl GitHub {
         Ok(all)
     }
 
-    async fn page(&self, scope: &Scope, page: usize) -> Result<Page, GhError> {
+    async fn page(&self, scope: &Scope, page: usize) -> Result<Page, HttpError> {
         let what = format!("listing the secrets of {}", scope.describe());
         let path = format!("{}?per_page={PER_PAGE}&page={page}", scope.path());
         let a = self.send(&what, Method::GET, &path, None).await?;
         if a.status != 200 {
-            return Err(error(&what, a.status));
+            return Err(a.error(&what));
         }
-        serde_json::from_str(&a.body)
-            .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
+        serde_json::from_str(&a.body).map_err(|_| a.unexpected(&what))
     }
 
-    pub async fn public_key(&self, scope: &Scope) -> Result<PublicKey, GhError> {
+    pub async fn public_key(&self, scope: &Scope) -> Result<PublicKey, HttpError> {
         let what = format!("reading the public key of {}", scope.describe());
         let a = self.send(&what, Method::GET, &format!("{}/public-key", scope.path()), None).await?;
         if a.status != 200 {
-            return Err(error(&what, a.status));
+            return Err(a.error(&what));
         }
-        serde_json::from_str(&a.body)
-            .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
+        serde_json::from_str(&a.body).map_err(|_| a.unexpected(&what))
     }
 
     /// Writes one secret; `Ok(true)` when it was created, `Ok(false)` when
@@ -246,7 +248,7 @@ impl GitHub {
         encrypted: &str,
         key_id: &str,
         access: Option<&Access>,
-    ) -> Result<bool, GhError> {
+    ) -> Result<bool, HttpError> {
         let what = format!("writing secret `{name}` of {}", scope.describe());
         let mut body = serde_json::json!({ "encrypted_value": encrypted, "key_id": key_id });
         if let Some(a) = access {
@@ -262,13 +264,13 @@ impl GitHub {
         match a.status {
             201 => Ok(true),
             204 => Ok(false),
-            s => Err(error(&what, s)),
+            _ => Err(a.error(&what)),
         }
     }
 
     /// A repository's id (`GET /repos/{owner}/{repo}`), for an org secret's
     /// selected repositories.
-    pub async fn repo_id(&self, repo: &str) -> Result<u64, GhError> {
+    pub async fn repo_id(&self, repo: &str) -> Result<u64, HttpError> {
         #[derive(Deserialize)]
         struct Repo {
             id: u64,
@@ -276,16 +278,14 @@ impl GitHub {
         let what = format!("reading repository `{repo}`");
         let a = self.send(&what, Method::GET, &format!("/repos/{}", repo_path(repo)), None).await?;
         if a.status != 200 {
-            return Err(error(&what, a.status));
+            return Err(a.error(&what));
         }
-        serde_json::from_str::<Repo>(&a.body)
-            .map(|r| r.id)
-            .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })
+        serde_json::from_str::<Repo>(&a.body).map(|r| r.id).map_err(|_| a.unexpected(&what))
     }
 
     /// The ids of the repositories an org secret with `selected` visibility
     /// is shared with (`GET …/secrets/{name}/repositories`).
-    pub async fn selected(&self, scope: &Scope, name: &str) -> Result<Vec<u64>, GhError> {
+    pub async fn selected(&self, scope: &Scope, name: &str) -> Result<Vec<u64>, HttpError> {
         #[derive(Deserialize)]
         struct Id {
             id: u64,
@@ -303,10 +303,9 @@ impl GitHub {
             let path = format!("{}/{}/repositories?per_page={PER_PAGE}&page={page}", scope.path(), encode(name));
             let a = self.send(&what, Method::GET, &path, None).await?;
             if a.status != 200 {
-                return Err(error(&what, a.status));
+                return Err(a.error(&what));
             }
-            let r: Repos = serde_json::from_str(&a.body)
-                .map_err(|_| GhError { status: Some(a.status), message: format!("{what}: unexpected response") })?;
+            let r: Repos = serde_json::from_str(&a.body).map_err(|_| a.unexpected(&what))?;
             let got = r.repositories.len();
             ids.extend(r.repositories.into_iter().map(|i| i.id));
             if first_is_last(got, r.total_count) || ids.len() >= r.total_count {
@@ -317,12 +316,12 @@ impl GitHub {
         Ok(ids)
     }
 
-    pub async fn delete(&self, scope: &Scope, name: &str) -> Result<(), GhError> {
+    pub async fn delete(&self, scope: &Scope, name: &str) -> Result<(), HttpError> {
         let what = format!("deleting secret `{name}` of {}", scope.describe());
         let a = self.send(&what, Method::DELETE, &format!("{}/{}", scope.path(), encode(name)), None).await?;
         match a.status {
             204 | 404 => Ok(()),
-            s => Err(error(&what, s)),
+            _ => Err(a.error(&what)),
         }
     }
 
@@ -336,7 +335,7 @@ impl GitHub {
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<Answer, GhError> {
+    ) -> Result<Answer, HttpError> {
         let mutative = method != Method::GET && method != Method::HEAD;
         let mut writer = match mutative {
             true => Some(self.sched.writer().await),
@@ -373,9 +372,10 @@ impl GitHub {
                     continue;
                 }
                 Err(e) => {
-                    return Err(GhError {
+                    return Err(HttpError {
                         status: None,
                         message: format!("{what}: {}", crate::http::transport_reason(&e)),
+                        request_id: None,
                     })
                 }
             };
@@ -396,7 +396,8 @@ impl GitHub {
                 attempt += 1;
                 continue;
             }
-            return Ok(Answer { status, body: text });
+            let request_id = self.http.request_id_of(&headers);
+            return Ok(Answer { status, body: text, request_id });
         }
     }
 
@@ -420,11 +421,11 @@ impl GitHub {
 /// The REST API version the routes used are documented for.
 const API_VERSION: &str = "2022-11-28";
 
-fn limited(what: &str, e: &pace::Exhausted, status: Option<u16>) -> GhError {
-    GhError { status, message: format!("{what}: {e}") }
+fn limited(what: &str, e: &pace::Exhausted, status: Option<u16>) -> HttpError {
+    HttpError { status, message: format!("{what}: {e}"), request_id: None }
 }
 
-fn error(what: &str, status: u16) -> GhError {
+fn error(what: &str, status: u16, request_id: Option<String>) -> HttpError {
     let hint = match status {
         401 => ": the GitHub token was rejected",
         403 => ": the token is not allowed to do this (org secrets need a PAT or GitHub App token with secrets read access)",
@@ -433,7 +434,7 @@ fn error(what: &str, status: u16) -> GhError {
         s if s >= 500 => ": GitHub returned a server error (retries exhausted)",
         _ => "",
     };
-    GhError { status: Some(status), message: format!("{what}: HTTP {status}{hint}") }
+    HttpError { status: Some(status), message: format!("{what}: HTTP {status}{hint}"), request_id }
 }
 
 /// Encrypts a value for GitHub: a libsodium sealed box to the scope's public

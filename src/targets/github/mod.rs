@@ -30,7 +30,7 @@ use secrecy::ExposeSecret;
 
 use super::driver::{Applied, ApplyError, Evidence, Kind, Plan, Proofs, Setup, TargetError};
 use super::{Action, Change, Context, Desired};
-use crate::github::{seal, Access, App, GhError, GitHub, Scope};
+use crate::github::{seal, Access, App, GitHub, Scope};
 use crate::manifest::TargetKind;
 pub use inputs::{Flags, Inputs};
 pub use section::{GithubApp, Spec};
@@ -95,11 +95,6 @@ pub struct Work {
     delete: Vec<(String, String)>,
 }
 
-impl From<GhError> for TargetError {
-    fn from(e: GhError) -> TargetError {
-        TargetError { message: e.message, status: e.status, request_id: None }
-    }
-}
 
 fn client(settings: &Settings) -> Result<&GitHub, TargetError> {
     settings.client.as_deref().ok_or_else(|| {
