@@ -194,8 +194,8 @@ impl Kind for Esc {
                 rollback: current.revision.map(|before| format!("esc env version rollback {full}@{before}")),
                 ..Applied::default()
             }),
-            Err(WriteError::Conflict) => Err(ApplyError::Conflict),
-            Err(WriteError::Other(e)) => Err(ApplyError::Failed { error: e.into(), written: false }),
+            Err(PatchError::Conflict) => Err(ApplyError::Conflict),
+            Err(PatchError::Other(e)) => Err(ApplyError::Failed { error: e.into(), written: false }),
         }
     }
 }
@@ -209,7 +209,7 @@ struct Read {
 
 struct Written(Option<u64>);
 
-enum WriteError {
+enum PatchError {
     Conflict,
     Other(HttpError),
 }
@@ -291,7 +291,7 @@ impl Api<'_> {
         Err(self.explain(&what, &r))
     }
 
-    async fn update(&self, text: &str, etag: Option<&str>) -> Result<Written, WriteError> {
+    async fn update(&self, text: &str, etag: Option<&str>) -> Result<Written, PatchError> {
         let what = format!("writing ESC environment `{}`", self.full);
         let url = self.url("");
         // Sent once: pulumi/esc's client retries only GETs
@@ -314,7 +314,7 @@ impl Api<'_> {
         {
             Ok(r) => r,
             Err(u) if u.may_have_applied => {
-                return Err(WriteError::Other(HttpError {
+                return Err(PatchError::Other(HttpError {
                     message: format!(
                         "{}; it may have been applied: the next run reads `{}` and writes what is still missing",
                         u.error.message, self.full
@@ -322,15 +322,15 @@ impl Api<'_> {
                     ..u.error
                 }))
             }
-            Err(u) => return Err(WriteError::Other(u.error)),
+            Err(u) => return Err(PatchError::Other(u.error)),
         };
         match r.status().as_u16() {
             200..=299 => Ok(Written(header(&r, "Pulumi-ESC-Revision").and_then(|v| v.parse().ok()))),
-            409 => Err(WriteError::Conflict),
+            409 => Err(PatchError::Conflict),
             400 => {
                 let e = self.ctx.http.status_error(&what, &r, "");
                 let n = r.json::<ErrorBody>().await.map(|b| b.diagnostics.len()).unwrap_or(0);
-                Err(WriteError::Other(HttpError {
+                Err(PatchError::Other(HttpError {
                     message: format!(
                         "{}: ESC rejected the new definition ({n} diagnostic(s)); check it with `esc env get {}`",
                         e.message, self.full
@@ -338,7 +338,7 @@ impl Api<'_> {
                     ..e
                 }))
             }
-            _ => Err(WriteError::Other(self.explain(&what, &r))),
+            _ => Err(PatchError::Other(self.explain(&what, &r))),
         }
     }
 

@@ -32,7 +32,7 @@ pub struct Api<'a> {
 }
 
 /// Why an apply did not happen.
-pub enum ApplyError {
+pub enum SsaError {
     /// Keys other managers own (409 from the API server).
     Conflicts(Vec<Conflict>),
     Other(TargetError),
@@ -78,7 +78,7 @@ impl Api<'_> {
     /// Server-side apply (patchSecret with `application/apply-patch+yaml`,
     /// `fieldManager=secret-sync`, no `force`): creates the Secret when
     /// missing. JSON is YAML, so the body is the JSON object.
-    pub async fn apply_secret(&self, name: &str, data: &BTreeMap<String, Vec<u8>>) -> Result<(), ApplyError> {
+    pub async fn apply_secret(&self, name: &str, data: &BTreeMap<String, Vec<u8>>) -> Result<(), SsaError> {
         let what = format!("applying Secret `{}/{name}`", self.namespace);
         let path = format!("{}?fieldManager={FIELD_MANAGER}", self.secret_path(name));
         let mut body = json!({
@@ -100,21 +100,21 @@ impl Api<'_> {
                     .body(bytes.clone())
             })
             .await
-            .map_err(|e| ApplyError::Other(e.into()))?;
+            .map_err(|e| SsaError::Other(e.into()))?;
         match r.status().as_u16() {
             200 | 201 => Ok(()),
             409 => {
                 let status: Json = r.json().await.unwrap_or(Json::Null);
                 let conflicts = conflicts(&status);
                 if conflicts.is_empty() {
-                    return Err(ApplyError::Other(TargetError {
+                    return Err(SsaError::Other(TargetError {
                         status: Some(409),
                         ..TargetError::new(format!("{what}: HTTP 409 Conflict without conflicting fields"))
                     }));
                 }
-                Err(ApplyError::Conflicts(conflicts))
+                Err(SsaError::Conflicts(conflicts))
             }
-            _ => Err(ApplyError::Other(self.explain(&what, r, "patch", "secrets").await)),
+            _ => Err(SsaError::Other(self.explain(&what, r, "patch", "secrets").await)),
         }
     }
 

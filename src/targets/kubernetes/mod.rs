@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::driver::{Applied, ApplyError as DriverApplyError, Kind, Plan as DriverPlan, Proofs, Setup, TargetError};
+use super::driver::{Applied, ApplyError, Kind, Plan as DriverPlan, Proofs, Setup, TargetError};
 use super::{Context, Desired};
 use crate::http::{Http, Policy};
 use crate::manifest::TargetKind;
-use api::{Api, ApplyError};
+use api::{Api, SsaError};
 use kubeconfig::{Auth, Cluster};
 pub use inputs::{parse_timeout, Flags, Inputs, DEFAULT_ROLLOUT_TIMEOUT};
 pub use section::{Spec, Workload, WorkloadKind};
@@ -182,21 +182,21 @@ impl Kind for Kubernetes {
         _plan: &DriverPlan<plan::Plan>,
         p: &plan::Plan,
         _d: &Desired,
-    ) -> Result<Applied, DriverApplyError> {
+    ) -> Result<Applied, ApplyError> {
         let Spec { namespace, secret, restart } = spec;
         let api = Api { conn: &current.conn, namespace };
         match api.apply_secret(secret, &p.apply).await {
             Ok(()) => {}
             // Another manager took a key between the read and the write:
             // nothing was written.
-            Err(ApplyError::Conflicts(c)) => {
+            Err(SsaError::Conflicts(c)) => {
                 return Err(TargetError::new(format!(
                     "nothing was written: {}",
                     conflict_message(&c, namespace, secret)
                 ))
                 .into())
             }
-            Err(ApplyError::Other(e)) => return Err(e.into()),
+            Err(SsaError::Other(e)) => return Err(e.into()),
         }
         let failures = roll(&self.settings, &api, restart).await;
         let mut applied = Applied { written: true, changed: true, ..Applied::default() };
