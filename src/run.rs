@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 mod context;
+mod error;
 mod inputs;
 mod memory;
 mod record;
@@ -11,7 +12,7 @@ mod record;
 use crate::config::{Config, Mode};
 use crate::exit::Exit;
 use crate::github::GitHub;
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::Manifest;
 use crate::output::Printer;
 use crate::plan::{TargetOutcome, TargetStatus};
 use crate::report::{assemble, RunInfo};
@@ -19,48 +20,43 @@ use crate::targets;
 use crate::validate;
 use crate::values::SecretValues;
 use context::{context, github_client, github_metadata, github_settings, kinds, reads_metadata, runtime};
+use error::RunError;
 #[cfg(debug_assertions)]
 use inputs::test_panic;
 pub use inputs::UsageError;
 use inputs::{check_selection, pick_environment, read_inputs};
 
-/// Runs validate / plan / sync and returns the exit code.
+/// Runs validate / plan / sync and returns the exit code: the pipeline, and
+/// the one place its errors become exit codes.
 pub fn run(cfg: &Config) -> Exit {
     memory::one_heap();
     let out = Printer::new(cfg.out.style);
     let display = crate::util::display_path(&cfg.manifest);
-    let (vals, loaded) = match read_inputs(cfg, &display) {
-        Ok(x) => x,
-        Err(msg) => return out.usage_error(&msg),
-    };
+    match pipeline(cfg, &out, &display) {
+        Ok(exit) => exit,
+        Err(RunError::Usage(msg)) => out.usage_error(&msg),
+        Err(RunError::Manifest(diags)) => {
+            out.diagnostics(&diags);
+            let env = cfg.environment.clone().unwrap_or_default();
+            crate::publish::publish(&cfg.out, &assemble::manifest_invalid(facts(cfg, env, display), diags))
+        }
+    }
+}
+
+fn pipeline(cfg: &Config, out: &Printer, display: &str) -> Result<Exit, RunError> {
+    let (vals, loaded) = read_inputs(cfg, display)?;
     // The masks are the first lines the runner sees.
     out.masks(vals.mask_lines(), cfg.targets.tokens().chain(cfg.state.secrets()));
     #[cfg(debug_assertions)]
     test_panic(&vals);
-    let m = match loaded {
-        Ok(m) => m,
-        Err(ManifestError::Unreadable(msg)) => return out.usage_error(&msg),
-        Err(ManifestError::Invalid(diags)) => {
-            out.diagnostics(&diags);
-            let env = cfg.environment.clone().unwrap_or_default();
-            return crate::publish::publish(&cfg.out, &assemble::manifest_invalid(facts(cfg, env, display), diags));
-        }
-    };
-    let env = match pick_environment(&m, cfg.environment.as_deref()).and_then(|e| check_selection(cfg, &m).map(|_| e)) {
-        Ok(e) => e,
-        Err(UsageError(msg)) => return out.usage_error(&msg),
-    };
-    let state_key = match cfg.state.state_key("the state key (`state-key`, `SECRET_SYNC_STATE_KEY`)") {
-        Ok(k) => k,
-        Err(e) => return out.usage_error(&e.0),
-    };
+    let m = loaded?;
+    let env = pick_environment(&m, cfg.environment.as_deref())?;
+    check_selection(cfg, &m)?;
+    let state_key = cfg.state.state_key("the state key (`state-key`, `SECRET_SYNC_STATE_KEY`)")?;
     let rt = runtime();
     let mut v = validate::validate(&m, &env, &vals);
     let gh = github_client(cfg, &m);
-    let checked = match checks(cfg, &rt, &m, &mut v, &vals) {
-        Ok(c) => c,
-        Err(msg) => return out.usage_error(&msg),
-    };
+    let checked = checks(cfg, &rt, &m, &mut v, &vals)?;
     let (desired, skipped) = targets::desired(&m, &env, &v.resolved);
     let metadata = reads_metadata(cfg, &desired);
     // Targets another job of a matrix handles (`targets` input).
@@ -72,7 +68,7 @@ pub fn run(cfg: &Config) -> Exit {
     // The manifest's YAML tree is gone: its pages go back before the
     // targets' work allocates on other threads.
     memory::release_freed();
-    let inputs = Contact { cfg, out: &out, m: &m, env: &env, display: &display, gh, vals: &vals, state_key, metadata };
+    let inputs = Contact { cfg, out, m: &m, env: &env, display, gh, vals: &vals, state_key, metadata };
     let (assessed, outcomes, state) = contact(&rt, inputs, &v.resolved, desired, values_failing);
     let results = assemble::Results {
         findings: checked.findings.into_iter().chain(assessed.findings).collect(),
@@ -85,10 +81,10 @@ pub fn run(cfg: &Config) -> Exit {
         scan: checked.scan,
         state,
     };
-    let report = assemble::report(facts(cfg, env, display), &m, &v.resolved, results);
+    let report = assemble::report(facts(cfg, env, display.to_string()), &m, &v.resolved, results);
     out.annotations(report.scan.iter().flat_map(crate::scan::annotations));
     out.findings(&report.findings, &report.manifest);
-    crate::publish::publish(&cfg.out, &report)
+    Ok(crate::publish::publish(&cfg.out, &report))
 }
 
 /// What [`contact`] needs of the run.
