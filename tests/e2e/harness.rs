@@ -14,7 +14,7 @@ pub fn repo() -> PathBuf {
 
 /// Every service's base URL points at a closed local port unless a test
 /// points it at an emulator: no test can reach a public host.
-pub const OFFLINE: [(&str, &str); 11] = [
+pub const OFFLINE: [(&str, &str); 12] = [
     ("PULUMI_BACKEND_URL", "http://127.0.0.1:9"),
     ("FLY_API_BASE_URL", "http://127.0.0.1:9"),
     ("FLY_FLAPS_BASE_URL", "http://127.0.0.1:9"),
@@ -26,6 +26,7 @@ pub const OFFLINE: [(&str, &str); 11] = [
     ("SECRET_SYNC_PROBE_STRIPE_URL", "http://127.0.0.1:9"),
     ("SECRET_SYNC_PROBE_FLY_URL", "http://127.0.0.1:9"),
     ("SECRET_SYNC_PROBE_PULUMI_URL", "http://127.0.0.1:9"),
+    ("SECRET_SYNC_PROBE_VERCEL_URL", "http://127.0.0.1:9"),
 ];
 
 /// A fixed time so reports are reproducible.

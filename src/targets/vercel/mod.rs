@@ -15,6 +15,7 @@
 mod api;
 mod inputs;
 pub mod plan;
+mod probe;
 mod section;
 
 use std::sync::Arc;
