@@ -210,7 +210,8 @@ async fn ask_all(
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut set = tokio::task::JoinSet::new();
     for (n, (svc, value, _)) in asks.iter().enumerate() {
-        let base = bases.iter().find(|(s, _)| s == svc).map_or_else(|| svc.default_base().to_string(), |(_, b)| b.clone());
+        let base =
+            bases.iter().find(|(s, _)| s == svc).map_or_else(|| svc.default_base().to_string(), |(_, b)| b.clone());
         let (client, value, limit, svc) = (client.clone(), value.clone(), limit.clone(), *svc);
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;

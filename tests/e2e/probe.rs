@@ -387,7 +387,8 @@ secrets:
         let ws = Workspace::new();
         ws.manifest_text(MANIFEST);
         let secrets = serde_json::json!({ "PROD_VERCEL_DEPLOY_TOKEN": token, "PROD_API_KEY": API_KEY }).to_string();
-        let mut inputs = vec![("mode", "sync"), ("secrets", secrets.as_str()), ("vercel-token", TOKEN), ("probe", "true")];
+        let mut inputs =
+            vec![("mode", "sync"), ("secrets", secrets.as_str()), ("vercel-token", TOKEN), ("probe", "true")];
         inputs.extend_from_slice(extra);
         emu.clear_log();
         let out = ws.action(
