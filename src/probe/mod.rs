@@ -1,10 +1,11 @@
 //! Liveness probes: prove that a credential still works by asking its own
 //! service "who am I" with it (`--probe`, the `probe` input; off by default).
 //!
-//! Security: a value is only ever sent to the built-in service its format
-//! names, at that service's own HTTPS host. The manifest can turn a probe on
-//! or off or pick one of the built-in services, but can never name a URL or a
-//! host: a pull request can edit the manifest, and a probe URL there would
+//! Security: a value is only ever sent to the service its format (or its
+//! secret's `probe:`) names, at that service's own HTTPS host: a built-in
+//! one, or one a target kind contributes (`manifest::probe::KindProbe`,
+//! through its section). The manifest can turn a probe on or off or pick one
+//! of those services, but can never name a URL or a host: a pull request can edit the manifest, and a probe URL there would
 //! send every value it names to whoever wrote it. Base URLs move only through
 //! `SECRET_SYNC_PROBE_<SERVICE>_URL` (set by the workflow, for tests and
 //! self-hosted services), which must be HTTPS or a loopback address.
