@@ -169,7 +169,7 @@ fn checks(
     v: &mut validate::Validation,
     vals: &SecretValues,
 ) -> Result<Checked, String> {
-    let probes = if cfg.probe { crate::probe::run(rt, m, v)? } else { Vec::new() };
+    let probes = if cfg.probe { crate::probe::run(rt, m, v, crate::targets::SECTIONS)? } else { Vec::new() };
     let mut findings = v.findings.clone();
     let scan = match cfg.mode {
         Mode::Scan => {

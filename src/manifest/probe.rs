@@ -1,15 +1,63 @@
-//! The manifest's `probe:` vocabulary: which built-in liveness probes exist
-//! and how a setting is written. The calls themselves are in
-//! [`crate::probe`]; the manifest only names them, and can never say where a
-//! probe goes.
+//! The manifest's `probe:` vocabulary: which liveness probes exist and how a
+//! setting is written. The calls themselves are in [`crate::probe`] (the
+//! built-ins) and in the target kinds that contribute one ([`KindProbe`],
+//! through [`super::Section::probe`]); the manifest only names them, and can
+//! never say where a probe goes.
 
-use serde::Serialize;
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder};
+use serde::{Serialize, Serializer};
 
+use super::section::Sections;
 use crate::formats::Format;
 
-/// A built-in probe: one service's "who am I" call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What a probe's answer says about the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The service accepted it.
+    Live,
+    /// The service refused it: invalid, revoked or expired. Says how (`HTTP 401`).
+    Rejected(String),
+    /// The credential works but may not be used from here or for this call
+    /// (an IP allowlist, a region, a missing permission): how, and why.
+    Refused { detail: String, reason: &'static str },
+    /// An answer the service's documentation does not describe (`HTTP 403`).
+    Unknown(String),
+    /// No answer either way (rate limited, down, unreachable, timed out).
+    Inconclusive(String),
+}
+
+/// A probe a target kind contributes (its section's
+/// [`super::Section::probe`]): its service's one read-only "who am I" call.
+/// It runs only where a secret names it (`probe: <name>`): no format maps to
+/// it. Rate limits (429), 5xx and statuses outside 2xx–4xx are read the same
+/// way for every probe; `read` reads the rest.
+pub struct KindProbe {
+    /// The name used in the manifest (`probe: <name>`) and in
+    /// `SECRET_SYNC_PROBE_<NAME>_URL`.
+    pub name: &'static str,
+    pub title: &'static str,
+    /// The service's own API host: the only place its values are ever sent.
+    pub default_base: &'static str,
+    /// The call, for the report (`GET /v2/user`).
+    pub call: &'static str,
+    /// The request asking who `value` (the third argument) belongs to, at
+    /// `base` (the second). Read-only.
+    pub request: fn(&Client, &str, &str) -> RequestBuilder,
+    /// Reads a 2xx answer or a 4xx other than 429. Bodies are parsed for a
+    /// verdict only, never shown.
+    pub read: fn(u16, &HeaderMap, &[u8]) -> Verdict,
+}
+
+impl std::fmt::Debug for KindProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindProbe").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// A probe: a built-in service's "who am I" call, or a target kind's.
+/// Compared, hashed, ordered and serialized by name.
+#[derive(Debug, Clone, Copy)]
 pub enum Service {
     Openai,
     Anthropic,
@@ -18,9 +66,44 @@ pub enum Service {
     Stripe,
     Fly,
     Pulumi,
+    /// A target kind's probe.
+    Kind(&'static KindProbe),
+}
+
+impl PartialEq for Service {
+    fn eq(&self, other: &Service) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Service {}
+
+impl std::hash::Hash for Service {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl PartialOrd for Service {
+    fn partial_cmp(&self, other: &Service) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Service {
+    fn cmp(&self, other: &Service) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl Serialize for Service {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 impl Service {
+    /// The built-in probes.
     pub const ALL: [Service; 7] = [
         Service::Openai,
         Service::Anthropic,
@@ -30,6 +113,11 @@ impl Service {
         Service::Fly,
         Service::Pulumi,
     ];
+
+    /// Every probe: the built-ins, then those the target `kinds` contribute.
+    pub fn all(kinds: &Sections) -> Vec<Service> {
+        Service::ALL.into_iter().chain(kinds.iter().filter_map(|k| k.probe()).map(Service::Kind)).collect()
+    }
 
     /// The name used in the manifest (`probe: openai`).
     pub fn name(self) -> &'static str {
@@ -41,6 +129,7 @@ impl Service {
             Service::Stripe => "stripe",
             Service::Fly => "fly",
             Service::Pulumi => "pulumi",
+            Service::Kind(k) => k.name,
         }
     }
 
@@ -53,15 +142,18 @@ impl Service {
             Service::Stripe => "Stripe",
             Service::Fly => "Fly.io",
             Service::Pulumi => "Pulumi Cloud",
+            Service::Kind(k) => k.title,
         }
     }
 
-    pub fn parse(s: &str) -> Option<Service> {
-        Service::ALL.into_iter().find(|x| x.name() == s)
+    /// The probe named `s` among the built-ins and the `kinds`' probes.
+    pub fn parse(s: &str, kinds: &Sections) -> Option<Service> {
+        Service::all(kinds).into_iter().find(|x| x.name() == s)
     }
 
-    pub fn names() -> Vec<&'static str> {
-        Service::ALL.iter().map(|s| s.name()).collect()
+    /// Every probe's name, for messages.
+    pub fn names(kinds: &Sections) -> Vec<&'static str> {
+        Service::all(kinds).iter().map(|s| s.name()).collect()
     }
 
     /// The built-in probe for values of a format, if the format has one.
@@ -86,7 +178,7 @@ pub enum Setting {
     Off,
     /// `true`: the built-in probe of the secret's `format`.
     Auto,
-    /// `probe: openai`: that built-in probe.
+    /// `probe: openai`: that probe (a built-in or a target kind's).
     Named(Service),
 }
 
@@ -107,20 +199,21 @@ pub enum ProbeSettingError {
 
 /// [`setting`] with the message as text, for the manifest loader's
 /// diagnostics (which tell a refused custom probe by its words).
-pub fn parse_setting(text: &str, coercible: bool, named: bool) -> Result<Setting, String> {
-    setting(text, coercible, named).map_err(|e| e.to_string())
+pub fn parse_setting(text: &str, coercible: bool, named: bool, kinds: &Sections) -> Result<Setting, String> {
+    setting(text, coercible, named, kinds).map_err(|e| e.to_string())
 }
 
 /// Reads a `probe:` scalar. `coercible` is false for quoted strings (so
-/// `"true"` is not a boolean); `named` allows a service name (secrets only).
-pub fn setting(text: &str, coercible: bool, named: bool) -> Result<Setting, ProbeSettingError> {
-    let builtins = Service::names().join(", ");
+/// `"true"` is not a boolean); `named` allows a probe's name (secrets only):
+/// a built-in's or one of the target `kinds`' probes.
+pub fn setting(text: &str, coercible: bool, named: bool, kinds: &Sections) -> Result<Setting, ProbeSettingError> {
+    let builtins = Service::names(kinds).join(", ");
     match (coercible, text) {
         (true, "true") => return Ok(Setting::Auto),
         (true, "false") => return Ok(Setting::Off),
         _ => {}
     }
-    if let Some(s) = Service::parse(text) {
+    if let Some(s) = Service::parse(text, kinds) {
         return if named {
             Ok(Setting::Named(s))
         } else {
@@ -130,7 +223,7 @@ pub fn setting(text: &str, coercible: bool, named: bool) -> Result<Setting, Prob
     if text.contains(['/', ':', '.', '@']) {
         return Err(ProbeSettingError::Custom { text: text.to_string(), builtins });
     }
-    let hint = super::suggest::hint(text, Service::ALL.iter().map(|s| s.name()));
+    let hint = super::suggest::hint(text, Service::names(kinds));
     let expected = if named { format!("`true`, `false` or one of: {builtins}") } else { "`true` or `false`".into() };
     Err(ProbeSettingError::Invalid { expected, text: text.to_string(), hint })
 }
@@ -139,17 +232,35 @@ pub fn setting(text: &str, coercible: bool, named: bool) -> Result<Setting, Prob
 mod tests {
     use super::*;
 
+    const KINDS: &Sections = crate::targets::SECTIONS;
+
     #[test]
     fn refusals_keep_their_words() {
-        let names = Service::names().join(", ");
+        let names = Service::names(KINDS).join(", ");
         assert_eq!(
-            setting("api.evil.example", false, true).unwrap_err(),
+            setting("api.evil.example", false, true, KINDS).unwrap_err(),
             ProbeSettingError::Custom { text: "api.evil.example".into(), builtins: names.clone() }
         );
         assert_eq!(
-            parse_setting("api.evil.example", false, true).unwrap_err(),
+            parse_setting("api.evil.example", false, true, KINDS).unwrap_err(),
             format!("`api.evil.example` is refused: {NO_CUSTOM} ({names})")
         );
-        assert_eq!(parse_setting("yes", true, false).unwrap_err(), "must be `true` or `false`, found `yes`");
+        assert_eq!(parse_setting("yes", true, false, KINDS).unwrap_err(), "must be `true` or `false`, found `yes`");
+    }
+
+    #[test]
+    fn a_kinds_probe_is_named_after_the_built_ins_and_only_where_it_is_handed() {
+        let names = Service::names(KINDS);
+        assert_eq!(names[..7], ["openai", "anthropic", "slack", "github", "stripe", "fly", "pulumi"]);
+        let kind = names[7..].to_vec();
+        assert!(!kind.is_empty(), "a target kind contributes a probe");
+        let name = kind[0];
+        let Ok(Setting::Named(s)) = setting(name, false, true, KINDS) else { panic!("`{name}` did not resolve") };
+        assert!(matches!(s, Service::Kind(k) if k.name == name));
+        assert_eq!(s, Service::parse(name, KINDS).unwrap());
+        assert_eq!(serde_json::to_value(s).unwrap(), name);
+        assert!(matches!(setting(name, false, false, KINDS), Err(ProbeSettingError::NamedHere { .. })));
+        // Without the kinds that contribute it, the name is unknown.
+        assert!(matches!(setting(name, false, true, &[]), Err(ProbeSettingError::Invalid { .. })));
     }
 }

@@ -11,6 +11,7 @@ use marked_yaml::Node;
 use super::load::Walker;
 use super::model::{Defaults, Pos, Spec, TargetKind};
 use super::names;
+use super::probe::KindProbe;
 
 /// How a secret's route to a target of this kind names its key.
 pub struct RouteRule {
@@ -44,6 +45,11 @@ pub trait Section: Sync {
     /// One target's settings, or `None` after reporting what is wrong with
     /// them through `entry`.
     fn parse(&self, entry: &mut Entry<'_, '_>) -> Option<Spec>;
+    /// The credential probe the kind contributes (its service's "who am I"
+    /// call), which secrets name with `probe: <name>`; `None` by default.
+    fn probe(&self) -> Option<&'static KindProbe> {
+        None
+    }
 }
 
 /// The kinds a manifest may name, in the order their sections are read.

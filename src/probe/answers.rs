@@ -23,6 +23,8 @@ pub fn refusal(svc: Service, status: u16, body: &[u8]) -> Verdict {
         Service::Slack => None,
         Service::Fly => fly(status, &j),
         Service::Pulumi => pulumi(status, &j),
+        // A target kind reads its own answers (`Service::verdict`).
+        Service::Kind(_) => None,
     };
     found.unwrap_or_else(|| Verdict::Unknown(format!("HTTP {status}")))
 }

@@ -1,10 +1,11 @@
 //! Liveness probes: prove that a credential still works by asking its own
 //! service "who am I" with it (`--probe`, the `probe` input; off by default).
 //!
-//! Security: a value is only ever sent to the built-in service its format
-//! names, at that service's own HTTPS host. The manifest can turn a probe on
-//! or off or pick one of the built-in services, but can never name a URL or a
-//! host: a pull request can edit the manifest, and a probe URL there would
+//! Security: a value is only ever sent to the service its format (or its
+//! secret's `probe:`) names, at that service's own HTTPS host: a built-in
+//! one, or one a target kind contributes (`manifest::probe::KindProbe`,
+//! through its section). The manifest can turn a probe on or off or pick one
+//! of those services, but can never name a URL or a host: a pull request can edit the manifest, and a probe URL there would
 //! send every value it names to whoever wrote it. Base URLs move only through
 //! `SECRET_SYNC_PROBE_<SERVICE>_URL` (set by the workflow, for tests and
 //! self-hosted services), which must be HTTPS or a loopback address.
@@ -31,7 +32,7 @@ pub use crate::manifest::probe::{parse_setting, Service, Setting, NO_CUSTOM};
 pub use service::Verdict;
 
 use crate::diag::{Finding, Kind, Severity};
-use crate::manifest::{Manifest, Secret};
+use crate::manifest::{Manifest, Secret, Sections};
 use crate::validate::Validation;
 
 /// Probes in flight at once.
@@ -75,9 +76,10 @@ pub enum Status {
     Inconclusive,
 }
 
-/// Where each service's probe goes: its own host, or the workflow's override.
-pub fn bases() -> Result<Vec<(Service, String)>, String> {
-    Service::ALL
+/// Where each probe goes — the built-ins' and those the target `kinds`
+/// contribute: its own host, or the workflow's override.
+pub fn bases(kinds: &Sections) -> Result<Vec<(Service, String)>, String> {
+    Service::all(kinds)
         .into_iter()
         .map(|s| {
             let var = s.env_var();
@@ -106,9 +108,15 @@ fn allowed_base(url: &str) -> bool {
 /// Probes every usable value whose secret has a probe, at most
 /// [`CONCURRENCY`] at once; the same value for the same service is asked
 /// once. Adds findings to `v`, marks rejected values unusable, and returns
-/// the results in manifest order.
-pub fn run(rt: &tokio::runtime::Runtime, m: &Manifest, v: &mut Validation) -> Result<Vec<ProbeResult>, String> {
-    let bases = bases()?;
+/// the results in manifest order. `kinds` are the target kinds the manifest
+/// was read with (their probes' base URLs may be moved too).
+pub fn run(
+    rt: &tokio::runtime::Runtime,
+    m: &Manifest,
+    v: &mut Validation,
+    kinds: &Sections,
+) -> Result<Vec<ProbeResult>, String> {
+    let bases = bases(kinds)?;
     // (service, value, indices into v.resolved)
     let mut asks: Vec<(Service, SecretString, Vec<usize>)> = Vec::new();
     for (i, r) in v.resolved.iter().enumerate() {
@@ -203,7 +211,8 @@ async fn ask_all(
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut set = tokio::task::JoinSet::new();
     for (n, (svc, value, _)) in asks.iter().enumerate() {
-        let base = bases.iter().find(|(s, _)| s == svc).map(|(_, b)| b.clone()).unwrap_or_default();
+        let base =
+            bases.iter().find(|(s, _)| s == svc).map_or_else(|| svc.default_base().to_string(), |(_, b)| b.clone());
         let (client, value, limit, svc) = (client.clone(), value.clone(), limit.clone(), *svc);
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;
@@ -234,9 +243,9 @@ async fn ask(client: &reqwest::Client, svc: Service, base: &str, value: &SecretS
     let headers = resp.headers().clone();
     // Bodies tell "invalid" from "not allowed here"; read up to 64 KiB, so a
     // misbehaving service cannot fill memory. Successful answers are read
-    // only where the status does not settle it (Slack, Fly).
+    // only where the status does not settle it (Slack, Fly, a kind's probe).
     let mut body = Vec::new();
-    if !resp.status().is_success() || matches!(svc, Service::Slack | Service::Fly) {
+    if !resp.status().is_success() || matches!(svc, Service::Slack | Service::Fly | Service::Kind(_)) {
         while let Ok(Some(chunk)) = resp.chunk().await {
             body.extend_from_slice(&chunk);
             if body.len() > 64 << 10 {
@@ -253,14 +262,15 @@ mod tests {
 
     #[test]
     fn settings_parse_and_refuse_hosts() {
-        assert_eq!(parse_setting("true", true, true), Ok(Setting::Auto));
-        assert_eq!(parse_setting("false", true, false), Ok(Setting::Off));
-        assert_eq!(parse_setting("slack", false, true), Ok(Setting::Named(Service::Slack)));
-        assert!(parse_setting("true", false, true).is_err(), "a quoted \"true\" is a string");
-        assert!(parse_setting("slack", true, false).unwrap_err().contains("`true` or `false`"));
-        assert!(parse_setting("https://evil.example/x", false, true).unwrap_err().contains("pull request"));
-        assert!(parse_setting("api.evil.example", false, true).unwrap_err().contains("refused"));
-        assert!(parse_setting("opneai", false, true).unwrap_err().contains("did you mean `openai`"));
+        const K: &Sections = crate::targets::SECTIONS;
+        assert_eq!(parse_setting("true", true, true, K), Ok(Setting::Auto));
+        assert_eq!(parse_setting("false", true, false, K), Ok(Setting::Off));
+        assert_eq!(parse_setting("slack", false, true, K), Ok(Setting::Named(Service::Slack)));
+        assert!(parse_setting("true", false, true, K).is_err(), "a quoted \"true\" is a string");
+        assert!(parse_setting("slack", true, false, K).unwrap_err().contains("`true` or `false`"));
+        assert!(parse_setting("https://evil.example/x", false, true, K).unwrap_err().contains("pull request"));
+        assert!(parse_setting("api.evil.example", false, true, K).unwrap_err().contains("refused"));
+        assert!(parse_setting("opneai", false, true, K).unwrap_err().contains("did you mean `openai`"));
     }
 
     #[test]

@@ -7,23 +7,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder};
 use serde_json::Value as Json;
 
-pub use crate::manifest::probe::Service;
-
-/// What a probe's answer says about the credential.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// The service accepted it.
-    Live,
-    /// The service refused it: invalid, revoked or expired. Says how (`HTTP 401`).
-    Rejected(String),
-    /// The credential works but may not be used from here or for this call
-    /// (an IP allowlist, a region, a missing permission): how, and why.
-    Refused { detail: String, reason: &'static str },
-    /// An answer the service's documentation does not describe (`HTTP 403`).
-    Unknown(String),
-    /// No answer either way (rate limited, down, unreachable, timed out).
-    Inconclusive(String),
-}
+pub use crate::manifest::probe::{Service, Verdict};
 
 impl Service {
     /// The service's own API host: the only place its values are ever sent.
@@ -37,6 +21,7 @@ impl Service {
             // Fly's GraphQL API (fly-go `resource_user.go`, `viewer`).
             Service::Fly => "https://api.fly.io",
             Service::Pulumi => crate::targets::esc::DEFAULT_API,
+            Service::Kind(k) => k.default_base,
         }
     }
 
@@ -54,6 +39,7 @@ impl Service {
             Service::Stripe => "GET /v1/balance",
             Service::Fly => "POST /graphql { viewer }",
             Service::Pulumi => "GET /api/user",
+            Service::Kind(k) => k.call,
         }
     }
 
@@ -110,6 +96,8 @@ impl Service {
                 .get(url("/api/user"))
                 .header("Authorization", format!("token {value}"))
                 .header("Accept", "application/vnd.pulumi+8"),
+            // A target kind's own call (its folder cites its source).
+            Service::Kind(k) => (k.request)(client, base, value),
         }
     }
 
@@ -120,19 +108,23 @@ impl Service {
             200..=299 => match self {
                 Service::Slack => slack(body),
                 Service::Fly => fly(body),
+                Service::Kind(k) => (k.read)(status, headers, body),
                 _ => Verdict::Live,
             },
             // GitHub answers an exhausted (or secondary) rate limit with 403;
             // it says so in its headers (docs.github.com, "Rate limits for the
             // REST API"): that is not a rejected token.
-            403 if self == Service::Github
+            403 if matches!(self, Service::Github)
                 && (headers.get("x-ratelimit-remaining").is_some_and(|v| v == "0")
                     || headers.contains_key("retry-after")) =>
             {
                 limited()
             }
             429 => limited(),
-            400..=499 => super::answers::refusal(self, status, body),
+            400..=499 => match self {
+                Service::Kind(k) => (k.read)(status, headers, body),
+                _ => super::answers::refusal(self, status, body),
+            },
             500..=599 => Verdict::Inconclusive(format!("the service answered HTTP {status}")),
             _ => Verdict::Unknown(format!("HTTP {status}")),
         }
@@ -203,9 +195,12 @@ mod tests {
     fn every_probed_format_has_a_service() {
         for f in Format::ALL {
             if let Some(s) = Service::for_format(*f) {
-                assert_eq!(Service::parse(s.name()), Some(s));
-                assert!(s.default_base().starts_with("https://"), "{s:?}");
+                assert_eq!(Service::parse(s.name(), &[]), Some(s));
             }
+        }
+        for s in Service::all(crate::targets::SECTIONS) {
+            assert!(s.default_base().starts_with("https://"), "{s:?}");
+            assert_eq!(Service::parse(s.name(), crate::targets::SECTIONS), Some(s));
         }
     }
 }

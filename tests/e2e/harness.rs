@@ -27,6 +27,7 @@ pub const OFFLINE: [(&str, &str); 12] = [
     ("SECRET_SYNC_PROBE_STRIPE_URL", "http://127.0.0.1:9"),
     ("SECRET_SYNC_PROBE_FLY_URL", "http://127.0.0.1:9"),
     ("SECRET_SYNC_PROBE_PULUMI_URL", "http://127.0.0.1:9"),
+    ("SECRET_SYNC_PROBE_VERCEL_URL", "http://127.0.0.1:9"),
 ];
 
 /// A fixed time so reports are reproducible.

@@ -45,6 +45,7 @@ fn route(s: Service) -> (&'static str, String) {
         Service::Stripe => "v1/balance",
         Service::Fly => "graphql",
         Service::Pulumi => "api/user",
+        Service::Kind(k) => unreachable!("`{}` is a target kind's probe, on its own emulator", k.name),
     };
     let method = if matches!(s, Service::Slack | Service::Fly) { "POST" } else { "GET" };
     (method, format!("/_probe/{}/{path}", s.name()))
@@ -342,4 +343,146 @@ fn a_probe_override_must_be_https_or_loopback() {
     assert_eq!(out.code, 3, "{}", out.stdout);
     assert!(out.stdout_unmasked().contains("`SECRET_SYNC_PROBE_OPENAI_URL` must be an https:// URL"), "{}", out.stdout);
     assert!(emu.log().is_empty());
+}
+
+/// Vercel's token probe, contributed by its target kind: named per secret
+/// (`probe: vercel`: Vercel tokens have no recognisable format), sent to
+/// `GET /v2/user` on the Vercel emulator (`SECRET_SYNC_PROBE_VERCEL_URL`).
+mod vercel {
+    use super::*;
+
+    const TOKEN: &str = "vercel-probe-e2e-action-token-3b7f";
+    const TEAM: &str = "team_probe0000000000000000";
+    const WEB: &str = "prj_probeweb000000000000000";
+    const LIVE: &str = "vercel-probe-e2e-live-token-91c2";
+    const LIMITED: &str = "vercel-probe-e2e-limited-token-5d0e";
+    const REVOKED: &str = "vercel-probe-e2e-revoked-token-a4f8";
+    const API_KEY: &str = "api-key-vercel-probe-e2e-77e1";
+
+    const MANIFEST: &str = r#"
+version: 1
+environments:
+  production: { source_prefix: PROD_ }
+targets:
+  vercel:
+    web: { environment: production, project: web, team: team_probe0000000000000000, redeploy: false }
+secrets:
+  VERCEL_DEPLOY_TOKEN: { probe: vercel, to: [ { vercel: web } ] }
+  API_KEY: { to: [ { vercel: web } ] }
+"#;
+
+    fn emulator() -> Emulator {
+        let emu = Emulator::start();
+        let mut st = emu.state();
+        st.vercel.seed_project(TOKEN, TEAM, "acme", WEB, "web");
+        st.vercel.add_token(LIVE, &[]);
+        st.vercel.add_token(LIMITED, &[]);
+        st.vercel.limited.insert(LIMITED.to_string());
+        drop(st);
+        emu
+    }
+
+    /// A sync of `web` with `token` as `VERCEL_DEPLOY_TOKEN`'s value.
+    fn sync(emu: &Emulator, token: &str, extra: &[(&str, &str)]) -> Output {
+        let ws = Workspace::new();
+        ws.manifest_text(MANIFEST);
+        let secrets = serde_json::json!({ "PROD_VERCEL_DEPLOY_TOKEN": token, "PROD_API_KEY": API_KEY }).to_string();
+        let mut inputs =
+            vec![("mode", "sync"), ("secrets", secrets.as_str()), ("vercel-token", TOKEN), ("probe", "true")];
+        inputs.extend_from_slice(extra);
+        emu.clear_log();
+        let out = ws.action(
+            &inputs,
+            &[("SECRET_SYNC_VERCEL_API_URL", emu.url.as_str()), ("SECRET_SYNC_PROBE_VERCEL_URL", emu.url.as_str())],
+        );
+        let shown = out.everything_visible();
+        for v in [TOKEN, token, API_KEY] {
+            assert!(!shown.contains(v), "a value was shown");
+        }
+        out
+    }
+
+    fn requests(emu: &Emulator) -> Vec<String> {
+        emu.log().iter().map(|l| format!("{} {}", l.method, l.path)).collect()
+    }
+
+    fn held_back(out: &Output) -> serde_json::Value {
+        out.report_json()["targets"].as_array().unwrap().iter().find(|t| t["id"] == "vercel:web").unwrap()["held_back"]
+            .clone()
+    }
+
+    #[test]
+    fn a_live_token_is_asked_once_and_synced() {
+        let emu = emulator();
+        let out = sync(&emu, LIVE, &[]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert_eq!(
+            requests(&emu),
+            ["GET /v2/user", "GET /v10/projects/web/env", "POST /v10/projects/web/env"],
+            "one probe, then the target's read and one upsert"
+        );
+        assert_eq!(probe_statuses(&out), [("VERCEL_DEPLOY_TOKEN".to_string(), "live".to_string())]);
+        let probes = out.report_json()["probes"].clone();
+        assert_eq!(probes[0]["service"], "vercel");
+        assert_eq!(probes[0]["call"], "GET /v2/user");
+        assert_eq!(emu.state().vercel.value(WEB, "VERCEL_DEPLOY_TOKEN", "production"), Some(LIVE));
+        assert_eq!(held_back(&out), serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_limited_token_is_live() {
+        // `{user: {…, limited: true}}`: the token may not read the full user, but works.
+        let emu = emulator();
+        let out = sync(&emu, LIMITED, &[]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert_eq!(emu.count_exact("GET", "/v2/user"), 1);
+        assert_eq!(requests(&emu).len(), 3, "{:?}", requests(&emu));
+        assert_eq!(probe_statuses(&out), [("VERCEL_DEPLOY_TOKEN".to_string(), "live".to_string())]);
+        assert!(findings_of(&out, "probe-rejected").is_empty() && findings_of(&out, "probe-refused").is_empty());
+        assert_eq!(emu.state().vercel.value(WEB, "VERCEL_DEPLOY_TOKEN", "production"), Some(LIMITED));
+    }
+
+    #[test]
+    fn a_revoked_token_is_rejected_and_held_back_from_the_target() {
+        // 403 `invalidToken`: the value is invalid and no target gets it.
+        let emu = emulator();
+        let out = sync(&emu, REVOKED, &[]);
+        assert_eq!(out.code, 2, "{}", out.stdout);
+        assert_eq!(findings_of(&out, "probe-rejected"), [("VERCEL_DEPLOY_TOKEN".to_string(), "error".to_string())]);
+        assert_eq!(secret_state(&out, "VERCEL_DEPLOY_TOKEN"), "invalid");
+        assert_eq!(held_back(&out), serde_json::json!(["VERCEL_DEPLOY_TOKEN"]));
+        // A failing value holds every write back at `fail-on: error`: read only.
+        assert_eq!(requests(&emu), ["GET /v2/user", "GET /v10/projects/web/env"]);
+        assert_eq!(emu.state().vercel.envs(WEB).len(), 0);
+        let finding: String = out.stdout_unmasked().lines().filter(|l| l.contains("VERCEL_DEPLOY_TOKEN")).collect();
+        insta::assert_snapshot!("probe_vercel_rejected__annotations", finding);
+
+        // Where the run goes on (`fail-on: never`), the other key is written and this one is not.
+        let out = sync(&emu, REVOKED, &[("fail-on", "never")]);
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        assert_eq!(requests(&emu), ["GET /v2/user", "GET /v10/projects/web/env", "POST /v10/projects/web/env"]);
+        assert_eq!(held_back(&out), serde_json::json!(["VERCEL_DEPLOY_TOKEN"]));
+        let st = emu.state();
+        assert_eq!(st.vercel.value(WEB, "API_KEY", "production"), Some(API_KEY));
+        assert_eq!(st.vercel.value(WEB, "VERCEL_DEPLOY_TOKEN", "production"), None);
+    }
+
+    #[test]
+    fn a_403_without_the_token_flags_is_a_refusal_not_a_rejection() {
+        // Vercel's 403 `forbidden` without `invalidToken`/`missingToken`: a
+        // working token that may not read its user (a scoped token, perhaps).
+        let emu = emulator();
+        emu.fault(Fault::on("GET", "/v2/user", 1, FaultKind::Status { code: 403, retry_after: None }));
+        let out = sync(&emu, LIVE, &[]);
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        assert_eq!(findings_of(&out, "probe-refused"), [("VERCEL_DEPLOY_TOKEN".to_string(), "warning".to_string())]);
+        assert_eq!(emu.count_exact("GET", "/v2/user"), 1);
+        assert_eq!(emu.state().vercel.value(WEB, "VERCEL_DEPLOY_TOKEN", "production"), Some(LIVE));
+        // 429: no answer either way, asked once.
+        emu.fault(Fault::on("GET", "/v2/user", 1, FaultKind::Status { code: 429, retry_after: Some(5) }));
+        let out = sync(&emu, LIVE, &[]);
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        assert_eq!(probe_statuses(&out), [("VERCEL_DEPLOY_TOKEN".to_string(), "inconclusive".to_string())]);
+        assert_eq!(emu.count_exact("GET", "/v2/user"), 1);
+    }
 }

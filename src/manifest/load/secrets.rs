@@ -171,7 +171,7 @@ impl Walker<'_> {
             return None;
         }
         let s = self.scalar(node, what)?;
-        match crate::manifest::probe::parse_setting(s.as_str(), s.may_coerce(), named) {
+        match crate::manifest::probe::parse_setting(s.as_str(), s.may_coerce(), named, self.kinds) {
             Ok(p) => Some(p),
             Err(why) => {
                 let title = if why.contains("pull request") { "custom probe refused" } else { "invalid value" };
@@ -193,7 +193,7 @@ impl Walker<'_> {
                 format!(
                     "secret `{}` has `probe: true` but no `format` with a built-in probe; set `format` or name the probe (one of: {})",
                     s.name,
-                    Service::names().join(", ")
+                    Service::names(self.kinds).join(", ")
                 ),
             ),
             (Some(Setting::Named(p)), Some(f)) if p != f => self.err(

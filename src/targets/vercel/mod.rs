@@ -17,6 +17,7 @@ mod api;
 pub mod demo;
 mod inputs;
 pub mod plan;
+mod probe;
 mod section;
 
 use std::sync::Arc;

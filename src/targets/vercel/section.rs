@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::manifest::probe::KindProbe;
 use crate::manifest::{names, Entry, RouteRule, Section, TargetKind, TargetSpec};
 
 use super::KIND;
@@ -93,6 +94,11 @@ impl Section for Vercel {
 
     fn route(&self) -> RouteRule {
         RouteRule::named("Vercel environment variable name", names::env_var)
+    }
+
+    /// `probe: vercel`: who the token belongs to (`GET /v2/user`).
+    fn probe(&self) -> Option<&'static KindProbe> {
+        Some(&super::probe::PROBE)
     }
 
     fn parse(&self, e: &mut Entry<'_, '_>) -> Option<crate::manifest::Spec> {
