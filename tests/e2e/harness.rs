@@ -14,7 +14,7 @@ pub fn repo() -> PathBuf {
 
 /// Every service's base URL points at a closed local port unless a test
 /// points it at an emulator: no test can reach a public host.
-pub const OFFLINE: [(&str, &str); 12] = [
+pub const OFFLINE: [(&str, &str); 13] = [
     ("PULUMI_BACKEND_URL", "http://127.0.0.1:9"),
     ("FLY_API_BASE_URL", "http://127.0.0.1:9"),
     ("FLY_FLAPS_BASE_URL", "http://127.0.0.1:9"),
