@@ -561,3 +561,88 @@ secrets:
     }
     assert!(runs[0].1.mask_lines().iter().any(|l| l.contains(&token)), "the cluster token was not masked");
 }
+
+/// The same search through Vercel targets: a plan, a sync that creates the
+/// variables and redeploys, a redeploy whose build fails quoting a value, a
+/// rejected token and a project the token may not touch — with the Vercel
+/// token a canary too.
+#[test]
+fn no_value_or_token_appears_through_the_vercel_paths() {
+    use secret_sync_emulators::Emulator;
+    let mut c = canaries();
+    let token = format!("CANARYvercel{}", random_hex(24));
+    c.needles.push(token.clone());
+    c.needles.push(base64(token.as_bytes()));
+    let manifest = r#"
+version: 1
+environments:
+  production: { source_prefix: PROD_ }
+targets:
+  vercel:
+    web: { environment: production, project: web, team: team_canary00000000000000 }
+secrets:
+  OPENAI_API_KEY: { to: [ { vercel: web } ] }
+  JWT_KEY: { format: jwt, to: [ { vercel: web } ] }
+  WRONG_FORMAT_KEY: { format: openai, to: [ { vercel: web } ] }
+"#;
+    let json = json_of(&c.values);
+    let emu = Emulator::start();
+    emu.state().vercel.seed_project(&token, "team_canary00000000000000", "canary", "prj_web", "web");
+    let ws = Workspace::new();
+    ws.manifest_text(manifest);
+    let env = [
+        ("SECRET_SYNC_LOG", "secret_sync=trace"),
+        ("SECRET_SYNC_HTTP_RETRIES", "0"),
+        ("SECRET_SYNC_VERCEL_API_URL", emu.url.as_str()),
+        ("SECRET_SYNC_TEST_CLOCK", emu.url.as_str()),
+    ];
+    let run = |mode: &str, tok: &str| {
+        ws.action(
+            &[
+                ("mode", mode),
+                ("environment", "production"),
+                ("secrets", &json),
+                ("fail-on", "never"),
+                ("vercel-token", tok),
+            ],
+            &env,
+        )
+    };
+    let mut runs = vec![("plan", run("plan", &token))];
+    runs.push(("sync", run("sync", &token)));
+    let openai = &c.values.iter().find(|(k, _)| k == "PROD_OPENAI_API_KEY").unwrap().1;
+    assert_eq!(emu.state().vercel.value("prj_web", "OPENAI_API_KEY", "production"), Some(openai.as_str()));
+    assert_eq!(emu.state().vercel.created_deployments("prj_web").len(), 1, "{}", runs[1].1.summary);
+    // A build that fails quoting the value it was given (no record: a new value).
+    let new = json.replace("CANARYopenai", "CANARYrotated");
+    let rotated =
+        serde_json::from_str::<serde_json::Value>(&new).unwrap()["PROD_OPENAI_API_KEY"].as_str().unwrap().to_string();
+    c.needles.push(rotated.clone());
+    emu.state().vercel.fail_next_build(&format!("Error: invalid key {rotated} in .env"));
+    // Routed under a new name: created, so production is redeployed.
+    ws.manifest_text(
+        &manifest.replace("{ vercel: web } ] }\n  JWT_KEY", "{ vercel: web, as: OPENAI_KEY_V2 } ] }\n  JWT_KEY"),
+    );
+    let failed = ws.action(
+        &[
+            ("mode", "sync"),
+            ("environment", "production"),
+            ("secrets", &new),
+            ("fail-on", "never"),
+            ("vercel-token", &token),
+        ],
+        &env,
+    );
+    let message = failed.report_json()["targets"][0]["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("ended ERROR") && message.contains("invalid key *** in .env"), "{message}");
+    runs.push(("redeploy failed", failed));
+    ws.manifest_text(manifest);
+    runs.push(("rejected token", run("sync", &format!("CANARYwrong{}", random_hex(20)))));
+    assert!(runs[3].1.summary.contains("HTTP 403"), "{}", runs[3].1.summary);
+    emu.state().vercel.forbidden.insert("prj_web".into());
+    runs.push(("forbidden", run("sync", &token)));
+    for (label, out) in &runs {
+        assert_clean(label, out, &c);
+    }
+    assert!(runs[0].1.mask_lines().iter().any(|l| l.contains(&token)), "the Vercel token was not masked");
+}
