@@ -386,8 +386,8 @@ fn whole(
 }
 
 impl ActionInputs {
-    /// Reads `INPUT_*`. Variables are read as bytes first: `std::env::vars`
-    /// (and so `envy::from_env`) panics on any variable that is not UTF-8, in
+    /// Reads `INPUT_*`. Variables are read as bytes first (`crate::env::vars_os`): the
+    /// standard library's UTF-8 `vars` (and so `envy::from_env`) panics on any variable that is not UTF-8, in
     /// or outside our prefix. One of ours that is not UTF-8 is a usage error
     /// naming it (never its value); others are none of our business.
     pub fn from_env() -> Result<ActionInputs, BadInput> {

@@ -324,3 +324,23 @@ fn development_with_sensitive_and_a_branch_without_preview_are_located_errors() 
     let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("::error")).collect();
     insta::assert_snapshot!("vercel_manifest_errors", lines.join("\n"));
 }
+
+#[test]
+fn a_redeploy_not_ready_within_its_timeout_fails_naming_it() {
+    let emu = emulator();
+    emu.state().vercel.build_ms = 120_000;
+    let manifest = MANIFEST
+        .replace("targets: [production, preview] }", "targets: [production, preview], redeploy_timeout: 20s }")
+        .replace("team: acme }", "team: acme, redeploy: false }");
+    let ws = workspace(&manifest);
+    let out = sync(&emu, &ws, 1, OPENAI, &[]);
+    assert_eq!(out.code, 1, "{}", out.summary);
+    let web = target(&out, "vercel:web");
+    let msg = web["message"].as_str().unwrap();
+    assert!(msg.contains("was not ready within 20s") && msg.contains("dpl_"), "{msg}");
+    // Created once, then read every 5 s of the run's clock until the bound: 0, 5, 10, 15, 20 s.
+    let reads = vercel_requests(&emu).iter().filter(|r| r.starts_with("GET /v13/deployments/")).count();
+    assert_eq!(reads, 4, "bounded by the timeout");
+    assert_eq!(emu.count("POST", "/v13/deployments"), 1, "created once, never repeated");
+    assert_eq!(target(&out, "vercel:docs")["status"], "synced");
+}
