@@ -8,7 +8,9 @@ cd "$(dirname "$0")/../../.."
 bin="${1:-target/debug/secret-sync}"
 dir="tests/fidelity/vercel"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  sudo=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null
 fi
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
   || { echo "the @vercel/sdk check needs Node.js 18 or newer (the SDK's RUNTIMES.md) (found $(node --version))" >&2; exit 1; }
