@@ -25,10 +25,11 @@
 # `check-manifest` on a generated manifest of 40,000 ESC routes and `validate`
 # on a generated .env of 100,000 lines (each was quadratic once: 42 s and 24 s).
 #
-# Then the scale runs of issues 14, 15 and 25 (see scale_bench below): 60×8×1,
-# 1,000×100×5 (also at fly-concurrency 16) and 1,000×200×5 (one job, then 8
-# shards + merge-reports) at 50 ms per request, and how the ESC first sync's
-# CPU grows with its entries (esc_growth), a few minutes in all.
+# Then the scale runs of issues 14, 15, 25 and 26 (see scale_bench below): 60×8×1,
+# 1,000×100×5 (also at fly-concurrency 16, with the state record, and with 20
+# Vercel projects) and 1,000×200×5 (one job, then 8 shards + merge-reports) at
+# 50 ms per request, and how the ESC first sync's CPU grows with its entries
+# (esc_growth), a few minutes in all.
 #
 #   ONLY=scan scripts/bench.sh   # the scan benchmark alone
 #   ONLY=scale scripts/bench.sh  # the scale benchmark alone (LATENCY_MS=50)
@@ -144,7 +145,7 @@ esc_growth() { # BIN
   fi
 }
 
-# Scale (issues 14 and 15): the release binary syncs generated manifests
+# Scale (issues 14, 15 and 26): the release binary syncs generated manifests
 # against the emulators with LATENCY_MS (default 50) on every request;
 # crates/emulators/examples/scale.rs prints wall time, peak memory and the
 # requests by kind against the limit for a first, an unchanged and a one-key
@@ -164,6 +165,8 @@ scale_bench() { # BIN
   esc_growth "$bin"
   echo "--- scale: 1,000 × 100 × 5 with the state record (issue 14: an unchanged run is reads only)" >&2
   "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 latency-ms="$ms" state=1
+  echo "--- scale: 1,000 × 100 × 5 + 20 Vercel projects with the state record (issue 26: a redeploy only where a key changed)" >&2
+  "$scale" "$bin" "$dir" secrets=1000 apps=100 esc=5 vercel=20 latency-ms="$ms" state=1
   echo "--- scale: 1,000 × 200 × 5, one job, then 8 shards + merge-reports (issue 15)" >&2
   "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms"
   "$scale" "$bin" "$dir" secrets=1000 apps=200 esc=5 latency-ms="$ms" shards=8

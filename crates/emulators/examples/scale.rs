@@ -1,18 +1,27 @@
-//! The scale benchmark of issues 14, 15 and 25: a generated manifest of
+//! The scale benchmark of issues 14, 15, 25 and 26: a generated manifest of
 //! S secrets × A Fly apps (2 Machines each unless `machines=N`) × E Pulumi ESC environments, plus
-//! three GitHub targets, synced by the release `secret-sync` binary (run as
+//! three GitHub targets and, with `vercel=N`, N Vercel projects of one team
+//! (production and preview; each gets one secret in ten, and redeploys
+//! production after a change), synced by the release `secret-sync` binary (run as
 //! the Actions runner runs it: `INPUT_*`, `GITHUB_ACTIONS=true`) against the
 //! emulators with a latency on every request. Three runs: first, unchanged,
 //! one key changed. Each prints wall time, the child's peak memory (GNU
 //! `time`), and the requests by kind against the limit — one read and at most
-//! one write per target, plus machine calls — computed here from the routing
-//! this program generated, never from the product's report.
+//! one write per target, plus machine calls and Vercel's redeploys — computed
+//! here from the routing this program generated, never from the product's
+//! report.
 //!
 //!   cargo run --release -p secret-sync-emulators --example scale -- \
-//!     BIN DIR secrets=1000 apps=100 esc=5 latency-ms=50 [shards=8]
+//!     BIN DIR secrets=1000 apps=100 esc=5 latency-ms=50 [shards=8] [vercel=20] [state=1]
+//!
+//! A redeploy is read every 5 s of the run's clock, which is the real one in
+//! a release build (`SECRET_SYNC_TEST_CLOCK` is for debug builds only): the
+//! emulator queues and builds in no time (`queue_ms`, `build_ms` 0), so the
+//! first read, 5 s after the creation, finds the deployment ready — each
+//! redeploy costs one real 5 s poll, which the wall times include.
 //!
 //! `shards=N` runs each of the three runs as N matrix jobs at once (N − 1
-//! `targets` patterns splitting the Fly apps, one `esc:*,github:*`) and then
+//! `targets` patterns splitting the Fly apps, one `esc:*,github:*[,vercel:*]`) and then
 //! `merge-reports`. scripts/bench.sh (`ONLY=scale`) runs the sizes the issues
 //! ask for; docs/benchmarks.md holds the figures.
 
@@ -26,6 +35,21 @@ use secret_sync_emulators::Emulator;
 const ESC_TOKEN: &str = "pul-scale-bench-token-0000";
 const FLY_TOKEN: &str = "fm2_scaleBenchMacaroon000000";
 const GH_TOKEN: &str = "ghp_scaleBenchToken0000000000000000000";
+const VERCEL_TOKEN: &str = "vercel-scale-bench-token-00000000";
+/// The team owning every Vercel project (addressed by id: `?teamId=`).
+const VERCEL_TEAM: &str = "team_scalebench0000000000";
+const VERCEL_TEAM_SLUG: &str = "acme";
+/// Each Vercel project gets the secrets `i` with `i % VERCEL_SHARE == v % VERCEL_SHARE`:
+/// one in ten (100 of 1,000 secrets, about 6.6 KB, far under the 64 KB a
+/// deployment's variables may total).
+const VERCEL_SHARE: usize = 10;
+/// Vercel projects handled at once (the product's default and only setting,
+/// src/targets/inputs.rs `DEFAULT_CONCURRENCY`): for the model line only.
+const VERCEL_CONCURRENCY: usize = 4;
+/// Between reads of a deployment being built (src/targets/vercel/mod.rs `POLL`).
+const VERCEL_POLL: Duration = Duration::from_secs(5);
+/// What a benchmark project's variables may total: a quarter of Vercel's 64 KB.
+const VERCEL_BUDGET: usize = 16 * 1024;
 const ORG: &str = "acme";
 /// The repository running the job: its own secrets are read with the org's.
 const RUNNER_REPO: &str = "acme/ops";
@@ -61,11 +85,13 @@ struct Spec {
     /// results service and GitHub's artifact routes), so an unchanged run
     /// proves Fly and GitHub keys unchanged without writing.
     state: bool,
+    /// Vercel projects (targets `v000`…, projects `p000`…, one team).
+    vercel: usize,
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: scale BIN DIR secrets=N apps=N esc=N latency-ms=N [shards=N] [fly-concurrency=N] [machines=N] [state=1]";
+    let usage = "usage: scale BIN DIR secrets=N apps=N esc=N latency-ms=N [shards=N] [fly-concurrency=N] [machines=N] [state=1] [vercel=N]";
     // Absolute: each job runs in its own workspace.
     let bin = std::fs::canonicalize(args.next().expect(usage)).expect("BIN exists");
     let dir = std::path::absolute(args.next().expect(usage)).expect("DIR is a path");
@@ -78,6 +104,7 @@ fn main() {
         concurrency: 4,
         machines: 2,
         state: false,
+        vercel: 0,
     };
     for a in args {
         let (k, v) = a.split_once('=').expect(usage);
@@ -91,10 +118,18 @@ fn main() {
             "fly-concurrency" => spec.concurrency = n,
             "machines" => spec.machines = n,
             "state" => spec.state = n != 0,
+            "vercel" => spec.vercel = n,
             _ => panic!("{usage}"),
         }
     }
     assert!(spec.shards != 2, "shards=2 would leave no Fly shard split: use 1 or 3+");
+    for v in 0..spec.vercel {
+        let total: usize = (0..spec.secrets)
+            .filter(|&i| routes(&spec, i).vercel.contains(&v))
+            .map(|i| secret_name(i).len() + value(i, 2).len())
+            .sum();
+        assert!(total <= VERCEL_BUDGET, "Vercel project {v} would get {total} bytes: keep it well under 64 KB");
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let bench = Bench::new(&bin, &dir, spec);
     let mut failed = false;
@@ -126,10 +161,11 @@ impl Run {
 
 /// Where one secret goes: every ESC environment, about a fifth of the Fly
 /// apps (consecutive, starting at a different app for each secret), one
-/// GitHub target for every tenth.
+/// GitHub target for every tenth, and the Vercel projects of its tenth.
 struct Routes {
     fly: Vec<usize>,
     gh: Option<usize>,
+    vercel: Vec<usize>,
 }
 
 fn fly_fanout(spec: &Spec) -> usize {
@@ -141,6 +177,7 @@ fn routes(spec: &Spec, i: usize) -> Routes {
     Routes {
         fly: (0..fanout).map(|j| (i * 3 + j) % spec.apps).collect(),
         gh: (i % GH_EVERY == 0).then_some((i / GH_EVERY) % GH_TARGETS.len()),
+        vercel: (i % VERCEL_SHARE..spec.vercel).step_by(VERCEL_SHARE).collect(),
     }
 }
 
@@ -160,6 +197,18 @@ fn fly_shards(spec: &Spec) -> usize {
     } else {
         1
     }
+}
+
+fn vercel_target(v: usize) -> String {
+    format!("v{v:03}")
+}
+
+fn vercel_project(v: usize) -> String {
+    format!("p{v:03}")
+}
+
+fn vercel_project_id(v: usize) -> String {
+    format!("prj_scalebench{v:013}")
 }
 
 fn esc_env(e: usize) -> String {
@@ -186,6 +235,16 @@ fn manifest(spec: &Spec) -> String {
             None => m += &format!("    {name}: {{ repo: {repo} }}\n"),
         }
     }
+    if spec.vercel > 0 {
+        m += "  vercel:\n";
+        for v in 0..spec.vercel {
+            m += &format!(
+                "    {}: {{ project: {}, team: {VERCEL_TEAM}, targets: [production, preview] }}\n",
+                vercel_target(v),
+                vercel_project(v)
+            );
+        }
+    }
     m += "secrets:\n";
     let esc_names: Vec<String> = (0..spec.esc).map(|e| format!("env-{e:02}")).collect();
     for i in 0..spec.secrets {
@@ -200,6 +259,10 @@ fn manifest(spec: &Spec) -> String {
         );
         if let Some(g) = r.gh {
             m += &format!(", {{ github: {} }}", GH_TARGETS[g].0);
+        }
+        if !r.vercel.is_empty() {
+            let v: Vec<String> = r.vercel.iter().map(|&v| vercel_target(v)).collect();
+            m += &format!(", {{ vercel: [{}] }}", v.join(", "));
         }
         m += " ] }\n";
     }
@@ -259,6 +322,13 @@ impl<'a> Bench<'a> {
             for i in 0..spec.secrets {
                 st.github.org_secret(ORG, &secret_name(i), SOURCE_AT, "all");
             }
+            for v in 0..spec.vercel {
+                st.vercel.seed_project(VERCEL_TOKEN, VERCEL_TEAM, VERCEL_TEAM_SLUG, &vercel_project_id(v), &vercel_project(v));
+            }
+            // Built at once: the first read of a redeploy (5 s of the run's
+            // real clock after its creation) finds it ready and serving.
+            st.vercel.queue_ms = 0;
+            st.vercel.build_ms = 0;
         }
         // Seeding is not measured; the latency applies from the first run.
         emu.set_latency(spec.latency);
@@ -277,6 +347,7 @@ impl<'a> Bench<'a> {
         if self.spec.state {
             self.emu.state().results.runtime_token = Some(runtime_token(run));
         }
+        let deployments_before = self.emu.state().vercel.deployments.len();
         self.emu.clear_log();
         let shards = self.shard_patterns();
         let t0 = Instant::now();
@@ -330,14 +401,57 @@ impl<'a> Bench<'a> {
                 slowest.as_secs_f64() / per_app.as_secs_f64()
             );
         }
-        ok & self.check_requests(run, changed)
+        if self.spec.vercel > 0 {
+            self.vercel_model(run, changed, slowest);
+        }
+        ok & self.check_requests(run, changed, deployments_before)
+    }
+
+    /// Vercel's floor: each redeploying project waits one 5 s poll, four
+    /// projects at a time.
+    fn vercel_model(&self, run: Run, changed: Option<usize>, slowest: Duration) {
+        let redeploys = self.vercel_written(run, changed).iter().filter(|w| w.redeploy).count();
+        let waves = redeploys.div_ceil(VERCEL_CONCURRENCY);
+        let floor = VERCEL_POLL * waves as u32;
+        println!(
+            "{}, {}: Vercel redeploys {redeploys} of {} projects: floor ⌈{redeploys} ÷ {VERCEL_CONCURRENCY}⌉ × 5 s poll = {}; slowest job {}",
+            self.label(),
+            run.name(),
+            self.spec.vercel,
+            secs(floor),
+            secs(slowest)
+        );
+    }
+
+    /// What each Vercel project gets this run: whether it is written (one
+    /// upsert) and redeployed.
+    fn vercel_written(&self, run: Run, changed: Option<usize>) -> Vec<VercelRun> {
+        let s = &self.spec;
+        (0..s.vercel)
+            .map(|v| {
+                let keys: Vec<usize> = (0..s.secrets).filter(|&i| routes(s, i).vercel.contains(&v)).collect();
+                // Keys new or proved changed: all of them the first time; the
+                // changed one later, when the record proves it changed.
+                let changes = match run {
+                    Run::First => keys.len(),
+                    Run::Unchanged => 0,
+                    Run::OneKey => keys.iter().filter(|&&i| s.state && changed == Some(i)).count(),
+                };
+                // Without a record a present key is unverified: written every
+                // run, never redeployed for (docs/targets/vercel.md, "No record").
+                let upsert = changes > 0 || (!s.state && !keys.is_empty());
+                VercelRun { upsert, redeploy: changes > 0 }
+            })
+            .collect()
     }
 
     fn label(&self) -> String {
         let s = &self.spec;
         let jobs = if s.shards > 1 { format!(", {} shards", s.shards) } else { String::new() };
+        let vercel = if s.vercel > 0 { format!(", {} Vercel", s.vercel) } else { String::new() };
+        let state = if s.state { ", state record" } else { "" };
         format!(
-            "scale {}×{}×{} (+{} GitHub, {} Machines an app), {} ms, fly-concurrency {}{jobs}",
+            "scale {}×{}×{} (+{} GitHub{vercel}, {} Machines an app), {} ms, fly-concurrency {}{jobs}{state}",
             s.secrets,
             s.apps,
             s.esc,
@@ -353,7 +467,8 @@ impl<'a> Bench<'a> {
         if self.spec.shards <= 1 {
             return vec![None];
         }
-        let mut v = vec![Some("esc:*,github:*".to_string())];
+        let vercel = if self.spec.vercel > 0 { ",vercel:*" } else { "" };
+        let mut v = vec![Some(format!("esc:*,github:*{vercel}"))];
         for k in 0..fly_shards(&self.spec) {
             v.push(Some(format!("fly:{}*", (b'a' + k as u8) as char)));
         }
@@ -383,6 +498,7 @@ impl<'a> Bench<'a> {
             ("esc-token", ESC_TOKEN),
             ("fly-token", FLY_TOKEN),
             ("github-token", GH_TOKEN),
+            ("vercel-token", VERCEL_TOKEN),
             ("fly-concurrency", concurrency.as_str()),
             ("upload-artifact", "false"),
         ];
@@ -419,7 +535,8 @@ impl<'a> Bench<'a> {
             .env("GITHUB_API_URL", url)
             .env("FLY_API_BASE_URL", url)
             .env("FLY_FLAPS_BASE_URL", url)
-            .env("PULUMI_BACKEND_URL", url);
+            .env("PULUMI_BACKEND_URL", url)
+            .env("SECRET_SYNC_VERCEL_API_URL", url);
         if self.spec.state {
             cmd.env("ACTIONS_RUNTIME_TOKEN", &runtime).env("ACTIONS_RESULTS_URL", format!("{url}/"));
         }
@@ -475,7 +592,7 @@ impl<'a> Bench<'a> {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
         let in_scope = merged["counts"]["targets_in_scope"].as_u64().unwrap_or(0) as usize;
-        let want = self.spec.esc + self.spec.apps + GH_TARGETS.len();
+        let want = self.spec.esc + self.spec.apps + GH_TARGETS.len() + self.spec.vercel;
         let ok = out.status.success() && in_scope == want && merged["counts"]["targets_failed"] == 0;
         if !ok {
             println!(
@@ -549,17 +666,42 @@ impl<'a> Bench<'a> {
             }
             lim.insert(format!("github {}", gh_scope(g)), c);
         }
+        let vercel = self.vercel_written(run, changed);
+        for (v, w) in vercel.iter().enumerate() {
+            // One list; one upsert for all its keys; a redeploy reads the
+            // project (its production deployment), creates the new one and
+            // reads it once: built at once, it is ready 5 s later.
+            let mut c = Counts::from([("vercel list", 1)]);
+            if w.upsert {
+                c.insert("vercel upsert", 1);
+            }
+            if w.redeploy {
+                c.insert("vercel project read", 1);
+                c.insert("vercel deployment create", 1);
+                c.insert("vercel deployment read", 1);
+            }
+            lim.insert(format!("vercel {}", vercel_project(v)), c);
+        }
         let jobs = self.shard_patterns().len();
         if s.state {
             // Each job reads its record (a list, then the archive through its
             // redirect once one exists) and uploads a new one when it wrote
-            // (CreateArtifact, the blob, FinalizeArtifact).
+            // (CreateArtifact, the blob, FinalizeArtifact): with shards, a
+            // Fly shard none of whose apps gets the changed key writes nothing.
             let mut c = Counts::from([("state record: artifact list", jobs)]);
             if run != Run::First {
                 c.insert("state record: download", 2 * jobs);
             }
-            if run != Run::Unchanged {
-                c.insert("state record: upload", 3 * jobs);
+            let others = esc_keys.iter().chain(&gh_keys).any(|&n| n > 0) || vercel.iter().any(|w| w.upsert);
+            let writing = if jobs == 1 {
+                usize::from(others || fly_keys.iter().any(|&n| n > 0))
+            } else {
+                let shard = |a: usize| a * fly_shards(s) / s.apps;
+                let fly = (0..fly_shards(s)).filter(|&k| (0..s.apps).any(|a| shard(a) == k && fly_keys[a] > 0)).count();
+                usize::from(others) + fly
+            };
+            if writing > 0 {
+                c.insert("state record: upload", 3 * writing);
             }
             lim.insert("state".into(), c);
         }
@@ -573,12 +715,38 @@ impl<'a> Bench<'a> {
         lim
     }
 
-    fn check_requests(&self, run: Run, changed: Option<usize>) -> bool {
+    fn check_requests(&self, run: Run, changed: Option<usize>, deployments_before: usize) -> bool {
         let limits = self.limits(run, changed);
         let mut seen: BTreeMap<String, Counts> = BTreeMap::new();
+        // A deployment's routes name no project: its id does (the emulator
+        // knows whose it is), and the deployments created this run are the
+        // emulator's newest.
+        let (projects, created): (BTreeMap<String, String>, Vec<String>) = {
+            let st = self.emu.state();
+            let name = |id: &str| st.vercel.project(id).name.clone();
+            let all = st.vercel.deployments.iter().map(|d| (d.id.clone(), name(&d.project))).collect();
+            (all, st.vercel.deployments[deployments_before..].iter().map(|d| name(&d.project)).collect())
+        };
         for l in self.emu.log() {
-            let (target, kind) = classify(&l.method, &l.path);
+            let (target, kind) = match classify(&l.method, &l.path) {
+                (t, "vercel deployment read") => {
+                    let id = l.path.rsplit('/').next().unwrap_or_default();
+                    (projects.get(id).map_or(t, |p| format!("vercel {p}")), "vercel deployment read")
+                }
+                // Counted from the deployments made: a create that made
+                // none stays here, off every limit.
+                (_, "vercel deployment create") => continue,
+                tk => tk,
+            };
             *seen.entry(target).or_default().entry(kind).or_default() += 1;
+        }
+        let creates = self.emu.log().iter().filter(|l| l.method == "POST" && l.path == "/v13/deployments").count();
+        if creates != created.len() {
+            *seen.entry("vercel deployments".into()).or_default().entry("vercel deployment create").or_default() +=
+                creates.abs_diff(created.len());
+        }
+        for p in created {
+            *seen.entry(format!("vercel {p}")).or_default().entry("vercel deployment create").or_default() += 1;
         }
         let mut by_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         for c in limits.values() {
@@ -613,8 +781,29 @@ impl<'a> Bench<'a> {
         for o in off.iter().take(5) {
             println!("  off the limit: {o}");
         }
-        off.is_empty()
+        off.is_empty() & self.check_serving(deployments_before)
     }
+
+    /// Every redeploy of this run ended serving production (the product
+    /// waited for it): the project's production deployment is the new one.
+    fn check_serving(&self, deployments_before: usize) -> bool {
+        let st = self.emu.state();
+        let stale: Vec<String> = st.vercel.deployments[deployments_before..]
+            .iter()
+            .filter(|d| st.vercel.projects.iter().any(|p| p.id == d.project && p.production.as_ref() != Some(&d.id)))
+            .map(|d| d.id.clone())
+            .collect();
+        if !stale.is_empty() {
+            println!("  Vercel redeploys not serving production: {}", stale.join(", "));
+        }
+        stale.is_empty()
+    }
+}
+
+/// What one Vercel project gets in one run.
+struct VercelRun {
+    upsert: bool,
+    redeploy: bool,
 }
 
 const STATE_KEY: &str = "scale-bench-state-key-0123456789abcdef";
@@ -662,6 +851,11 @@ fn classify(method: &str, path: &str) -> (String, &'static str) {
         ("GET", ["repos", _, _, "actions", "artifacts", _, "zip"]) => ("state".into(), "state record: download"),
         ("GET", ["_blob", ..]) => ("state".into(), "state record: download"),
         (_, ["_blob", ..]) | (_, ["twirp", ..]) => ("state".into(), "state record: upload"),
+        ("GET", ["v10", "projects", p, "env"]) => (format!("vercel {p}"), "vercel list"),
+        ("POST", ["v10", "projects", p, "env"]) => (format!("vercel {p}"), "vercel upsert"),
+        ("GET", ["v9", "projects", p]) => (format!("vercel {p}"), "vercel project read"),
+        ("POST", ["v13", "deployments"]) => ("vercel deployments".into(), "vercel deployment create"),
+        ("GET", ["v13", "deployments", _]) => ("vercel deployments".into(), "vercel deployment read"),
         _ => (format!("other {method} {path}"), "other"),
     }
 }
