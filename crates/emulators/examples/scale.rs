@@ -323,7 +323,13 @@ impl<'a> Bench<'a> {
                 st.github.org_secret(ORG, &secret_name(i), SOURCE_AT, "all");
             }
             for v in 0..spec.vercel {
-                st.vercel.seed_project(VERCEL_TOKEN, VERCEL_TEAM, VERCEL_TEAM_SLUG, &vercel_project_id(v), &vercel_project(v));
+                st.vercel.seed_project(
+                    VERCEL_TOKEN,
+                    VERCEL_TEAM,
+                    VERCEL_TEAM_SLUG,
+                    &vercel_project_id(v),
+                    &vercel_project(v),
+                );
             }
             // Built at once: the first read of a redeploy (5 s of the run's
             // real clock after its creation) finds it ready and serving.
