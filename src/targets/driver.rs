@@ -268,7 +268,7 @@ pub trait Kind: Send + Sync + 'static {
     /// target with the evidence the record keeps for it (`None`: the kind
     /// proves ownership its own way, as ESC's marker or a cluster's
     /// `managedFields`). From it the driver works out [`Proofs`].
-    fn evidence(&self, _ctx: &Context, _current: &Self::Current, _d: &Desired) -> Option<Evidence> {
+    fn evidence(&self, _ctx: &Context, _spec: &Self::Spec, _current: &Self::Current, _d: &Desired) -> Option<Evidence> {
         None
     }
 
@@ -363,7 +363,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, spec: &K::Spec, d: &Desired
             Ok(c) => c,
             Err(e) => return failed(e, TargetOutcome::default()),
         };
-        let evidence = kind.evidence(ctx, &current, d);
+        let evidence = kind.evidence(ctx, spec, &current, d);
         let proofs = evidence.as_ref().map(|e| Proofs::of(ctx, e, d)).unwrap_or_default();
         let mut plan = match kind.plan(ctx, spec, &current, &proofs, d) {
             Ok(p) => p,

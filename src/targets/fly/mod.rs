@@ -133,7 +133,7 @@ impl Kind for Fly {
     }
 
     /// Each key's digest, sealed with the state key as the record keeps it.
-    fn evidence(&self, ctx: &Context, current: &Current, d: &Desired) -> Option<Evidence> {
+    fn evidence(&self, ctx: &Context, _spec: &Spec, current: &Current, d: &Desired) -> Option<Evidence> {
         let target = d.target.id();
         let present = current.before.iter().map(|(n, dg)| (n.clone(), ctx.ledger.sealed(&target, n, dg))).collect();
         Some(Evidence { present, fold_case: false })

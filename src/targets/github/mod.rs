@@ -133,7 +133,7 @@ impl Kind for Github {
         Ok(current)
     }
 
-    fn evidence(&self, _ctx: &Context, current: &Current, _d: &Desired) -> Option<Evidence> {
+    fn evidence(&self, _ctx: &Context, _spec: &Spec, current: &Current, _d: &Desired) -> Option<Evidence> {
         Some(evidence(current))
     }
 

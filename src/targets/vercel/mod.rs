@@ -98,8 +98,7 @@ impl Kind for Vercel {
     }
 
     /// This target's variables, each with its id and `updatedAt`.
-    fn evidence(&self, _ctx: &Context, current: &Current, d: &Desired) -> Option<Evidence> {
-        let spec = d.target.spec::<Spec>()?;
+    fn evidence(&self, _ctx: &Context, spec: &Spec, current: &Current, _d: &Desired) -> Option<Evidence> {
         let present = plan::ours(spec, &current.listing.vars).map(|l| (l.key.clone(), l.evidence())).collect();
         Some(Evidence { present, fold_case: false })
     }
