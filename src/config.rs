@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use crate::env::EnvVars;
 use crate::input::BadInput;
-use crate::targets::inputs::{secret, set};
+use crate::targets::inputs::{secret, set, whole};
 
 mod runner;
 pub use runner::Runner;
@@ -365,24 +365,6 @@ fn boolean(name: &str, v: Option<String>) -> Result<bool, BadInput> {
         Some("true") => Ok(true),
         Some(other) => Err(BadInput(format!("input `{name}` must be `true` or `false`; got `{other}`"))),
     }
-}
-
-/// A whole-number input, within `range` when one is given.
-fn whole(
-    name: &str,
-    v: Option<String>,
-    default: usize,
-    range: Option<std::ops::RangeInclusive<usize>>,
-) -> Result<usize, BadInput> {
-    let Some(text) = set(v) else { return Ok(default) };
-    let within = match &range {
-        Some(r) => format!(" from {} to {}", r.start(), r.end()),
-        None => String::new(),
-    };
-    text.parse::<usize>()
-        .ok()
-        .filter(|n| range.as_ref().is_none_or(|r| r.contains(n)))
-        .ok_or_else(|| BadInput(format!("input `{name}` must be a whole number{within}; got `{text}`")))
 }
 
 impl ActionInputs {

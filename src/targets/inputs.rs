@@ -31,21 +31,23 @@ pub fn secret(v: Option<SecretString>) -> Option<SecretString> {
     v.filter(|s| !s.expose_secret().trim().is_empty())
 }
 
-/// A whole-number input within `range`, `default` when not set.
+/// A whole-number input, within `range` when one is given; `default` when
+/// not set.
 pub fn whole(
     name: &str,
     v: Option<String>,
     default: usize,
-    range: std::ops::RangeInclusive<usize>,
+    range: Option<std::ops::RangeInclusive<usize>>,
 ) -> Result<usize, BadInput> {
     let Some(text) = set(v) else { return Ok(default) };
-    text.parse::<usize>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-        BadInput(format!(
-            "input `{name}` must be a whole number from {} to {}; got `{text}`",
-            range.start(),
-            range.end()
-        ))
-    })
+    let within = match &range {
+        Some(r) => format!(" from {} to {}", r.start(), r.end()),
+        None => String::new(),
+    };
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| range.as_ref().is_none_or(|r| r.contains(n)))
+        .ok_or_else(|| BadInput(format!("input `{name}` must be a whole number{within}; got `{text}`")))
 }
 
 /// Targets of one kind handled at once, unless its input says otherwise.

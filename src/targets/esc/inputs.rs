@@ -62,7 +62,7 @@ impl Inputs {
             token: secret(a.token),
             api_url: set(a.api_url).or_else(|| crate::env::var(Env::PULUMI_BACKEND_URL)),
             oidc,
-            concurrency: whole("esc-concurrency", a.concurrency, DEFAULT_CONCURRENCY, 1..=32)?,
+            concurrency: whole("esc-concurrency", a.concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
         })
     }
 

@@ -53,7 +53,7 @@ impl Inputs {
         let a: Action = vars.read()?;
         Ok(Inputs {
             token: secret(a.token),
-            concurrency: whole("fly-concurrency", a.concurrency, DEFAULT_CONCURRENCY, 1..=32)?,
+            concurrency: whole("fly-concurrency", a.concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?,
             flaps_url: flaps_url(),
         })
     }

@@ -22,7 +22,7 @@ impl Inputs {
     pub fn from_action(vars: &ActionVars) -> Result<Inputs, BadInput> {
         let a: Action = vars.read()?;
         // Checked, so a bad value is still named; it has no effect.
-        whole("github-concurrency", a.concurrency, DEFAULT_CONCURRENCY, 1..=32)?;
+        whole("github-concurrency", a.concurrency, DEFAULT_CONCURRENCY, Some(1..=32))?;
         Ok(Inputs {})
     }
 
