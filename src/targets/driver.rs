@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::ledger::Prunable;
 use super::{Context, Desired};
@@ -109,9 +109,13 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    fn get(&self, key: &str) -> Option<&str> {
-        let same = |n: &str| if self.fold_case { n.eq_ignore_ascii_case(key) } else { n == key };
-        self.present.iter().find(|(n, _)| same(n)).map(|(_, e)| e.as_str())
+    /// A name as the service compares names.
+    fn norm(&self, name: &str) -> String {
+        if self.fold_case {
+            name.to_ascii_uppercase()
+        } else {
+            name.to_string()
+        }
     }
 }
 
@@ -130,6 +134,8 @@ pub struct Proofs {
     pub deletable: Option<Vec<(String, String)>>,
     /// Unrouted keys the record held whose evidence moved: left in place.
     pub(crate) prunable: Prunable,
+    /// Routed keys present at the target.
+    pub(crate) present: HashSet<String>,
 }
 
 impl Proofs {
@@ -143,19 +149,21 @@ impl Proofs {
         let target = d.target.id();
         let ledger = &ctx.ledger;
         let mut p = Proofs::default();
+        // One lookup per key, however many the target holds.
+        let present: HashMap<String, &str> = e.present.iter().map(|(n, ev)| (e.norm(n), ev.as_str())).collect();
         for k in &d.keys {
-            let Some(ev) = e.get(&k.key) else { continue };
+            let Some(ev) = present.get(&e.norm(&k.key)).copied() else { continue };
+            p.present.insert(k.key.clone());
             if ledger.prove(&target, &k.key, ev, &k.value) == Proof::Unchanged {
                 p.unchanged.insert(k.key.clone());
             } else if ledger.moved(&target, &k.key, ev, &k.value) {
                 p.moved.insert(k.key.clone());
             }
         }
-        let routed = |n: &str| {
-            let same = |k: &str| if e.fold_case { k.eq_ignore_ascii_case(n) } else { k == n };
-            d.keys.iter().any(|k| same(&k.key)) || d.held_back.iter().any(|h| same(h))
-        };
-        let unrouted = e.present.iter().filter(|(n, _)| !routed(n)).map(|(n, ev)| (n.as_str(), ev.clone()));
+        let routed: HashSet<String> =
+            d.keys.iter().map(|k| e.norm(&k.key)).chain(d.held_back.iter().map(|h| e.norm(h))).collect();
+        let unrouted =
+            e.present.iter().filter(|(n, _)| !routed.contains(&e.norm(n))).map(|(n, ev)| (n.as_str(), ev.clone()));
         p.prunable = ledger.prunable(&target, unrouted, e.fold_case);
         p.deletable = ledger.owned(&target).map(|_| p.prunable.keys.clone());
         p
@@ -165,13 +173,18 @@ impl Proofs {
     /// unchanged, present keys it could not (the kind's own rule decided),
     /// and present keys this run writes over though secret-sync never wrote
     /// them (adopted).
-    fn report(&self, ctx: &Context, e: &Evidence, d: &Desired, changes: &[Change]) -> RecordProof {
+    fn report(&self, ctx: &Context, d: &Desired, changes: &[Change]) -> RecordProof {
         let target = d.target.id();
+        let written: HashSet<&str> = changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Update | Action::Unverified))
+            .map(|c| c.key.as_str())
+            .collect();
         let mut r = RecordProof::default();
         for k in &d.keys {
             let known = ctx.ledger.knows(&target, &k.key);
             r.owned += usize::from(known);
-            if e.get(&k.key).is_none() {
+            if !self.present.contains(&k.key) {
                 continue;
             }
             if self.unchanged.contains(&k.key) {
@@ -179,9 +192,7 @@ impl Proofs {
             } else {
                 r.unverified += 1;
             }
-            let written =
-                changes.iter().any(|c| c.key == k.key && matches!(c.action, Action::Update | Action::Unverified));
-            if written && !known {
+            if written.contains(k.key.as_str()) && !known {
                 r.adopted.push(k.key.clone());
             }
         }
@@ -369,8 +380,8 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, spec: &K::Spec, d: &Desired
             Ok(p) => p,
             Err(e) => return failed(e, TargetOutcome::default()),
         };
-        if let Some(e) = &evidence {
-            owned_by_record(ctx, e, &proofs, d, &mut plan);
+        if evidence.is_some() {
+            owned_by_record(ctx, &proofs, d, &mut plan);
         }
         let mut out = TargetOutcome {
             changes: plan.changes.clone(),
@@ -438,7 +449,7 @@ pub async fn drive<K: Kind>(ctx: &Context, kind: &K, spec: &K::Spec, d: &Desired
 /// such kind: keys it no longer holds are named (and left), pruning without
 /// a record deletes nothing and says why, owned keys left in place without
 /// `prune` are kept, and what the record proved goes to the report.
-pub(crate) fn owned_by_record<W>(ctx: &Context, e: &Evidence, proofs: &Proofs, d: &Desired, plan: &mut Plan<W>) {
+pub(crate) fn owned_by_record<W>(ctx: &Context, proofs: &Proofs, d: &Desired, plan: &mut Plan<W>) {
     let mut warnings: Vec<String> = proofs.prunable.warning(&d.target.id()).into_iter().collect();
     if ctx.prune && proofs.deletable.is_none() {
         warnings.extend(ctx.ledger.no_pruning());
@@ -448,7 +459,7 @@ pub(crate) fn owned_by_record<W>(ctx: &Context, e: &Evidence, proofs: &Proofs, d
     if !ctx.prune {
         plan.kept = proofs.deletable.iter().flatten().map(|(listed, _)| listed.clone()).collect();
     }
-    plan.record = ctx.ledger.keeps.then(|| proofs.report(ctx, e, d, &plan.changes));
+    plan.record = ctx.ledger.keeps.then(|| proofs.report(ctx, d, &plan.changes));
 }
 
 /// The warning for owned keys left in place because `prune` is off.

@@ -486,7 +486,7 @@ mod tests {
         let e = evidence(cur);
         let proofs = Proofs::of(&ctx, &e, d);
         let mut p = plan(cur, d, src, &proofs, prune);
-        crate::targets::driver::owned_by_record(&ctx, &e, &proofs, d, &mut p);
+        crate::targets::driver::owned_by_record(&ctx, &proofs, d, &mut p);
         p
     }
 
