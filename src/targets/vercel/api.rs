@@ -63,7 +63,7 @@ impl Api<'_> {
     pub async fn list(&self) -> Result<Listing, TargetError> {
         let what = format!("listing the environment variables of Vercel project `{}`", self.spec.project);
         let url = self.url(&self.project_path("v10", "/env"));
-        let body = self.json(&what, || self.req(Method::GET, &url), 200).await?;
+        let body = self.json(&what, || self.req(Method::GET, &url)).await?;
         let vars = match body.get("envs") {
             Some(Json::Array(a)) => a.iter().filter_map(listed).collect(),
             // One variable alone comes as the object itself.
@@ -78,7 +78,7 @@ impl Api<'_> {
         let what = format!("writing {} environment variable(s) of Vercel project `{}`", items.len(), self.spec.project);
         let url = self.url(&format!("{}?upsert=true", self.project_path("v10", "/env")));
         let body = Json::Array(items.to_vec());
-        let answer = self.json(&what, || self.req(Method::POST, &url).json(&body), 201).await?;
+        let answer = self.json(&what, || self.req(Method::POST, &url).json(&body)).await?;
         let written = match &answer["created"] {
             Json::Array(a) => a.iter().filter_map(listed).collect(),
             one => listed(one).into_iter().collect(),
@@ -100,7 +100,7 @@ impl Api<'_> {
     pub async fn delete(&self, id: &str, key: &str) -> Result<(), TargetError> {
         let what = format!("deleting `{key}` from Vercel project `{}`", self.spec.project);
         let url = self.url(&self.project_path("v9", &format!("/env/{}", encode(id))));
-        self.json(&what, || self.req(Method::DELETE, &url), 200).await.map(|_| ())
+        self.json(&what, || self.req(Method::DELETE, &url)).await.map(|_| ())
     }
 
     /// `GET /v9/projects/{p}`: the project's name and its production
@@ -108,7 +108,7 @@ impl Api<'_> {
     pub async fn production(&self) -> Result<(String, Option<String>), TargetError> {
         let what = format!("reading Vercel project `{}`", self.spec.project);
         let url = self.url(&self.project_path("v9", ""));
-        let p = self.json(&what, || self.req(Method::GET, &url), 200).await?;
+        let p = self.json(&what, || self.req(Method::GET, &url)).await?;
         let name = p["name"].as_str().unwrap_or(&self.spec.project).to_string();
         Ok((name, p["targets"]["production"]["id"].as_str().map(str::to_string)))
     }
@@ -126,7 +126,7 @@ impl Api<'_> {
             }
             e
         })?;
-        let d = self.answer(&what, r, 200).await?;
+        let d = self.answer(&what, r).await?;
         deployment(&d).ok_or_else(|| TargetError::new(format!("{what}: the answer names no deployment")))
     }
 
@@ -134,20 +134,22 @@ impl Api<'_> {
     pub async fn deployment(&self, id: &str) -> Result<Deployment, TargetError> {
         let what = format!("reading Vercel deployment `{id}`");
         let url = self.url(&format!("/v13/deployments/{}", encode(id)));
-        let d = self.json(&what, || self.req(Method::GET, &url), 200).await?;
+        let d = self.json(&what, || self.req(Method::GET, &url)).await?;
         deployment(&d).ok_or_else(|| TargetError::new(format!("{what}: the answer names no deployment")))
     }
 
-    async fn json(&self, what: &str, make: impl Fn() -> reqwest::RequestBuilder, ok: u16) -> Result<Json, TargetError> {
+    async fn json(&self, what: &str, make: impl Fn() -> reqwest::RequestBuilder) -> Result<Json, TargetError> {
         let r = self.http.send(what, make).await?;
-        self.answer(what, r, ok).await
+        self.answer(what, r).await
     }
 
-    async fn answer(&self, what: &str, r: reqwest::Response, ok: u16) -> Result<Json, TargetError> {
+    /// The body of a 2xx answer (an upsert answers 201, the rest 200), else
+    /// the error, explained.
+    async fn answer(&self, what: &str, r: reqwest::Response) -> Result<Json, TargetError> {
         let status = r.status().as_u16();
         let request_id = self.http.request_id(&r);
         let body: Json = r.json().await.unwrap_or(Json::Null);
-        if status == ok || (status / 100 == 2 && ok / 100 == 2) {
+        if (200..300).contains(&status) {
             return Ok(body);
         }
         Err(TargetError {

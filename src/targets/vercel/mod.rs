@@ -193,7 +193,7 @@ impl Kind for Vercel {
         );
         if !redeploys(spec, &p.changes) {
             let unverified = p.changes.iter().filter(|c| c.action == Action::Unverified).count();
-            if spec.redeploy && spec.environments.iter().any(|e| e == "production") && unverified > 0 {
+            if spec.redeploys_production() && unverified > 0 {
                 applied.warnings.push(format!(
                     "{unverified} present key(s) were written without proof that they changed (no state record proves them), so production was not redeployed for them: run `vercel redeploy` if a value changed; with `state-key` set the next runs know"
                 ));
@@ -217,8 +217,7 @@ impl Kind for Vercel {
 /// Whether a sync redeploys: something was created, updated or deleted,
 /// and production gets it.
 fn redeploys(spec: &Spec, changes: &[crate::plan::Change]) -> bool {
-    spec.redeploy
-        && spec.environments.iter().any(|e| e == "production")
+    spec.redeploys_production()
         && changes.iter().any(|c| matches!(c.action, Action::Create | Action::Update | Action::Delete))
 }
 

@@ -44,6 +44,11 @@ impl Spec {
         self.team.as_deref().map(|t| if t.starts_with("team_") { ("teamId", t) } else { ("slug", t) })
     }
 
+    /// Whether a change here is followed by a redeploy of production.
+    pub fn redeploys_production(&self) -> bool {
+        self.redeploy && self.environments.iter().any(|e| e == "production")
+    }
+
     /// Whether a variable applies to exactly this target's environments and branch.
     pub fn owns_slot(&self, environments: &[String], branch: Option<&str>) -> bool {
         let mut e = environments.to_vec();
